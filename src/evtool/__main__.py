@@ -1,0 +1,3 @@
+from evtool.cli.app import main
+
+main()

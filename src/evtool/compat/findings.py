@@ -1,0 +1,86 @@
+"""What a compatibility check reports: plain data shared by the engines and the renderers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+
+class Direction(StrEnum):
+    """Which side reads: BACKWARD means the new schema reads data written with the old one."""
+
+    BACKWARD = "backward"
+    FORWARD = "forward"
+
+
+class Side(StrEnum):
+    """Which of the two schemas of a pair a JSON pointer points into."""
+
+    READER = "reader"
+    WRITER = "writer"
+
+
+@dataclass(frozen=True, slots=True)
+class Counterexample:
+    """A concrete event the writer schema accepts and the reader schema rejects or cannot decode.
+
+    ``proof`` is what the real validator/decoder said when it was tried (jsonschema's
+    message, or fastavro's error when decoding writer bytes with the reader schema).
+    """
+
+    event: Any
+    proof: str
+
+
+@dataclass(frozen=True, slots=True)
+class Incompatibility:
+    """One reason a reader schema cannot read what a writer schema writes.
+
+    Engines produce these knowing nothing of subjects, versions or files; ``pointer`` is an
+    RFC 6901 JSON pointer into the schema document named by ``side``.
+    """
+
+    code: str
+    pointer: str
+    side: Side
+    message: str
+    counterexample: Counterexample | None = None
+    no_counterexample_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    file: Path
+    line: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """An incompatibility (or an immutability breach) placed in the catalogue."""
+
+    subject: str
+    old_version: int
+    new_version: int
+    direction: Direction | None  # None for findings that are not about reading (immutability)
+    code: str
+    pointer: str
+    location: Location
+    message: str
+    counterexample: Counterexample | None = None
+    no_counterexample_reason: str | None = None
+
+
+@dataclass(slots=True)
+class CheckReport:
+    """Everything one `schema check` found, in catalogue order."""
+
+    findings: list[Finding] = field(default_factory=list)
+    subjects_checked: int = 0
+    pairs_checked: int = 0
+    modes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
