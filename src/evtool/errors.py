@@ -39,7 +39,15 @@ class ConfigError(EvtoolError):
 
 
 class SchemaError(EvtoolError):
-    """A schema file that cannot be read, parsed or understood (file and place in the message)."""
+    """A schema file that cannot be read, parsed or understood (file and place in the message).
+
+    ``pointer`` (RFC 6901, into the schema document) lets the catalogue, which holds the
+    file's text, add the line number the engine cannot know.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None, pointer: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.pointer = pointer
 
 
 class InputError(EvtoolError):

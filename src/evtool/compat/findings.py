@@ -84,3 +84,15 @@ class CheckReport:
     @property
     def ok(self) -> bool:
         return not self.findings
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One difference between two versions of a schema, classified both ways (`schema diff`)."""
+
+    code: str
+    pointer: str
+    side: Side  # READER is the new schema, WRITER the old one, for pointer lookup
+    message: str
+    breaks_backward: bool
+    breaks_forward: bool
