@@ -1,0 +1,13 @@
+"""The example catalogue that ships with evtool, so `evtool demo` works with no files of one's own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def bundled_schema_dir() -> Path:
+    """Installed wheels carry it as package data; a source checkout has it at the top level."""
+    packaged = Path(__file__).resolve().parent.parent / "bundled_schemas"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[3] / "schemas"

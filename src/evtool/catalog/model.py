@@ -1,0 +1,72 @@
+"""The catalogue: subjects, their numbered versions, and the files they came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from evtool.catalog.source import line_of_pointer
+from evtool.errors import UsageError
+
+
+class SchemaFormat(StrEnum):
+    AVRO = "avro"
+    JSON = "json"
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaFile:
+    """One version of one subject, with its text kept so findings can name lines."""
+
+    subject: str
+    version: int
+    format: SchemaFormat
+    path: Path  # as shown to users: relative to the working directory when possible
+    text: str
+    document: Any
+
+    def line_of(self, pointer: str) -> int | None:
+        return line_of_pointer(self.text, pointer)
+
+    @property
+    def dataschema(self) -> str:
+        """The value of a CloudEvent's `dataschema` for data written with this version."""
+        return f"{self.subject}/{self.version}"
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    name: str
+    format: SchemaFormat
+    versions: tuple[SchemaFile, ...]  # ordered by version number
+
+    def version(self, number: int) -> SchemaFile:
+        for schema in self.versions:
+            if schema.version == number:
+                return schema
+        known = ", ".join(str(s.version) for s in self.versions)
+        raise UsageError(
+            f"subject {self.name!r} has no version {number} (versions: {known})",
+        )
+
+    @property
+    def latest(self) -> SchemaFile:
+        return self.versions[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    root: Path
+    subjects: dict[str, Subject] = field(default_factory=dict)  # sorted by name
+
+    def subject(self, name: str) -> Subject:
+        try:
+            return self.subjects[name]
+        except KeyError:
+            known = ", ".join(self.subjects) or "none"
+            raise UsageError(
+                f"unknown subject {name!r} in {self.root}",
+                hint=f"known subjects: {known}",
+            ) from None

@@ -1,0 +1,133 @@
+"""Settings from evtool.toml or [tool.evtool] in pyproject.toml.
+
+Found by walking up from the working directory to the repository root, the way ruff and
+pytest find theirs, so `evtool` behaves the same from any folder of a repository.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evtool.errors import ConfigError
+from evtool.modes import CompatibilityMode
+
+CONFIG_FILE = "evtool.toml"
+_TOP_KEYS = {"schema_dir", "default_mode", "subjects"}
+_SUBJECT_KEYS = {"mode", "owner", "format"}
+_FORMATS = {"avro", "json"}
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectSettings:
+    mode: CompatibilityMode | None = None
+    owner: str | None = None
+    format: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    schema_dir: Path
+    default_mode: CompatibilityMode = CompatibilityMode.BACKWARD
+    subjects: dict[str, SubjectSettings] = field(default_factory=dict)
+    source: Path | None = None  # the file these came from; None when defaults were used
+
+    def mode_for(self, subject: str) -> CompatibilityMode:
+        configured = self.subjects.get(subject)
+        if configured is not None and configured.mode is not None:
+            return configured.mode
+        return self.default_mode
+
+    def owner_of(self, subject: str) -> str | None:
+        configured = self.subjects.get(subject)
+        return configured.owner if configured else None
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest evtool.toml, or pyproject.toml with [tool.evtool], up to the repository root."""
+    for folder in (start.resolve(), *start.resolve().parents):
+        candidate = folder / CONFIG_FILE
+        if candidate.is_file():
+            return candidate
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file() and "evtool" in _read_toml(pyproject).get("tool", {}):
+            return pyproject
+        if (folder / ".git").exists():
+            return None
+    return None
+
+
+def load_settings(config: Path | None = None, *, cwd: Path | None = None) -> Settings:
+    """Settings from `config`, else from the nearest config file, else the defaults."""
+    here = cwd or Path.cwd()
+    if config is not None and not config.is_file():
+        raise ConfigError(f"{config}: config file not found", hint="check the --config path")
+    path = config or find_config(here)
+    if path is None:
+        return Settings(schema_dir=here / "schemas")
+    data = _read_toml(path)
+    if path.name == "pyproject.toml":
+        data = data.get("tool", {}).get("evtool", {})
+        where = f"{path} [tool.evtool]"
+    else:
+        where = str(path)
+    return _settings_from(data, base=path.parent, where=where, source=path)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}", hint="fix the syntax") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def _settings_from(data: dict[str, Any], *, base: Path, where: str, source: Path) -> Settings:
+    _reject_unknown(data, _TOP_KEYS, where, prefix="")
+    schema_dir = data.get("schema_dir", "schemas")
+    if not isinstance(schema_dir, str) or not schema_dir:
+        raise ConfigError(f"{where}: key 'schema_dir' must be a non-empty string path")
+    default_mode = _mode(data.get("default_mode", "BACKWARD"), where, "default_mode")
+    subjects_table = data.get("subjects", {})
+    if not isinstance(subjects_table, dict):
+        raise ConfigError(f"{where}: key 'subjects' must be a table of [subjects.\"<name>\"]")
+    subjects: dict[str, SubjectSettings] = {}
+    for name, table in subjects_table.items():
+        key = f"subjects.{name}"
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: key '{key}' must be a table with mode/owner/format")
+        _reject_unknown(table, _SUBJECT_KEYS, where, prefix=f"{key}.")
+        mode = _mode(table["mode"], where, f"{key}.mode") if "mode" in table else None
+        fmt = table.get("format")
+        if fmt is not None and fmt not in _FORMATS:
+            raise ConfigError(f"{where}: key '{key}.format' is {fmt!r}; use 'avro' or 'json'")
+        owner = table.get("owner")
+        if owner is not None and not isinstance(owner, str):
+            raise ConfigError(f"{where}: key '{key}.owner' must be a string")
+        subjects[name] = SubjectSettings(mode=mode, owner=owner, format=fmt)
+    return Settings(
+        schema_dir=(base / schema_dir).resolve(),
+        default_mode=default_mode,
+        subjects=subjects,
+        source=source,
+    )
+
+
+def _reject_unknown(table: dict[str, Any], known: set[str], where: str, *, prefix: str) -> None:
+    for key in table:
+        if key not in known:
+            valid = ", ".join(sorted(known))
+            raise ConfigError(f"{where}: unknown key '{prefix}{key}' (valid keys: {valid})")
+
+
+def _mode(value: object, where: str, key: str) -> CompatibilityMode:
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: key '{key}' must be a mode name string")
+    try:
+        return CompatibilityMode.parse(value)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: key '{key}': {exc}") from None
