@@ -72,14 +72,26 @@ class Finding:
     no_counterexample_reason: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class CheckedPair:
+    subject: str
+    old_version: int
+    new_version: int
+    direction: Direction
+
+
 @dataclass(slots=True)
 class CheckReport:
     """Everything one `schema check` found, in catalogue order."""
 
     findings: list[Finding] = field(default_factory=list)
+    pairs: list[CheckedPair] = field(default_factory=list)
     subjects_checked: int = 0
-    pairs_checked: int = 0
     modes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def pairs_checked(self) -> int:
+        return len(self.pairs)
 
     @property
     def ok(self) -> bool:

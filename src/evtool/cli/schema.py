@@ -1,0 +1,204 @@
+"""`evtool schema check` and `evtool schema diff`."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.syntax import Syntax
+
+from evtool import __version__
+from evtool.catalog import load_catalog, load_catalog_at_ref
+from evtool.compat import ci_output
+from evtool.compat.check import check_catalog
+from evtool.compat.diff import diff_files
+from evtool.compat.findings import CheckReport, Finding
+from evtool.config import load_settings
+from evtool.errors import InputError, UsageError
+from evtool.modes import CompatibilityMode
+
+
+class OutputFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+    JUNIT = "junit"
+    SARIF = "sarif"
+    GITHUB = "github"
+
+
+schema_app = typer.Typer(help="Check and compare event schemas.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(schema_app, name="schema")
+
+
+@schema_app.command("check")
+def check(
+    schemas: Annotated[
+        Path | None, typer.Option("--schemas", help="Schema directory (default: schema_dir from evtool.toml).")
+    ] = None,
+    mode: Annotated[
+        str | None, typer.Option("--mode", help="Override every subject's mode: NONE, BACKWARD[_TRANSITIVE], "
+                                 "FORWARD[_TRANSITIVE], FULL[_TRANSITIVE].")
+    ] = None,
+    against: Annotated[
+        str | None, typer.Option("--against", help="Git ref to compare with, e.g. main or origin/main.")
+    ] = None,
+    output_format: Annotated[OutputFormat, typer.Option("--format", help="Report format.")] = OutputFormat.TEXT,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to FILE.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="Config file (default: nearest evtool.toml).")] = None,
+) -> None:
+    """Fail (exit 1) when a schema change breaks the consumers its subject's mode protects."""
+    settings = load_settings(config)
+    mode_override = _parse_mode(mode) if mode else None
+    root = schemas or settings.schema_dir
+    catalog = load_catalog(root)
+    base = load_catalog_at_ref(root, against) if against else None
+    report = check_catalog(catalog, settings, mode=mode_override, base=base)
+    console = Console(highlight=False, soft_wrap=True)
+    if output_format is OutputFormat.TEXT:
+        if output is not None:
+            file_console = Console(record=True, width=110, file=open(os.devnull, "w"))  # noqa: SIM115
+            _render_text(file_console, report, settings.owner_of)
+            _write(output, file_console.export_text())
+        else:
+            _render_text(console, report, settings.owner_of)
+    else:
+        text = {
+            OutputFormat.JSON: lambda: ci_output.to_json(report),
+            OutputFormat.JUNIT: lambda: ci_output.to_junit(report),
+            OutputFormat.SARIF: lambda: ci_output.to_sarif(report, tool_version=__version__),
+            OutputFormat.GITHUB: lambda: ci_output.to_github_commands(report),
+        }[output_format]()
+        if output is not None:
+            _write(output, text)
+        else:
+            typer.echo(text, nl=False)
+        if output_format is OutputFormat.GITHUB and os.environ.get("GITHUB_STEP_SUMMARY"):
+            with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
+                summary.write(ci_output.to_markdown_summary(report))
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@schema_app.command("diff")
+def diff(
+    old_file: Annotated[Path, typer.Argument(help="The earlier schema file.")],
+    new_file: Annotated[Path, typer.Argument(help="The later schema file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the changes as JSON.")] = False,
+) -> None:
+    """List every change between two schema files, each classified backward / forward."""
+    result = diff_files(old_file, new_file)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "old": str(result.old.path),
+                    "new": str(result.new.path),
+                    "backward_compatible": result.backward_compatible,
+                    "forward_compatible": result.forward_compatible,
+                    "changes": [
+                        {
+                            "code": c.change.code,
+                            "pointer": c.change.pointer,
+                            "file": str(c.location.file),
+                            "line": c.location.line,
+                            "message": c.change.message,
+                            "backward_compatible": not c.change.breaks_backward,
+                            "forward_compatible": not c.change.breaks_forward,
+                        }
+                        for c in result.changes
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return
+    console = Console(highlight=False, soft_wrap=True)
+    if not result.changes:
+        console.print(f"[green]no changes[/] between {escape(str(result.old.path))} and {escape(str(result.new.path))}")
+        return
+    for placed in result.changes:
+        change = placed.change
+        backward = "[red]breaks backward[/]" if change.breaks_backward else "[green]backward ok[/]"
+        forward = "[red]breaks forward[/]" if change.breaks_forward else "[green]forward ok[/]"
+        where = f"{placed.location.file}:{placed.location.line or 1}"
+        console.print(
+            f"{backward}  {forward}  [bold]{escape(change.code)}[/] {escape(where)} "
+            f"[dim]{escape(change.pointer or '/')}[/]\n    {escape(change.message)}"
+        )
+    summary = (
+        f"backward {'compatible' if result.backward_compatible else 'INCOMPATIBLE'}, "
+        f"forward {'compatible' if result.forward_compatible else 'INCOMPATIBLE'}"
+    )
+    console.print(f"\n{len(result.changes)} change(s): {summary}")
+
+
+def _parse_mode(text: str) -> CompatibilityMode:
+    try:
+        return CompatibilityMode.parse(text)
+    except ValueError as exc:
+        raise UsageError(f"--mode: {exc}") from None
+
+
+def _write(path: Path, text: str) -> None:
+    """Write via a temporary file, so an earlier report is never left half-overwritten."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write the report: {exc.strerror}") from None
+
+
+def _render_text(console: Console, report: CheckReport, owner_of: Callable[[str], str | None]) -> None:
+    by_subject: dict[str, list[Finding]] = {}
+    for finding in report.findings:
+        by_subject.setdefault(finding.subject, []).append(finding)
+    for subject, mode in report.modes.items():
+        found = by_subject.pop(subject, [])
+        mark = "[red]✗[/]" if found else "[green]✓[/]"
+        owner = owner_of(subject)
+        owner_text = f" [dim]owner {escape(owner)}[/]" if owner else ""
+        console.print(f"{mark} [bold]{escape(subject)}[/] [dim]{mode}[/]{owner_text}")
+        for finding in found:
+            _render_finding(console, finding)
+    for subject, found in by_subject.items():  # subjects deleted since the base ref
+        console.print(f"[red]✗[/] [bold]{escape(subject)}[/] [dim](deleted)[/]")
+        for finding in found:
+            _render_finding(console, finding)
+    verdict = (
+        "[green]compatible[/]" if report.ok else f"[red]{len(report.findings)} incompatibilit"
+        f"{'y' if len(report.findings) == 1 else 'ies'}[/]"
+    )
+    console.print(
+        f"\n{report.subjects_checked} subjects, {report.pairs_checked} pair checks: {verdict}"
+    )
+
+
+def _render_finding(console: Console, finding: Finding) -> None:
+    if finding.direction is None:
+        versions = f"v{finding.old_version}"
+    else:
+        versions = f"v{finding.old_version} → v{finding.new_version} {finding.direction.value}"
+    where = f"{finding.location.file}:{finding.location.line or 1}"
+    console.print(
+        f"  [red]{escape(versions)}[/]  [bold]{escape(finding.code)}[/]  "
+        f"{escape(where)} [dim]{escape(finding.pointer or '/')}[/]"
+    )
+    console.print(f"    {escape(finding.message)}")
+    if finding.counterexample is not None:
+        event = json.dumps(finding.counterexample.event, ensure_ascii=False, default=str)
+        console.print("    counterexample:", end=" ")
+        console.print(Syntax(event, "json", word_wrap=True, background_color="default"))
+        console.print(f"    [dim]proof: {escape(finding.counterexample.proof)}[/]")
+    elif finding.no_counterexample_reason:
+        console.print(f"    [dim]no counterexample: {escape(finding.no_counterexample_reason)}[/]")

@@ -1,0 +1,173 @@
+"""`schema check`: which pairs a subject's mode compares, and findings placed in files.
+
+Without a base catalogue every version is checked against its predecessor (or, for a
+_TRANSITIVE mode, every earlier version), as Schema Registry would have when each version
+was registered. Against a git ref, like `buf breaking --against`, only versions added since
+that ref are checked, and a published version that changed or vanished is a finding itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from evtool.catalog.model import Catalog, SchemaFile, Subject
+from evtool.catalog.source import escape_pointer_token
+from evtool.compat.engines import ParsedCatalog, engine_for
+from evtool.compat.findings import (
+    CheckedPair,
+    CheckReport,
+    Direction,
+    Finding,
+    Incompatibility,
+    Location,
+    Side,
+)
+from evtool.config import Settings
+from evtool.modes import CompatibilityMode
+
+VERSION_MODIFIED = "published-version-modified"
+VERSION_DELETED = "published-version-deleted"
+
+
+@dataclass(frozen=True, slots=True)
+class PairCheck:
+    """One reading direction between two versions of one subject."""
+
+    subject: Subject
+    old: SchemaFile
+    new: SchemaFile
+    direction: Direction
+
+    @property
+    def reader(self) -> SchemaFile:
+        return self.new if self.direction is Direction.BACKWARD else self.old
+
+    @property
+    def writer(self) -> SchemaFile:
+        return self.old if self.direction is Direction.BACKWARD else self.new
+
+
+def plan_pairs(
+    subject: Subject, mode: CompatibilityMode, *, new_versions: set[int] | None = None
+) -> Iterator[PairCheck]:
+    """The pair checks `mode` asks for; `new_versions` limits which versions are under test."""
+    if mode is CompatibilityMode.NONE:
+        return
+    versions = subject.versions
+    for index, new in enumerate(versions):
+        if index == 0 or (new_versions is not None and new.version not in new_versions):
+            continue
+        earlier: Sequence[SchemaFile] = versions[:index] if mode.transitive else versions[index - 1 : index]
+        for old in reversed(earlier):  # nearest first: the first finding is the most relevant
+            if mode.checks_backward:
+                yield PairCheck(subject, old, new, Direction.BACKWARD)
+            if mode.checks_forward:
+                yield PairCheck(subject, old, new, Direction.FORWARD)
+
+
+def check_catalog(
+    catalog: Catalog,
+    settings: Settings,
+    *,
+    mode: CompatibilityMode | None = None,
+    base: Catalog | None = None,
+) -> CheckReport:
+    """Check every subject under its mode (`mode` overrides the configured ones)."""
+    report = CheckReport()
+    parsed = ParsedCatalog()
+    for subject in catalog.subjects.values():
+        for schema in subject.versions:  # every file must at least be a valid schema
+            parsed.get(schema)
+        subject_mode = mode or settings.mode_for(subject.name)
+        report.modes[subject.name] = subject_mode.value
+        report.subjects_checked += 1
+        new_versions: set[int] | None = None
+        if base is not None:
+            published = base.subjects.get(subject.name)
+            published_numbers = {s.version for s in published.versions} if published else set()
+            new_versions = {s.version for s in subject.versions} - published_numbers
+            if published is not None:
+                report.findings.extend(_immutability_findings(published, subject))
+        for pair in plan_pairs(subject, subject_mode, new_versions=new_versions):
+            report.pairs.append(
+                CheckedPair(subject.name, pair.old.version, pair.new.version, pair.direction)
+            )
+            engine = engine_for(subject.format)
+            for issue in engine.incompatibilities(parsed.get(pair.reader), parsed.get(pair.writer)):
+                report.findings.append(_finding(pair, issue))
+    if base is not None:
+        for name, published in base.subjects.items():
+            if name not in catalog.subjects:
+                report.findings.extend(_immutability_findings(published, None))
+    return report
+
+
+def _finding(pair: PairCheck, issue: Incompatibility) -> Finding:
+    schema = pair.reader if issue.side is Side.READER else pair.writer
+    return Finding(
+        subject=pair.subject.name,
+        old_version=pair.old.version,
+        new_version=pair.new.version,
+        direction=pair.direction,
+        code=issue.code,
+        pointer=issue.pointer,
+        location=Location(schema.path, schema.line_of(issue.pointer)),
+        message=issue.message,
+        counterexample=issue.counterexample,
+        no_counterexample_reason=issue.no_counterexample_reason,
+    )
+
+
+def _immutability_findings(published: Subject, current: Subject | None) -> Iterator[Finding]:
+    present = {s.version: s for s in current.versions} if current else {}
+    for old in published.versions:
+        new = present.get(old.version)
+        if new is None:
+            yield Finding(
+                subject=published.name,
+                old_version=old.version,
+                new_version=old.version,
+                direction=None,
+                code=VERSION_DELETED,
+                pointer="",
+                location=Location(old.path, None),
+                message=f"version {old.version} was published and has been deleted; consumers may still "
+                "read data written with it. Restore the file.",
+            )
+        elif new.document != old.document or new.format != old.format:
+            pointer = _first_difference(old.document, new.document)
+            yield Finding(
+                subject=published.name,
+                old_version=old.version,
+                new_version=new.version,
+                direction=None,
+                code=VERSION_MODIFIED,
+                pointer=pointer,
+                location=Location(new.path, new.line_of(pointer)),
+                message=f"version {old.version} was published and its schema changed at "
+                f"'{pointer or '/'}'; published versions are immutable. Revert it and add "
+                f"version {published.latest.version + 1} instead.",
+            )
+
+
+def _first_difference(old: object, new: object, pointer: str = "") -> str:
+    """The JSON pointer of the first place two documents differ (formatting is not a change)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in [*old, *(k for k in new if k not in old)]:
+            if old.get(key, _MISSING) != new.get(key, _MISSING):
+                child = f"{pointer}/{escape_pointer_token(key)}"
+                if key in old and key in new:
+                    return _first_difference(old[key], new[key], child)
+                return child
+        return pointer
+    if isinstance(old, list) and isinstance(new, list):
+        for index, (a, b) in enumerate(zip(old, new, strict=False)):
+            if a != b:
+                return _first_difference(a, b, f"{pointer}/{index}")
+        return f"{pointer}/{min(len(old), len(new))}"
+    return pointer
+
+
+_MISSING = object()
+

@@ -1,0 +1,230 @@
+"""Machine formats of a check report for CI systems: JSON, JUnit XML, SARIF 2.1.0, GitHub.
+
+Pure functions from `CheckReport` to text, so the CLI only chooses one and writes it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from evtool.compat.findings import CheckReport, Finding
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+INFORMATION_URI = "https://github.com/evtool/evtool"
+
+
+def finding_title(finding: Finding) -> str:
+    if finding.direction is None:
+        return f"{finding.subject} v{finding.old_version}: {finding.code}"
+    return (
+        f"{finding.subject} v{finding.old_version}→v{finding.new_version} "
+        f"{finding.direction.value}: {finding.code}"
+    )
+
+
+def finding_to_dict(finding: Finding) -> dict[str, Any]:
+    counterexample = None
+    if finding.counterexample is not None:
+        counterexample = {
+            "event": finding.counterexample.event,
+            "proof": finding.counterexample.proof,
+        }
+    return {
+        "subject": finding.subject,
+        "old_version": finding.old_version,
+        "new_version": finding.new_version,
+        "direction": finding.direction.value if finding.direction else None,
+        "code": finding.code,
+        "pointer": finding.pointer,
+        "file": str(finding.location.file),
+        "line": finding.location.line,
+        "message": finding.message,
+        "counterexample": counterexample,
+        "no_counterexample_reason": finding.no_counterexample_reason,
+    }
+
+
+def to_json(report: CheckReport) -> str:
+    document = {
+        "ok": report.ok,
+        "subjects_checked": report.subjects_checked,
+        "pairs_checked": report.pairs_checked,
+        "modes": report.modes,
+        "findings": [finding_to_dict(f) for f in report.findings],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+def to_junit(report: CheckReport) -> str:
+    """One test case per checked pair and direction, plus one per immutability finding."""
+    suite = ET.Element(
+        "testsuite",
+        name="evtool schema check",
+        tests=str(report.pairs_checked),
+        failures="0",
+        errors="0",
+    )
+    by_pair: dict[tuple[str, int, int, str | None], list[Finding]] = {}
+    for finding in report.findings:
+        key = (
+            finding.subject,
+            finding.old_version,
+            finding.new_version,
+            finding.direction.value if finding.direction else None,
+        )
+        by_pair.setdefault(key, []).append(finding)
+    failures = 0
+    cases = [
+        (p.subject, p.old_version, p.new_version, p.direction.value) for p in report.pairs
+    ]
+    cases += [key for key in by_pair if key[3] is None]
+    for subject, old, new, direction in cases:
+        name = f"v{old} → v{new} {direction}" if direction else f"v{old} immutable"
+        case = ET.SubElement(suite, "testcase", classname=subject, name=name)
+        found = by_pair.get((subject, old, new, direction), [])
+        if found:
+            failures += 1
+            failure = ET.SubElement(
+                case,
+                "failure",
+                message="; ".join(f.message for f in found),
+                type=",".join(sorted({f.code for f in found})),
+            )
+            failure.text = "\n".join(_plain_detail(f) for f in found)
+    suite.set("tests", str(len(cases)))
+    suite.set("failures", str(failures))
+    root = ET.Element("testsuites", name="evtool", tests=str(len(cases)), failures=str(failures))
+    root.append(suite)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _plain_detail(finding: Finding) -> str:
+    where = f"{finding.location.file}:{finding.location.line or 1} {finding.pointer or '/'}"
+    lines = [f"[{finding.code}] {where}: {finding.message}"]
+    if finding.counterexample is not None:
+        event = json.dumps(finding.counterexample.event, ensure_ascii=False, default=str)
+        lines.append(f"  counterexample: {event}")
+        lines.append(f"  proof: {finding.counterexample.proof}")
+    elif finding.no_counterexample_reason:
+        lines.append(f"  no counterexample: {finding.no_counterexample_reason}")
+    return "\n".join(lines)
+
+
+def to_sarif(report: CheckReport, *, tool_version: str) -> str:
+    codes = sorted({f.code for f in report.findings})
+    rule_index = {code: index for index, code in enumerate(codes)}
+    rules = [
+        {
+            "id": code,
+            "name": "".join(part.capitalize() for part in code.split("-")),
+            "shortDescription": {"text": code.replace("-", " ").capitalize()},
+            "defaultConfiguration": {"level": "error"},
+        }
+        for code in codes
+    ]
+    results = []
+    for finding in report.findings:
+        region = {"startLine": finding.location.line or 1}
+        message = f"{finding_title(finding)}: {finding.message}"
+        if finding.counterexample is not None:
+            event = json.dumps(finding.counterexample.event, ensure_ascii=False, default=str)
+            message += f" Counterexample: {event} ({finding.counterexample.proof})"
+        results.append(
+            {
+                "ruleId": finding.code,
+                "ruleIndex": rule_index[finding.code],
+                "level": "error",
+                "message": {"text": message},
+                "locations": [
+                    {
+                        "physicalLocation": {
+                            "artifactLocation": {"uri": finding.location.file.as_posix()},
+                            "region": region,
+                        },
+                        "logicalLocations": [
+                            {"name": finding.pointer or "/", "kind": "member",
+                             "fullyQualifiedName": f"{finding.subject}#{finding.pointer}"}
+                        ],
+                    }
+                ],
+                "properties": {
+                    "subject": finding.subject,
+                    "oldVersion": finding.old_version,
+                    "newVersion": finding.new_version,
+                    "direction": finding.direction.value if finding.direction else None,
+                },
+            }
+        )
+    document = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "evtool",
+                        "version": tool_version,
+                        "informationUri": INFORMATION_URI,
+                        "rules": rules,
+                    }
+                },
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def to_github_commands(report: CheckReport) -> str:
+    """`::error` workflow commands: GitHub turns each into an annotation on the file and line."""
+    lines = []
+    for finding in report.findings:
+        properties = (
+            f"file={_escape_property(finding.location.file.as_posix())},"
+            f"line={finding.location.line or 1},"
+            f"title={_escape_property(finding_title(finding))}"
+        )
+        message = finding.message
+        if finding.counterexample is not None:
+            event = json.dumps(finding.counterexample.event, ensure_ascii=False, default=str)
+            message += f"\nCounterexample: {event}\nProof: {finding.counterexample.proof}"
+        lines.append(f"::error {properties}::{_escape_data(message)}")
+    if report.ok:
+        lines.append(
+            f"::notice title=evtool schema check::{report.subjects_checked} subjects, "
+            f"{report.pairs_checked} pair checks, all compatible"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def to_markdown_summary(report: CheckReport) -> str:
+    """For $GITHUB_STEP_SUMMARY: a verdict line and one table row per finding."""
+    verdict = "✅ all compatible" if report.ok else f"❌ {len(report.findings)} finding(s)"
+    lines = [
+        "## evtool schema check",
+        "",
+        f"**{verdict}** — {report.subjects_checked} subjects, {report.pairs_checked} pair checks.",
+        "",
+    ]
+    if report.findings:
+        lines += ["| Subject | Versions | Direction | Code | Where | Why |", "|---|---|---|---|---|---|"]
+        for f in report.findings:
+            where = f"`{f.location.file}:{f.location.line or 1}` `{f.pointer or '/'}`"
+            direction = f.direction.value if f.direction else "immutability"
+            message = f.message.replace("|", "\\|")
+            lines.append(
+                f"| {f.subject} | v{f.old_version}→v{f.new_version} | {direction} | `{f.code}` "
+                f"| {where} | {message} |"
+            )
+    return "\n".join(lines) + "\n"

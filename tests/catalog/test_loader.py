@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from evtool.catalog import SchemaFormat, load_catalog, load_catalog_at_ref
+from evtool.catalog.bundled import bundled_schema_dir
+from evtool.errors import InputError, SchemaError
+
+
+def _write(root: Path, relative: str, text: str) -> None:
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def test_versions_are_ordered_numerically_and_formats_detected(tmp_path: Path) -> None:
+    for version in (10, 2, 1):
+        _write(tmp_path, f"a.b/{version}.json", '{"type": "object"}')
+    _write(tmp_path, "c.d/1.avsc", '"string"')
+    _write(tmp_path, "e.f/1.schema.json", "{}")
+    catalog = load_catalog(tmp_path)
+    assert [s.version for s in catalog.subject("a.b").versions] == [1, 2, 10]
+    assert catalog.subject("c.d").format is SchemaFormat.AVRO
+    assert catalog.subject("e.f").format is SchemaFormat.JSON
+
+
+def test_invalid_json_names_file_line_and_column(tmp_path: Path) -> None:
+    _write(tmp_path, "a.b/1.json", '{\n  "type": "object",\n  "x": ,\n}')
+    with pytest.raises(SchemaError, match=r"a\.b/1\.json:3:8: invalid JSON"):
+        load_catalog(tmp_path)
+
+
+def test_version_file_not_named_by_an_integer(tmp_path: Path) -> None:
+    _write(tmp_path, "a.b/v2.json", "{}")
+    with pytest.raises(SchemaError, match="must be named by a positive integer"):
+        load_catalog(tmp_path)
+
+
+def test_mixed_formats_in_one_subject(tmp_path: Path) -> None:
+    _write(tmp_path, "a.b/1.json", "{}")
+    _write(tmp_path, "a.b/2.avsc", '"string"')
+    with pytest.raises(SchemaError, match="mixes JSON Schema with Avro"):
+        load_catalog(tmp_path)
+
+
+def test_missing_directory_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="schema directory not found"):
+        load_catalog(tmp_path / "nope")
+
+
+def test_pointer_lines_point_at_the_field(tmp_path: Path) -> None:
+    text = '{\n  "type": "object",\n  "properties": {\n    "a/b": {"type": "string"},\n    "list": [\n      1,\n      {"x": 2}\n    ]\n  }\n}\n'
+    _write(tmp_path, "s/1.json", text)
+    schema = load_catalog(tmp_path).subject("s").versions[0]
+    assert schema.line_of("/properties/a~1b") == 4
+    assert schema.line_of("/properties/list/1/x") == 7
+    assert schema.line_of("/properties/gone") == 3  # nearest existing ancestor
+    assert schema.line_of("") == 1
+
+
+def test_catalogue_at_a_git_ref(tmp_path: Path) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    git("config", "user.email", "t@example.org")
+    git("config", "user.name", "t")
+    _write(tmp_path, "schemas/a.b/1.json", '{"type": "string"}')
+    git("add", ".")
+    git("commit", "-qm", "one")
+    _write(tmp_path, "schemas/a.b/1.json", '{"type": "integer"}')
+    _write(tmp_path, "schemas/a.b/2.json", "{}")
+    at_main = load_catalog_at_ref(tmp_path / "schemas", "main")
+    assert [s.version for s in at_main.subject("a.b").versions] == [1]
+    assert at_main.subject("a.b").versions[0].document == {"type": "string"}
+    assert str(at_main.subject("a.b").versions[0].path) == "main:schemas/a.b/1.json"
+    with pytest.raises(InputError, match="git ref 'nope' not found"):
+        load_catalog_at_ref(tmp_path / "schemas", "nope")
+
+
+def test_bundled_catalogue_has_the_three_starter_events() -> None:
+    catalog = load_catalog(bundled_schema_dir())
+    assert {"commerce.order.placed", "inventory.stock.low", "support.complaint.filed"} <= set(catalog.subjects)
+    formats = {s.format for s in catalog.subjects.values()}
+    assert formats == {SchemaFormat.AVRO, SchemaFormat.JSON}
+    assert all(len(s.versions) >= 2 for s in catalog.subjects.values())

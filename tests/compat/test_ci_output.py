@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import jsonschema
+
+from evtool.compat import ci_output
+from evtool.compat.findings import CheckedPair, CheckReport, Counterexample, Direction, Finding, Location
+
+
+def _report() -> CheckReport:
+    report = CheckReport(subjects_checked=2, modes={"a.b": "FULL", "c.d": "BACKWARD"})
+    report.pairs += [
+        CheckedPair("a.b", 1, 2, Direction.BACKWARD),
+        CheckedPair("a.b", 1, 2, Direction.FORWARD),
+        CheckedPair("c.d", 1, 2, Direction.BACKWARD),
+    ]
+    report.findings.append(
+        Finding(
+            subject="a.b", old_version=1, new_version=2, direction=Direction.FORWARD,
+            code="property-removed-from-closed-model", pointer="/properties/x",
+            location=Location(Path("schemas/a.b/1.json"), 7),
+            message="property `x`, with data: 1, 2 is gone",
+            counterexample=Counterexample({"x": 1}, "Additional properties are not allowed ('x' was unexpected)"),
+        )
+    )
+    report.findings.append(
+        Finding(
+            subject="c.d", old_version=1, new_version=1, direction=None,
+            code="published-version-modified", pointer="/type",
+            location=Location(Path("schemas/c.d/1.json"), 2), message="changed",
+        )
+    )
+    return report
+
+
+# The parts of the SARIF 2.1.0 schema that code scanning services read.
+SARIF_SUBSET = {
+    "type": "object",
+    "required": ["version", "runs", "$schema"],
+    "properties": {
+        "version": {"const": "2.1.0"},
+        "runs": {"type": "array", "minItems": 1, "items": {
+            "type": "object",
+            "required": ["tool", "results"],
+            "properties": {
+                "tool": {"type": "object", "required": ["driver"], "properties": {"driver": {
+                    "type": "object", "required": ["name", "rules"],
+                    "properties": {"rules": {"type": "array", "items": {
+                        "type": "object", "required": ["id", "shortDescription"]}}}}}},
+                "results": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["ruleId", "message", "locations", "level"],
+                    "properties": {
+                        "level": {"enum": ["none", "note", "warning", "error"]},
+                        "message": {"type": "object", "required": ["text"]},
+                        "locations": {"type": "array", "items": {"type": "object", "properties": {
+                            "physicalLocation": {"type": "object", "required": ["artifactLocation"],
+                                "properties": {"region": {"type": "object", "properties": {
+                                    "startLine": {"type": "integer", "minimum": 1}}}}}}}},
+                    }}},
+            }}},
+    },
+}
+
+
+def test_sarif_has_the_2_1_0_structure_and_stable_rule_ids() -> None:
+    document = json.loads(ci_output.to_sarif(_report(), tool_version="1.2.3"))
+    jsonschema.validate(document, SARIF_SUBSET)
+    run = document["runs"][0]
+    rule_ids = [rule["id"] for rule in run["tool"]["driver"]["rules"]]
+    assert rule_ids == ["property-removed-from-closed-model", "published-version-modified"]
+    for result in run["results"]:
+        assert rule_ids[result["ruleIndex"]] == result["ruleId"]
+    first = run["results"][0]["locations"][0]["physicalLocation"]
+    assert first["artifactLocation"]["uri"] == "schemas/a.b/1.json"
+    assert first["region"]["startLine"] == 7
+
+
+def test_junit_is_xml_with_one_case_per_pair_and_failures_counted() -> None:
+    root = ET.fromstring(ci_output.to_junit(_report()))
+    suite = root.find("testsuite")
+    assert suite is not None
+    cases = suite.findall("testcase")
+    assert len(cases) == 4  # three pair checks and one immutability check
+    assert suite.get("failures") == "2"
+    failed = [c for c in cases if c.find("failure") is not None]
+    assert {c.get("classname") for c in failed} == {"a.b", "c.d"}
+    failure = failed[0].find("failure")
+    assert failure is not None and failure.text is not None
+    assert "counterexample" in failure.text
+
+
+def test_github_commands_escape_properties_and_data() -> None:
+    lines = ci_output.to_github_commands(_report()).splitlines()
+    assert lines[0].startswith("::error file=schemas/a.b/1.json,line=7,title=a.b v1→v2 forward%3A ")
+    data = lines[0].split("::", 2)[2]
+    assert "\n" not in data and "%0ACounterexample" in data
+    assert "with data: 1, 2" in data  # commas are escaped only in properties
+
+
+def test_json_is_the_full_result() -> None:
+    document = json.loads(ci_output.to_json(_report()))
+    assert document["ok"] is False
+    assert document["pairs_checked"] == 3
+    assert document["findings"][0]["counterexample"]["event"] == {"x": 1}
+    assert document["findings"][1]["direction"] is None
+
+
+def test_markdown_summary_has_a_row_per_finding() -> None:
+    text = ci_output.to_markdown_summary(_report())
+    assert "2 finding(s)" in text
+    assert text.count("\n| a.b") + text.count("\n| c.d") == 2
