@@ -1,0 +1,192 @@
+"""What every target does (open, send one request's worth of events, close) and what it returns.
+
+Kept small on purpose: the dispatcher only knows this protocol, so brokers (Kafka, NATS,
+Redis Streams) or a leaner HTTP path are new modules here, not changes to the dispatcher.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+from evtool.errors import UsageError
+from evtool.events.envelope import CloudEvent
+from evtool.results.runlog import Reason, Status
+
+Mode = Literal["binary", "structured", "batch"]
+MODES: tuple[Mode, ...] = ("binary", "structured", "batch")
+REDACTED = "***"
+_SECRET_NAME = re.compile(r"auth|token|secret|key|cookie|password|session|signature", re.IGNORECASE)
+
+
+@dataclass(slots=True)
+class OutEvent:
+    """One event ready to send, with what its log record needs.
+
+    `raw` is the event's structured JSON when it is already serialized (replay), sent as it
+    is in structured and batch modes to skip a re-encoding.
+    """
+
+    event: CloudEvent
+    key: bytes
+    schema_version: int
+    raw: bytes | None = None
+    intended_ns: int = 0
+
+    @property
+    def type(self) -> str:
+        return self.event.type
+
+    def structured(self) -> bytes:
+        return self.raw if self.raw is not None else self.event.to_json_bytes()
+
+
+def batch_body(events: Sequence[OutEvent]) -> bytes:
+    """Batched content mode: a JSON array of structured events."""
+    return b"[" + b",".join(e.structured() for e in events) + b"]"
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    status: Status
+    reason: Reason = Reason.NONE
+    http_status: int = 0
+    attempts: int = 1
+
+
+OK_RESULT = SendResult(Status.OK)
+
+
+class Target(Protocol):
+    """A destination. `send` gets one request's worth of events (one, or a batch)."""
+
+    @property
+    def description(self) -> str:
+        """Where events go, safe to log (no secrets)."""
+        ...
+
+    async def open(self) -> None:
+        """Connect or probe; raise TargetError when the target cannot be used at all."""
+        ...
+
+    async def send(self, events: Sequence[OutEvent]) -> SendResult: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """A `-H 'Name: value'` header; `value` may be `env:VAR`, resolved only when sending."""
+
+    name: str
+    value: str
+
+    @property
+    def from_env(self) -> bool:
+        return self.value.startswith("env:")
+
+    def resolve(self) -> str:
+        if not self.from_env:
+            return self.value
+        var = self.value[4:]
+        resolved = os.environ.get(var)
+        if resolved is None:
+            raise UsageError(
+                f"-H {self.name}: environment variable {var} is not set",
+                hint=f"export {var}=... before the run, or pass the value directly",
+            )
+        return resolved
+
+    def redacted(self) -> str:
+        """For meta and reports: env references stay (they are not secrets), secret-looking values go."""
+        if self.from_env:
+            return f"{self.name}: {self.value}"
+        if _SECRET_NAME.search(self.name):
+            return f"{self.name}: {REDACTED}"
+        return f"{self.name}: {self.value}"
+
+
+def parse_header(text: str) -> Header:
+    name, sep, value = text.partition(":")
+    name = name.strip()
+    if not sep or not name or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
+        raise UsageError(f"-H {text!r}: expected 'Name: value' (or 'Name: env:VAR' for a secret)")
+    return Header(name, value.strip())
+
+
+def redact_url(url: str) -> str:
+    """Drop a password from the URL's user info; everything else is kept."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:{REDACTED}@{host}"))
+
+
+@dataclass(frozen=True, slots=True)
+class TargetOptions:
+    """Everything needed to build a target; picklable, holds no resolved secret."""
+
+    target: str
+    mode: Mode = "binary"
+    batch_size: int = 1
+    headers: tuple[Header, ...] = ()
+    timeout_s: float = 10.0
+    insecure: bool = False
+    retries: int = 0
+    max_in_flight: int = 10_000
+    user_agent: str = "evtool"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if self.mode not in MODES:
+            raise UsageError(f"--mode {self.mode!r}: expected one of {', '.join(MODES)}")
+        if self.batch_size < 1:
+            raise UsageError(f"--batch-size {self.batch_size}: must be 1 or more")
+        if self.retries < 0 or self.retries > 20:
+            raise UsageError(f"--retries {self.retries}: must be between 0 and 20")
+        if self.timeout_s <= 0:
+            raise UsageError("--timeout must be more than 0")
+        if self.max_in_flight < 1:
+            raise UsageError(f"--max-in-flight {self.max_in_flight}: must be 1 or more")
+        for header in self.headers:
+            header.resolve()  # fail before the run when a secret is missing
+        kind = target_kind(self.target)
+        if kind == "http":
+            parts = urlsplit(self.target)
+            if not parts.hostname:
+                raise UsageError(f"--target {redact_url(self.target)!r}: the URL has no host")
+
+    @property
+    def description(self) -> str:
+        return redact_url(self.target)
+
+
+def target_kind(target: str) -> Literal["http", "file", "stdout"]:
+    if target == "-":
+        return "stdout"
+    if target.startswith("file:"):
+        if not target[5:]:
+            raise UsageError("--target file: needs a path, e.g. file:out.jsonl")
+        return "file"
+    if target.startswith(("http://", "https://")):
+        return "http"
+    raise UsageError(f"--target {redact_url(target)!r}: expected an http(s):// URL, file:PATH or - (stdout)")
+
+
+def make_target(options: TargetOptions) -> Target:
+    """The target for `options.target`; imports only the module that is needed."""
+    kind = target_kind(options.target)
+    if kind == "http":
+        from evtool.load.targets.http import HttpTarget
+
+        return HttpTarget(options)
+    from evtool.load.targets.file import FileTarget
+
+    return FileTarget(None if kind == "stdout" else options.target[5:])
