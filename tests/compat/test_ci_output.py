@@ -89,7 +89,8 @@ def test_junit_is_xml_with_one_case_per_pair_and_failures_counted() -> None:
     failed = [c for c in cases if c.find("failure") is not None]
     assert {c.get("classname") for c in failed} == {"a.b", "c.d"}
     failure = failed[0].find("failure")
-    assert failure is not None and failure.text is not None
+    assert failure is not None
+    assert failure.text is not None
     assert "counterexample" in failure.text
 
 
@@ -97,7 +98,8 @@ def test_github_commands_escape_properties_and_data() -> None:
     lines = ci_output.to_github_commands(_report()).splitlines()
     assert lines[0].startswith("::error file=schemas/a.b/1.json,line=7,title=a.b v1→v2 forward%3A ")
     data = lines[0].split("::", 2)[2]
-    assert "\n" not in data and "%0ACounterexample" in data
+    assert "\n" not in data
+    assert "%0ACounterexample" in data
     assert "with data: 1, 2" in data  # commas are escaped only in properties
 
 

@@ -25,7 +25,7 @@ def _version(value: bool) -> None:
 
 
 def build_app() -> typer.Typer:
-    from evtool.cli import schema
+    from evtool.cli import consumer, schema
 
     app = typer.Typer(
         name="evtool",
@@ -46,6 +46,7 @@ def build_app() -> typer.Typer:
         """evtool."""
 
     schema.register(app)
+    consumer.register(app)
     return app
 
 

@@ -43,18 +43,27 @@ def register(app: typer.Typer) -> None:
 @schema_app.command("check")
 def check(
     schemas: Annotated[
-        Path | None, typer.Option("--schemas", help="Schema directory (default: schema_dir from evtool.toml).")
+        Path | None,
+        typer.Option("--schemas", help="Schema directory (default: schema_dir from evtool.toml)."),
     ] = None,
     mode: Annotated[
-        str | None, typer.Option("--mode", help="Override every subject's mode: NONE, BACKWARD[_TRANSITIVE], "
-                                 "FORWARD[_TRANSITIVE], FULL[_TRANSITIVE].")
+        str | None,
+        typer.Option(
+            "--mode",
+            help="Override every subject's mode: NONE, BACKWARD[_TRANSITIVE], "
+            "FORWARD[_TRANSITIVE], FULL[_TRANSITIVE].",
+        ),
     ] = None,
     against: Annotated[
         str | None, typer.Option("--against", help="Git ref to compare with, e.g. main or origin/main.")
     ] = None,
-    output_format: Annotated[OutputFormat, typer.Option("--format", help="Report format.")] = OutputFormat.TEXT,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help="Report format.")
+    ] = OutputFormat.TEXT,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to FILE.")] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="Config file (default: nearest evtool.toml).")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Config file (default: nearest evtool.toml).")
+    ] = None,
 ) -> None:
     """Fail (exit 1) when a schema change breaks the consumers its subject's mode protects."""
     settings = load_settings(config)
@@ -124,7 +133,9 @@ def diff(
         return
     console = Console(highlight=False, soft_wrap=True)
     if not result.changes:
-        console.print(f"[green]no changes[/] between {escape(str(result.old.path))} and {escape(str(result.new.path))}")
+        console.print(
+            f"[green]no changes[/] between {escape(str(result.old.path))} and {escape(str(result.new.path))}"
+        )
         return
     for placed in result.changes:
         change = placed.change
@@ -176,12 +187,11 @@ def _render_text(console: Console, report: CheckReport, owner_of: Callable[[str]
         for finding in found:
             _render_finding(console, finding)
     verdict = (
-        "[green]compatible[/]" if report.ok else f"[red]{len(report.findings)} incompatibilit"
-        f"{'y' if len(report.findings) == 1 else 'ies'}[/]"
+        "[green]compatible[/]"
+        if report.ok
+        else f"[red]{len(report.findings)} incompatibilit{'y' if len(report.findings) == 1 else 'ies'}[/]"
     )
-    console.print(
-        f"\n{report.subjects_checked} subjects, {report.pairs_checked} pair checks: {verdict}"
-    )
+    console.print(f"\n{report.subjects_checked} subjects, {report.pairs_checked} pair checks: {verdict}")
 
 
 def _render_finding(console: Console, finding: Finding) -> None:

@@ -1,0 +1,86 @@
+"""`evtool consumer serve`: the reference AI consumer as a stand-alone service."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from evtool.consumer.service import ConsumerSettings, ReferenceConsumer
+from evtool.errors import UsageError
+from evtool.load.arrivals import parse_duration
+
+consumer_app = typer.Typer(help="The reference event-driven AI consumer.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(consumer_app, name="consumer")
+
+
+@consumer_app.command("serve")
+def serve(
+    port: Annotated[int, typer.Option("--port", help="Port to listen on (0: any free port).")] = 8080,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    results_to: Annotated[
+        str | None, typer.Option("--results-to", help="URL to POST result events to (the collector).")
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Decision workers.")] = 4,
+    service_time: Annotated[
+        str, typer.Option("--service-time", help="Mean time one decision takes, e.g. 50ms.")
+    ] = "50ms",
+    jitter: Annotated[
+        float, typer.Option("--jitter", min=0.0, max=1.0, help="± share of service time.")
+    ] = 0.2,
+    queue_limit: Annotated[
+        int, typer.Option("--queue-limit", min=1, help="Queue size before 503.")
+    ] = 100_000,
+    duration: Annotated[
+        str | None, typer.Option("--duration", help="Stop after this long (default: until Ctrl-C).")
+    ] = None,
+) -> None:
+    """Accept CloudEvents (binary, structured, batch), decide, and post a correlated result."""
+    if results_to is not None and not results_to.startswith(("http://", "https://")):
+        raise UsageError(f"--results-to {results_to!r}: expected an http:// or https:// URL")
+    settings = ConsumerSettings(
+        workers=workers,
+        service_time_s=parse_duration(service_time, option="--service-time"),
+        service_jitter=jitter,
+        queue_limit=queue_limit,
+        results_url=results_to,
+    )
+    limit_s = parse_duration(duration) if duration else None
+    console = Console(stderr=True, highlight=False)
+    asyncio.run(_serve(settings, host, port, limit_s, console))
+
+
+async def _serve(
+    settings: ConsumerSettings, host: str, port: int, limit_s: float | None, console: Console
+) -> None:
+    consumer = ReferenceConsumer(settings)
+    bound_host, bound_port = await consumer.start(host, port)
+    console.print(
+        f"reference consumer on http://{bound_host}:{bound_port}/ — {settings.workers} workers, "
+        f"{settings.service_time_s * 1000:.0f} ms a decision, capacity ≈ {settings.capacity_per_s:,.0f}/s",
+        markup=False,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=limit_s)
+    finally:
+        await consumer.stop()
+    stats = consumer.stats
+    console.print(
+        f"received {stats.received}, decided {stats.decided}, results posted {stats.results_posted} "
+        f"(failed {stats.results_failed}), rejected {stats.rejected}, invalid {stats.invalid}, "
+        f"max queue {stats.max_queue}",
+        markup=False,
+    )
