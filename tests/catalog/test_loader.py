@@ -52,7 +52,10 @@ def test_missing_directory_is_an_input_error(tmp_path: Path) -> None:
 
 
 def test_pointer_lines_point_at_the_field(tmp_path: Path) -> None:
-    text = '{\n  "type": "object",\n  "properties": {\n    "a/b": {"type": "string"},\n    "list": [\n      1,\n      {"x": 2}\n    ]\n  }\n}\n'
+    text = (
+        '{\n  "type": "object",\n  "properties": {\n    "a/b": {"type": "string"},\n'
+        '    "list": [\n      1,\n      {"x": 2}\n    ]\n  }\n}\n'
+    )
     _write(tmp_path, "s/1.json", text)
     schema = load_catalog(tmp_path).subject("s").versions[0]
     assert schema.line_of("/properties/a~1b") == 4
@@ -83,7 +86,9 @@ def test_catalogue_at_a_git_ref(tmp_path: Path) -> None:
 
 def test_bundled_catalogue_has_the_three_starter_events() -> None:
     catalog = load_catalog(bundled_schema_dir())
-    assert {"commerce.order.placed", "inventory.stock.low", "support.complaint.filed"} <= set(catalog.subjects)
+    assert {"commerce.order.placed", "inventory.stock.low", "support.complaint.filed"} <= set(
+        catalog.subjects
+    )
     formats = {s.format for s in catalog.subjects.values()}
     assert formats == {SchemaFormat.AVRO, SchemaFormat.JSON}
     assert all(len(s.versions) >= 2 for s in catalog.subjects.values())

@@ -19,18 +19,29 @@ def _report() -> CheckReport:
     ]
     report.findings.append(
         Finding(
-            subject="a.b", old_version=1, new_version=2, direction=Direction.FORWARD,
-            code="property-removed-from-closed-model", pointer="/properties/x",
+            subject="a.b",
+            old_version=1,
+            new_version=2,
+            direction=Direction.FORWARD,
+            code="property-removed-from-closed-model",
+            pointer="/properties/x",
             location=Location(Path("schemas/a.b/1.json"), 7),
             message="property `x`, with data: 1, 2 is gone",
-            counterexample=Counterexample({"x": 1}, "Additional properties are not allowed ('x' was unexpected)"),
+            counterexample=Counterexample(
+                {"x": 1}, "Additional properties are not allowed ('x' was unexpected)"
+            ),
         )
     )
     report.findings.append(
         Finding(
-            subject="c.d", old_version=1, new_version=1, direction=None,
-            code="published-version-modified", pointer="/type",
-            location=Location(Path("schemas/c.d/1.json"), 2), message="changed",
+            subject="c.d",
+            old_version=1,
+            new_version=1,
+            direction=None,
+            code="published-version-modified",
+            pointer="/type",
+            location=Location(Path("schemas/c.d/1.json"), 2),
+            message="changed",
         )
     )
     return report
@@ -42,26 +53,63 @@ SARIF_SUBSET = {
     "required": ["version", "runs", "$schema"],
     "properties": {
         "version": {"const": "2.1.0"},
-        "runs": {"type": "array", "minItems": 1, "items": {
-            "type": "object",
-            "required": ["tool", "results"],
-            "properties": {
-                "tool": {"type": "object", "required": ["driver"], "properties": {"driver": {
-                    "type": "object", "required": ["name", "rules"],
-                    "properties": {"rules": {"type": "array", "items": {
-                        "type": "object", "required": ["id", "shortDescription"]}}}}}},
-                "results": {"type": "array", "items": {
-                    "type": "object",
-                    "required": ["ruleId", "message", "locations", "level"],
-                    "properties": {
-                        "level": {"enum": ["none", "note", "warning", "error"]},
-                        "message": {"type": "object", "required": ["text"]},
-                        "locations": {"type": "array", "items": {"type": "object", "properties": {
-                            "physicalLocation": {"type": "object", "required": ["artifactLocation"],
-                                "properties": {"region": {"type": "object", "properties": {
-                                    "startLine": {"type": "integer", "minimum": 1}}}}}}}},
-                    }}},
-            }}},
+        "runs": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["tool", "results"],
+                "properties": {
+                    "tool": {
+                        "type": "object",
+                        "required": ["driver"],
+                        "properties": {
+                            "driver": {
+                                "type": "object",
+                                "required": ["name", "rules"],
+                                "properties": {
+                                    "rules": {
+                                        "type": "array",
+                                        "items": {"type": "object", "required": ["id", "shortDescription"]},
+                                    }
+                                },
+                            }
+                        },
+                    },
+                    "results": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["ruleId", "message", "locations", "level"],
+                            "properties": {
+                                "level": {"enum": ["none", "note", "warning", "error"]},
+                                "message": {"type": "object", "required": ["text"]},
+                                "locations": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "properties": {
+                                            "physicalLocation": {
+                                                "type": "object",
+                                                "required": ["artifactLocation"],
+                                                "properties": {
+                                                    "region": {
+                                                        "type": "object",
+                                                        "properties": {
+                                                            "startLine": {"type": "integer", "minimum": 1}
+                                                        },
+                                                    }
+                                                },
+                                            }
+                                        },
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
     },
 }
 

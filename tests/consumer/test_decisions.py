@@ -25,8 +25,16 @@ def test_fraud_score_rises_with_risk_features() -> None:
 
 
 def test_reorder_covers_the_gap_and_lead_time() -> None:
-    decision = reorder_for({"sku": "SKU-1", "warehouse_id": "WH-A", "on_hand": 0, "threshold": 14,
-                            "reorder_point": 40, "supplier": {"lead_time_days": 7}})
+    decision = reorder_for(
+        {
+            "sku": "SKU-1",
+            "warehouse_id": "WH-A",
+            "on_hand": 0,
+            "threshold": 14,
+            "reorder_point": 40,
+            "supplier": {"lead_time_days": 7},
+        }
+    )
     assert decision.quantity == 40 + 14  # gap to the reorder point, plus 2/day x 7 days
     assert decision.urgency == "expedite"
     calm = reorder_for({"sku": "SKU-1", "warehouse_id": "WH-A", "on_hand": 12, "threshold": 14})

@@ -57,14 +57,19 @@ def test_every_content_mode_yields_a_correlated_result() -> None:
                 headers, body = _event(1).to_binary()
                 async with session.post(target, data=body, headers=headers) as response:
                     assert response.status == 202
-                async with session.post(target, data=_event(2).to_json_bytes(),
-                                        headers={"content-type": CONTENT_TYPE_STRUCTURED}) as response:
+                async with session.post(
+                    target, data=_event(2).to_json_bytes(), headers={"content-type": CONTENT_TYPE_STRUCTURED}
+                ) as response:
                     assert response.status == 202
-                async with session.post(target, data=encode_batch([_event(3), _event(4)]),
-                                        headers={"content-type": CONTENT_TYPE_BATCH}) as response:
+                async with session.post(
+                    target,
+                    data=encode_batch([_event(3), _event(4)]),
+                    headers={"content-type": CONTENT_TYPE_BATCH},
+                ) as response:
                     assert response.status == 202
-                async with session.post(target, data=b"{not json",
-                                        headers={"content-type": CONTENT_TYPE_STRUCTURED}) as response:
+                async with session.post(
+                    target, data=b"{not json", headers={"content-type": CONTENT_TYPE_STRUCTURED}
+                ) as response:
                     assert response.status == 400
             await _wait_for(lambda: len(received) == 4)
         finally:
@@ -89,8 +94,9 @@ def test_past_capacity_the_queue_grows_and_results_spread_out() -> None:
             async with aiohttp.ClientSession() as session:
                 start = time.perf_counter()
                 body = encode_batch([_event(n) for n in range(10)])
-                async with session.post(f"http://{host}:{port}/", data=body,
-                                        headers={"content-type": CONTENT_TYPE_BATCH}) as response:
+                async with session.post(
+                    f"http://{host}:{port}/", data=body, headers={"content-type": CONTENT_TYPE_BATCH}
+                ) as response:
                     assert response.status == 202
                 assert consumer.stats.max_queue >= 9
             await _wait_for(lambda: len(received) == 10)

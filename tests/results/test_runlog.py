@@ -16,8 +16,13 @@ from evtool.results.runlog import (
 
 def _meta() -> RunMeta:
     return RunMeta(
-        run_id="r1", command=["evtool"], options={}, tool_version="0", target="-",
-        clock_origin_ns=0, started_at="2026-01-01T00:00:00Z",
+        run_id="r1",
+        command=["evtool"],
+        options={},
+        tool_version="0",
+        target="-",
+        clock_origin_ns=0,
+        started_at="2026-01-01T00:00:00Z",
     )
 
 
@@ -25,12 +30,35 @@ def test_shards_merge_with_type_names_remapped(tmp_path: Path) -> None:
     _meta().write(tmp_path)
     first = EventLogWriter(tmp_path, 0)
     second = EventLogWriter(tmp_path, 1)
-    first.append(key=correlation_key("a"), event_type="order", schema_version=1,
-                 intended_ns=10, sent_ns=11, ack_ns=15, status=Status.OK, http_status=202, attempts=1)
-    second.append(key=correlation_key("b"), event_type="complaint", schema_version=2,
-                  intended_ns=20, sent_ns=0, ack_ns=0, status=Status.DROPPED)
-    second.append(key=correlation_key("c"), event_type="order", schema_version=3,
-                  intended_ns=30, sent_ns=31, ack_ns=40, status=Status.OK)
+    first.append(
+        key=correlation_key("a"),
+        event_type="order",
+        schema_version=1,
+        intended_ns=10,
+        sent_ns=11,
+        ack_ns=15,
+        status=Status.OK,
+        http_status=202,
+        attempts=1,
+    )
+    second.append(
+        key=correlation_key("b"),
+        event_type="complaint",
+        schema_version=2,
+        intended_ns=20,
+        sent_ns=0,
+        ack_ns=0,
+        status=Status.DROPPED,
+    )
+    second.append(
+        key=correlation_key("c"),
+        event_type="order",
+        schema_version=3,
+        intended_ns=30,
+        sent_ns=31,
+        ack_ns=40,
+        status=Status.OK,
+    )
     first.close()
     second.close()
     run = read_run(tmp_path)
@@ -45,8 +73,15 @@ def test_torn_last_record_is_skipped_and_counted(tmp_path: Path) -> None:
     _meta().write(tmp_path)
     writer = EventLogWriter(tmp_path)
     for i in range(3):
-        writer.append(key=correlation_key(str(i)), event_type="t", schema_version=1,
-                      intended_ns=i, sent_ns=i, ack_ns=i, status=Status.OK)
+        writer.append(
+            key=correlation_key(str(i)),
+            event_type="t",
+            schema_version=1,
+            intended_ns=i,
+            sent_ns=i,
+            ack_ns=i,
+            status=Status.OK,
+        )
     writer.close()
     shard = tmp_path / "events-0.bin"
     shard.write_bytes(shard.read_bytes()[:-5])
