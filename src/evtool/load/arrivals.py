@@ -11,13 +11,15 @@ from __future__ import annotations
 import math
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
+from typing import TypeVar
 
 from evtool.errors import UsageError
 
 NS = 1_000_000_000
+T = TypeVar("T")
 
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*(s|sec|m|min|h|hr))?\s*$")
 _PER = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "hr": 3600.0}
@@ -173,9 +175,9 @@ def staged_offsets(
     return islice(generate(), count) if count is not None else generate()
 
 
-def shard(offsets: Iterator[int], index: int, workers: int) -> Iterator[int]:
-    """Worker `index` of `workers` takes every `workers`-th arrival, so shards interleave exactly."""
-    return islice(offsets, index, None, workers)
+def shard(items: Iterable[T], index: int, workers: int) -> Iterator[T]:
+    """Worker `index` of `workers` takes every `workers`-th item, so shards interleave exactly."""
+    return islice(items, index, None, workers)
 
 
 def _naturals() -> Iterator[int]:

@@ -1,0 +1,415 @@
+"""A whole run: probe the target, create the run directory, dispatch in one or N processes, sum up.
+
+With `workers > 1` each sender is a spawned process with its own event loop, target, plan
+shard and log shard (`events-<i>.bin`); the parent only writes meta.json, merges the
+workers' ticks for the live view and forwards Ctrl-C. Children ignore SIGINT themselves
+(the parent turns it into one SIGTERM each), so a terminal's Ctrl-C, which reaches the whole
+process group, does not count twice and cut the grace period short.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import importlib
+import multiprocessing
+import os
+import queue
+import secrets
+import signal
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+
+from evtool import __version__
+from evtool.errors import EvtoolError, TargetError, UsageError
+from evtool.load.dispatcher import Dispatcher, DispatchOptions, DispatchResult
+from evtool.load.live import LiveStats, Snapshot, Tick
+from evtool.load.plan import Plan
+from evtool.load.targets.base import TargetOptions, make_target
+from evtool.results.clock import RunClock
+from evtool.results.runlog import EventLogWriter, Reason, RunMeta, Status, read_run
+
+START_LEAD_NS = 50_000_000  # time zero a little after everything is ready
+READY_TIMEOUT_S = 60.0
+T = TypeVar("T")
+
+
+class PlanFactory(Protocol):
+    def __call__(self, shard: int, workers: int) -> Plan: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorSpec:
+    host: str
+    port: int
+    correlate_by: str | None = None
+    result_timeout_s: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunSpec:
+    """Everything a run needs; picklable (it crosses into worker processes). Holds no secret."""
+
+    plan: PlanFactory
+    target: TargetOptions
+    dispatch: DispatchOptions = field(default_factory=DispatchOptions)
+    workers: int = 1
+    run_dir: Path | None = None
+    command: tuple[str, ...] = ()  # redacted
+    options: dict[str, Any] = field(default_factory=dict)  # redacted
+    planned_duration_s: float | None = None
+    lag_bound_ms: float = 10.0
+    collector: CollectorSpec | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """The end-of-run line, computed from the log on disk (so it is what the report will read)."""
+
+    run_dir: Path
+    scheduled: int
+    ok: int
+    failed: int
+    dropped: int
+    aborted: int
+    achieved_rate: float
+    ack_p50_ms: float | None
+    ack_p99_ms: float | None
+    lag_p99_ms: float | None
+    lag_max_ms: float | None
+    interrupted: bool
+    notes: tuple[str, ...]
+
+
+def default_run_dir(now: dt.datetime | None = None) -> Path:
+    now = now or dt.datetime.now(dt.UTC)
+    return Path("runs") / f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def prepare_run_dir(run_dir: Path | None) -> Path:
+    path = run_dir or default_run_dir()
+    if (path / "meta.json").exists() or any(path.glob("events-*.bin")):
+        raise UsageError(f"--run-dir {path}: already holds a run", hint="choose a new directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--run-dir {path}: cannot create it ({exc.strerror})") from None
+    return path
+
+
+def run(spec: RunSpec, *, on_snapshot: Callable[[Snapshot], None] | None = None) -> RunSummary:
+    """Run `spec` to its end (or Ctrl-C) and return the summary read back from the log."""
+    spec.target.validate()
+    if spec.workers < 1 or spec.workers > 64:
+        raise UsageError(f"--workers {spec.workers}: must be between 1 and 64")
+    if spec.workers == 1:
+        return _run_async(_single(spec, on_snapshot))
+    return _multi(spec, on_snapshot)
+
+
+# -- one process ---------------------------------------------------------------------------
+
+
+def _run_async(coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)
+
+
+async def _single(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None) -> RunSummary:
+    target = make_target(spec.target)
+    await target.open()
+    try:
+        run_dir = prepare_run_dir(spec.run_dir)
+        clock = RunClock()
+        start_ns = clock.now_ns() + START_LEAD_NS
+        meta = _meta(spec, run_dir, start_ns)
+        meta.write(run_dir)
+        stats = LiveStats(
+            start_ns=start_ns,
+            workers=1,
+            planned_duration_s=spec.planned_duration_s,
+            lag_bound_ns=int(spec.lag_bound_ms * 1e6),
+        )
+
+        def on_tick(tick: Tick) -> None:
+            stats.update(tick)
+            if on_snapshot is not None:
+                on_snapshot(stats.snapshot(tick.at_ns))
+
+        writer = EventLogWriter(run_dir, 0)
+        async with _collector(spec, run_dir):
+            try:
+                dispatcher = Dispatcher(
+                    spec.plan(0, 1),
+                    target,
+                    writer,
+                    clock,
+                    start_ns=start_ns,
+                    options=spec.dispatch,
+                    on_tick=on_tick,
+                )
+                dispatcher.install_signal_handlers()
+                result = await dispatcher.run()
+            finally:
+                writer.close()
+    finally:
+        await target.close()
+    return _finish(run_dir, meta, stats, clock.now_ns(), result.interrupted)
+
+
+@contextlib.asynccontextmanager
+async def _collector(spec: RunSpec, run_dir: Path) -> Any:
+    """Start the downstream-result collector around the run, when asked for and available."""
+    if spec.collector is None:
+        yield None
+        return
+    try:
+        collector_module = importlib.import_module("evtool.load.collector")
+    except ImportError:
+        raise UsageError(
+            "--collect: the result collector is not available in this build", hint="run without --collect"
+        ) from None
+    factory: Any = collector_module.Collector
+    c = spec.collector
+    async with factory(c.host, c.port, run_dir, correlate_by=c.correlate_by) as running:
+        yield running
+        await asyncio.sleep(0)  # results still arriving are the collector's business (result timeout)
+
+
+# -- N processes ---------------------------------------------------------------------------
+
+
+def _multi(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None) -> RunSummary:
+    if spec.collector is not None:
+        raise UsageError("--collect with --workers > 1 is not supported yet", hint="use --workers 1")
+    # probe once here, so an unreachable target is one clear error before any process starts
+    _run_async(_probe(spec.target))
+    run_dir = prepare_run_dir(spec.run_dir)
+    ctx = multiprocessing.get_context("spawn")
+    messages: Any = ctx.Queue()
+    go = ctx.Event()
+    start_at = ctx.Value("q", 0)
+    share = replace(spec.dispatch, max_in_flight=max(1, spec.dispatch.max_in_flight // spec.workers))
+    target = replace(spec.target, max_in_flight=share.max_in_flight)
+    processes = [
+        ctx.Process(
+            target=_worker_main,
+            args=(replace(spec, dispatch=share, target=target), run_dir, index, messages, go, start_at),
+            name=f"evtool-sender-{index}",
+            daemon=True,
+        )
+        for index in range(spec.workers)
+    ]
+    stop_requests = 0
+
+    def forward(signum: int, frame: object) -> None:
+        nonlocal stop_requests
+        stop_requests += 1
+        for process in processes:
+            if process.pid is not None and process.is_alive():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGTERM)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for process in processes:
+            process.start()
+        ready = 0
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while ready < spec.workers:
+            kind, index, payload = _get(messages, deadline, processes)
+            if kind == "error":
+                _stop_all(processes)
+                raise payload if isinstance(payload, EvtoolError) else TargetError(str(payload))
+            if kind == "ready":
+                ready += 1
+            if stop_requests:
+                _stop_all(processes)
+                raise KeyboardInterrupt
+        clock = RunClock()
+        start_ns = clock.now_ns() + START_LEAD_NS
+        meta = _meta(spec, run_dir, start_ns)
+        meta.write(run_dir)
+        start_at.value = start_ns
+        go.set()
+        stats = LiveStats(
+            start_ns=start_ns,
+            workers=spec.workers,
+            planned_duration_s=spec.planned_duration_s,
+            lag_bound_ns=int(spec.lag_bound_ms * 1e6),
+        )
+        finished: set[int] = set()
+        while len(finished) < spec.workers:
+            try:
+                kind, index, payload = messages.get(timeout=spec.dispatch.tick_s)
+            except queue.Empty:
+                if all(not p.is_alive() for p in processes):
+                    break  # a worker died without a goodbye; its shard is what it flushed
+                continue
+            if kind == "tick":
+                stats.update(payload)
+                if payload.finished:
+                    finished.add(index)
+                if on_snapshot is not None:
+                    on_snapshot(stats.snapshot(clock.now_ns()))
+            elif kind == "error":
+                meta.notes.append(f"worker {index}: {payload}")
+        for process in processes:
+            process.join(timeout=10)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        _stop_all(processes)
+    return _finish(run_dir, meta, stats, clock.now_ns(), stop_requests > 0)
+
+
+def _get(messages: Any, deadline: float, processes: list[Any]) -> tuple[str, int, Any]:
+    while True:
+        try:
+            item: tuple[str, int, Any] = messages.get(timeout=0.2)
+            return item
+        except queue.Empty:
+            if time.monotonic() > deadline:
+                raise TargetError("sender processes did not start in time") from None
+            dead = [p for p in processes if p.exitcode not in (None, 0)]
+            if dead:
+                raise TargetError(
+                    f"sender process {dead[0].name} failed to start (exit {dead[0].exitcode})"
+                ) from None
+
+
+def _stop_all(processes: list[Any]) -> None:
+    for process in processes:
+        if process.is_alive():
+            process.join(timeout=0.1)
+        if process.is_alive():
+            process.terminate()
+            process.join(timeout=5)
+
+
+def _worker_main(spec: RunSpec, run_dir: Path, index: int, messages: Any, go: Any, start_at: Any) -> None:
+    """Entry point of a sender process (spawned: module-level and picklable arguments only)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        _run_async(_worker(spec, run_dir, index, messages, go, start_at))
+    except EvtoolError as exc:
+        messages.put(("error", index, exc))
+    except Exception as exc:
+        messages.put(("error", index, TargetError(f"worker {index}: {type(exc).__name__}: {exc}")))
+
+
+async def _worker(spec: RunSpec, run_dir: Path, index: int, messages: Any, go: Any, start_at: Any) -> None:
+    target = make_target(spec.target)
+    await target.open()
+    plan = spec.plan(index, spec.workers)
+    messages.put(("ready", index, None))
+    loop = asyncio.get_running_loop()
+    while not await loop.run_in_executor(None, go.wait, 0.5):
+        pass
+    clock = RunClock()
+    writer = EventLogWriter(run_dir, index)
+    try:
+        dispatcher = Dispatcher(
+            plan,
+            target,
+            writer,
+            clock,
+            start_ns=int(start_at.value),
+            options=spec.dispatch,
+            on_tick=lambda tick: messages.put(("tick", index, tick)),
+            source=index,
+        )
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signal.SIGTERM, dispatcher.stop)
+        await dispatcher.run()
+    finally:
+        writer.close()
+        await target.close()
+
+
+async def _probe(options: TargetOptions) -> None:
+    target = make_target(options)
+    await target.open()
+    await target.close()
+
+
+# -- start and end -------------------------------------------------------------------------
+
+
+def _meta(spec: RunSpec, run_dir: Path, start_ns: int) -> RunMeta:
+    collector = spec.collector
+    return RunMeta(
+        run_id=run_dir.name,
+        command=list(spec.command),
+        options=dict(spec.options),
+        tool_version=__version__,
+        target=spec.target.description,
+        clock_origin_ns=start_ns,
+        started_at=_iso(start_ns),
+        workers=spec.workers,
+        collector=f"{collector.host}:{collector.port}" if collector else None,
+        correlate_by=collector.correlate_by if collector else None,
+        result_timeout_ns=int(collector.result_timeout_s * 1e9) if collector else None,
+    )
+
+
+def _iso(ns: int) -> str:
+    return (
+        dt.datetime.fromtimestamp(ns / 1e9, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
+
+
+def _finish(run_dir: Path, meta: RunMeta, stats: LiveStats, now_ns: int, interrupted: bool) -> RunSummary:
+    meta.ended_at = _iso(now_ns)
+    meta.interrupted = interrupted
+    meta.notes.extend(stats.notes(now_ns))
+    summary = summarize(run_dir, interrupted=interrupted, notes=meta.notes)
+    if summary.dropped:
+        meta.notes.append(f"{summary.dropped} events dropped (see the records' reason)")
+    meta.write(run_dir)
+    return replace(summary, notes=tuple(meta.notes))
+
+
+def summarize(run_dir: Path, *, interrupted: bool = False, notes: list[str] | None = None) -> RunSummary:
+    """Counts, achieved rate and latency percentiles of a run, from its log."""
+    log = read_run(run_dir)
+    events = log.events
+    status = events["status"]
+    cancelled = events["reason"] == Reason.CANCELLED
+    ok_mask = status == Status.OK
+    sent = events["sent_ns"][events["sent_ns"] > 0]
+    achieved = 0.0
+    if len(sent) > 1:
+        span = int(sent.max() - sent.min())
+        achieved = (len(sent) - 1) / (span / 1e9) if span > 0 else 0.0
+    acks = (events["ack_ns"][ok_mask] - events["intended_ns"][ok_mask]) / 1e6
+    sent_mask = events["sent_ns"] > 0
+    lags = (events["sent_ns"][sent_mask] - events["intended_ns"][sent_mask]) / 1e6
+    return RunSummary(
+        run_dir=run_dir,
+        scheduled=len(events),
+        ok=int(ok_mask.sum()),
+        failed=int(((status == Status.FAILED) & ~cancelled).sum()),
+        dropped=int(((status == Status.DROPPED) & ~cancelled).sum()),
+        aborted=int(cancelled.sum()),
+        achieved_rate=achieved,
+        ack_p50_ms=float(np.percentile(acks, 50)) if len(acks) else None,
+        ack_p99_ms=float(np.percentile(acks, 99)) if len(acks) else None,
+        lag_p99_ms=float(np.percentile(lags, 99)) if len(lags) else None,
+        lag_max_ms=float(lags.max()) if len(lags) else None,
+        interrupted=interrupted,
+        notes=tuple(notes or ()),
+    )
+
+
+__all__ = ["CollectorSpec", "DispatchResult", "RunSpec", "RunSummary", "default_run_dir", "run", "summarize"]

@@ -1,0 +1,99 @@
+"""A real HTTP sink on 127.0.0.1 (aiohttp.web in a background thread) that records what arrives."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from evtool.events.envelope import CloudEvent, dataschema_uri
+
+
+@dataclass
+class Arrival:
+    at_ns: int
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Sink:
+    """Records every request; `behaviour` decides the answer (default 202)."""
+
+    url: str = ""
+    arrivals: list[Arrival] = field(default_factory=list)
+    behaviour: Callable[[int], Any] | None = None  # request number -> (status, headers, delay_s)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.arrivals)
+
+
+def _serve(sink: Sink, ready: threading.Event, stop: list[Callable[[], None]]) -> None:
+    loop = asyncio.new_event_loop()
+
+    async def handle(request: web.Request) -> web.Response:
+        at = time.time_ns()
+        body = await request.read()
+        with sink.lock:
+            number = len(sink.arrivals)
+            sink.arrivals.append(Arrival(at, dict(request.headers), body))
+        status, headers, delay = 202, {}, 0.0
+        if sink.behaviour is not None:
+            status, headers, delay = sink.behaviour(number)
+        if delay:
+            await asyncio.sleep(delay)
+        return web.Response(status=status, headers=headers)
+
+    async def start() -> web.AppRunner:
+        app = web.Application()
+        app.router.add_post("/{tail:.*}", handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        sink.url = f"http://127.0.0.1:{port}/events"
+        return runner
+
+    runner = loop.run_until_complete(start())
+    stop.append(lambda: loop.call_soon_threadsafe(loop.stop))
+    ready.set()
+    loop.run_forever()
+    loop.run_until_complete(runner.cleanup())
+    loop.close()
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    result = Sink()
+    ready = threading.Event()
+    stop: list[Callable[[], None]] = []
+    thread = threading.Thread(target=_serve, args=(result, ready, stop), daemon=True)
+    thread.start()
+    assert ready.wait(5)
+    yield result
+    stop[0]()
+    thread.join(5)
+
+
+def make_events(shard: int = 0, workers: int = 1) -> Iterator[CloudEvent]:
+    """Small deterministic events (module-level, so spawned workers can unpickle it)."""
+    number = 0
+    while True:
+        yield CloudEvent(
+            id=f"evt-{shard}-{number}",
+            source="/tests",
+            type="commerce.order.placed",
+            time="2026-01-01T00:00:00Z",
+            data={"order_id": f"o-{shard}-{number}", "amount": number},
+            dataschema=dataschema_uri("commerce.order.placed", 2),
+        )
+        number += 1
