@@ -1,0 +1,84 @@
+"""The report as GitHub-flavoured Markdown, for a pull-request comment or $GITHUB_STEP_SUMMARY."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evtool.results.report import fmt_ms, fmt_slo_actual
+from evtool.results.stats import PERCENTILE_NAMES
+
+_ICON = {"PASS": "✅", "FAIL": "❌", "NOT_MEASURABLE": "⚠️"}
+_SPARK = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float]) -> str:
+    """Eight-level bar characters scaled to the largest value."""
+    top = max(values, default=0.0)
+    if top <= 0:
+        return ""
+    return "".join(_SPARK[min(len(_SPARK) - 1, int(v / top * (len(_SPARK) - 1) + 0.5))] for v in values)
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
+def render_markdown(doc: dict[str, Any]) -> str:
+    counts = doc["counts"]
+    lines = [
+        f"## {_ICON[doc['verdict']]} Latency report: {doc['verdict'].replace('_', ' ')}",
+        "",
+        f"Target **{fmt_ms(doc['target_ms'])}** · {counts['scheduled']} events scheduled"
+        + (f" over {doc['duration_s']:.1f} s" if doc["duration_s"] is not None else "")
+        + f" · {len(doc['runs'])} run director{'y' if len(doc['runs']) == 1 else 'ies'}",
+        "",
+    ]
+    if doc["end_to_end_source"] == "ack":
+        lines += ["> **No collector:** end-to-end latency below is acknowledgement latency.", ""]
+    for reason in doc["not_measurable"]:
+        lines.append(f"> ⚠️ Not measurable: {reason}")
+    if doc["not_measurable"]:
+        lines.append("")
+    lines += [_row(["Objective", "Actual", "Result"]), _row(["---", "---:", ":---:"])]
+    for slo in doc["slos"]:
+        result = "–" if slo["passed"] is None else ("pass" if slo["passed"] else "**FAIL**")
+        lines.append(_row([f"`{slo['slo']}`", fmt_slo_actual(slo), result]))
+    lines += ["", _row(["Latency", "count", *PERCENTILE_NAMES]), _row(["---", *["---:"] * 7])]
+    names = {"end_to_end": "end-to-end", "ack": "ack", "service": "service time",
+             "scheduling_lag": "scheduling lag"}
+    for key, label in names.items():
+        d = doc["latency_ms"][key]
+        lines.append(_row([label, str(d["count"]), *[fmt_ms(d[p]) for p in PERCENTILE_NAMES]]))
+    share = doc["within_target_share"]
+    lines += [
+        "",
+        _row(["ok", "failed", "dropped", "lost", f"within {fmt_ms(doc['target_ms'])}",
+              "unmatched results", "duplicate results"]),
+        _row(["---:"] * 7),
+        _row([str(counts["ok"]), str(counts["failed"]), str(counts["dropped"]), str(counts["lost"]),
+              f"{share:.3%}" if share is not None else "–", str(counts["unmatched_results"]),
+              str(counts["duplicate_results"])]),
+    ]
+    if len(doc["by_type"]) > 1:
+        lines += ["", "<details><summary>Per event type</summary>", "",
+                  _row(["type", "version", "events", "lost", "failed", "p50", "p99", "max"]),
+                  _row(["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:"])]
+        for g in doc["by_type"]:
+            c, lat = g["counts"], g["latency_ms"]
+            lines.append(_row([g["type"], str(g["schema_version"]), str(c["scheduled"]), str(c["lost"]),
+                               str(c["failed"]), fmt_ms(lat["p50"]), fmt_ms(lat["p99"]), fmt_ms(lat["max"])]))
+        lines += ["", "</details>"]
+    if doc["windows"]:
+        p99 = [w["latency_ms"]["p99"] or 0.0 for w in doc["windows"]]
+        lines += ["", f"p99 over time ({doc['window_s']:g} s windows): `{sparkline(p99)}`"]
+    if doc["baseline"]:
+        lines += ["", "**Against baseline**", "", _row(["", "baseline", "now", "change"]),
+                  _row(["---", "---:", "---:", "---:"])]
+        for name, delta in doc["baseline"]["percentiles"].items():
+            change = "–" if delta["delta_ms"] is None else f"{delta['delta_ms']:+.1f} ms"
+            if delta["ratio"] is not None:
+                change += f" ({delta['ratio'] - 1:+.1%})"
+            lines.append(_row([name, fmt_ms(delta["baseline_ms"]), fmt_ms(delta["current_ms"]), change]))
+    if doc["notes"]:
+        lines += [""] + [f"- {note}" for note in doc["notes"]]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,192 @@
+"""The latency report as one plain document (dict of JSON types) that every renderer reads.
+
+Why one document: the JSON output *is* this document, so the terminal, Markdown and HTML
+views can never show a number the JSON does not have. Keys are stable: renderers and users'
+scripts index them by name; new keys may be added, none renamed.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from evtool.results import histogram as hdr
+from evtool.results.runlog import read_run
+from evtool.results.slo import Slo, SloReport, evaluate
+from evtool.results.stats import (
+    E2E,
+    PERCENTILE_NAMES,
+    LatencyStats,
+    baseline_deltas,
+    compute_stats,
+)
+
+REPORT_FORMAT = 1
+HISTOGRAM_BINS_PER_DECADE = 10
+
+
+def load_stats(
+    run_dirs: Sequence[Path],
+    *,
+    target_ns: int,
+    window_ns: int,
+    result_timeout_ns: int | None = None,
+) -> LatencyStats:
+    """Read every run directory and compute their merged stats (InputError for a non-run)."""
+    runs = [read_run(Path(d)) for d in run_dirs]
+    return compute_stats(
+        runs, [Path(d) for d in run_dirs], target_ns=target_ns, window_ns=window_ns,
+        result_timeout_ns=result_timeout_ns,
+    )
+
+
+def _slo_actual(result_metric: str, actual: float | None, relative: bool) -> dict[str, Any]:
+    if actual is None:
+        return {"actual": None, "unit": None}
+    if result_metric == "percentile":
+        return {"actual": actual / 1e6, "unit": "ms"}
+    if result_metric == "within" or relative:
+        return {"actual": actual, "unit": "share"}
+    return {"actual": int(actual), "unit": "count"}
+
+
+def log_histogram(stats: LatencyStats) -> list[dict[str, Any]]:
+    """End-to-end counts in logarithmic ms bins (10 per decade), for plots and sparklines."""
+    histogram = stats.histograms[E2E]
+    counts = hdr.counts_view(histogram)
+    nonzero = np.flatnonzero(counts)
+    if not len(nonzero):
+        return []
+    layout = hdr.Layout.of(histogram)
+    lowest_ms = layout.lowest_values()[:-1] / 1000.0
+    values = np.maximum(lowest_ms[nonzero], 1e-3)
+    bins = np.floor(np.log10(values) * HISTOGRAM_BINS_PER_DECADE).astype(np.int64)
+    lo, hi = int(bins.min()), int(bins.max())
+    sums = np.bincount(bins - lo, weights=counts[nonzero].astype(np.float64), minlength=hi - lo + 1)
+    return [
+        {
+            "from_ms": round(10 ** ((lo + i) / HISTOGRAM_BINS_PER_DECADE), 6),
+            "to_ms": round(10 ** ((lo + i + 1) / HISTOGRAM_BINS_PER_DECADE), 6),
+            "count": int(n),
+        }
+        for i, n in enumerate(sums.tolist())
+    ]
+
+
+def build_document(
+    stats: LatencyStats,
+    slos: Sequence[Slo],
+    *,
+    baseline: LatencyStats | None = None,
+    baseline_dirs: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Everything the report says, as JSON types with stable keys."""
+    verdict: SloReport = evaluate(slos, stats)
+    counts = asdict(stats.counts)
+    doc: dict[str, Any] = {
+        "format": REPORT_FORMAT,
+        "verdict": verdict.verdict.value,
+        "exit_code": verdict.exit_code,
+        "not_measurable": verdict.not_measurable,
+        "target_ms": stats.target_ns / 1e6,
+        "end_to_end_source": stats.end_to_end_source,
+        "window_s": stats.window_ns / 1e9,
+        "duration_s": stats.duration_s,
+        "runs": [asdict(r) for r in stats.runs],
+        "counts": counts,
+        "within_target_share": stats.within_target_share,
+        "reasons": stats.reasons,
+        "latency_ms": {
+            name: {"count": d.count, "mean": d.mean_ms, **d.percentiles_ms}
+            for name, d in stats.distributions.items()
+        },
+        "slos": [
+            {
+                "slo": r.slo.text,
+                "passed": r.passed,
+                **_slo_actual(r.slo.metric, r.actual, r.slo.relative),
+            }
+            for r in verdict.results
+        ],
+        "by_type": [
+            {
+                "type": g.event_type,
+                "schema_version": g.schema_version,
+                "counts": asdict(g.counts),
+                "latency_ms": {"count": g.end_to_end.count, "mean": g.end_to_end.mean_ms,
+                               **g.end_to_end.percentiles_ms},
+            }
+            for g in stats.by_type
+        ],
+        "windows": [
+            {
+                "start_ns": w.start_ns,
+                "scheduled": w.scheduled,
+                "ok": w.ok,
+                "failed": w.failed,
+                "dropped": w.dropped,
+                "lost": w.lost,
+                "latency_ms": w.end_to_end_ms,
+            }
+            for w in stats.windows
+        ],
+        "distribution": log_histogram(stats),
+        "hdr_histograms": {
+            name: base64.b64encode(h.encode()).decode("ascii") if h.get_total_count() else None
+            for name, h in stats.histograms.items()
+        },
+        "baseline": None,
+        "notes": stats.notes,
+    }
+    if baseline is not None:
+        doc["baseline"] = {
+            "runs": list(baseline_dirs),
+            "percentiles": baseline_deltas(stats, baseline),
+            "counts": asdict(baseline.counts),
+        }
+    return doc
+
+
+def render_json(doc: dict[str, Any]) -> str:
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
+def fmt_ms(value: float | None) -> str:
+    """Milliseconds for people: 0.42 ms, 12.3 ms, 1 234 ms -> '1.23 s'."""
+    if value is None:
+        return "–"
+    if value >= 1000:
+        return f"{value / 1000:.2f} s"
+    if value >= 100:
+        return f"{value:.0f} ms"
+    if value >= 10:
+        return f"{value:.1f} ms"
+    return f"{value:.2f} ms"
+
+
+def fmt_slo_actual(entry: dict[str, Any]) -> str:
+    actual = entry["actual"]
+    if actual is None:
+        return "no data"
+    if entry["unit"] == "ms":
+        return fmt_ms(actual)
+    if entry["unit"] == "share":
+        return f"{actual:.3%}"
+    return str(actual)
+
+
+__all__ = [
+    "PERCENTILE_NAMES",
+    "build_document",
+    "fmt_ms",
+    "fmt_slo_actual",
+    "load_stats",
+    "log_histogram",
+    "render_json",
+]

@@ -1,0 +1,174 @@
+"""Service-level objectives: parse `--slo` expressions and judge a run against them.
+
+The verdict has three values, not two: when the sender itself fell behind its schedule, the
+latencies are the tool's own delay as much as the system's, so the honest answer is "not
+measurable" (exit 1 like a failure, but a different message and a different fix).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from evtool.errors import UsageError
+from evtool.results import histogram as hdr
+from evtool.results.runlog import Reason
+from evtool.results.stats import E2E, LAG, LatencyStats
+
+DEFAULT_SLOS: tuple[str, ...] = ("p99<=2s", "lost<=0")
+MAX_SCHEDULING_LAG_P99_NS = 100_000_000  # beyond this the sender did not keep its schedule
+MAX_IN_FLIGHT_DROP_SHARE = 0.01
+
+FORMS = "p<N><=<duration> (p99<=2s, p99.9<500ms, max<=3s), within(<duration>)>=<N>% " \
+        "(within(2s)>=99.5%), lost|failed|dropped<=<count or N%> (lost<=0, failed<=1%)"
+
+_DURATION = r"(\d+(?:\.\d+)?)\s*(us|µs|ms|s|m)"
+_UNIT_NS = {"us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000}
+_OPS = r"(<=|<|>=|>)"
+_PERCENTILE_RE = re.compile(rf"^(?:p(\d+(?:\.\d+)?)|(max))\s*{_OPS}\s*{_DURATION}$")
+_WITHIN_RE = re.compile(rf"^within\(\s*{_DURATION}\s*\)\s*{_OPS}\s*(\d+(?:\.\d+)?)\s*%$")
+_COUNT_RE = re.compile(rf"^(lost|failed|dropped)\s*{_OPS}\s*(\d+(?:\.\d+)?)\s*(%?)$")
+
+
+class Verdict(Enum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+    NOT_MEASURABLE = "NOT_MEASURABLE"
+
+
+@dataclass(frozen=True, slots=True)
+class Slo:
+    """One objective. `limit` is ns (latency), a fraction (share, or a % count) or a count."""
+
+    text: str
+    metric: str  # "percentile", "within", "lost", "failed", "dropped"
+    op: str
+    limit: float
+    percentile: float | None = None
+    threshold_ns: int | None = None
+    relative: bool = False  # a count given as % of scheduled events
+
+    def holds(self, actual: float) -> bool:
+        return {
+            "<=": actual <= self.limit,
+            "<": actual < self.limit,
+            ">=": actual >= self.limit,
+            ">": actual > self.limit,
+        }[self.op]
+
+
+@dataclass(frozen=True, slots=True)
+class SloResult:
+    slo: Slo
+    actual: float | None  # ms for latencies, fraction for shares, count otherwise; None: no data
+    passed: bool | None  # None: nothing to judge
+
+
+@dataclass(frozen=True, slots=True)
+class SloReport:
+    verdict: Verdict
+    results: list[SloResult]
+    not_measurable: list[str]  # why the numbers cannot be trusted
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.verdict is Verdict.PASS else 1
+
+
+def parse_duration_ns(text: str) -> int:
+    match = re.fullmatch(_DURATION, text.strip())
+    if not match:
+        raise UsageError(f"bad duration {text!r}", hint="use a number and a unit: 250ms, 2s, 1.5s, 500us, 1m")
+    return round(float(match.group(1)) * _UNIT_NS[match.group(2)])
+
+
+def parse_slo(text: str) -> Slo:
+    """Parse one `--slo` expression; a bad one is a UsageError naming it and the accepted forms."""
+    compact = text.strip().lower()
+    if match := _PERCENTILE_RE.match(compact):
+        p = 100.0 if match.group(2) else float(match.group(1))
+        if not 0 < p <= 100:
+            raise UsageError(f"bad --slo {text!r}: percentile must be in (0, 100]", hint=FORMS)
+        return Slo(text=text.strip(), metric="percentile", op=match.group(3),
+                   limit=float(round(float(match.group(4)) * _UNIT_NS[match.group(5)])), percentile=p)
+    if match := _WITHIN_RE.match(compact):
+        share = float(match.group(4))
+        if share > 100:
+            raise UsageError(f"bad --slo {text!r}: a share cannot exceed 100%", hint=FORMS)
+        return Slo(text=text.strip(), metric="within", op=match.group(3), limit=share / 100,
+                   threshold_ns=round(float(match.group(1)) * _UNIT_NS[match.group(2)]))
+    if match := _COUNT_RE.match(compact):
+        relative = match.group(4) == "%"
+        value = float(match.group(3))
+        return Slo(text=text.strip(), metric=match.group(1), op=match.group(2),
+                   limit=value / 100 if relative else value, relative=relative)
+    raise UsageError(f"bad --slo {text!r}: not an objective evtool understands", hint=f"forms: {FORMS}")
+
+
+def parse_slos(texts: Sequence[str] | None) -> list[Slo]:
+    return [parse_slo(t) for t in (texts or DEFAULT_SLOS)]
+
+
+def _actual(slo: Slo, stats: LatencyStats) -> float | None:
+    counts = stats.counts
+    if slo.metric == "percentile":
+        assert slo.percentile is not None
+        e2e = stats.histograms[E2E]
+        if e2e.get_total_count() == 0:
+            return None
+        highest = hdr.Layout.of(e2e).highest_values()
+        value_us = hdr.percentiles_us(hdr.counts_view(e2e), (slo.percentile,), highest)[0]
+        return float(value_us) * 1000  # ns, compared with limit in ns
+    if slo.metric == "within":
+        assert slo.threshold_ns is not None
+        if not counts.scheduled:
+            return None
+        if slo.threshold_ns == stats.target_ns:
+            return counts.within_target / counts.scheduled
+        e2e = stats.histograms[E2E]
+        layout = hdr.Layout.of(e2e)
+        within = hdr.count_at_or_below_us(hdr.counts_view(e2e), slo.threshold_ns // 1000, layout)
+        return within / counts.scheduled
+    count = float(getattr(counts, slo.metric))
+    if slo.relative:
+        return count / counts.scheduled if counts.scheduled else None
+    return count
+
+
+def not_measurable_reasons(stats: LatencyStats) -> list[str]:
+    reasons = []
+    if stats.counts.scheduled == 0:
+        reasons.append("no events in the run log")
+    lag_p99 = stats.distributions[LAG].percentiles_ms["p99"]
+    if lag_p99 is not None and lag_p99 * 1e6 > MAX_SCHEDULING_LAG_P99_NS:
+        reasons.append(
+            f"the sender fell behind its schedule: p99 scheduling lag {lag_p99:.0f} ms > "
+            f"{MAX_SCHEDULING_LAG_P99_NS / 1e6:.0f} ms (lower the rate or add workers)"
+        )
+    in_flight = stats.reasons.get(f"dropped:{Reason.MAX_IN_FLIGHT.name}", 0)
+    if stats.counts.scheduled and in_flight / stats.counts.scheduled > MAX_IN_FLIGHT_DROP_SHARE:
+        reasons.append(
+            f"{in_flight} events ({in_flight / stats.counts.scheduled:.1%}) were dropped at the in-flight "
+            f"cap (> {MAX_IN_FLIGHT_DROP_SHARE:.0%}); raise --max-in-flight or lower the rate"
+        )
+    return reasons
+
+
+def evaluate(slos: Sequence[Slo], stats: LatencyStats) -> SloReport:
+    results = []
+    for slo in slos:
+        actual = _actual(slo, stats)
+        passed = None if actual is None else slo.holds(actual)
+        results.append(SloResult(slo=slo, actual=actual, passed=passed))
+    reasons = not_measurable_reasons(stats)
+    if reasons:
+        verdict = Verdict.NOT_MEASURABLE
+    elif any(r.passed is None for r in results):
+        verdict = Verdict.NOT_MEASURABLE
+        reasons.append("no measured latencies to judge " + ", ".join(r.slo.text for r in results
+                                                                       if r.passed is None))
+    else:
+        verdict = Verdict.PASS if all(r.passed for r in results) else Verdict.FAIL
+    return SloReport(verdict=verdict, results=results, not_measurable=reasons)
