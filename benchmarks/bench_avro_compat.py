@@ -43,7 +43,10 @@ def base_schema(k: int) -> dict[str, Any]:
             {"name": "totalCents", "type": "long"},
             {"name": "ratio", "type": "float"},
             {"name": "count", "type": "int"},
-            {"name": "status", "type": {"type": "enum", "name": "Status", "symbols": ["NEW", "PAID", "SHIPPED"]}},
+            {
+                "name": "status",
+                "type": {"type": "enum", "name": "Status", "symbols": ["NEW", "PAID", "SHIPPED"]},
+            },
             {"name": "channel", "type": ["null", "string"], "default": None},
             {"name": "note", "type": ["null", "string"], "default": None},
             {"name": "lines", "type": {"type": "array", "items": line}},
@@ -126,7 +129,7 @@ def run_apache(docs: list[list[dict[str, Any]]]) -> tuple[float, int, int]:
         for j in range(1, len(parsed)):
             for i in range(j):
                 for reader, writer in ((parsed[j], parsed[i]), (parsed[i], parsed[j])):
-                    result = ReaderWriterCompatibilityChecker().get_compatibility(reader, writer)
+                    result = ReaderWriterCompatibilityChecker().get_compatibility(reader, writer)  # type: ignore[no-untyped-call]
                     pairs += 1
                     if result.compatibility is not SchemaCompatibilityType.compatible:
                         failing += 1

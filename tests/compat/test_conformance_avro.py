@@ -72,7 +72,7 @@ def test_pair_verdicts_match_expectation(case: dict[str, Any]) -> None:
 def _apache_ok(reader: Any, writer: Any) -> bool:
     r = apache_schema.parse(json.dumps(reader))
     w = apache_schema.parse(json.dumps(writer))
-    result = ReaderWriterCompatibilityChecker().get_compatibility(r, w)
+    result = ReaderWriterCompatibilityChecker().get_compatibility(r, w)  # type: ignore[no-untyped-call]
     return result.compatibility is SchemaCompatibilityType.compatible
 
 
