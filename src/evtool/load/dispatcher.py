@@ -93,6 +93,10 @@ class Dispatcher:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
     def install_signal_handlers(self) -> None:
         """SIGINT and SIGTERM stop the run cleanly (only from the main thread)."""
         loop = asyncio.get_running_loop()

@@ -8,13 +8,12 @@ never holds a run in memory.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
-
-import orjson
 
 from evtool.errors import InputError, UsageError
 from evtool.events.envelope import CloudEvent
@@ -26,15 +25,29 @@ Plan = Iterator[tuple[int, OutEvent]]
 
 
 def correlation_value(event: CloudEvent, path: str | None) -> str:
-    """The value the collector will match on: the event id, or a dotted field (`data.order_id`)."""
+    """The value a downstream result will carry to match this event.
+
+    By default the event id. With `--correlate-by`, the first of its comma-separated names or
+    dotted field paths (`data.order_id`) that this event has, rendered as the collector
+    renders it (strings as they are, other values as sorted JSON); the id when none match.
+    """
     if not path or path == "id":
         return event.id
-    node: Any = event.to_dict()
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return event.id
-        node = node[part]
-    return node if isinstance(node, str) else orjson.dumps(node).decode()
+    envelope = event.to_dict()
+    for item in path.split(","):
+        node: Any = envelope
+        for part in item.strip().split("."):
+            if isinstance(node, dict):
+                node = node.get(part)
+            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            else:
+                node = None
+            if node is None:
+                break
+        if node is not None and node != "":
+            return node if isinstance(node, str) else json.dumps(node, sort_keys=True)
+    return event.id
 
 
 def to_out(event: CloudEvent, correlate_by: str | None = None, raw: bytes | None = None) -> OutEvent:

@@ -147,7 +147,7 @@ async def _single(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None)
                 on_snapshot(stats.snapshot(tick.at_ns))
 
         writer = EventLogWriter(run_dir, 0)
-        async with _collector(spec, run_dir):
+        async with _collector(spec, run_dir, clock) as collector:
             try:
                 dispatcher = Dispatcher(
                     spec.plan(0, 1),
@@ -162,28 +162,32 @@ async def _single(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None)
                 result = await dispatcher.run()
             finally:
                 writer.close()
+            if collector is not None and spec.collector is not None and not result.interrupted:
+                await _await_results(collector, dispatcher, result.ok, spec.collector.result_timeout_s)
     finally:
         await target.close()
     return _finish(run_dir, meta, stats, clock.now_ns(), result.interrupted)
 
 
 @contextlib.asynccontextmanager
-async def _collector(spec: RunSpec, run_dir: Path) -> Any:
-    """Start the downstream-result collector around the run, when asked for and available."""
+async def _collector(spec: RunSpec, run_dir: Path, clock: RunClock) -> Any:
+    """Run the downstream-result collector (evtool.load.collector) around the dispatch."""
     if spec.collector is None:
         yield None
         return
-    try:
-        collector_module = importlib.import_module("evtool.load.collector")
-    except ImportError:
-        raise UsageError(
-            "--collect: the result collector is not available in this build", hint="run without --collect"
-        ) from None
-    factory: Any = collector_module.Collector
+    module = importlib.import_module("evtool.load.collector")
     c = spec.collector
-    async with factory(c.host, c.port, run_dir, correlate_by=c.correlate_by) as running:
+    correlate = module.CorrelateBy.parse(c.correlate_by) if c.correlate_by else None
+    async with module.Collector(c.host, c.port, run_dir, correlate, clock) as running:
         yield running
-        await asyncio.sleep(0)  # results still arriving are the collector's business (result timeout)
+
+
+async def _await_results(collector: Any, dispatcher: Dispatcher, expected: int, timeout_s: float) -> None:
+    """After the last send, wait for late results until all came or the result timeout passed."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while collector.counts.results < expected and loop.time() < deadline and not dispatcher.stopping:
+        await asyncio.sleep(0.05)
 
 
 # -- N processes ---------------------------------------------------------------------------

@@ -190,3 +190,35 @@ def make_target(options: TargetOptions) -> Target:
     from evtool.load.targets.file import FileTarget
 
     return FileTarget(None if kind == "stdout" else options.target[5:])
+
+
+def redact_argv(argv: list[str]) -> list[str]:
+    """The command line as meta.json keeps it: secret header values and URL passwords removed."""
+    out: list[str] = []
+    header_next = False
+    for arg in argv:
+        if header_next:
+            out.append(_redact_header_text(arg))
+            header_next = False
+            continue
+        if arg in ("-H", "--header"):
+            header_next = True
+            out.append(arg)
+        elif arg.startswith("--header="):
+            out.append("--header=" + _redact_header_text(arg[len("--header=") :]))
+        elif arg.startswith("-H") and len(arg) > 2:
+            out.append("-H" + _redact_header_text(arg[2:]))
+        elif arg.startswith("--target="):
+            out.append("--target=" + redact_url(arg[len("--target=") :]))
+        elif "://" in arg:
+            out.append(redact_url(arg))
+        else:
+            out.append(arg)
+    return out
+
+
+def _redact_header_text(text: str) -> str:
+    try:
+        return parse_header(text).redacted()
+    except UsageError:
+        return REDACTED

@@ -1,0 +1,435 @@
+"""`evtool simulate` and `evtool replay`: open-model traffic to a target, with a live view.
+
+Parsing and rendering only: the run itself is `evtool.load.runner.run`, which returns data
+(snapshots while it runs, a summary at the end).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from evtool import __version__
+from evtool.errors import ExitCode, UsageError
+from evtool.load import arrivals
+from evtool.load.dispatcher import DispatchOptions
+from evtool.load.live import Snapshot
+from evtool.load.plan import ArrivalSpec, GeneratedPlan, ReplayPlan
+from evtool.load.runner import CollectorSpec, PlanFactory, RunSpec, RunSummary, run
+from evtool.load.source import GeneratedEvents
+from evtool.load.targets.base import MODES, Mode, TargetOptions, parse_header, redact_argv, redact_url
+
+PLAIN_INTERVAL_S = 1.0
+
+# -- options shared by simulate and replay -----------------------------------------------------
+
+TargetOpt = Annotated[
+    str, typer.Option("--target", "-t", help="http(s)://… URL, file:PATH (JSONL) or - (stdout, dry run).")
+]
+ModeOpt = Annotated[
+    str, typer.Option("--mode", help="CloudEvents HTTP content mode: binary, structured, batch.")
+]
+BatchOpt = Annotated[int, typer.Option("--batch-size", help="Events per request in batch mode.")]
+HeaderOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--header", "-H", help="'Name: value' (repeatable); 'Name: env:VAR' reads a secret from VAR."
+    ),
+]
+TimeoutOpt = Annotated[str, typer.Option("--timeout", help="Per-request timeout, e.g. 10s.")]
+InsecureOpt = Annotated[bool, typer.Option("--insecure", help="Do not verify TLS certificates.")]
+RetriesOpt = Annotated[int, typer.Option("--retries", help="Retries after a failure (honours Retry-After).")]
+InFlightOpt = Annotated[
+    int, typer.Option("--max-in-flight", help="Requests in flight at most; events beyond it are dropped.")
+]
+GraceOpt = Annotated[str, typer.Option("--grace", help="How long the end waits for requests in flight.")]
+WorkersOpt = Annotated[
+    int, typer.Option("--workers", help="Sender processes, each with its share of the rate.")
+]
+RunDirOpt = Annotated[
+    Path | None, typer.Option("--run-dir", help="Run directory (default runs/<UTC time>-<id>/).")
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No live view; only the summary.")]
+CollectOpt = Annotated[
+    str | None, typer.Option("--collect", help="Collect downstream results on HOST:PORT during the run.")
+]
+CorrelateOpt = Annotated[
+    str | None,
+    typer.Option("--correlate-by", help="Field path the results carry to match events (default: event id)."),
+]
+ResultTimeoutOpt = Annotated[str, typer.Option("--result-timeout", help="How long to wait for late results.")]
+DurationOpt = Annotated[str | None, typer.Option("--duration", "-d", help="Run length, e.g. 30s, 2m.")]
+CountOpt = Annotated[int | None, typer.Option("--count", "-n", help="Number of events.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("simulate")(simulate)
+    app.command("replay")(replay)
+
+
+def simulate(
+    target: TargetOpt,
+    rate: Annotated[
+        str | None, typer.Option("--rate", "-r", help="Arrival rate: 500/s, 30/m, 100/h.")
+    ] = None,
+    arrival: Annotated[str, typer.Option("--arrival", help="constant or poisson.")] = "constant",
+    stages: Annotated[
+        str | None, typer.Option("--stages", help="Linear ramps, e.g. 30s:50/s,2m:500/s,30s:0/s.")
+    ] = None,
+    duration: DurationOpt = None,
+    count: CountOpt = None,
+    mix: Annotated[
+        str | None, typer.Option("--mix", help="Event types and weights, as for generate.")
+    ] = None,
+    flow: Annotated[str | None, typer.Option("--flow", help="Correlated flow, as for generate.")] = None,
+    schema_versions: Annotated[
+        str | None, typer.Option("--schema-versions", help="Schema versions to write, as for generate.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed for events and poisson arrivals.")] = None,
+    mode: ModeOpt = "binary",
+    batch_size: BatchOpt = 100,
+    header: HeaderOpt = None,
+    timeout: TimeoutOpt = "10s",
+    insecure: InsecureOpt = False,
+    retries: RetriesOpt = 0,
+    max_in_flight: InFlightOpt = 10_000,
+    grace: GraceOpt = "5s",
+    workers: WorkersOpt = 1,
+    run_dir: RunDirOpt = None,
+    quiet: QuietOpt = False,
+    collect: CollectOpt = None,
+    correlate_by: CorrelateOpt = None,
+    result_timeout: ResultTimeoutOpt = "10s",
+) -> None:
+    """Send generated events at a chosen rate (open model) and log every one of them."""
+    arrival_spec = _arrival(rate, arrival, stages, duration, count, seed)
+    events = GeneratedEvents(mix=mix, flow=flow, schema_versions=schema_versions, seed=seed)
+    events.check()
+    plan = GeneratedPlan(arrival_spec, events, correlate_by)
+    options: dict[str, Any] = {
+        "rate": rate,
+        "arrival": arrival,
+        "stages": stages,
+        "duration": duration,
+        "count": count,
+        "mix": mix,
+        "flow": flow,
+        "schema_versions": schema_versions,
+        "seed": seed,
+    }
+    _execute(
+        plan,
+        options,
+        planned_duration_s=arrival_spec.planned_duration_s,
+        target=target,
+        mode=mode,
+        batch_size=batch_size,
+        header=header,
+        timeout=timeout,
+        insecure=insecure,
+        retries=retries,
+        max_in_flight=max_in_flight,
+        grace=grace,
+        workers=workers,
+        run_dir=run_dir,
+        quiet=quiet,
+        collect=collect,
+        correlate_by=correlate_by,
+        result_timeout=result_timeout,
+        as_fast_as_possible=False,
+    )
+
+
+def replay(
+    file: Annotated[Path, typer.Argument(help="Recorded event log: JSONL (structured CloudEvents) or Avro.")],
+    target: TargetOpt,
+    speed: Annotated[
+        float, typer.Option("--speed", help="Compress the recorded gaps this many times.")
+    ] = 1.0,
+    rate: Annotated[
+        str | None, typer.Option("--rate", "-r", help="Ignore the recorded gaps; send at this rate.")
+    ] = None,
+    as_fast_as_possible: Annotated[
+        bool, typer.Option("--as-fast-as-possible", help="No gaps; bounded only by --max-in-flight.")
+    ] = False,
+    duration: DurationOpt = None,
+    count: CountOpt = None,
+    mode: ModeOpt = "binary",
+    batch_size: BatchOpt = 100,
+    header: HeaderOpt = None,
+    timeout: TimeoutOpt = "10s",
+    insecure: InsecureOpt = False,
+    retries: RetriesOpt = 0,
+    max_in_flight: InFlightOpt = 10_000,
+    grace: GraceOpt = "5s",
+    workers: WorkersOpt = 1,
+    run_dir: RunDirOpt = None,
+    quiet: QuietOpt = False,
+    collect: CollectOpt = None,
+    correlate_by: CorrelateOpt = None,
+    result_timeout: ResultTimeoutOpt = "10s",
+) -> None:
+    """Re-send a recorded event log, keeping its gaps (or --speed, --rate, --as-fast-as-possible)."""
+    if speed <= 0:
+        raise UsageError(f"--speed {speed:g}: must be more than 0")
+    if sum([rate is not None, as_fast_as_possible, speed != 1.0]) > 1:
+        raise UsageError("give only one of --speed, --rate and --as-fast-as-possible")
+    if not file.is_file():
+        raise UsageError(f"{file}: no such file", hint="pass a log written by `evtool generate`")
+    fixed_rate = arrivals.parse_rate(rate) if rate is not None else None
+    if fixed_rate is not None and fixed_rate <= 0:
+        raise UsageError(f"--rate {rate}: must be more than 0")
+    duration_s = arrivals.parse_duration(duration) if duration is not None else None
+    if count is not None and count < 0:
+        raise UsageError(f"--count {count}: must be 0 or more")
+    plan = ReplayPlan(
+        path=file,
+        speed=speed,
+        rate=fixed_rate,
+        as_fast_as_possible=as_fast_as_possible,
+        correlate_by=correlate_by,
+        count=count,
+        duration_s=duration_s,
+    )
+    next(iter(plan(0, 1)), None)  # an unreadable first event fails now, with its line
+    planned = duration_s
+    if planned is None and fixed_rate is not None and count is not None:
+        planned = count / fixed_rate
+    options: dict[str, Any] = {
+        "file": str(file),
+        "speed": speed,
+        "rate": rate,
+        "as_fast_as_possible": as_fast_as_possible,
+        "duration": duration,
+        "count": count,
+    }
+    _execute(
+        plan,
+        options,
+        planned_duration_s=planned,
+        target=target,
+        mode=mode,
+        batch_size=batch_size,
+        header=header,
+        timeout=timeout,
+        insecure=insecure,
+        retries=retries,
+        max_in_flight=max_in_flight,
+        grace=grace,
+        workers=workers,
+        run_dir=run_dir,
+        quiet=quiet,
+        collect=collect,
+        correlate_by=correlate_by,
+        result_timeout=result_timeout,
+        as_fast_as_possible=as_fast_as_possible,
+    )
+
+
+# -- building the run --------------------------------------------------------------------------
+
+
+def _arrival(
+    rate: str | None,
+    arrival: str,
+    stages: str | None,
+    duration: str | None,
+    count: int | None,
+    seed: int | None,
+) -> ArrivalSpec:
+    duration_s = arrivals.parse_duration(duration) if duration is not None else None
+    if count is not None and count < 0:
+        raise UsageError(f"--count {count}: must be 0 or more")
+    if arrival not in ("constant", "poisson"):
+        raise UsageError(f"--arrival {arrival!r}: expected constant or poisson")
+    if stages is not None:
+        if rate is not None:
+            raise UsageError("give --rate or --stages, not both")
+        if arrival != "constant":
+            raise UsageError("--stages ramps are deterministic; --arrival poisson applies to --rate only")
+        return ArrivalSpec(
+            "stages", stages=tuple(arrivals.parse_stages(stages)), duration_s=duration_s, count=count
+        )
+    if rate is None:
+        raise UsageError("give --rate (e.g. 500/s) or --stages (e.g. 30s:50/s,2m:500/s)")
+    value = arrivals.parse_rate(rate)
+    if value <= 0:
+        raise UsageError(f"--rate {rate}: must be more than 0")
+    if duration_s is None and count is None:
+        raise UsageError("give --duration or --count (every run must be bounded)")
+    if arrival == "poisson":
+        return ArrivalSpec("poisson", rate=value, duration_s=duration_s, count=count, seed=seed)
+    return ArrivalSpec("constant", rate=value, duration_s=duration_s, count=count, seed=seed)
+
+
+def _collector(collect: str | None, correlate_by: str | None, result_timeout: str) -> CollectorSpec | None:
+    if collect is None:
+        return None
+    host, sep, port = collect.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise UsageError(f"--collect {collect!r}: expected HOST:PORT, e.g. 127.0.0.1:9000")
+    return CollectorSpec(
+        host,
+        int(port),
+        correlate_by=correlate_by,
+        result_timeout_s=arrivals.parse_duration(result_timeout, option="--result-timeout"),
+    )
+
+
+def _execute(
+    plan: PlanFactory,
+    options: dict[str, Any],
+    *,
+    planned_duration_s: float | None,
+    target: str,
+    mode: str,
+    batch_size: int,
+    header: list[str] | None,
+    timeout: str,
+    insecure: bool,
+    retries: int,
+    max_in_flight: int,
+    grace: str,
+    workers: int,
+    run_dir: Path | None,
+    quiet: bool,
+    collect: str | None,
+    correlate_by: str | None,
+    result_timeout: str,
+    as_fast_as_possible: bool,
+) -> None:
+    if mode not in MODES:
+        raise UsageError(f"--mode {mode!r}: expected one of {', '.join(MODES)}")
+    checked_mode: Mode = next(m for m in MODES if m == mode)
+    headers = tuple(parse_header(h) for h in header or [])
+    target_options = TargetOptions(
+        target=target,
+        mode=checked_mode,
+        batch_size=batch_size if mode == "batch" else 1,
+        headers=headers,
+        timeout_s=arrivals.parse_duration(timeout, option="--timeout"),
+        insecure=insecure,
+        retries=retries,
+        max_in_flight=max_in_flight,
+        user_agent=f"evtool/{__version__}",
+    )
+    dispatch = DispatchOptions(
+        max_in_flight=max_in_flight,
+        batch_size=target_options.batch_size,
+        grace_s=arrivals.parse_duration(grace, option="--grace"),
+        as_fast_as_possible=as_fast_as_possible,
+    )
+    recorded = {
+        **options,
+        "target": redact_url(target),
+        "mode": mode,
+        "batch_size": target_options.batch_size,
+        "headers": [h.redacted() for h in headers],
+        "timeout": timeout,
+        "insecure": insecure,
+        "retries": retries,
+        "max_in_flight": max_in_flight,
+        "grace": grace,
+        "workers": workers,
+        "collect": collect,
+        "correlate_by": correlate_by,
+        "result_timeout": result_timeout if collect else None,
+    }
+    spec = RunSpec(
+        plan=plan,
+        target=target_options,
+        dispatch=dispatch,
+        workers=workers,
+        run_dir=run_dir,
+        command=tuple(redact_argv(["evtool", *sys.argv[1:]])),
+        options=recorded,
+        planned_duration_s=planned_duration_s,
+        collector=_collector(collect, correlate_by, result_timeout),
+    )
+    # the live view goes to stderr, so stdout stays clean for `--target -` and for the summary
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    out = err if target == "-" else Console(highlight=False, soft_wrap=True)
+    summary = _run_with_view(spec, err, quiet or target == "-")
+    _print_summary(out, summary)
+    if summary.interrupted:
+        raise typer.Exit(int(ExitCode.INTERRUPTED))
+
+
+def _run_with_view(spec: RunSpec, console: Console, quiet: bool) -> RunSummary:
+    if quiet:
+        return run(spec)
+    if not console.is_terminal:
+        last = [0.0]
+
+        def plain(snapshot: Snapshot) -> None:
+            now = time.monotonic()
+            if now - last[0] >= PLAIN_INTERVAL_S and not snapshot.finished:
+                last[0] = now
+                console.print(_plain_line(snapshot), markup=False)
+
+        return run(spec, on_snapshot=plain)
+    with Live(Text("starting…"), console=console, refresh_per_second=4, transient=True) as live:
+        return run(spec, on_snapshot=lambda s: live.update(_table(s), refresh=False))
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} ms"
+
+
+def _plain_line(s: Snapshot) -> str:
+    left = f" left {s.time_left_s:.0f}s" if s.time_left_s is not None else ""
+    behind = " BEHIND SCHEDULE" if s.behind else ""
+    return (
+        f"t={s.elapsed_s:.1f}s rate {s.achieved_rate:.0f}/{s.target_rate:.0f} per s in-flight {s.in_flight} "
+        f"ok {s.ok} failed {s.failed} dropped {s.dropped} aborted {s.aborted} "
+        f"ack p50 {_ms(s.ack_p50_ms)} p99 {_ms(s.ack_p99_ms)} lag p99 {_ms(s.lag_p99_ms)}{left}{behind}"
+    )
+
+
+def _table(s: Snapshot) -> Table:
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("rate", f"{s.achieved_rate:,.0f}/s achieved  (target {s.target_rate:,.0f}/s)")
+    table.add_row("in flight", f"{s.in_flight:,}")
+    table.add_row(
+        "events",
+        f"[green]ok {s.ok:,}[/]  [red]failed {s.failed:,}[/]  [yellow]dropped {s.dropped:,}[/]  "
+        f"aborted {s.aborted:,}  (scheduled {s.scheduled:,})",
+    )
+    table.add_row(
+        "ack latency", f"p50 {_ms(s.ack_p50_ms)}  p99 {_ms(s.ack_p99_ms)}  (last second, from intended)"
+    )
+    lag = f"p99 {_ms(s.lag_p99_ms)}"
+    if s.behind:
+        lag += "  [bold red]sender behind schedule: this process is the bottleneck[/]"
+    table.add_row("send lag", lag)
+    elapsed = f"{s.elapsed_s:.1f}s"
+    if s.time_left_s is not None:
+        elapsed += f"  ({s.time_left_s:.0f}s left)"
+    table.add_row("elapsed", elapsed)
+    return table
+
+
+def _print_summary(console: Console, s: RunSummary) -> None:
+    state = "interrupted" if s.interrupted else "done"
+    console.print(
+        f"{state}: scheduled {s.scheduled} = ok {s.ok} + failed {s.failed} + dropped {s.dropped} "
+        f"+ aborted {s.aborted}; achieved {s.achieved_rate:.1f}/s; "
+        f"ack p50 {_ms(s.ack_p50_ms)} p99 {_ms(s.ack_p99_ms)}; send lag p99 {_ms(s.lag_p99_ms)}",
+        markup=False,
+    )
+    for note in s.notes:
+        console.print(f"note: {note}", markup=False)
+    console.print(f"run: {s.run_dir}", markup=False)
+
+
+__all__ = ["register"]
