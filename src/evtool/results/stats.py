@@ -250,7 +250,7 @@ def _read_collector_counts(path: Path) -> int:
     for counts_file in sorted(path.glob(COLLECTOR_COUNTS_GLOB)):
         try:
             data = json.loads(counts_file.read_text(encoding="utf-8"))
-            total += int(data.get("uncorrelated", 0))
+            total += int(data.get("uncorrelated", 0)) + int(data.get("unreadable", 0))
         except (OSError, ValueError, TypeError):
             continue
     return total
