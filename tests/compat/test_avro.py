@@ -600,3 +600,13 @@ def test_memoised_failure_is_remembered_after_a_union_probe_swallowed_it() -> No
     assert [(f.code, f.pointer) for f in found] == [("type-mismatch", "/fields/0/type/0/fields/0/type")]
     assert "`b.x`" in found[0].message
     assert not apache_ok(reader, writer)
+
+
+def test_is_compatible_agrees_with_incompatibilities() -> None:
+    new = rec("R", fld("a", "long"), fld("b", "int", default=0))
+    old = rec("R", fld("a", "int"))
+    assert avro.is_compatible(p(new), p(old))
+    assert not avro.is_compatible(p(old), p(new))
+    assert not avro.is_compatible(p(rec("R", fld("a", "long"), fld("b", "int"))), p(old))
+    [change] = avro.changes(p(rec("A", fld("x", "int"))), p(rec("A", fld("x", "int"), aliases=["Z"])))
+    assert (change.code, change.pointer) == ("aliases-changed", "/aliases")

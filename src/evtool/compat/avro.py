@@ -50,7 +50,7 @@ from typing import Any
 from evtool.compat.findings import Change, Incompatibility, Side
 from evtool.errors import SchemaError
 
-__all__ = ["AvroSchema", "changes", "incompatibilities", "parse"]
+__all__ = ["AvroSchema", "changes", "incompatibilities", "is_compatible", "parse"]
 
 PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 NAMED = frozenset({"record", "enum", "fixed"})
@@ -788,9 +788,7 @@ class _Checker:
             )
         return False
 
-    def explain_union(
-        self, r: _Union, w: _Node, rp: str, wp: str, path: _Path, route: _Route
-    ) -> None:
+    def explain_union(self, r: _Union, w: _Node, rp: str, wp: str, path: _Path, route: _Route) -> None:
         """No reader branch reads ``w``: report the closest branch's own problems if one exists."""
         for i, rb in enumerate(r.branches):
             same = rb.kind == w.kind and (
@@ -920,9 +918,7 @@ class _Differ:
         self.out: list[Change] = []
         self.seen: set[tuple[int, int]] = set()
 
-    def add(
-        self, code: str, pointer: str, side: Side, message: str, back: bool, fwd: bool
-    ) -> None:
+    def add(self, code: str, pointer: str, side: Side, message: str, back: bool, fwd: bool) -> None:
         self.out.append(Change(code, pointer, side, message, breaks_backward=back, breaks_forward=fwd))
 
     @staticmethod
@@ -979,7 +975,7 @@ class _Differ:
         if old.aliases != new.aliases:
             self.add(
                 "aliases-changed",
-                new.ptr,
+                new.ptr + "/aliases" if new.aliases else new.ptr,
                 Side.READER,
                 f"{where}: aliases of {new.fullname} {sorted(old.aliases)} -> {sorted(new.aliases)}",
                 False,
