@@ -145,9 +145,7 @@ class Collector:
                 f"collector cannot listen on {self.host}:{self.port}: {exc.strerror}",
                 hint="pick a free port, or port 0 for any",
             ) from None
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        bound = sockets[0].getsockname() if sockets else (self.host, self.port)
+        bound = self._runner.addresses[0]
         self.bound = (str(bound[0]), int(bound[1]))
         self._flusher = asyncio.create_task(self._flush_periodically())
 
