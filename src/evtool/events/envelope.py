@@ -143,7 +143,9 @@ class CloudEvent:
                     hint="each line must be a structured-mode CloudEvents 1.0 JSON object",
                 )
         if obj["specversion"] != SPECVERSION:
-            raise InputError(f"{where}: unsupported CloudEvents specversion {obj['specversion']!r} (need 1.0)")
+            raise InputError(
+                f"{where}: unsupported CloudEvents specversion {obj['specversion']!r} (need 1.0)"
+            )
         data = obj.get("data")
         if data is None and "data_base64" in obj:
             import base64
@@ -191,7 +193,9 @@ class CloudEvent:
         return cls.from_dict(attrs, where=where)
 
     @classmethod
-    def from_http(cls, headers: Mapping[str, str], body: bytes, *, where: str = "request") -> list[CloudEvent]:
+    def from_http(
+        cls, headers: Mapping[str, str], body: bytes, *, where: str = "request"
+    ) -> list[CloudEvent]:
         """Any HTTP content mode: structured, batched, or binary (decided by the content type)."""
         content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
         media = content_type.split(";", 1)[0].strip().lower()

@@ -11,17 +11,12 @@ from __future__ import annotations
 
 import random
 import re
+import re._constants as _c  # type: ignore[import-not-found]  # the parser `re` itself uses
+import re._parser as _p  # type: ignore[import-not-found]
 from collections.abc import Callable
 from typing import Any
 
 from evtool.errors import SchemaError
-
-try:  # Python 3.11+
-    import re._constants as _c
-    import re._parser as _p
-except ImportError:  # pragma: no cover - older layouts
-    import sre_constants as _c  # type: ignore[no-redef]
-    import sre_parse as _p  # type: ignore[no-redef]
 
 _Emit = Callable[[random.Random, list[str], dict[int, str]], None]
 Generate = Callable[[random.Random], str]
@@ -141,8 +136,7 @@ class _State:
         if op is _c.GROUPREF_EXISTS:
             self.loose = True
             _, yes, no = av
-            branch = self.sequence(list(no)) if no else self.sequence(list(yes))
-            return branch
+            return self.sequence(list(no)) if no else self.sequence(list(yes))
         raise self.fail(str(op))
 
     def repeat(self, av: Any) -> _Emit:
@@ -187,10 +181,7 @@ class _State:
                 chosen.update(_CATEGORIES.get(av, _WORD))
             else:
                 raise self.fail(f"character class item {op}")
-        if negate:
-            result = [c for c in _PRINTABLE if c not in chosen]
-        else:
-            result = sorted(chosen)
+        result = [c for c in _PRINTABLE if c not in chosen] if negate else sorted(chosen)
         if not result:
             raise self.fail("an empty character class")
         return result

@@ -48,7 +48,26 @@ _CURRENCIES: dict[str, Currency] = {
         Currency("NZD", 2, 1.65),
     )
 }
-_EURO = ("AT", "BE", "DE", "EE", "ES", "FI", "FR", "GR", "HR", "IE", "IT", "LT", "LU", "LV", "NL", "PT", "SI", "SK")
+_EURO = (
+    "AT",
+    "BE",
+    "DE",
+    "EE",
+    "ES",
+    "FI",
+    "FR",
+    "GR",
+    "HR",
+    "IE",
+    "IT",
+    "LT",
+    "LU",
+    "LV",
+    "NL",
+    "PT",
+    "SI",
+    "SK",
+)
 _COUNTRY_CURRENCY: dict[str, str] = {
     **dict.fromkeys(_EURO, "EUR"),
     "US": "USD", "GB": "GBP", "JP": "JPY", "CH": "CHF", "CA": "CAD", "AU": "AUD", "IN": "INR",
@@ -56,13 +75,25 @@ _COUNTRY_CURRENCY: dict[str, str] = {
     "MX": "MXN", "KR": "KRW", "TR": "TRY", "NZ": "NZD",
 }  # fmt: skip
 
-_ADJECTIVES = ("Classic", "Compact", "Eco", "Pro", "Ultra", "Everyday", "Premium", "Travel", "Smart", "Organic")
+_ADJECTIVES = (
+    "Classic",
+    "Compact",
+    "Eco",
+    "Pro",
+    "Ultra",
+    "Everyday",
+    "Premium",
+    "Travel",
+    "Smart",
+    "Organic",
+)
 _NOUNS: tuple[tuple[str, float], ...] = (
     ("Backpack", 49.0), ("Water Bottle", 19.0), ("Desk Lamp", 35.0), ("Headphones", 89.0),
     ("Coffee Grinder", 59.0), ("Yoga Mat", 29.0), ("Phone Case", 15.0), ("Notebook", 6.5),
     ("Running Shoes", 110.0), ("Blender", 75.0), ("Office Chair", 189.0), ("Kettle", 39.0),
     ("T-Shirt", 18.0), ("Sunglasses", 65.0), ("USB-C Charger", 25.0), ("Cookware Set", 149.0),
 )  # fmt: skip
+_POPULARITY_TABLE = 8192
 _COUPONS = ("WELCOME10", "SPRING15", "FREESHIP", "VIP20", "SAVE5", "BUNDLE25")
 COMPLAINT_CATEGORIES = ("late_delivery", "damaged_item", "wrong_item", "billing", "other")
 _COMPLAINTS: dict[str, tuple[str, ...]] = {
@@ -129,6 +160,7 @@ class Pools:
     customers: tuple[Customer, ...]
     products: tuple[Product, ...]
     product_weights: tuple[float, ...]  # cumulative, Zipf-like: a few SKUs sell most
+    popular: tuple[Product, ...]  # products repeated by weight: one index draws by popularity
     warehouses: tuple[str, ...]
     suppliers: tuple[str, ...]
     coupons: tuple[str, ...]
@@ -139,12 +171,11 @@ class Pools:
     complaint_templates: dict[str, tuple[str, ...]]
 
     def pick_product(self, rng: random.Random) -> Product:
-        return rng.choices(self.products, cum_weights=self.product_weights)[0]
+        popular = self.popular
+        return popular[int(rng.random() * len(popular))]
 
 
-def build_pools(
-    seed: int, locale: str = "en_US", *, customers: int = 1000, products: int = 200
-) -> Pools:
+def build_pools(seed: int, locale: str = "en_US", *, customers: int = 1000, products: int = 200) -> Pools:
     """Fill every pool once from a Faker seeded with `seed`; UsageError for an unknown locale."""
     try:
         fake = Faker(locale)
@@ -211,6 +242,7 @@ def build_pools(
         customers=tuple(people),
         products=tuple(catalogue),
         product_weights=tuple(weights),
+        popular=tuple(rng.choices(catalogue, cum_weights=weights, k=_POPULARITY_TABLE)),
         warehouses=tuple(warehouses),
         suppliers=tuple(f"SUP-{n:04d}" for n in rng.sample(range(1000, 9999), 20)),
         coupons=_COUPONS,

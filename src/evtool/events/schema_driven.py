@@ -160,8 +160,8 @@ class _JsonCompiler:
             if found is None:
                 raise self.fail(pointer, f"$ref {ref!r}: anchor not found")
             return found
-        for token in fragment.split("/")[1:] if fragment else []:
-            token = token.replace("~1", "/").replace("~0", "~")
+        for raw in fragment.split("/")[1:] if fragment else []:
+            token = raw.replace("~1", "/").replace("~0", "~")
             try:
                 node = node[int(token)] if isinstance(node, list) else node[token]
             except (KeyError, IndexError, ValueError, TypeError):
@@ -205,15 +205,18 @@ class _JsonCompiler:
             raise self.fail(pointer, "schema `false` accepts no value")
         if not isinstance(schema, dict):
             raise self.fail(pointer, f"a schema must be an object or boolean, not {type(schema).__name__}")
-        if "$ref" in schema and len([k for k in schema if not k.startswith(("$comment", "description"))]) == 1:
+        if (
+            "$ref" in schema
+            and len([k for k in schema if not k.startswith(("$comment", "description"))]) == 1
+        ):
             return self.ref(schema["$ref"], pointer, name)
         if "$ref" in schema:
             schema, pointer = self.deref(schema, pointer)
             return self.node(schema, pointer, name)
         if "allOf" in schema:
             merged = {k: v for k, v in schema.items() if k != "allOf"}
-            for index, part in enumerate(schema["allOf"]):
-                part, _ = self.deref(part, f"{pointer}/allOf/{index}")
+            for index, raw_part in enumerate(schema["allOf"]):
+                part, _ = self.deref(raw_part, f"{pointer}/allOf/{index}")
                 if part is False:
                     raise self.fail(f"{pointer}/allOf/{index}", "schema `false` accepts no value")
                 if isinstance(part, dict):
@@ -237,7 +240,9 @@ class _JsonCompiler:
 
         def follow(ctx: GenContext, depth: int) -> Any:
             if depth > HARD_DEPTH:
-                raise _err(source, where, f"recursive $ref {ref!r} never stops", hint="make the recursion optional")
+                raise _err(
+                    source, where, f"recursive $ref {ref!r} never stops", hint="make the recursion optional"
+                )
             return cell(ctx, depth + 1)
 
         return follow
@@ -270,10 +275,10 @@ class _JsonCompiler:
             raise self.fail(f"{pointer}/{keyword}", f"{keyword} needs a non-empty list of schemas")
         branches: list[Gen] = []
         errors: list[SchemaError] = []
-        for index, option in enumerate(options):
+        for index, raw_option in enumerate(options):
             where = f"{pointer}/{keyword}/{index}"
             try:
-                option, _ = self.deref(option, where)
+                option, _ = self.deref(raw_option, where)
                 if option is False:
                     continue
                 merged = _merge(base, option) if isinstance(option, dict) else base
@@ -292,8 +297,12 @@ class _JsonCompiler:
                 value = ctx.rng.choice(branches)(ctx, depth)
                 if sum(1 for check in checks if check(value)) == 1:
                     return value
-            raise _err(source, pointer, "oneOf: generated values keep matching several branches",
-                       hint="make the branches exclusive (a const or required discriminator)")
+            raise _err(
+                source,
+                pointer,
+                "oneOf: generated values keep matching several branches",
+                hint="make the branches exclusive (a const or required discriminator)",
+            )
 
         return one_of
 
@@ -334,7 +343,9 @@ class _JsonCompiler:
             return ["array"]
         if any(k in schema for k in ("minLength", "maxLength", "pattern", "format")):
             return ["string"]
-        if any(k in schema for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")):
+        if any(
+            k in schema for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
+        ):
             return ["number"]
         return ["string"]
 
@@ -345,8 +356,9 @@ class _JsonCompiler:
         if types is not None:
             values = [v for v in values if _json_type_ok(v, types)]
         if not values:
-            raise self.fail(f"{pointer}/enum", "no enum value has an allowed type",
-                            hint="make `enum` and `type` agree")
+            raise self.fail(
+                f"{pointer}/enum", "no enum value has an allowed type", hint="make `enum` and `type` agree"
+            )
         choices = list(values)
         return lambda ctx, depth: ctx.rng.choice(choices)
 
@@ -381,7 +393,10 @@ class _JsonCompiler:
         fixed = False  # True when `base` is the only way to satisfy the schema
         fmt = schema.get("format")
         if "pattern" in schema:
-            base, fixed = _pattern_draw(compile_pattern(schema["pattern"], pointer=f"{pointer}/pattern")), True
+            base, fixed = (
+                _pattern_draw(compile_pattern(schema["pattern"], pointer=f"{pointer}/pattern")),
+                True,
+            )
         elif isinstance(fmt, str) and fmt in _FORMATS:
             base, fixed = _FORMATS[fmt], True
         elif name:
@@ -400,8 +415,12 @@ class _JsonCompiler:
                     value = draw(ctx)
                     if fits(value):
                         return value
-                raise _err(source, pointer, f"no value of this pattern/format has length in "
-                                            f"[{low}, {high if high is not None else '∞'}]")
+                raise _err(
+                    source,
+                    pointer,
+                    f"no value of this pattern/format has length in "
+                    f"[{low}, {high if high is not None else '∞'}]",
+                )
 
             strict(_probe_context(), 0)
             return strict
@@ -434,13 +453,25 @@ class _JsonCompiler:
         return self.float_range(low, high, low_open, high_open, multiple, hint, pointer)
 
     def integer_range(
-        self, low: Any, high: Any, low_open: bool, high_open: bool, multiple: Any, hint: Hint | None,
+        self,
+        low: Any,
+        high: Any,
+        low_open: bool,
+        high_open: bool,
+        multiple: Any,
+        hint: Hint | None,
         pointer: str,
     ) -> Gen:
-        lo = None if low is None else (math.floor(low) + 1 if low_open or low != math.floor(low) else int(low))
+        lo = (
+            None if low is None else (math.floor(low) + 1 if low_open or low != math.floor(low) else int(low))
+        )
         if lo is not None and low_open and low != math.floor(low):
             lo = math.ceil(low)
-        hi = None if high is None else (math.ceil(high) - 1 if high_open or high != math.ceil(high) else int(high))
+        hi = (
+            None
+            if high is None
+            else (math.ceil(high) - 1 if high_open or high != math.ceil(high) else int(high))
+        )
         if hi is not None and high_open and high != math.ceil(high):
             hi = math.floor(high)
         if lo is None and hi is None:
@@ -449,16 +480,21 @@ class _JsonCompiler:
             lo = hi - _DEFAULT_SPAN  # type: ignore[operator]
         elif hi is None:
             hi = lo + _DEFAULT_SPAN
-        assert lo is not None and hi is not None
+        assert lo is not None
+        assert hi is not None
         step = 1
         if multiple is not None:
             step = int(multiple)
             lo, hi = -(-lo // step), hi // step  # range of k in k * step
         if lo > hi:
-            raise self.fail(pointer, "no integer satisfies minimum/maximum/multipleOf",
-                            hint="check the bounds (minimum above maximum?)")
+            raise self.fail(
+                pointer,
+                "no integer satisfies minimum/maximum/multipleOf",
+                hint="check the bounds (minimum above maximum?)",
+            )
         k_lo, k_hi = lo, hi
         if hint is not None:
+
             def hinted(ctx: GenContext, depth: int) -> int:
                 value = hint(ctx)
                 if isinstance(value, int) and value % step == 0 and k_lo <= value // step <= k_hi:
@@ -471,7 +507,13 @@ class _JsonCompiler:
         return lambda ctx, depth: ctx.rng.randint(k_lo, k_hi) * step
 
     def float_range(
-        self, low: Any, high: Any, low_open: bool, high_open: bool, multiple: Any, hint: Hint | None,
+        self,
+        low: Any,
+        high: Any,
+        low_open: bool,
+        high_open: bool,
+        multiple: Any,
+        hint: Hint | None,
         pointer: str,
     ) -> Gen:
         lo = float(low) if low is not None else None
@@ -482,7 +524,8 @@ class _JsonCompiler:
             lo = hi - _DEFAULT_SPAN  # type: ignore[operator]
         elif hi is None:
             hi = lo + _DEFAULT_SPAN
-        assert lo is not None and hi is not None
+        assert lo is not None
+        assert hi is not None
         if lo > hi or (lo == hi and (low_open or high_open)):
             raise self.fail(pointer, f"no number satisfies minimum {low} / maximum {high}")
         if multiple is not None:
@@ -499,7 +542,9 @@ class _JsonCompiler:
         f_lo, f_hi = lo, hi
 
         def inside(value: float) -> bool:
-            return (value > f_lo if low_open else value >= f_lo) and (value < f_hi if high_open else value <= f_hi)
+            return (value > f_lo if low_open else value >= f_lo) and (
+                value < f_hi if high_open else value <= f_hi
+            )
 
         def draw(ctx: GenContext, depth: int) -> float:
             if hint is not None:
@@ -510,8 +555,7 @@ class _JsonCompiler:
                 value = round(ctx.rng.uniform(f_lo, f_hi), 2)
                 if inside(value):
                     return value
-            value = (f_lo + f_hi) / 2
-            return value
+            return (f_lo + f_hi) / 2
 
         return draw
 
@@ -525,7 +569,9 @@ class _JsonCompiler:
         items = schema.get("items")
         if isinstance(items, list):  # draft-07 tuple form
             prefix_schemas, items = items, schema.get("additionalItems", True)
-        prefix = [self.node(s, f"{pointer}/prefixItems/{i}", name) for i, s in enumerate(prefix_schemas or [])]
+        prefix = [
+            self.node(s, f"{pointer}/prefixItems/{i}", name) for i, s in enumerate(prefix_schemas or [])
+        ]
         item_name = name[:-1] if name and name.endswith("s") else name
         rest: Gen | None
         if items is False:
@@ -537,7 +583,9 @@ class _JsonCompiler:
             high = min(high, len(prefix))
             if low > high:
                 raise self.fail(pointer, f"minItems {low} but only {len(prefix)} items are allowed")
-        contains = self.node(schema["contains"], f"{pointer}/contains", item_name) if "contains" in schema else None
+        contains = (
+            self.node(schema["contains"], f"{pointer}/contains", item_name) if "contains" in schema else None
+        )
         unique = bool(schema.get("uniqueItems"))
         source = self.source
         low = max(low, 1) if contains is not None else low
@@ -589,7 +637,9 @@ class _JsonCompiler:
             if prop in properties:
                 continue
             if additional is False:
-                raise self.fail(pointer, f"required property {prop!r} is not allowed by additionalProperties: false")
+                raise self.fail(
+                    pointer, f"required property {prop!r} is not allowed by additionalProperties: false"
+                )
             extra_schema = additional if isinstance(additional, dict) else {}
             fields.append((prop, self.node(extra_schema, f"{pointer}/additionalProperties", prop), True))
         min_props = int(schema.get("minProperties", 0))
@@ -598,9 +648,16 @@ class _JsonCompiler:
         if max_props is not None and n_required > int(max_props):
             raise self.fail(pointer, f"{n_required} required properties but maxProperties {max_props}")
         if min_props > len(fields) and additional is False:
-            raise self.fail(pointer, f"minProperties {min_props} but only {len(fields)} properties are allowed")
-        extra_gen = self.node(additional if isinstance(additional, dict) else {}, f"{pointer}/additionalProperties",
-                              None) if min_props > len(fields) else None
+            raise self.fail(
+                pointer, f"minProperties {min_props} but only {len(fields)} properties are allowed"
+            )
+        extra_gen = (
+            self.node(
+                additional if isinstance(additional, dict) else {}, f"{pointer}/additionalProperties", None
+            )
+            if min_props > len(fields)
+            else None
+        )
         limit = int(max_props) if max_props is not None else len(fields)
         dependent: dict[str, list[str]] = schema.get("dependentRequired", {}) or {}
         all_required = all(r for _, _, r in fields)
@@ -611,7 +668,9 @@ class _JsonCompiler:
         def draw(ctx: GenContext, depth: int) -> dict[str, Any]:
             rng = ctx.rng
             chosen = {
-                prop for prop, _, req in fields if req or (depth <= SOFT_DEPTH and rng.random() < OPTIONAL_SHARE)
+                prop
+                for prop, _, req in fields
+                if req or (depth <= SOFT_DEPTH and rng.random() < OPTIONAL_SHARE)
             }
             for prop in list(chosen):
                 chosen.update(d for d in dependent.get(prop, []) if d in properties)
@@ -677,10 +736,7 @@ def _text_draw(low: int, high: int | None) -> Callable[[GenContext], str]:
 
     def draw(ctx: GenContext) -> str:
         rng = ctx.rng
-        if low <= 40 and cap <= 120:
-            text = rng.choice(ctx.pools.words)
-        else:
-            text = rng.choice(ctx.pools.sentences)
+        text = rng.choice(ctx.pools.words) if low <= 40 and cap <= 120 else rng.choice(ctx.pools.sentences)
         while len(text) < target_low:
             text += " " + rng.choice(ctx.pools.sentences)
         if len(text) > cap:
@@ -768,13 +824,14 @@ class _AvroCompiler:
                 return self.primitive(schema, {}, pointer, name)
             for candidate in (self.fullname(schema, namespace), schema):
                 if candidate in self.named:
-                    cell = self.named[candidate].cell
-                    return lambda ctx, depth: cell(ctx, depth)
+                    return self.named[candidate].cell
             raise self.fail(pointer, f"unknown Avro type {schema!r}", hint="define the named type before use")
         if isinstance(schema, list):
             return self.union(schema, pointer, name, namespace)
         if not isinstance(schema, dict) or "type" not in schema:
-            raise self.fail(pointer, "an Avro schema must be a type name, a list (union) or an object with `type`")
+            raise self.fail(
+                pointer, "an Avro schema must be a type name, a list (union) or an object with `type`"
+            )
         kind = schema["type"]
         if kind in ("record", "error"):
             return self.record(schema, pointer, namespace)
@@ -839,14 +896,21 @@ class _AvroCompiler:
             if not isinstance(field_schema, dict) or not isinstance(field_schema.get("name"), str):
                 raise self.fail(where, "a field needs a `name`")
             fields.append(
-                (field_schema["name"], self.node(field_schema.get("type"), f"{where}/type", field_schema["name"], own_ns))
+                (
+                    field_schema["name"],
+                    self.node(field_schema.get("type"), f"{where}/type", field_schema["name"], own_ns),
+                )
             )
         source = self.source
 
         def draw(ctx: GenContext, depth: int) -> dict[str, Any]:
             if depth > HARD_DEPTH:
-                raise _err(source, pointer, f"record {full} contains itself with no way to stop",
-                           hint="make the recursive field a union with null or an array")
+                raise _err(
+                    source,
+                    pointer,
+                    f"record {full} contains itself with no way to stop",
+                    hint="make the recursive field a union with null or an array",
+                )
             return {field_name: gen(ctx, depth + 1) for field_name, gen in fields}
 
         entry.cell.gen = draw
@@ -912,31 +976,42 @@ class _AvroCompiler:
             return lambda ctx, depth: ctx.rng.random() < 0.5
         if kind in ("int", "long"):
             lo, hi = _INT32 if kind == "int" else _INT64
-            hint = number_hint(name, integer=True) if name else None
-            if hint is not None:
+            int_hint = number_hint(name, integer=True) if name else None
+            if int_hint is not None:
+
                 def hinted(ctx: GenContext, depth: int) -> int:
-                    value = hint(ctx)
+                    value = int_hint(ctx)
                     return value if isinstance(value, int) and lo <= value <= hi else ctx.rng.randint(0, 1000)
 
                 return hinted
             return lambda ctx, depth: ctx.rng.randint(0, 1000)
         if kind in ("float", "double"):
-            hint = number_hint(name, integer=False) if name else None
-            if hint is not None:
-                return lambda ctx, depth: float(hint(ctx))  # type: ignore[arg-type]
+            float_hint = number_hint(name, integer=False) if name else None
+            if float_hint is not None:
+                return lambda ctx, depth: _as_float(float_hint(ctx))
             return lambda ctx, depth: round(ctx.rng.uniform(0, 1000), 2)
         if kind == "bytes":
             return lambda ctx, depth: ctx.rng.randbytes(ctx.rng.randint(4, 16))
-        hint = string_hint(name) if name else None
-        if hint is not None:
-            return lambda ctx, depth: str(hint(ctx))
+        str_hint = string_hint(name) if name else None
+        if str_hint is not None:
+            return lambda ctx, depth: str(str_hint(ctx))
         return lambda ctx, depth: ctx.rng.choice(ctx.pools.words)
+
+
+def _as_float(value: object) -> float:
+    return float(value) if isinstance(value, int | float) else 0.0
 
 
 def _is_leaf(schema: Any) -> bool:
     if isinstance(schema, str):
         return schema in _AVRO_PRIMITIVES
-    return isinstance(schema, dict) and schema.get("type") in (*_AVRO_PRIMITIVES, "enum", "fixed", "array", "map")
+    return isinstance(schema, dict) and schema.get("type") in (
+        *_AVRO_PRIMITIVES,
+        "enum",
+        "fixed",
+        "array",
+        "map",
+    )
 
 
 def _singular(name: str | None) -> str | None:

@@ -1,0 +1,365 @@
+"""The one entry point `generate`, `simulate` and `demo` use: options in, a lazy event stream out.
+
+`EventStream(catalog, options)` resolves names, versions and generators up front (so bad input
+fails before the first event, with a one-line UsageError/SchemaError), then iterating it yields
+CloudEvents one at a time — endless, or `options.count` of them — deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import accumulate, islice
+from typing import Any
+
+from evtool.catalog.model import Catalog, SchemaFile
+from evtool.errors import SchemaError, UsageError
+from evtool.events.context import GenContext, uuid4_from
+from evtool.events.domain import COMPLAINT_SUBJECT, ORDER_SUBJECT, STOCK_SUBJECT, DomainState, domain_maker
+from evtool.events.envelope import CONTENT_TYPE_JSON, CloudEvent, dataschema_uri
+from evtool.events.flows import FLOW_SUBJECTS, FlowSpec, OrderLifecycle, check_flow_makers, parse_flow
+from evtool.events.pools import build_pools
+from evtool.events.schema_driven import DataGenerator, compile_schema
+from evtool.events.validate import Check, InvalidEventError, compile_check
+
+SHORT_NAMES: dict[str, str] = {
+    "order": ORDER_SUBJECT,
+    "orders": ORDER_SUBJECT,
+    "inventory": STOCK_SUBJECT,
+    "stock": STOCK_SUBJECT,
+    "complaint": COMPLAINT_SUBJECT,
+    "complaints": COMPLAINT_SUBJECT,
+}
+DEFAULT_MIX_TEXT = "order=70,inventory=20,complaint=10"
+DEFAULT_SOURCE = "urn:evtool:generate"
+DEFAULT_START = datetime(2025, 1, 6, 9, 0, 0, tzinfo=UTC)  # fixed, so output is reproducible
+_PROBE_DRAWS = 25
+
+__all__ = [
+    "DEFAULT_MIX_TEXT",
+    "SHORT_NAMES",
+    "EventStream",
+    "FlowSpec",
+    "GenerateOptions",
+    "MixEntry",
+    "generate_events",
+    "parse_count",
+    "parse_flow",
+    "parse_mix",
+    "parse_version_mix",
+    "resolve_subject",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class MixEntry:
+    """One part of `--mix`: a short or full subject name, optionally pinned to a version."""
+
+    name: str
+    weight: float
+    version: int | None = None
+
+
+def _weight(text: str, item: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(
+            f"weight {text!r} in {item!r} is not a number", hint="write name=weight, e.g. order=70"
+        ) from None
+    if not 0 < value < float("inf"):
+        raise UsageError(f"weight in {item!r} must be a positive number")
+    return value
+
+
+def parse_mix(text: str) -> tuple[MixEntry, ...]:
+    """`order=70,inventory=20,complaint=10`; `name@version=weight` pins a version; weight defaults to 1."""
+    entries: list[MixEntry] = []
+    for item in (p.strip() for p in text.split(",")):
+        if not item:
+            continue
+        name, sep, raw_weight = item.partition("=")
+        weight = _weight(raw_weight.strip(), item) if sep else 1.0
+        name, at, raw_version = name.strip().partition("@")
+        version: int | None = None
+        if at:
+            if not raw_version.strip().isdigit() or int(raw_version) < 1:
+                raise UsageError(f"version {raw_version!r} in {item!r} is not a positive integer")
+            version = int(raw_version)
+        if not name:
+            raise UsageError(f"mix entry {item!r} has no event type", hint="write name=weight, e.g. order=70")
+        entries.append(MixEntry(name.strip(), weight, version))
+    if not entries:
+        raise UsageError("the mix is empty", hint=f"e.g. {DEFAULT_MIX_TEXT}")
+    return tuple(entries)
+
+
+def parse_version_mix(text: str) -> tuple[tuple[int, float], ...]:
+    """`1:30,2:70` (version:weight), or a single version `2`; UsageError for anything else."""
+    out: dict[int, float] = {}
+    for item in (p.strip() for p in text.split(",")):
+        if not item:
+            continue
+        raw_version, sep, raw_weight = item.partition(":")
+        if not raw_version.strip().isdigit() or int(raw_version) < 1:
+            raise UsageError(
+                f"schema version {raw_version.strip()!r} in {item!r} is not a positive integer",
+                hint="write version:weight, e.g. 1:30,2:70",
+            )
+        out[int(raw_version)] = _weight(raw_weight.strip(), item) if sep else 1.0
+    if not out:
+        raise UsageError("the schema version mix is empty", hint="e.g. 1:30,2:70")
+    return tuple(out.items())
+
+
+def parse_count(value: str | int) -> int:
+    """A positive event count; UsageError for zero, negatives and non-integers."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        text = str(value).strip().replace("_", "")
+        if not text.lstrip("+").isdigit():
+            raise UsageError(f"count {value!r} is not a positive integer")
+        number = int(text)
+    if number < 1:
+        raise UsageError(f"count must be a positive integer, got {number}")
+    return number
+
+
+def resolve_subject(catalog: Catalog, name: str) -> str:
+    """The catalogue subject meant by a short name (`order`) or a full subject name."""
+    if name in catalog.subjects:
+        return name
+    full = SHORT_NAMES.get(name.lower())
+    if full is not None and full in catalog.subjects:
+        return full
+    shorts = ", ".join(k for k, v in SHORT_NAMES.items() if v in catalog.subjects and not k.endswith("s"))
+    known = ", ".join(catalog.subjects) or "none"
+    raise UsageError(
+        f"unknown event type {name!r}",
+        hint=f"use a subject of the catalogue ({known})" + (f" or a short name ({shorts})" if shorts else ""),
+    )
+
+
+def _default_mix() -> tuple[MixEntry, ...]:
+    return parse_mix(DEFAULT_MIX_TEXT)
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateOptions:
+    """What to generate. `flow` replaces `mix`; a version pinned in the mix beats the global choice."""
+
+    mix: tuple[MixEntry, ...] = field(default_factory=_default_mix)
+    flow: FlowSpec | None = None
+    schema_version: int | None = None  # one version for every subject; None: the latest
+    version_mix: tuple[tuple[int, float], ...] | None = None  # e.g. ((1, 30), (2, 70))
+    seed: int = 0
+    count: int | None = None  # None: endless
+    locale: str = "en_US"
+    source: str = DEFAULT_SOURCE  # the CloudEvents `source` attribute
+    start: datetime = DEFAULT_START  # simulated time of the first event
+    mean_gap_ms: float = 50.0  # mean simulated time between events (exponential gaps)
+    validate: bool = False  # check every event against its schema version (InvalidEventError)
+    schema_driven: bool = False  # ignore the domain makers: schema-driven data for every subject
+
+
+@dataclass(slots=True)
+class _Version:
+    schema: SchemaFile
+    uri: str
+    generate: DataGenerator
+    maker: Any  # the domain maker when one fits, else None
+    check: Check
+
+
+@dataclass(slots=True)
+class _Choice:
+    subject: str
+    versions: list[_Version]
+    cum_weights: list[float]
+
+
+class EventStream:
+    """A resolved, compiled generation plan; iterate it for events (each iteration starts afresh)."""
+
+    def __init__(self, catalog: Catalog, options: GenerateOptions) -> None:
+        if options.count is not None:
+            parse_count(options.count)
+        if options.mean_gap_ms < 0:
+            raise UsageError("mean gap between events must not be negative")
+        self.catalog = catalog
+        self.options = options
+        self._compiled: dict[tuple[str, int], _Version] = {}
+        self._state = DomainState()
+        self._pools = build_pools(options.seed, options.locale)
+        wanted = self._wanted()
+        self.choices: list[_Choice] = [self._choice(subject, pin) for subject, pin, _ in wanted]
+        self.cum_weights = list(accumulate(w for _, _, w in wanted))
+        if options.flow is not None:
+            check_flow_makers(options.flow.name, {c.subject: c.versions[0].maker for c in self.choices})
+
+    @property
+    def schemas(self) -> list[SchemaFile]:
+        """Every schema version this stream may write with (for container headers, docs)."""
+        return [v.schema for v in self._compiled.values()]
+
+    def _wanted(self) -> list[tuple[str, int | None, float]]:
+        options = self.options
+        if options.flow is not None:
+            return [(s, None, 1.0) for s in FLOW_SUBJECTS[options.flow.name]]
+        return [(resolve_subject(self.catalog, e.name), e.version, e.weight) for e in options.mix]
+
+    def _choice(self, subject: str, pinned: int | None) -> _Choice:
+        entry = self.catalog.subject(subject)
+        options = self.options
+        if pinned is not None:
+            plan: tuple[tuple[int, float], ...] = ((pinned, 1.0),)
+        elif options.version_mix is not None:
+            plan = options.version_mix
+        elif options.schema_version is not None:
+            plan = ((options.schema_version, 1.0),)
+        else:
+            plan = ((entry.latest.version, 1.0),)
+        versions = [self._compile(entry.version(number)) for number, _ in plan]
+        return _Choice(subject, versions, list(accumulate(w for _, w in plan)))
+
+    def _compile(self, schema: SchemaFile) -> _Version:
+        key = (schema.subject, schema.version)
+        if key in self._compiled:
+            return self._compiled[key]
+        check = compile_check(schema)
+        maker = None if self.options.schema_driven else domain_maker(schema, self._state)
+        if maker is not None:
+            probe = domain_maker(schema, DomainState())
+            assert probe is not None
+            if self._probe_fails(probe, check) is not None:
+                maker = None  # a user's schema that only shares the name: use the schema itself
+        generate: DataGenerator = maker if maker is not None else compile_schema(schema)
+        if maker is None:
+            problem = self._probe_fails(generate, check)
+            if problem is not None:
+                raise SchemaError(
+                    f"{schema.path}: cannot generate valid data: {problem}",
+                    hint="`not`, if/then/else and dependentSchemas are not steered; simplify them",
+                )
+        version = _Version(schema, dataschema_uri(schema.subject, schema.version), generate, maker, check)
+        self._compiled[key] = version
+        return version
+
+    def _probe_fails(self, generate: DataGenerator, check: Check) -> str | None:
+        ctx = GenContext(random.Random(self.options.seed + 1), self._pools, _epoch_ms(self.options.start))
+        for _ in range(_PROBE_DRAWS):
+            problem = check(generate(ctx))
+            if problem is not None:
+                return problem
+        return None
+
+    def __iter__(self) -> Iterator[CloudEvent]:
+        events = self._flow() if self.options.flow is not None else self._mix()
+        if self.options.count is not None:
+            events = islice(events, self.options.count)
+        return events
+
+    def _context(self) -> GenContext:
+        # Domain state (order numbers, returning customers) restarts with each iteration too.
+        self._state.next_order = 0
+        self._state.seen_customers.clear()
+        self._state.recent_orders.clear()
+        return GenContext(random.Random(self.options.seed), self._pools, _epoch_ms(self.options.start))
+
+    def _mix(self) -> Iterator[CloudEvent]:
+        ctx = self._context()
+        rng = ctx.rng
+        choices, cum = self.choices, self.cum_weights
+        source = self.options.source
+        validate = self.options.validate
+        gap = self.options.mean_gap_ms
+        rate = 1.0 / gap if gap > 0 else 0.0
+        single = len(choices) == 1
+        while True:
+            if rate:
+                ctx.now_ms += int(rng.expovariate(rate))
+            choice = choices[0] if single else rng.choices(choices, cum_weights=cum)[0]
+            versions = choice.versions
+            version = (
+                versions[0]
+                if len(versions) == 1
+                else rng.choices(versions, cum_weights=choice.cum_weights)[0]
+            )
+            data = version.generate(ctx)
+            event = CloudEvent(
+                id=uuid4_from(rng),
+                source=source,
+                type=choice.subject,
+                time=ctx.format_time(ctx.now_ms),
+                data=data,
+                dataschema=version.uri,
+                datacontenttype=CONTENT_TYPE_JSON,
+            )
+            if validate:
+                _validate(version, event)
+            yield event
+
+    def _flow(self) -> Iterator[CloudEvent]:
+        assert self.options.flow is not None
+        ctx = self._context()
+        rng = ctx.rng
+        by_subject = {c.subject: c for c in self.choices}
+        source = self.options.source
+        validate = self.options.validate
+        gap = self.options.mean_gap_ms
+        rate = 1.0 / gap if gap > 0 else 0.0
+        last: dict[str, _Version] = {}
+
+        def pick(subject: str) -> tuple[str, Any]:
+            choice = by_subject[subject]
+            versions = choice.versions
+            version = (
+                versions[0]
+                if len(versions) == 1
+                else rng.choices(versions, cum_weights=choice.cum_weights)[0]
+            )
+            last[subject] = version
+            return version.uri, version.maker
+
+        def emit(subject: str, uri: str, data: Any, extensions: dict[str, str]) -> CloudEvent:
+            event = CloudEvent(
+                id=uuid4_from(rng),
+                source=source,
+                type=subject,
+                time=ctx.format_time(ctx.now_ms),
+                data=data,
+                dataschema=uri,
+                datacontenttype=CONTENT_TYPE_JSON,
+                extensions=extensions,
+            )
+            if validate:
+                _validate(last[subject], event)
+            return event
+
+        def advance() -> None:
+            if rate:
+                ctx.now_ms += int(rng.expovariate(rate))
+
+        flow = OrderLifecycle(self.options.flow, ctx, pick, emit, advance)
+        self.ledger = flow.ledger
+        yield from flow
+
+
+def _validate(version: _Version, event: CloudEvent) -> None:
+    problem = version.check(event.data)
+    if problem is not None:
+        raise InvalidEventError(f"event {event.id} ({event.type} v{version.schema.version}) {problem}")
+
+
+def _epoch_ms(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def generate_events(catalog: Catalog, options: GenerateOptions) -> Iterator[CloudEvent]:
+    """Events for `options`, lazily; raises UsageError/SchemaError before the first one for bad input."""
+    return iter(EventStream(catalog, options))
