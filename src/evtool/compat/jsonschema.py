@@ -1,0 +1,292 @@
+"""JSON Schema compatibility, as Confluent Schema Registry judges it (STRICT policy).
+
+``incompatibilities(reader, writer)`` is empty exactly when Confluent's diff of
+``original=writer`` to ``update=reader`` holds no incompatible change; every finding carries
+a counterexample event proven with the `jsonschema` validators (the writer accepts it,
+the reader rejects it) or says why none was found.
+
+Codes emitted (breaking ones first; "compatible" ones appear only in `changes`):
+
+Breaking:
+  type-changed                      the new type shares nothing with the old one
+  type-narrowed                     some old types/values are no longer accepted
+  enum-added / const-added          a value restriction appears
+  enum-array-narrowed               values were removed from an enum
+  enum-array-changed                values were removed and others added
+  const-changed                     a const changed
+  max-length-added / max-length-decreased
+  min-length-added / min-length-increased
+  pattern-added / pattern-changed
+  maximum-added / maximum-decreased / minimum-added / minimum-increased
+  exclusive-maximum-added / exclusive-maximum-decreased
+  exclusive-minimum-added / exclusive-minimum-increased
+  multiple-of-added / multiple-of-expanded / multiple-of-changed
+  required-attribute-added          an existing property became required (no default)
+  required-property-added-to-unopen-content-model   new required property, no default
+  property-added-to-open-content-model              old events may carry it, any value
+  property-added-not-covered-by-partially-open-content-model
+  property-removed-from-closed-content-model        old events carrying it are rejected
+  property-removed-not-covered-by-partially-open-content-model
+  pattern-property-added / pattern-property-removed-from-closed-content-model
+  additional-properties-removed     the content model was closed
+  additional-properties-narrowed    additionalProperties gained a schema
+  max-properties-added / max-properties-decreased
+  min-properties-added / min-properties-increased
+  dependency-array-added / dependency-array-extended / dependency-array-changed
+  dependency-schema-added
+  property-names-added / property-names-narrowed
+  unevaluated-properties-added / unevaluated-properties-narrowed
+  item-added-to-open-content-model / item-added-not-covered-by-partially-open-content-model
+  item-removed-from-closed-content-model / item-removed-not-covered-by-partially-open-content-model
+  items-narrowed / additional-items-narrowed / additional-items-removed
+  max-items-added / max-items-decreased / min-items-added / min-items-increased
+  unique-items-added
+  contains-added / contains-narrowed
+  max-contains-added / max-contains-decreased / min-contains-added / min-contains-increased
+  combined-type-changed             e.g. anyOf became oneOf
+  combined-type-subschemas-changed  an old branch matches no new branch
+  sum-type-narrowed                 a oneOf/anyOf lost a branch
+  product-type-extended             an allOf (or a new combinator) adds a constraint
+  not-type-added / not-type-extended
+  conditional-added / conditional-changed
+Compatible (changes only):
+  type-extended, enum-array-extended, enum-removed, *-removed / *-increased / *-decreased
+  bounds that loosen, pattern-removed, multiple-of-reduced, required-attribute-removed,
+  required-attribute-with-default-added, required-property-with-default-added-to-unopen-content-model,
+  optional-property-added-to-unopen-content-model, property-removed-from-open-content-model,
+  property-with-empty-schema-added-to-open-content-model, property-*-is-covered-by-*,
+  property-with-false-removed-from-closed-content-model, additional-properties-added,
+  additional-properties-extended, item-*-closed/open/covered counterparts, unique-items-removed,
+  dependency-*-removed / dependency-array-narrowed, combined-type-extended,
+  sum-type-extended, product-type-narrowed, not-type-narrowed / not-type-removed,
+  conditional-removed, title-changed, description-changed, default-changed, id-changed,
+  format-changed, annotation-changed.
+
+Deliberate differences from Confluent (all on the side of the data): ``type`` lists are
+type sets, not synthetic anyOfs; a node's ``type``/``enum``/``allOf`` are compared keyword by
+keyword instead of as everit's synthetic allOf; ``minLength``/``minItems``/``minProperties``
+of 0 count as absent; a required name with no ``properties`` entry is checked too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema
+import jsonschema.exceptions
+import jsonschema.validators
+
+from evtool.compat._json_diff import Diff, Differ
+from evtool.compat._json_instances import Builder, GiveUp, candidates
+from evtool.compat._json_model import (
+    DRAFT4,
+    DRAFT6,
+    DRAFT7,
+    DRAFT2019,
+    DRAFT2020,
+    Compiler,
+    Node,
+    fingerprint,
+)
+from evtool.compat.findings import Change, Counterexample, Incompatibility, Side
+from evtool.errors import SchemaError
+
+_rs: Any
+try:  # optional speed-up for the metaschema check ("fast" extra)
+    import jsonschema_rs as _rs
+except ImportError:  # pragma: no cover - depends on the environment
+    _rs = None
+
+_DRAFTS: dict[str, tuple[int, type[Any]]] = {
+    "draft-04": (DRAFT4, jsonschema.Draft4Validator),
+    "draft-06": (DRAFT6, jsonschema.Draft6Validator),
+    "draft-07": (DRAFT7, jsonschema.Draft7Validator),
+    "2019-09": (DRAFT2019, jsonschema.Draft201909Validator),
+    "2020-12": (DRAFT2020, jsonschema.Draft202012Validator),
+}
+_MAX_TRIES = 24
+
+
+@dataclass(frozen=True)
+class JsonSchemaDoc:
+    """A parsed JSON Schema: the document, its draft and its compiled node graph.
+
+    Validators are compiled on first use (only counterexamples need them) and kept here,
+    so each schema is compiled once however many pairs it takes part in.
+    """
+
+    document: Any
+    source: str
+    draft: int
+    root: Node = field(repr=False, compare=False)
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def validator(self) -> Any:
+        got = self._cache.get("validator")
+        if got is None:
+            cls = _validator_class(self.draft)
+            got = self._cache["validator"] = cls(self.document)
+        return got
+
+
+def _validator_class(draft: int) -> type[Any]:
+    for number, cls in _DRAFTS.values():
+        if number == draft:
+            return cls
+    return jsonschema.Draft7Validator
+
+
+def parse(document: Any, *, source: str) -> JsonSchemaDoc:
+    """Check ``document`` against its metaschema and compile it; SchemaError if unusable."""
+    if not isinstance(document, dict | bool):
+        raise SchemaError(
+            f"{source}: a JSON Schema must be an object or a boolean, not "
+            f"{type(document).__name__}",
+            hint="wrap the schema in an object such as {\"type\": \"object\", ...}",
+            pointer="",
+        )
+    draft, cls, uri = _detect(document, source)
+    _check_metaschema(document, cls, uri, source)
+    compiler = Compiler(document, source=source, draft=draft)
+    root = compiler.compile_root()
+    fingerprint(root, list(compiler.nodes.values()))
+    return JsonSchemaDoc(document=document, source=source, draft=draft, root=root)
+
+
+def _detect(document: Any, source: str) -> tuple[int, type[Any], str]:
+    uri = document.get("$schema") if isinstance(document, dict) else None
+    if uri is None:
+        return DRAFT7, jsonschema.Draft7Validator, "http://json-schema.org/draft-07/schema#"
+    if isinstance(uri, str):
+        for marker, (draft, cls) in _DRAFTS.items():
+            if marker in uri:
+                return draft, cls, uri
+    raise SchemaError(
+        f"{source}: $schema {uri!r} is not a JSON Schema draft evtool knows",
+        hint="use draft-07 (http://json-schema.org/draft-07/schema#), 2019-09 or 2020-12",
+        pointer="/$schema",
+    )
+
+
+def _check_metaschema(document: Any, cls: type[Any], uri: str, source: str) -> None:
+    if _rs is not None and isinstance(document, dict):
+        probe = document if "$schema" in document else {**document, "$schema": uri}
+        try:
+            if _rs.meta.is_valid(probe):
+                return
+        except Exception:  # fall back to the reference implementation below
+            pass
+    try:
+        cls.check_schema(document)
+    except jsonschema.exceptions.SchemaError as exc:
+        pointer = "".join(f"/{str(p).replace('~', '~0').replace('/', '~1')}" for p in exc.path)
+        message = str(exc.message).splitlines()[0]
+        raise SchemaError(
+            f"{source}: not a valid JSON Schema at {pointer or '/'}: {message}",
+            hint="fix the keyword so the schema validates against its draft's metaschema",
+            pointer=pointer,
+        ) from None
+
+
+# -- compatibility --------------------------------------------------------------------------
+
+
+def incompatibilities(reader: JsonSchemaDoc, writer: JsonSchemaDoc) -> list[Incompatibility]:
+    """Why ``reader`` cannot accept every event ``writer`` accepts; empty when it can."""
+    diffs = Differ().compare(writer.root, reader.root, ())
+    if not diffs:
+        return []
+    out: list[Incompatibility] = []
+    seen: set[tuple[str, str, Side]] = set()
+    builder = Builder()
+    for diff in diffs:
+        if not diff.breaking:
+            continue
+        key = (diff.code, diff.pointer, diff.side)
+        if key in seen:
+            continue
+        seen.add(key)
+        example, reason = _counterexample(diff, reader, writer, builder)
+        out.append(Incompatibility(code=diff.code, pointer=diff.pointer, side=diff.side,
+                                   message=diff.message, counterexample=example,
+                                   no_counterexample_reason=reason))
+    return out
+
+
+def _counterexample(diff: Diff, reader: JsonSchemaDoc, writer: JsonSchemaDoc,
+                    builder: Builder) -> tuple[Counterexample | None, str | None]:
+    wv, rv = writer.validator, reader.validator
+    tried = 0
+    built = 0
+    for path, leaf in candidates(diff, builder):
+        if tried >= _MAX_TRIES:
+            break
+        tried += 1
+        try:
+            instance = builder.build(writer.root, path, leaf)
+        except (GiveUp, KeyError, IndexError, TypeError):
+            continue
+        if not wv.is_valid(instance):
+            continue
+        built += 1
+        if rv.is_valid(instance):
+            continue
+        error = jsonschema.exceptions.best_match(rv.iter_errors(instance))
+        proof = "rejected" if error is None else f"{error.json_path}: {error.message}"
+        proof = " ".join(proof.split())
+        if len(proof) > 300:
+            proof = proof[:297] + "..."
+        return Counterexample(event=instance, proof=proof), None
+    return None, _no_example_reason(diff, built)
+
+
+def _no_example_reason(diff: Diff, built: int) -> str:
+    w, r = diff.w, diff.r
+    if diff.code == "pattern-changed":
+        return (f"pattern change: no string found that matches the old pattern {w.pattern!r} "
+                f"and not the new one {r.pattern!r}")
+    if built == 0:
+        return ("could not build an event the writer schema accepts at this place "
+                "(unsatisfiable or too intricate writer schema)")
+    return (f"every event tried that the writer schema accepts was also accepted by the reader; "
+            f"Confluent's STRICT rules still count '{diff.code}' as breaking because it "
+            "changes what the schema allows, not just the data seen so far")
+
+
+def changes(old: JsonSchemaDoc, new: JsonSchemaDoc) -> list[Change]:
+    """Every difference from ``old`` to ``new``, each classified in both directions."""
+    back = Differ(full=True).compare(old.root, new.root, ())
+    fwd = Differ(full=True).compare(new.root, old.root, ())
+    merged: dict[tuple[str, str, str], list[Any]] = {}
+    order: list[tuple[str, str, str]] = []
+    for d in back:
+        key = (d.wptr, d.rptr, d.aspect)
+        if key not in merged:
+            merged[key] = [d, d.breaking, False, False]
+            order.append(key)
+        else:
+            merged[key][1] = merged[key][1] or d.breaking
+    for d in fwd:
+        key = (d.rptr, d.wptr, d.aspect)  # old is the reader here
+        if key not in merged:
+            merged[key] = [d, False, d.breaking, True]
+            order.append(key)
+        else:
+            merged[key][2] = merged[key][2] or d.breaking
+    out: list[Change] = []
+    seen: set[tuple[str, str, Side]] = set()
+    for key in order:
+        first, b, f, only_forward = merged[key]
+        side = first.side
+        if only_forward:
+            # Found only with new as the writer: flip the side so READER still means "new".
+            side = Side.WRITER if side is Side.READER else Side.READER
+        ident = (first.code, first.pointer, side)
+        if ident in seen:
+            continue
+        seen.add(ident)
+        out.append(Change(code=first.code, pointer=first.pointer, side=side,
+                          message=first.message, breaks_backward=b, breaks_forward=f))
+    return out
