@@ -30,6 +30,12 @@ class Sink:
     arrivals: list[Arrival] = field(default_factory=list)
     behaviour: Callable[[int], Any] | None = None  # request number -> (status, headers, delay_s)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    stoppers: list[Callable[[], None]] = field(default_factory=list)
+
+    def stop(self) -> None:
+        """Take the server down now (refusing new connections), as a crashing service would."""
+        for stopper in self.stoppers:
+            stopper()
 
     def count(self) -> int:
         with self.lock:
@@ -65,9 +71,18 @@ def _serve(sink: Sink, ready: threading.Event, stop: list[Callable[[], None]]) -
 
     runner = loop.run_until_complete(start())
     stop.append(lambda: loop.call_soon_threadsafe(loop.stop))
+    stopped = threading.Event()
+
+    def shutdown() -> None:
+        if not stopped.is_set():
+            stopped.set()
+            asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(5)
+
+    sink.stoppers.append(shutdown)
     ready.set()
     loop.run_forever()
-    loop.run_until_complete(runner.cleanup())
+    if not stopped.is_set():
+        loop.run_until_complete(runner.cleanup())
     loop.close()
 
 
