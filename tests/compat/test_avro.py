@@ -610,3 +610,15 @@ def test_is_compatible_agrees_with_incompatibilities() -> None:
     assert not avro.is_compatible(p(rec("R", fld("a", "long"), fld("b", "int"))), p(old))
     [change] = avro.changes(p(rec("A", fld("x", "int"))), p(rec("A", fld("x", "int"), aliases=["Z"])))
     assert (change.code, change.pointer) == ("aliases-changed", "/aliases")
+
+
+def test_each_place_is_reported_even_when_types_repeat() -> None:
+    old = rec("R", fld("a", "int"), fld("b", "int"), fld("c", {"type": "array", "items": "int"}))
+    new = rec("R", fld("a", "string"), fld("b", "string"), fld("c", {"type": "array", "items": "string"}))
+    found = issues(new, old)
+    assert [f.pointer for f in found] == ["/fields/0/type", "/fields/1/type", "/fields/2/type/items"]
+    assert [c.pointer for c in avro.changes(p(old), p(new))] == [
+        "/fields/0/type",
+        "/fields/1/type",
+        "/fields/2/type/items",
+    ]

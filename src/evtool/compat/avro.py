@@ -689,6 +689,10 @@ class _Checker:
         rfp = r.fp
         if rfp is not None and rfp == w.fp:
             return True
+        if not isinstance(r, _Named) and not isinstance(w, _Named):
+            # only named types recur or are reached twice; anonymous nodes (and the shared
+            # primitive singletons) are checked where they stand, so each place is reported
+            return self.calc(r, w, rp, wp, path, route, report)
         key = (r, w)
         memo = self.reported if report else self.probed
         known = memo.get(key)
@@ -940,10 +944,11 @@ class _Differ:
         return not _Checker().check(reader, writer, "", "", None, None, False)
 
     def node(self, old: _Node, new: _Node, op: str, np: str, path: _Path) -> None:
-        key = (id(old), id(new))
-        if key in self.seen:
-            return
-        self.seen.add(key)
+        if isinstance(old, _Named) and isinstance(new, _Named):  # recursion passes through names only
+            key = (id(old), id(new))
+            if key in self.seen:
+                return
+            self.seen.add(key)
         where = _where(path)
         if old.logical != new.logical:
             self.add(
