@@ -10,7 +10,8 @@ from evtool.results import histogram as hdr
 def test_bulk_fill_equals_record_value() -> None:
     rng = np.random.default_rng(7)
     values = np.concatenate([
-        rng.integers(0, 3000, 2000), rng.lognormal(12, 2, 3000).astype(np.int64), [0, 1, 2047, 2048, 4095, 4096],
+        rng.integers(0, 3000, 2000), rng.lognormal(12, 2, 3000).astype(np.int64),
+        [0, 1, 2047, 2048, 4095, 4096],
         [hdr.HIGHEST_US],
     ]).astype(np.int64)
     values = np.clip(values, 0, hdr.HIGHEST_US)

@@ -354,7 +354,8 @@ def compute_stats(
             group = _lookup(index, events["key"])
             has_result = group >= 0
             index.matched[group[has_result]] = True
-            received = np.where(has_result, index.first_received[np.maximum(group, 0)], 0)
+            received = np.zeros(len(events), dtype=np.int64)
+            received[has_result] = index.first_received[group[has_result]]
             in_time = ok & has_result & (received - intended <= timeout)
             counts_late = int(np.count_nonzero(ok & has_result & ~in_time))
             lost = ok & ~in_time
