@@ -7,7 +7,15 @@ import pytest
 
 from evtool.catalog import Catalog
 from evtool.errors import InputError
-from evtool.events import EventStream, GenerateOptions, iter_events, parse_flow, read_jsonl, write_avro, write_jsonl
+from evtool.events import (
+    EventStream,
+    GenerateOptions,
+    iter_events,
+    parse_flow,
+    read_jsonl,
+    write_avro,
+    write_jsonl,
+)
 
 
 def _stream(catalog: Catalog, count: int = 2000, seed: int = 2) -> EventStream:

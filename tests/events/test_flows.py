@@ -10,7 +10,9 @@ from evtool.events.validate import EventValidator
 ORDER, STOCK, COMPLAINT = "commerce.order.placed", "inventory.stock.low", "support.complaint.filed"
 
 
-def _run(catalog: Catalog, count: int, flow: str = "order-lifecycle", **kw: object) -> tuple[list[CloudEvent], StockLedger]:
+def _run(
+    catalog: Catalog, count: int, flow: str = "order-lifecycle", **kw: object
+) -> tuple[list[CloudEvent], StockLedger]:
     stream = EventStream(catalog, GenerateOptions(flow=parse_flow(flow), count=count, seed=11, **kw))  # type: ignore[arg-type]
     events = list(stream)
     return events, stream.ledger

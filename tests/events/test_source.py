@@ -63,7 +63,9 @@ def test_domain_orders_add_up_and_use_catalogue_prices(catalog: Catalog) -> None
     last_time = ""
     for event in EventStream(catalog, GenerateOptions(mix=parse_mix("order"), count=3000, seed=9)):
         data = event.data
-        assert data["total_minor"] == sum(line["quantity"] * line["unit_price_minor"] for line in data["lines"])
+        assert data["total_minor"] == sum(
+            line["quantity"] * line["unit_price_minor"] for line in data["lines"]
+        )
         for line in data["lines"]:
             assert prices.setdefault(line["sku"], line["unit_price_minor"]) == line["unit_price_minor"]
         assert data["currency"] == "USD"
@@ -96,7 +98,9 @@ def test_default_mix_follows_weights(catalog: Catalog) -> None:
 
 
 def test_version_mix_and_single_version(catalog: Catalog) -> None:
-    options = GenerateOptions(mix=parse_mix("order,complaint"), version_mix=parse_version_mix("1:30,2:70"), count=4000)
+    options = GenerateOptions(
+        mix=parse_mix("order,complaint"), version_mix=parse_version_mix("1:30,2:70"), count=4000
+    )
     versions = Counter(parse_dataschema(e.dataschema) for e in EventStream(catalog, options))
     ones = versions[("commerce.order.placed", 1)] + versions[("support.complaint.filed", 1)]
     twos = versions[("commerce.order.placed", 2)] + versions[("support.complaint.filed", 2)]
@@ -145,9 +149,7 @@ def test_user_schema_with_bundled_name_but_other_shape_falls_back_to_schema(writ
 
 
 def test_unsatisfiable_generation_is_reported_before_the_first_event(write_schema: Write) -> None:
-    root = write_schema(
-        "x.y", 1, '{"type":"string","not":{"type":"string"}}', ".json"
-    )
+    root = write_schema("x.y", 1, '{"type":"string","not":{"type":"string"}}', ".json")
     with pytest.raises(SchemaError, match="cannot generate valid data"):
         EventStream(load_catalog(root), GenerateOptions(mix=parse_mix("x.y")))
 

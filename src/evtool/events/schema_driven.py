@@ -394,7 +394,7 @@ class _JsonCompiler:
         fmt = schema.get("format")
         if "pattern" in schema:
             base, fixed = (
-                _pattern_draw(compile_pattern(schema["pattern"], pointer=f"{pointer}/pattern")),
+                _pattern_draw(self.pattern(schema["pattern"], f"{pointer}/pattern")),
                 True,
             )
         elif isinstance(fmt, str) and fmt in _FORMATS:
@@ -430,6 +430,14 @@ class _JsonCompiler:
             return value if fits(value) else words(ctx)
 
         return loose
+
+    def pattern(self, pattern: Any, pointer: str) -> Callable[[random.Random], str]:
+        if not isinstance(pattern, str):
+            raise self.fail(pointer, "pattern must be a string")
+        try:
+            return compile_pattern(pattern, pointer=pointer)
+        except SchemaError as exc:
+            raise SchemaError(f"{self.source}: {exc.message}", pointer=pointer, hint=exc.hint) from None
 
     # -- numbers ----------------------------------------------------------------------------
     def number(self, schema: dict[str, Any], pointer: str, name: str | None, *, integer: bool) -> Gen:
@@ -538,7 +546,18 @@ class _JsonCompiler:
                 k_hi -= 1
             if k_lo > k_hi:
                 raise self.fail(pointer, f"no multiple of {multiple} lies within the bounds")
-            return lambda ctx, depth: float(ctx.rng.randint(k_lo, k_hi) * m)
+            m_float = float(multiple)
+
+            def multiple_of(ctx: GenContext, depth: int) -> float:
+                # Validators divide in binary floating point: prefer values whose quotient is exact.
+                value = float(ctx.rng.randint(k_lo, k_hi) * m)
+                for _ in range(16):
+                    if (value / m_float).is_integer():
+                        return value
+                    value = float(ctx.rng.randint(k_lo, k_hi) * m)
+                return value
+
+            return multiple_of
         f_lo, f_hi = lo, hi
 
         def inside(value: float) -> bool:
