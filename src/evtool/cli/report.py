@@ -66,7 +66,7 @@ def render_text(doc: dict[str, Any], console: Console) -> None:
         slos.add_row(escape(s["slo"]), fmt_slo_actual(s), mark)
     console.print(slos)
     table = Table(show_header=True, header_style="bold", title="latency")
-    table.add_column("")
+    table.add_column("", no_wrap=True)
     table.add_column("count", justify="right")
     for name in PERCENTILE_NAMES:
         table.add_column(name, justify="right")
@@ -149,7 +149,7 @@ def latency_report(
             with output.open("w", encoding="utf-8") as handle:
                 render_text(doc, Console(file=handle, width=120, no_color=True))
         else:
-            render_text(doc, Console(highlight=False))
+            render_text(doc, Console(highlight=False, width=None if sys.stdout.isatty() else 120))
     else:
         renderer = {ReportFormat.JSON: render_json, ReportFormat.MARKDOWN: render_markdown,
                     ReportFormat.HTML: render_html}[output_format]
