@@ -15,7 +15,7 @@ import json
 import statistics
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import IO, Any, cast
 
 from evtool.catalog import load_catalog
 from evtool.catalog.bundled import bundled_schema_dir
@@ -37,7 +37,7 @@ def _rate(stream: EventStream, events: int) -> float:
     iter(stream)  # setup (pools, compilation) happens in EventStream(); not timed
     sink = NullSink()
     started = time.perf_counter()
-    written = write_jsonl(stream, sink)  # type: ignore[arg-type]
+    written = write_jsonl(stream, cast("IO[bytes]", sink))
     elapsed = time.perf_counter() - started
     assert written == events
     return events / elapsed
@@ -75,7 +75,9 @@ def main() -> None:
         for validate in (False, True):
             rates = [
                 _rate(
-                    EventStream(catalog, GenerateOptions(count=args.events, seed=run, validate=validate, **extra)),
+                    EventStream(
+                        catalog, GenerateOptions(count=args.events, seed=run, validate=validate, **extra)
+                    ),
                     args.events,
                 )
                 for run in range(args.runs)
@@ -84,13 +86,18 @@ def main() -> None:
         cost = (row[0] / row[1] - 1) * 100
         print(f"{name:<28}{row[0]:>16,.0f}{row[1]:>14,.0f}{cost:>7.0f}%")
 
-    events = list(EventStream(catalog, GenerateOptions(count=min(args.events, 50_000), mix=parse_mix("order"))))
+    events = list(
+        EventStream(catalog, GenerateOptions(count=min(args.events, 50_000), mix=parse_mix("order")))
+    )
     stdlib = statistics.median(_stdlib_rate(events, len(events)) for _ in range(args.runs))
     ours = statistics.median(
-        len(events) / _time(lambda: write_jsonl(events, NullSink())) for _ in range(args.runs)  # type: ignore[arg-type]
+        len(events) / _time(lambda: write_jsonl(events, cast("IO[bytes]", NullSink())))
+        for _ in range(args.runs)
     )
-    print(f"\nencoding only (orders already generated): orjson {ours:,.0f}/s vs json.dumps {stdlib:,.0f}/s "
-          f"= {ours / stdlib:.1f}x")
+    print(
+        f"\nencoding only (orders already generated): orjson {ours:,.0f}/s vs json.dumps {stdlib:,.0f}/s "
+        f"= {ours / stdlib:.1f}x"
+    )
 
 
 def _time(action: Any) -> float:
