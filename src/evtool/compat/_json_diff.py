@@ -79,13 +79,7 @@ class Differ:
     # -- entry ----------------------------------------------------------------------------
 
     def compare(self, w: Node, r: Node, ip: IPath) -> list[Diff]:
-        if w is r:
-            return []
-        if self.full:
-            fw, fr = w.full_fp, r.full_fp
-        else:
-            fw, fr = w.sem_fp, r.sem_fp
-        if fw is not None and fw == fr:
+        if w is r or (w.plain and r.plain and w.raw == r.raw):
             return []
         key = (id(w), id(r))
         got = self.memo.get(key)
@@ -359,10 +353,12 @@ class Differ:
         w_open, r_open = w.is_open(), r.is_open()
         for name, wp in wprops.items():
             rp = rprops.get(name)
-            sub_ip = (*ip, ("prop", name))
             if rp is not None:
-                out.extend(self.compare(wp, rp, sub_ip))
+                if wp is rp or (wp.plain and rp.plain and wp.raw == rp.raw):
+                    continue
+                out.extend(self.compare(wp, rp, (*ip, ("prop", name))))
                 continue
+            sub_ip = (*ip, ("prop", name))
             aspect = f"properties/{escape(name)}"
             ptr = f"{w.ptr}/properties/{escape(name)}"
             path = human(ip, name)
@@ -394,6 +390,8 @@ class Differ:
                           Side.WRITER, ptr, aspect, w, r, ip,
                           f"{path} was removed from a closed content model, so old events that "
                           "carry it are rejected", "prop", name)
+        if len(rprops) <= len(wprops) and all(name in wprops for name in rprops):
+            rprops = {}
         for name, rp in rprops.items():
             if name in wprops:
                 continue
@@ -442,17 +440,24 @@ class Differ:
                 self._ok(out, "optional-property-added-to-unopen-content-model", aspect, w, r,
                          ip, f"optional {path} was added")
 
-        self._pattern_props(out, w, r, ip, where, w_open, r_open)
-        self._dependencies(out, w, r, ip, where)
-        self._additional(out, w, r, ip, where)
-        self._bound(out, "maxProperties", "max-properties", w.max_props, r.max_props, True,
-                    w, r, ip, where)
-        self._bound(out, "minProperties", "min-properties", w.min_props, r.min_props, False,
-                    w, r, ip, where)
-        self._sub_keyword(out, "propertyNames", "property-names", w.property_names,
-                          r.property_names, w, r, ip, where)
-        self._sub_keyword(out, "unevaluatedProperties", "unevaluated-properties",
-                          w.unevaluated, r.unevaluated, w, r, ip, where)
+        if w.pattern_props or r.pattern_props:
+            self._pattern_props(out, w, r, ip, where, w_open, r_open)
+        if w.dep_required or r.dep_required or w.dep_schemas or r.dep_schemas:
+            self._dependencies(out, w, r, ip, where)
+        if w.additional is not r.additional:
+            self._additional(out, w, r, ip, where)
+        if w.max_props != r.max_props:
+            self._bound(out, "maxProperties", "max-properties", w.max_props, r.max_props, True,
+                        w, r, ip, where)
+        if w.min_props != r.min_props:
+            self._bound(out, "minProperties", "min-properties", w.min_props, r.min_props,
+                        False, w, r, ip, where)
+        if w.property_names is not r.property_names:
+            self._sub_keyword(out, "propertyNames", "property-names", w.property_names,
+                              r.property_names, w, r, ip, where)
+        if w.unevaluated is not r.unevaluated:
+            self._sub_keyword(out, "unevaluatedProperties", "unevaluated-properties",
+                              w.unevaluated, r.unevaluated, w, r, ip, where)
 
     def _req(self, out: list[Diff], code: str, name: str, w: Node, r: Node, ip: IPath,
              msg: str) -> None:
@@ -796,7 +801,8 @@ class Differ:
                     f"{where}: the new schema adds an if/then/else", "min")
             return
         wif, rif = wc[0] or TRUE_NODE, rc[0] or TRUE_NODE
-        same_if = wif is rif or (wif.sem_fp is not None and wif.sem_fp == rif.sem_fp)
+        same_if = wif is rif or (not self.breaks(self.compare(wif, rif, ()))
+                                 and not self.breaks(self.compare(rif, wif, ())))
         if not same_if:
             self._r(out, "conditional-changed", "if", w, r, ip,
                     f"{where}: the 'if' condition changed", "min")
@@ -842,13 +848,14 @@ def _extra_name(w: Node, r: Node) -> str:
 
 def _dedupe(branches: tuple[Node, ...]) -> list[int]:
     """Indexes of the distinct branches (Confluent collapses duplicates)."""
-    seen: set[bytes] = set()
+    seen: set[Any] = set()
     keep: list[int] = []
     for i, b in enumerate(branches):
-        if b.sem_fp is not None:
-            if b.sem_fp in seen:
+        if b.plain:
+            key = canonical(b.raw)
+            if key in seen:
                 continue
-            seen.add(b.sem_fp)
+            seen.add(key)
         keep.append(i)
     return keep
 

@@ -47,13 +47,28 @@ class GiveUp(Exception):
 
 
 class Builder:
-    """Builds minimal instances of one writer schema's nodes."""
+    """Builds minimal instances of one writer schema's nodes.
+
+    Minimal values are memoized per node and shared between the instances built from them;
+    `build` copies each container it changes, and the caller copies what it hands out.
+    """
+
+    def __init__(self) -> None:
+        self.memo: dict[int, Any] = {}
 
     def min_value(self, node: Node, depth: int = 0) -> Any:
+        got = self.memo.get(id(node), _NOBASE)
+        if got is not _NOBASE:
+            return got
+        value = self._min_value(node, depth)
+        self.memo[id(node)] = value
+        return value
+
+    def _min_value(self, node: Node, depth: int) -> Any:
         if depth > _MAX_DEPTH or node.is_false:
             raise GiveUp
         if node.enum is not None:
-            return copy.deepcopy(node.enum[0])
+            return node.enum[0]
         kind = choose_type(node)
         value: Any = _NOBASE if kind is None else self.typed_min(node, kind, depth)
         for ckind, branches in node.combinators():
@@ -68,9 +83,16 @@ class Builder:
         if kind == "boolean":
             return False
         if kind == "string":
+            if node.pattern is None and node.fmt is None and node.min_length is None:
+                return "x" if node.max_length is None or node.max_length >= 1 else ""
             return string_samples(node)[0]
         if kind in ("integer", "number"):
-            return number_samples(node, integer=kind == "integer")[0]
+            integer = kind == "integer"
+            v = _clamp(0.0, node.minimum, node.maximum, node.ex_minimum, node.ex_maximum,
+                       integer)
+            if node.multiple_of:
+                v = math.ceil(v / node.multiple_of) * node.multiple_of
+            return _tidy(v)
         if kind == "object":
             return self.min_object(node, depth)
         return self.min_array(node, depth)
@@ -111,7 +133,7 @@ class Builder:
         if depth > _MAX_DEPTH:
             raise GiveUp
         if not path:
-            return self.min_value(node, depth) if leaf is MIN else copy.deepcopy(leaf)
+            return self.min_value(node, depth) if leaf is MIN else leaf
         step, rest = path[0], path[1:]
         kind = step[0]
         if kind == "branch":
@@ -125,12 +147,11 @@ class Builder:
                         base = _merge(base, self.min_value(other, depth + 1))
             return _merge(base, value)
         if kind == "idx":
-            arr = self.min_array(node, depth, step[1] + 1)
+            arr = list(self.min_array(node, depth, step[1] + 1))
             arr[step[1]] = self.build(_item(node, step[1]), rest, leaf, depth + 1)
             return arr
         obj = self.min_value(node, depth)
-        if not isinstance(obj, dict):
-            obj = {}
+        obj = dict(obj) if isinstance(obj, dict) else {}
         if kind == "pattern":
             name = pattern_name(step[1], obj)
             child = node.pattern_props.get(step[1], TRUE_NODE)
@@ -266,7 +287,7 @@ def _tidy(v: float) -> int | float:
 
 
 def _unique(values: list[Any]) -> list[Any]:
-    seen: set[bytes] = set()
+    seen: set[Any] = set()
     out = []
     for v in values:
         key = canonical(v)

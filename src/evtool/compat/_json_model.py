@@ -1,16 +1,15 @@
 """A JSON Schema document compiled once into a graph of `Node`s the diff can walk fast.
 
-Every keyword the compatibility rules look at is read here, once, into slots; local
+Every keyword the compatibility rules look at is read here, once, into attributes; local
 ``$ref``s are resolved into shared nodes (so a recursive schema is a cyclic graph, not an
-infinite tree); and each node gets two fingerprints -- one of its meaning, one including
-its annotations -- so that the diff skips identical subtrees with one comparison instead
-of walking them. Nodes on a reference cycle get no fingerprint and are always walked
-(the diff guards those walks with a set of pairs in progress).
+infinite tree). A node whose subtree holds no ``$ref`` (and no boolean enum value, which
+Python would compare equal to 1) is "plain": two plain nodes with equal raw JSON mean the
+same, so the diff skips them with one C-speed ``==`` instead of walking them.
 """
 
 from __future__ import annotations
 
-import hashlib
+import json
 import re
 from typing import Any
 from urllib.parse import unquote
@@ -84,9 +83,24 @@ def json_type(value: Any) -> str:
     return "object"
 
 
-def canonical(value: Any) -> bytes:
-    """One byte string per JSON value under JSON equality (true != 1, 1 == 1.0)."""
-    return orjson.dumps(_canon(value), option=orjson.OPT_SORT_KEYS)
+def canonical(value: Any) -> Any:
+    """A hashable key per JSON value under JSON equality (true != 1, 1 == 1.0)."""
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind is int or kind is float:
+        return ("n", value)  # ("n", 1) == ("n", 1.0), as JSON wants
+    if kind is bool or value is None:
+        return ("b", value)
+    return dumps(_canon(value), sort=True)
+
+
+def dumps(value: Any, *, sort: bool = False) -> bytes:
+    """orjson, falling back to the json module for what orjson refuses (huge integers)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS if sort else 0)
+    except TypeError:
+        return json.dumps(value, sort_keys=sort, default=str).encode()
 
 
 def _canon(value: Any) -> Any:
@@ -101,103 +115,61 @@ def _canon(value: Any) -> Any:
     return value
 
 
-class Node:
-    """One (resolved) subschema. ``ptr`` is where it lives in its document."""
+_MISSING_ARG: Any = object()
 
-    __slots__ = (
-        "additional",
-        "all_of",
-        "annotations",
-        "any_of",
-        "base_empty",
-        "cond",
-        "contains",
-        "dep_required",
-        "dep_schemas",
-        "enum",
-        "enum_keys",
-        "ex_maximum",
-        "ex_minimum",
-        "fmt",
-        "full_fp",
-        "has_default",
-        "is_const",
-        "is_false",
-        "is_true",
-        "max_contains",
-        "max_items",
-        "max_length",
-        "max_props",
-        "maximum",
-        "min_contains",
-        "min_items",
-        "min_length",
-        "min_props",
-        "minimum",
-        "multiple_of",
-        "not_",
-        "one_of",
-        "pattern",
-        "pattern_props",
-        "prefix",
-        "properties",
-        "property_names",
-        "ptr",
-        "raw",
-        "required",
-        "rest",
-        "sem_fp",
-        "types",
-        "unevaluated",
-        "unique",
-    )
+
+class Node:
+    """One (resolved) subschema. ``ptr`` is where it lives in its document.
+
+    Defaults live on the class so compiling a small leaf schema sets only what it has.
+    """
+
+    is_true = False
+    base_empty = True
+    types: frozenset[str] | None = None
+    enum: tuple[Any, ...] | None = None
+    enum_keys: frozenset[Any] | None = None
+    is_const = False
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    fmt: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    ex_minimum: float | None = None
+    ex_maximum: float | None = None
+    multiple_of: float | None = None
+    properties: dict[str, Node] = {}  # noqa: RUF012 - never mutated, only replaced
+    required: frozenset[str] = frozenset()
+    additional: Node | None = None  # None: absent or true (open)
+    pattern_props: dict[str, Node] = {}  # noqa: RUF012
+    min_props: int | None = None
+    max_props: int | None = None
+    dep_required: dict[str, frozenset[str]] = {}  # noqa: RUF012
+    dep_schemas: dict[str, Node] = {}  # noqa: RUF012
+    property_names: Node | None = None
+    unevaluated: Node | None = None
+    prefix: tuple[Node, ...] = ()
+    rest: Node | None = None  # items after the prefix; None: absent (open)
+    min_items: int | None = None
+    max_items: int | None = None
+    unique = False
+    contains: Node | None = None
+    min_contains: int | None = None
+    max_contains: int | None = None
+    all_of: tuple[Node, ...] | None = None
+    any_of: tuple[Node, ...] | None = None
+    one_of: tuple[Node, ...] | None = None
+    not_: Node | None = None
+    cond: tuple[Node | None, Node | None, Node | None] | None = None
+    annotations: dict[str, Any] = {}  # noqa: RUF012
+    has_default = False
+    plain = True  # no $ref below: raw equality is meaning equality
 
     def __init__(self, ptr: str, raw: Any) -> None:
         self.ptr = ptr
         self.raw = raw
         self.is_false = raw is False
-        self.is_true = False
-        self.base_empty = True
-        self.types: frozenset[str] | None = None
-        self.enum: tuple[Any, ...] | None = None
-        self.enum_keys: frozenset[bytes] | None = None
-        self.is_const = False
-        self.min_length: int | None = None
-        self.max_length: int | None = None
-        self.pattern: str | None = None
-        self.fmt: str | None = None
-        self.minimum: float | None = None
-        self.maximum: float | None = None
-        self.ex_minimum: float | None = None
-        self.ex_maximum: float | None = None
-        self.multiple_of: float | None = None
-        self.properties: dict[str, Node] = {}
-        self.required: frozenset[str] = frozenset()
-        self.additional: Node | None = None  # None: absent or true (open)
-        self.pattern_props: dict[str, Node] = {}
-        self.min_props: int | None = None
-        self.max_props: int | None = None
-        self.dep_required: dict[str, frozenset[str]] = {}
-        self.dep_schemas: dict[str, Node] = {}
-        self.property_names: Node | None = None
-        self.unevaluated: Node | None = None
-        self.prefix: tuple[Node, ...] = ()
-        self.rest: Node | None = None  # items after the prefix; None: absent (open)
-        self.min_items: int | None = None
-        self.max_items: int | None = None
-        self.unique = False
-        self.contains: Node | None = None
-        self.min_contains: int | None = None
-        self.max_contains: int | None = None
-        self.all_of: tuple[Node, ...] | None = None
-        self.any_of: tuple[Node, ...] | None = None
-        self.one_of: tuple[Node, ...] | None = None
-        self.not_: Node | None = None
-        self.cond: tuple[Node | None, Node | None, Node | None] | None = None
-        self.annotations: dict[str, Any] = {}
-        self.has_default = False
-        self.sem_fp: bytes | None = None
-        self.full_fp: bytes | None = None
 
     def combinators(self) -> list[tuple[str, tuple[Node, ...]]]:
         out: list[tuple[str, tuple[Node, ...]]] = []
@@ -251,7 +223,6 @@ def _search(regex: str, text: str) -> bool:
 
 TRUE_NODE = Node("", True)
 TRUE_NODE.is_true = True
-TRUE_NODE.sem_fp = TRUE_NODE.full_fp = b"true"
 
 
 class Compiler:
@@ -268,7 +239,8 @@ class Compiler:
             rid = document.get("$id", document.get("id")) if draft >= DRAFT6 else document.get("id")
             if isinstance(rid, str):
                 self.root_id = rid.split("#", 1)[0]
-            self._scan_anchors(document, "")
+        self._anchors_scanned = False
+        self.opaque = 0  # grows whenever a $ref (or a tricky enum) is met while compiling
 
     # -- references ---------------------------------------------------------------------
 
@@ -304,6 +276,9 @@ class Compiler:
             ref = "#" + frag
         frag = unquote(ref[1:])
         if frag and not frag.startswith("/"):
+            if not self._anchors_scanned:
+                self._anchors_scanned = True
+                self._scan_anchors(self.document, "")
             if frag in self.anchors:
                 return self.anchors[frag]
             raise SchemaError(
@@ -347,8 +322,11 @@ class Compiler:
                         self.node(f"/{key}/{escape(name)}")
         return root
 
-    def node(self, ptr: str) -> Node:
-        """The node for the subschema at ``ptr`` (following $ref chains), compiled once."""
+    def node(self, ptr: str, raw: Any = _MISSING_ARG) -> Node:
+        """The node for the subschema at ``ptr`` (following $ref chains), compiled once.
+
+        Callers that hold the subschema pass it as ``raw`` to spare a lookup from the root.
+        """
         seen: list[str] = []
         while True:
             got = self.nodes.get(ptr)
@@ -356,24 +334,31 @@ class Compiler:
                 for p in seen:
                     self.nodes[p] = got
                 return got
-            raw = self._lookup(ptr)
-            ref = raw.get("$ref") if isinstance(raw, dict) else None
-            if isinstance(ref, str) and self._ref_replaces(raw):
-                if ptr in seen:
-                    raise SchemaError(
-                        f"{self.source}: $ref at {ptr or '/'} refers to itself without "
-                        "ever reaching a schema",
-                        hint="point the $ref at a definition that is a schema",
-                        pointer=f"{ptr}/$ref",
-                    )
-                seen.append(ptr)
-                ptr = self._ref_target(ref, f"{ptr}/$ref")
-                continue
+            if raw is _MISSING_ARG:
+                raw = self._lookup(ptr)
+            if type(raw) is dict and "$ref" in raw:
+                ref = raw["$ref"]
+                if isinstance(ref, str) and self._ref_replaces(raw):
+                    if ptr in seen:
+                        raise SchemaError(
+                            f"{self.source}: $ref at {ptr or '/'} refers to itself without "
+                            "ever reaching a schema",
+                            hint="point the $ref at a definition that is a schema",
+                            pointer=f"{ptr}/$ref",
+                        )
+                    seen.append(ptr)
+                    self.opaque += 1
+                    ptr = self._ref_target(ref, f"{ptr}/$ref")
+                    raw = _MISSING_ARG
+                    continue
             node = Node(ptr, raw)
             self.nodes[ptr] = node
             for p in seen:
                 self.nodes[p] = node
+            before = self.opaque
             self._fill(node, raw)
+            if self.opaque != before:
+                node.plain = False
             return node
 
     def _ref_replaces(self, raw: dict[str, Any]) -> bool:
@@ -389,24 +374,31 @@ class Compiler:
             return
         if not isinstance(raw, dict):
             return
-        constraint_keys = [k for k in raw if k in CONSTRAINTS]
-        node.base_empty = all(k in _NOT_BASE for k in constraint_keys)
-        node.is_true = not constraint_keys
-        for key in ("title", "description", "default", "examples", "$id", "id", "$comment",
-                    "deprecated", "readOnly", "writeOnly", "format"):
-            if key in raw:
-                node.annotations[key] = raw[key]
-        node.has_default = "default" in raw
-        fmt = raw.get("format")
-        node.fmt = fmt if isinstance(fmt, str) else None
+        mask = 0
+        base = False
+        for key in raw:
+            bits = _GROUP.get(key)
+            if bits is None:
+                continue  # unknown keyword: ignored, as JSON Schema says
+            mask |= bits
+            if bits & _CONSTRAINT and not bits & _NON_BASE:
+                base = True
+        if not mask & _CONSTRAINT:
+            node.is_true = True
+        node.base_empty = not base
+        if mask & _ANNOTATION:
+            node.annotations = {k: raw[k] for k in _ANNOTATION_KEYS_ORDER if k in raw}
+            node.has_default = "default" in raw
+            fmt = raw.get("format")
+            node.fmt = fmt if isinstance(fmt, str) else None
 
-        typ = raw.get("type")
-        if isinstance(typ, str):
-            node.types = frozenset({typ})
-        elif isinstance(typ, list):
-            node.types = frozenset(t for t in typ if isinstance(t, str))
-        if node.types is not None and "number" in node.types and "integer" in node.types:
-            node.types = node.types - {"integer"}
+        if "type" in raw:
+            typ = raw["type"]
+            if isinstance(typ, str):
+                node.types = frozenset((typ,))
+            elif isinstance(typ, list):
+                types = frozenset(t for t in typ if isinstance(t, str))
+                node.types = types - {"integer"} if "number" in types else types
         if "const" in raw:
             node.enum = (raw["const"],)
             node.is_const = True
@@ -414,7 +406,27 @@ class Compiler:
             node.enum = tuple(raw["enum"])
         if node.enum is not None:
             node.enum_keys = frozenset(canonical(v) for v in node.enum)
+            if any(isinstance(v, bool | float | dict | list) for v in node.enum):
+                self.opaque += 1
 
+        if mask & _STRING:
+            self._fill_string(node, raw)
+        if mask & _NUMBER:
+            self._fill_number(node, raw)
+        if mask & _OBJECT:
+            self._fill_object(node, raw)
+        if mask & _ARRAY:
+            self._fill_array(node, raw)
+        if mask & _LOGIC:
+            self._fill_logic(node, raw)
+        if ptr and mask & _DEFS:
+            for key in ("definitions", "$defs"):
+                defs = raw.get(key)
+                if isinstance(defs, dict):
+                    for name in defs:
+                        self.node(f"{ptr}/{key}/{escape(name)}")
+
+    def _fill_string(self, node: Node, raw: dict[str, Any]) -> None:
         node.min_length = _positive(raw.get("minLength"))
         node.max_length = _number(raw.get("maxLength"))  # type: ignore[assignment]
         pattern = raw.get("pattern")
@@ -423,13 +435,14 @@ class Compiler:
                 re.compile(pattern)
             except re.error as exc:
                 raise SchemaError(
-                    f"{self.source}: pattern {pattern!r} at {ptr or '/'} is not a valid "
+                    f"{self.source}: pattern {pattern!r} at {node.ptr or '/'} is not a valid "
                     f"regular expression ({exc})",
                     hint="fix the regular expression",
-                    pointer=f"{ptr}/pattern",
+                    pointer=f"{node.ptr}/pattern",
                 ) from None
             node.pattern = pattern
 
+    def _fill_number(self, node: Node, raw: dict[str, Any]) -> None:
         node.minimum = _number(raw.get("minimum"))
         node.maximum = _number(raw.get("maximum"))
         exmin, exmax = raw.get("exclusiveMinimum"), raw.get("exclusiveMaximum")
@@ -445,41 +458,48 @@ class Compiler:
             node.ex_maximum = _number(exmax)
         node.multiple_of = _number(raw.get("multipleOf"))
 
+    def _fill_object(self, node: Node, raw: dict[str, Any]) -> None:
+        ptr = node.ptr
         props = raw.get("properties")
         if isinstance(props, dict):
             node.properties = {
-                name: self.node(f"{ptr}/properties/{escape(name)}") for name in props
+                name: self.node(f"{ptr}/properties/{escape(name)}", sub)
+                for name, sub in props.items()
             }
         req = raw.get("required")
         if isinstance(req, list):
             node.required = frozenset(r for r in req if isinstance(r, str))
         if "additionalProperties" in raw:
-            add = self.node(f"{ptr}/additionalProperties")
+            add = self.node(f"{ptr}/additionalProperties", raw["additionalProperties"])
             node.additional = None if add.is_true else add
         pprops = raw.get("patternProperties")
         if isinstance(pprops, dict):
             node.pattern_props = {
-                regex: self.node(f"{ptr}/patternProperties/{escape(regex)}") for regex in pprops
+                regex: self.node(f"{ptr}/patternProperties/{escape(regex)}", sub)
+                for regex, sub in pprops.items()
             }
         node.min_props = _positive(raw.get("minProperties"))
         node.max_props = _number(raw.get("maxProperties"))  # type: ignore[assignment]
         deps: dict[str, Any] = {}
-        if isinstance(raw.get("dependencies"), dict):
-            deps.update((k, ("dependencies", v)) for k, v in raw["dependencies"].items())
-        if isinstance(raw.get("dependentRequired"), dict):
-            deps.update((k, ("dependentRequired", v)) for k, v in raw["dependentRequired"].items())
-        if isinstance(raw.get("dependentSchemas"), dict):
-            deps.update((k, ("dependentSchemas", v)) for k, v in raw["dependentSchemas"].items())
-        for name, (container, value) in deps.items():
-            if isinstance(value, list):
-                node.dep_required[name] = frozenset(v for v in value if isinstance(v, str))
-            else:
-                node.dep_schemas[name] = self.node(f"{ptr}/{container}/{escape(name)}")
+        for container in ("dependencies", "dependentRequired", "dependentSchemas"):
+            if isinstance(raw.get(container), dict):
+                deps.update((k, (container, v)) for k, v in raw[container].items())
+        if deps:
+            dep_required: dict[str, frozenset[str]] = {}
+            dep_schemas: dict[str, Node] = {}
+            for name, (container, value) in deps.items():
+                if isinstance(value, list):
+                    dep_required[name] = frozenset(v for v in value if isinstance(v, str))
+                else:
+                    dep_schemas[name] = self.node(f"{ptr}/{container}/{escape(name)}")
+            node.dep_required, node.dep_schemas = dep_required, dep_schemas
         if "propertyNames" in raw:
             node.property_names = self.node(f"{ptr}/propertyNames")
         if "unevaluatedProperties" in raw:
             node.unevaluated = self.node(f"{ptr}/unevaluatedProperties")
 
+    def _fill_array(self, node: Node, raw: dict[str, Any]) -> None:
+        ptr = node.ptr
         items = raw.get("items")
         if isinstance(raw.get("prefixItems"), list):
             node.prefix = tuple(
@@ -488,11 +508,11 @@ class Compiler:
             if "items" in raw:
                 node.rest = self.node(f"{ptr}/items")
         elif isinstance(items, list):
-            node.prefix = tuple(self.node(f"{ptr}/items/{i}") for i in range(len(items)))
+            node.prefix = tuple(self.node(f"{ptr}/items/{i}", sub) for i, sub in enumerate(items))
             if "additionalItems" in raw:
                 node.rest = self.node(f"{ptr}/additionalItems")
         elif "items" in raw:
-            node.rest = self.node(f"{ptr}/items")
+            node.rest = self.node(f"{ptr}/items", items)
         if node.rest is not None and node.rest.is_true:
             node.rest = None
         node.min_items = _positive(raw.get("minItems"))
@@ -503,11 +523,13 @@ class Compiler:
         node.min_contains = _number(raw.get("minContains"))  # type: ignore[assignment]
         node.max_contains = _number(raw.get("maxContains"))  # type: ignore[assignment]
 
+    def _fill_logic(self, node: Node, raw: dict[str, Any]) -> None:
+        ptr = node.ptr
         for key in COMBINATORS:
             branches = raw.get(key)
             if isinstance(branches, list):
                 setattr(node, _ATTR[key],
-                        tuple(self.node(f"{ptr}/{key}/{i}") for i in range(len(branches))))
+                        tuple(self.node(f"{ptr}/{key}/{i}", b) for i, b in enumerate(branches)))
         if "not" in raw:
             node.not_ = self.node(f"{ptr}/not")
         if any(k in raw for k in ("if", "then", "else")):
@@ -516,15 +538,43 @@ class Compiler:
             )
         if isinstance(raw.get("$ref"), str):
             # 2019-09+: a $ref with constraint siblings is one more conjunct.
+            self.opaque += 1
             target = self.node(self._ref_target(raw["$ref"], f"{ptr}/$ref"))
             node.all_of = (*(node.all_of or ()), target)
-        for key in ("definitions", "$defs"):
-            defs = raw.get(key)
-            if ptr and isinstance(defs, dict):
-                for name in defs:
-                    self.node(f"{ptr}/{key}/{escape(name)}")
 
 
+_ANNOTATION_KEYS_ORDER = ("title", "description", "default", "examples", "$id", "id",
+                          "$comment", "deprecated", "readOnly", "writeOnly", "format")
+_STRING_KEYS = frozenset({"minLength", "maxLength", "pattern"})
+_NUMBER_KEYS = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+                          "multipleOf"})
+_OBJECT_KEYS = frozenset({"properties", "required", "additionalProperties",
+                          "patternProperties", "minProperties", "maxProperties",
+                          "dependencies", "dependentRequired", "dependentSchemas",
+                          "propertyNames", "unevaluatedProperties"})
+_ARRAY_KEYS = frozenset({"items", "prefixItems", "additionalItems", "minItems", "maxItems",
+                         "uniqueItems", "contains", "minContains", "maxContains"})
+_LOGIC_KEYS = frozenset({*COMBINATORS, "not", "if", "then", "else", "$ref"})
+_DEFS_KEYS = frozenset({"definitions", "$defs"})
+(_CONSTRAINT, _NON_BASE, _ANNOTATION, _STRING, _NUMBER, _OBJECT, _ARRAY, _LOGIC,
+ _DEFS) = (1 << i for i in range(9))
+
+
+def _groups() -> dict[str, int]:
+    """Keyword -> bit set of the groups it belongs to, for one pass over a schema's keys."""
+    table: dict[str, int] = {}
+    for keys, bits in (
+        (CONSTRAINTS, _CONSTRAINT), (_NOT_BASE, _NON_BASE),
+        (frozenset(_ANNOTATION_KEYS_ORDER), _ANNOTATION), (_STRING_KEYS, _STRING),
+        (_NUMBER_KEYS, _NUMBER), (_OBJECT_KEYS, _OBJECT), (_ARRAY_KEYS, _ARRAY),
+        (_LOGIC_KEYS, _LOGIC), (_DEFS_KEYS, _DEFS),
+    ):
+        for key in keys:
+            table[key] = table.get(key, 0) | bits
+    return table
+
+
+_GROUP = _groups()
 _ATTR = {"allOf": "all_of", "anyOf": "any_of", "oneOf": "one_of"}
 _MISSING = object()
 
@@ -539,93 +589,3 @@ def _positive(value: Any) -> int | None:
     """minLength/minItems/minProperties: 0 constrains nothing, so it is the same as absent."""
     number = _number(value)
     return None if not number else int(number)
-
-
-# -- fingerprints ---------------------------------------------------------------------------
-
-
-def fingerprint(root: Node, nodes: list[Node]) -> None:
-    """Give every node not on a reference cycle its two fingerprints (bottom-up)."""
-    state: dict[int, int] = {}  # 1: on the stack, 2: done
-    for node in [root, *nodes]:
-        _fp(node, state)
-
-
-def _children(node: Node) -> list[Node]:
-    kids: list[Node] = [*node.properties.values(), *node.pattern_props.values(),
-                        *node.dep_schemas.values(), *node.prefix]
-    for single in (node.additional, node.property_names, node.unevaluated, node.rest,
-                   node.contains, node.not_):
-        if single is not None:
-            kids.append(single)
-    for _, branches in node.combinators():
-        kids.extend(branches)
-    if node.cond is not None:
-        kids.extend(c for c in node.cond if c is not None)
-    return kids
-
-
-def _fp(node: Node, state: dict[int, int]) -> bool:
-    """Compute fingerprints; False when the node reaches a cycle (fingerprints stay None)."""
-    key = id(node)
-    mark = state.get(key)
-    if mark == 1:
-        return False
-    if mark == 2:
-        return node.sem_fp is not None
-    if node.is_true or node.is_false:
-        node.sem_fp = b"true" if not node.is_false else b"false"
-        node.full_fp = node.sem_fp + canonical(node.annotations)
-        state[key] = 2
-        return True
-    state[key] = 1
-    ok = True
-    for kid in _children(node):
-        ok = _fp(kid, state) and ok
-    state[key] = 2
-    if not ok:
-        return False
-    sem = _describe(node)
-    node.sem_fp = hashlib.blake2b(orjson.dumps(sem, option=orjson.OPT_SORT_KEYS),
-                                  digest_size=16).digest()
-    full = [node.sem_fp.hex(), _canon(node.annotations), _full_children(node)]
-    node.full_fp = hashlib.blake2b(orjson.dumps(full, option=orjson.OPT_SORT_KEYS),
-                                   digest_size=16).digest()
-    return True
-
-
-def _h(node: Node | None) -> str | None:
-    return None if node is None or node.sem_fp is None else node.sem_fp.hex()
-
-
-def _hf(node: Node | None) -> str | None:
-    return None if node is None or node.full_fp is None else node.full_fp.hex()
-
-
-def _describe(node: Node) -> list[Any]:
-    return [
-        sorted(node.types) if node.types is not None else None,
-        sorted(k.decode() for k in node.enum_keys) if node.enum_keys is not None else None,
-        node.is_const,
-        node.min_length, node.max_length, node.pattern,
-        node.minimum, node.maximum, node.ex_minimum, node.ex_maximum, node.multiple_of,
-        {k: _h(v) for k, v in node.properties.items()},
-        sorted(node.required),
-        _h(node.additional),
-        {k: _h(v) for k, v in node.pattern_props.items()},
-        node.min_props, node.max_props,
-        {k: sorted(v) for k, v in node.dep_required.items()},
-        {k: _h(v) for k, v in node.dep_schemas.items()},
-        _h(node.property_names), _h(node.unevaluated),
-        [_h(p) for p in node.prefix], _h(node.rest),
-        node.min_items, node.max_items, node.unique,
-        _h(node.contains), node.min_contains, node.max_contains,
-        [[k, [_h(b) for b in bs]] for k, bs in node.combinators()],
-        _h(node.not_),
-        [_h(c) for c in node.cond] if node.cond is not None else None,
-        node.has_default,
-    ]
-
-
-def _full_children(node: Node) -> list[Any]:
-    return [_hf(k) for k in _children(node)] + sorted(node.properties)

@@ -71,11 +71,13 @@ of 0 count as absent; a required name with no ``properties`` entry is checked to
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 import jsonschema
 import jsonschema.exceptions
 import jsonschema.validators
+import orjson
 
 from evtool.compat._json_diff import Diff, Differ
 from evtool.compat._json_instances import Builder, GiveUp, candidates
@@ -87,7 +89,7 @@ from evtool.compat._json_model import (
     DRAFT2020,
     Compiler,
     Node,
-    fingerprint,
+    dumps,
 )
 from evtool.compat.findings import Change, Counterexample, Incompatibility, Side
 from evtool.errors import SchemaError
@@ -124,11 +126,71 @@ class JsonSchemaDoc:
 
     @property
     def validator(self) -> Any:
+        """The reference (python-jsonschema) validator of this schema."""
         got = self._cache.get("validator")
         if got is None:
             cls = _validator_class(self.draft)
             got = self._cache["validator"] = cls(self.document)
         return got
+
+    @property
+    def fast_validator(self) -> Any:
+        """jsonschema-rs's validator when installed and able to compile the schema, else None."""
+        if "fast" not in self._cache:
+            self._cache["fast"] = _fast_validator(self.document, self.draft)
+        return self._cache["fast"]
+
+    @property
+    def builder(self) -> Builder:
+        """Minimal-instance builder over this schema (as a writer), memoized per node."""
+        got = self._cache.get("builder")
+        if got is None:
+            got = self._cache["builder"] = Builder()
+        return got
+
+    def is_valid(self, instance: Any) -> bool:
+        fast = self.fast_validator
+        return bool(fast.is_valid(instance) if fast is not None
+                    else self.validator.is_valid(instance))
+
+    def proof(self, instance: Any) -> str:
+        """One line naming where and why this schema rejects ``instance``."""
+        fast = self.fast_validator
+        if fast is not None:
+            errors = list(islice(fast.iter_errors(instance), 2))
+            if len(errors) == 1:  # one reason: no need to rank, and rs says it the same way
+                return _one_line(f"{_json_path(errors[0].instance_path)}: {errors[0].message}")
+        error = jsonschema.exceptions.best_match(self.validator.iter_errors(instance))
+        return "rejected" if error is None else _one_line(f"{error.json_path}: {error.message}")
+
+
+def _fast_validator(document: Any, draft: int) -> Any:
+    if _rs is None:
+        return None
+    cls = {DRAFT4: "Draft4Validator", DRAFT6: "Draft6Validator", DRAFT7: "Draft7Validator",
+           DRAFT2019: "Draft201909Validator", DRAFT2020: "Draft202012Validator"}[draft]
+    try:
+        # Formats are annotations for python-jsonschema without a format checker; match it.
+        return getattr(_rs, cls)(document, validate_formats=False)
+    except Exception:  # a regex rs cannot compile, say: the reference validator still works
+        return None
+
+
+def _json_path(parts: list[Any]) -> str:
+    out = "$"
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part.isidentifier():
+            out += f".{part}"
+        else:
+            out += f"[{part!r}]"
+    return out
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def _validator_class(draft: int) -> type[Any]:
@@ -151,7 +213,6 @@ def parse(document: Any, *, source: str) -> JsonSchemaDoc:
     _check_metaschema(document, cls, uri, source)
     compiler = Compiler(document, source=source, draft=draft)
     root = compiler.compile_root()
-    fingerprint(root, list(compiler.nodes.values()))
     return JsonSchemaDoc(document=document, source=source, draft=draft, root=root)
 
 
@@ -200,7 +261,7 @@ def incompatibilities(reader: JsonSchemaDoc, writer: JsonSchemaDoc) -> list[Inco
         return []
     out: list[Incompatibility] = []
     seen: set[tuple[str, str, Side]] = set()
-    builder = Builder()
+    builder = writer.builder
     for diff in diffs:
         if not diff.breaking:
             continue
@@ -217,7 +278,6 @@ def incompatibilities(reader: JsonSchemaDoc, writer: JsonSchemaDoc) -> list[Inco
 
 def _counterexample(diff: Diff, reader: JsonSchemaDoc, writer: JsonSchemaDoc,
                     builder: Builder) -> tuple[Counterexample | None, str | None]:
-    wv, rv = writer.validator, reader.validator
     tried = 0
     built = 0
     for path, leaf in candidates(diff, builder):
@@ -228,17 +288,13 @@ def _counterexample(diff: Diff, reader: JsonSchemaDoc, writer: JsonSchemaDoc,
             instance = builder.build(writer.root, path, leaf)
         except (GiveUp, KeyError, IndexError, TypeError):
             continue
-        if not wv.is_valid(instance):
+        if not writer.is_valid(instance):
             continue
         built += 1
-        if rv.is_valid(instance):
+        if reader.is_valid(instance):
             continue
-        error = jsonschema.exceptions.best_match(rv.iter_errors(instance))
-        proof = "rejected" if error is None else f"{error.json_path}: {error.message}"
-        proof = " ".join(proof.split())
-        if len(proof) > 300:
-            proof = proof[:297] + "..."
-        return Counterexample(event=instance, proof=proof), None
+        event = orjson.loads(dumps(instance))  # a private copy: parts are shared in the memo
+        return Counterexample(event=event, proof=reader.proof(instance)), None
     return None, _no_example_reason(diff, built)
 
 
