@@ -12,8 +12,6 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from evtool.events.envelope import CloudEvent, dataschema_uri
-
 
 @dataclass
 class Arrival:
@@ -97,18 +95,3 @@ def sink() -> Iterator[Sink]:
     yield result
     stop[0]()
     thread.join(5)
-
-
-def make_events(shard: int = 0, workers: int = 1) -> Iterator[CloudEvent]:
-    """Small deterministic events (module-level, so spawned workers can unpickle it)."""
-    number = 0
-    while True:
-        yield CloudEvent(
-            id=f"evt-{shard}-{number}",
-            source="/tests",
-            type="commerce.order.placed",
-            time="2026-01-01T00:00:00Z",
-            data={"order_id": f"o-{shard}-{number}", "amount": number},
-            dataschema=dataschema_uri("commerce.order.placed", 2),
-        )
-        number += 1

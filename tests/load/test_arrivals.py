@@ -22,7 +22,9 @@ def test_parse_rate_rejects_with_one_line(text: str) -> None:
     assert "\n" not in str(info.value)
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("2m", 120), ("1h", 3600), ("500ms", 0.5), ("1m30s", 90)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("30s", 30), ("2m", 120), ("1h", 3600), ("500ms", 0.5), ("1m30s", 90)]
+)
 def test_parse_duration(text: str, seconds: float) -> None:
     assert arrivals.parse_duration(text) == pytest.approx(seconds)
 
@@ -35,7 +37,9 @@ def test_parse_duration_rejects(text: str) -> None:
 
 def test_parse_stages() -> None:
     assert arrivals.parse_stages("30s:50/s,2m:500/s,30s:0/s") == [
-        Stage(30, 50), Stage(120, 500), Stage(30, 0)
+        Stage(30, 50),
+        Stage(120, 500),
+        Stage(30, 0),
     ]
     with pytest.raises(UsageError, match="stage 2"):
         arrivals.parse_stages("30s:50/s,2m")

@@ -44,13 +44,30 @@ def _run(run_dir: Path, posts: Posts, by: CorrelateBy | None = None) -> Collecto
 
 
 def test_every_content_mode_is_recorded_with_its_correlation_key(tmp_path: Path) -> None:
-    structured = {"specversion": "1.0", "id": "r2", "source": "/ai", "type": "decision",
-                  "correlationid": "cause-2", "data": {"x": 1}}
-    batch = [dict(structured, id="r3", correlationid="cause-3"),
-             dict(structured, id="r4", correlationid=None, causationid="cause-4")]
+    structured = {
+        "specversion": "1.0",
+        "id": "r2",
+        "source": "/ai",
+        "type": "decision",
+        "correlationid": "cause-2",
+        "data": {"x": 1},
+    }
+    batch = [
+        dict(structured, id="r3", correlationid="cause-3"),
+        dict(structured, id="r4", correlationid=None, causationid="cause-4"),
+    ]
     posts = [
-        ({"ce-specversion": "1.0", "ce-id": "r1", "ce-source": "/ai", "ce-type": "decision",
-          "ce-correlationid": "cause-1", "content-type": "application/json"}, b'{"decision": "ok"}'),
+        (
+            {
+                "ce-specversion": "1.0",
+                "ce-id": "r1",
+                "ce-source": "/ai",
+                "ce-type": "decision",
+                "ce-correlationid": "cause-1",
+                "content-type": "application/json",
+            },
+            b'{"decision": "ok"}',
+        ),
         ({"content-type": "application/cloudevents+json"}, json.dumps(structured).encode()),
         ({"content-type": "application/cloudevents-batch+json"}, json.dumps(batch).encode()),
         ({"content-type": "application/json"}, json.dumps({"correlationid": "cause-5"}).encode()),
@@ -67,11 +84,22 @@ def test_every_content_mode_is_recorded_with_its_correlation_key(tmp_path: Path)
 def test_field_path_reaches_into_data_and_plain_json(tmp_path: Path) -> None:
     by = CorrelateBy.parse("correlationid,data.order_id")
     posts = [
-        ({"ce-specversion": "1.0", "ce-id": "r1", "ce-source": "/s", "ce-type": "t",
-          "content-type": "application/json"}, b'{"order_id": "o-1"}'),
-        ({"content-type": "application/cloudevents+json"},
-         json.dumps({"specversion": "1.0", "id": "r2", "source": "/s", "type": "t",
-                     "data": {"order_id": 2}}).encode()),
+        (
+            {
+                "ce-specversion": "1.0",
+                "ce-id": "r1",
+                "ce-source": "/s",
+                "ce-type": "t",
+                "content-type": "application/json",
+            },
+            b'{"order_id": "o-1"}',
+        ),
+        (
+            {"content-type": "application/cloudevents+json"},
+            json.dumps(
+                {"specversion": "1.0", "id": "r2", "source": "/s", "type": "t", "data": {"order_id": 2}}
+            ).encode(),
+        ),
         ({"content-type": "application/json"}, b'{"order_id": "o-3"}'),
     ]
     _run(tmp_path, posts, by)
