@@ -17,7 +17,7 @@ from evtool.results.report import fmt_ms, fmt_slo_actual
 from evtool.results.stats import PERCENTILE_NAMES
 
 WIDTH, HEIGHT = 1040, 300
-LEFT, RIGHT, TOP, BOTTOM = 70, 20, 20, 45
+LEFT, RIGHT, TOP, BOTTOM = 70, 20, 34, 45
 COLORS = {"p50": "#2b8a3e", "p90": "#1971c2", "p99": "#e8590c", "max": "#868e96",
           "ok": "#2b8a3e", "failed": "#e03131", "dropped": "#f08c00", "lost": "#7048e8",
           "target": "#c92a2a", "bar": "#4c6ef5"}
@@ -47,7 +47,11 @@ def _nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
 
 
 def _axis_label(value: float) -> str:
-    return f"{value:g}" if abs(value) < 10000 else f"{value:.3g}"
+    if abs(value) >= 1_000_000:
+        return f"{value / 1_000_000:g}M"
+    if abs(value) >= 10_000:
+        return f"{value / 1000:g}k"
+    return f"{value:g}"
 
 
 def _frame(title_y: str, x_ticks: list[tuple[float, str]], y_ticks: list[tuple[float, str]]) -> list[str]:
@@ -78,8 +82,8 @@ def _legend(items: list[tuple[str, str]]) -> str:
     parts = []
     x = LEFT + 10
     for name, color in items:
-        parts.append(f'<rect x="{x}" y="{TOP + 2}" width="12" height="4" fill="{color}"/>'
-                     f'<text x="{x + 16}" y="{TOP + 8}">{escape(name)}</text>')
+        parts.append(f'<rect x="{x}" y="{TOP - 20}" width="12" height="4" fill="{color}"/>'
+                     f'<text x="{x + 16}" y="{TOP - 14}">{escape(name)}</text>')
         x += 24 + 7 * len(name)
     return "".join(parts)
 
@@ -97,7 +101,8 @@ def distribution_svg(doc: dict[str, Any]) -> str:
     def x_of(ms: float) -> float:
         return LEFT + (math.log10(ms) - lo) / (hi - lo) * plot_w
 
-    x_ticks = [(x_of(10.0**e), fmt_ms(10.0**e)) for e in range(math.ceil(lo), math.floor(hi) + 1)]
+    x_ticks = [(x_of(m * 10.0**e), fmt_ms(m * 10.0**e)) for e in range(math.floor(lo), math.ceil(hi) + 1)
+               for m in (1, 2, 5) if lo <= math.log10(m * 10.0**e) <= hi]
     y_ticks = [(HEIGHT - BOTTOM - v / top * plot_h, _axis_label(v)) for v in _nice_ticks(0, top)]
     parts = _frame("events", x_ticks, y_ticks)
     for b in bins:
@@ -174,13 +179,16 @@ def percentiles_svg(doc: dict[str, Any]) -> str:
     return _svg(parts, "end-to-end percentiles over time")
 
 
-def throughput_svg(doc: dict[str, Any]) -> str:
+def _bars_over_time(
+    doc: dict[str, Any], names: tuple[str, ...], y_title: str, caption: str, label: str
+) -> str:
+    """Stacked bars per window, per second, for the outcomes in `names` (own scale)."""
     windows = doc["windows"]
     if not windows:
         return "<p class='muted'>No events.</p>"
     window_s = float(doc["window_s"])
-    rate = [w["scheduled"] / window_s for w in windows]
-    top = max(rate) or 1.0
+    totals = [sum(w[n] for n in names) / window_s for w in windows]
+    top = max(totals) or 1.0
     plot_h = HEIGHT - TOP - BOTTOM
     x_ticks, x_of = _time_axis(windows, window_s)
     bar_w = max((WIDTH - LEFT - RIGHT) / len(windows) - 1, 1)
@@ -188,23 +196,35 @@ def throughput_svg(doc: dict[str, Any]) -> str:
     def y_of(v: float) -> float:
         return HEIGHT - BOTTOM - v / top * plot_h
 
-    parts = _frame("events/s", x_ticks, [(y_of(v), _axis_label(v)) for v in _nice_ticks(0, top)])
+    parts = _frame(y_title, x_ticks, [(y_of(v), _axis_label(v)) for v in _nice_ticks(0, top)])
     for i, w in enumerate(windows):
         base = 0.0
-        for name in ("ok", "failed", "dropped", "lost"):
+        for name in names:
             value = w[name] / window_s
             if value <= 0:
                 continue
             y0, y1 = y_of(base), y_of(base + value)
             parts.append(f'<rect x="{x_of(i) - bar_w / 2:.1f}" y="{y1:.1f}" width="{bar_w:.1f}" '
                          f'height="{max(y0 - y1, 0.5):.1f}" fill="{COLORS[name]}" '
-                         f'opacity="{0.55 if name == "ok" else 0.95}">'
+                         f'opacity="{0.6 if name == "ok" else 0.95}">'
                          f'<title>{name}: {w[name]}</title></rect>')
             base += value
-    parts.append(_legend([(n, COLORS[n]) for n in ("ok", "failed", "dropped", "lost")]))
+    parts.append(_legend([(n, COLORS[n]) for n in names]))
     parts.append(f'<text x="{(LEFT + WIDTH - RIGHT) / 2:.0f}" y="{HEIGHT - 6}" text-anchor="middle">'
-                 "scheduled events per second, by outcome</text>")
-    return _svg(parts, "throughput and errors over time")
+                 f"{escape(caption)}</text>")
+    return _svg(parts, label)
+
+
+def throughput_svg(doc: dict[str, Any]) -> str:
+    return _bars_over_time(doc, ("ok", "failed", "dropped", "lost"), "events/s",
+                           "scheduled events per second, by outcome", "throughput over time")
+
+
+def errors_svg(doc: dict[str, Any]) -> str:
+    if not any(w["failed"] or w["dropped"] or w["lost"] for w in doc["windows"]):
+        return "<p class='muted'>No failed, dropped or lost events.</p>"
+    return _bars_over_time(doc, ("failed", "dropped", "lost"), "events/s",
+                           "failed, dropped and lost events per second (own scale)", "errors over time")
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -249,7 +269,8 @@ def render_html(doc: dict[str, Any]) -> str:
     ))
     sections.append("<h2>End-to-end distribution</h2>" + distribution_svg(doc))
     sections.append("<h2>Percentiles over time</h2>" + percentiles_svg(doc))
-    sections.append("<h2>Throughput and errors over time</h2>" + throughput_svg(doc))
+    sections.append("<h2>Throughput over time</h2>" + throughput_svg(doc))
+    sections.append("<h2>Errors over time</h2>" + errors_svg(doc))
     if doc["by_type"]:
         sections.append("<h2>Per event type</h2>" + _table(
             ["type", "version", "events", "ok", "failed", "dropped", "lost", "p50", "p99", "max"],

@@ -28,7 +28,7 @@ from evtool.results.stats import (
 )
 
 REPORT_FORMAT = 1
-HISTOGRAM_BINS_PER_DECADE = 10
+HISTOGRAM_BINS_PER_DECADE = 20
 
 
 def load_stats(
@@ -57,7 +57,7 @@ def _slo_actual(result_metric: str, actual: float | None, relative: bool) -> dic
 
 
 def log_histogram(stats: LatencyStats) -> list[dict[str, Any]]:
-    """End-to-end counts in logarithmic ms bins (10 per decade), for plots and sparklines."""
+    """End-to-end counts in logarithmic ms bins (20 per decade), for plots and sparklines."""
     histogram = stats.histograms[E2E]
     counts = hdr.counts_view(histogram)
     nonzero = np.flatnonzero(counts)

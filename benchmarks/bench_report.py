@@ -1,0 +1,223 @@
+"""Benchmark: `latency-report` over a 10-million-event run (time and peak memory), HDR fill, merge.
+
+Usage:
+    /work/venv/bin/python benchmarks/bench_report.py [--events 10000000] [--repeat 3] [--dir /tmp/x]
+    /work/venv/bin/python benchmarks/bench_report.py --html-only   # render + screenshot the HTML
+
+Each timed report runs in a fresh child process, so its peak RSS (ru_maxrss) is the report's
+own peak, not the generator's. Figures are medians of --repeat runs. The HDR section compares
+one-value-at-a-time `record_value` (the obvious way) with the bulk fills used by evtool, in the
+same run. The HTML section renders a report with a mid-run slowdown and screenshots it with
+headless Chromium when `chromium` is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from evtool.results import histogram as hdr
+from evtool.results.runlog import EVENT_DTYPE, RESULT_DTYPE, Reason, RunMeta, Status
+
+MS = 1_000_000
+T0 = 1_767_225_600_000_000_000
+
+
+def synthesize(run_dir: Path, n: int, seed: int = 1, slow_from: float = 0.6, slow_to: float = 0.7) -> None:
+    """A run of `n` events at 10 000/s: ack ~20 ms, results uniform 100–400 ms (slower for a while)."""
+    rng = np.random.default_rng(seed)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    events = np.zeros(n, dtype=EVENT_DTYPE)
+    keys = rng.integers(0, 2**63, (n, 2), dtype=np.int64)
+    events["key"] = keys.view("V16").reshape(n)
+    interval = max(1, int(1e9 / 10_000))
+    events["intended_ns"] = T0 + np.arange(n, dtype=np.int64) * interval
+    events["sent_ns"] = events["intended_ns"] + rng.integers(20_000, 400_000, n)
+    events["ack_ns"] = events["sent_ns"] + (rng.lognormal(3, 0.3, n) * MS).astype(np.int64)
+    events["type"] = rng.integers(0, 3, n)
+    events["schema_version"] = 1 + rng.integers(0, 2, n)
+    events["status"] = Status.OK
+    events["http_status"] = 202
+    events["attempts"] = 1
+    roll = rng.random(n)
+    failed = roll < 0.001
+    dropped = (roll >= 0.001) & (roll < 0.0015)
+    events["status"][failed] = Status.FAILED
+    events["reason"][failed] = Reason.HTTP_STATUS
+    events["http_status"][failed] = 503
+    events["status"][dropped] = Status.DROPPED
+    events["reason"][dropped] = Reason.MAX_IN_FLIGHT
+    events["sent_ns"][dropped] = 0
+    events["ack_ns"][dropped | failed] = 0
+    events.tofile(run_dir / "events-0.bin")
+    (run_dir / "events-0.types").write_text("commerce.order.placed\ninventory.alert\nsupport.complaint\n")
+    ok = np.flatnonzero((events["status"] == Status.OK) & (roll < 0.9995))  # 0.05 % never answered
+    delay = rng.uniform(100, 400, len(ok)) * MS
+    slow = (ok >= int(n * slow_from)) & (ok < int(n * slow_to))
+    delay[slow] *= 4
+    results = np.zeros(len(ok), dtype=RESULT_DTYPE)
+    results["key"] = events["key"][ok]
+    results["received_ns"] = events["intended_ns"][ok] + delay.astype(np.int64)
+    order = np.argsort(results["received_ns"], kind="stable")  # the collector writes in arrival order
+    results[order].tofile(run_dir / "results-0.bin")
+    RunMeta(run_id="bench", command=["bench"], options={}, tool_version="bench", target="http://127.0.0.1",
+            clock_origin_ns=T0, started_at="2026-01-01T00:00:00Z", collector="127.0.0.1:9000",
+            result_timeout_ns=10_000 * MS).write(run_dir)
+
+
+def child(run_dir: Path) -> None:
+    """One timed report in this fresh process; prints a JSON line of figures."""
+    from evtool.results.report import build_document, render_json
+    from evtool.results.runlog import read_run
+    from evtool.results.slo import parse_slos
+    from evtool.results.stats import compute_stats
+
+    t0 = time.perf_counter()
+    run = read_run(run_dir)
+    t1 = time.perf_counter()
+    stats = compute_stats([run], [run_dir])
+    t2 = time.perf_counter()
+    text = render_json(build_document(stats, parse_slos(None)))
+    t3 = time.perf_counter()
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"read": t1 - t0, "stats": t2 - t1, "render": t3 - t2, "total": t3 - t0,
+                      "peak_mib": peak_mib, "events": len(run.events), "json_bytes": len(text)}))
+
+
+def bench_report(run_dir: Path, repeat: int) -> None:
+    runs = []
+    for _ in range(repeat):
+        out = subprocess.run([sys.executable, __file__, "--child", str(run_dir)], check=True,
+                             capture_output=True, text=True).stdout
+        runs.append(json.loads(out.strip().splitlines()[-1]))
+    med = {k: statistics.median(r[k] for r in runs) for k in ("read", "stats", "render", "total", "peak_mib")}
+    print(f"report over {runs[0]['events']:,} events (median of {repeat}): total {med['total']:.2f} s "
+          f"(read {med['read']:.2f} s, stats {med['stats']:.2f} s, json {med['render']:.3f} s), "
+          f"peak RSS {med['peak_mib']:.0f} MiB")
+    baseline = subprocess.run([sys.executable, "-c", "import resource, numpy, evtool.results.report;"
+                               "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024)"],
+                              check=True, capture_output=True, text=True).stdout.strip()
+    size = sum(p.stat().st_size for p in run_dir.glob("*.bin")) / 2**20
+    print(f"  (interpreter + imports alone: {float(baseline):.0f} MiB RSS; run files {size:.0f} MiB)")
+
+
+def bench_hdr(n: int = 1_000_000, repeat: int = 3) -> None:
+    rng = np.random.default_rng(5)
+    values = (rng.uniform(100, 400, n) * 1000).astype(np.int64)  # µs
+
+    def one_by_one() -> None:
+        h = hdr.new_histogram()
+        for v in values.tolist():
+            h.record_value(v)
+
+    def unique_counts() -> None:
+        h = hdr.new_histogram()
+        uniq, counts = np.unique(values, return_counts=True)
+        for v, c in zip(uniq.tolist(), counts.tolist(), strict=True):
+            h.record_value(v, c)
+
+    def bincount() -> None:
+        h = hdr.new_histogram()
+        layout = hdr.Layout.of(h)
+        hdr.add_counts(h, np.bincount(layout.index_of(values), minlength=layout.counts_len))
+
+    timings = {}
+    fills = (("record_value per value", one_by_one), ("np.unique + record_value(v, n)", unique_counts),
+             ("vectorised index + bincount", bincount))
+    for name, fn in fills:
+        samples = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            fn()
+            samples.append(time.perf_counter() - t)
+        timings[name] = statistics.median(samples)
+    base = timings["record_value per value"]
+    print(f"HDR fill of {n:,} values (median of {repeat}):")
+    for name, t in timings.items():
+        print(f"  {name:34s} {t * 1000:9.1f} ms   x{base / t:6.1f} vs per value")
+
+    shards = []
+    for i in range(8):
+        h = hdr.new_histogram()
+        layout = hdr.Layout.of(h)
+        part = (rng.uniform(100, 400 + 50 * i, n // 8) * 1000).astype(np.int64)
+        hdr.add_counts(h, np.bincount(layout.index_of(part), minlength=layout.counts_len))
+        shards.append(h)
+    samples = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        total = hdr.new_histogram()
+        for h in shards:
+            total.add(h)
+        samples.append(time.perf_counter() - t)
+    print(f"merge of 8 shard histograms: {statistics.median(samples) * 1000:.2f} ms "
+          f"({total.get_total_count():,} values)")
+
+
+def bench_html(out_dir: Path) -> None:
+    """Render the HTML report of a 200k-event run with a slowdown; screenshot it with Chromium."""
+    from evtool.results.render_html import render_html
+    from evtool.results.report import build_document, load_stats
+    from evtool.results.slo import parse_slos
+
+    run_dir = out_dir / "html-run"
+    if not (run_dir / "meta.json").exists():
+        synthesize(run_dir, 200_000, seed=3, slow_from=0.5, slow_to=0.6)
+    stats = load_stats([run_dir], target_ns=2_000 * MS, window_ns=1_000 * MS)
+    t = time.perf_counter()
+    page = render_html(build_document(stats, parse_slos(None)))
+    elapsed = time.perf_counter() - t
+    html_path = out_dir / "report.html"
+    html_path.write_text(page, encoding="utf-8")
+    print(f"HTML report: {len(page) / 1024:.0f} KiB in {elapsed * 1000:.0f} ms -> {html_path}")
+    browser = shutil.which("chromium")
+    if browser is None:
+        print("  chromium not installed: no screenshot (apt-get install -y chromium)")
+        return
+    shot = out_dir / "report.png"
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
+             f"--screenshot={shot}", "--window-size=1200,1900", html_path.as_uri()],
+            check=True, capture_output=True, timeout=120,
+        )
+    print(f"  screenshot: {shot} ({shot.stat().st_size / 1024:.0f} KiB)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "evtool-bench-report")
+    parser.add_argument("--child", type=Path)
+    parser.add_argument("--html-only", action="store_true")
+    args = parser.parse_args()
+    if args.child:
+        child(args.child)
+        return
+    args.dir.mkdir(parents=True, exist_ok=True)
+    bench_html(args.dir)
+    if args.html_only:
+        return
+    bench_hdr()
+    run_dir = args.dir / f"run-{args.events}"
+    if not (run_dir / "meta.json").exists():
+        t = time.perf_counter()
+        synthesize(run_dir, args.events)
+        print(f"synthesized {args.events:,} events in {time.perf_counter() - t:.1f} s -> {run_dir}")
+    bench_report(run_dir, args.repeat)
+
+
+if __name__ == "__main__":
+    main()
