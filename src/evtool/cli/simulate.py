@@ -94,6 +94,9 @@ def simulate(
         str | None, typer.Option("--schema-versions", help="Schema versions to write, as for generate.")
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed for events and poisson arrivals.")] = None,
+    schemas: Annotated[
+        Path | None, typer.Option("--schemas", help="Schema directory (default: evtool.toml, else bundled).")
+    ] = None,
     mode: ModeOpt = "binary",
     batch_size: BatchOpt = 100,
     header: HeaderOpt = None,
@@ -111,7 +114,7 @@ def simulate(
 ) -> None:
     """Send generated events at a chosen rate (open model) and log every one of them."""
     arrival_spec = _arrival(rate, arrival, stages, duration, count, seed)
-    events = GeneratedEvents(mix=mix, flow=flow, schema_versions=schema_versions, seed=seed)
+    events = GeneratedEvents(mix=mix, flow=flow, schema_versions=schema_versions, seed=seed, schemas=schemas)
     events.check()
     plan = GeneratedPlan(arrival_spec, events, correlate_by)
     options: dict[str, Any] = {
@@ -124,6 +127,7 @@ def simulate(
         "flow": flow,
         "schema_versions": schema_versions,
         "seed": seed,
+        "schemas": str(schemas) if schemas else None,
     }
     _execute(
         plan,

@@ -99,6 +99,9 @@ class LiveStats:
     lag_max_ns: int = 0
     _spell_lag_ms: float = 0.0
 
+    def __post_init__(self) -> None:
+        self._totals.append((self.start_ns, 0, 0))
+
     def update(self, tick: Tick) -> None:
         self._latest[tick.source] = tick
         self._window.append((tick.at_ns, tick.ack_hist, tick.lag_hist))

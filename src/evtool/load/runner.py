@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import importlib
+import itertools
 import multiprocessing
 import os
 import queue
@@ -125,11 +126,18 @@ def _run_async(coro: Coroutine[Any, Any, T]) -> T:
         return runner.run(coro)
 
 
+def _primed(plan: Plan) -> Plan:
+    """Take the first event now: building generators (schemas, pools) must not eat into the schedule."""
+    first = next(plan, None)
+    return plan if first is None else itertools.chain([first], plan)
+
+
 async def _single(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None) -> RunSummary:
     target = make_target(spec.target)
     await target.open()
     try:
         run_dir = prepare_run_dir(spec.run_dir)
+        plan = _primed(spec.plan(0, 1))
         clock = RunClock()
         start_ns = clock.now_ns() + START_LEAD_NS
         meta = _meta(spec, run_dir, start_ns)
@@ -150,7 +158,7 @@ async def _single(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None)
         async with _collector(spec, run_dir, clock) as collector:
             try:
                 dispatcher = Dispatcher(
-                    spec.plan(0, 1),
+                    plan,
                     target,
                     writer,
                     clock,
@@ -315,7 +323,7 @@ def _worker_main(spec: RunSpec, run_dir: Path, index: int, messages: Any, go: An
 async def _worker(spec: RunSpec, run_dir: Path, index: int, messages: Any, go: Any, start_at: Any) -> None:
     target = make_target(spec.target)
     await target.open()
-    plan = spec.plan(index, spec.workers)
+    plan = _primed(spec.plan(index, spec.workers))
     messages.put(("ready", index, None))
     loop = asyncio.get_running_loop()
     while not await loop.run_in_executor(None, go.wait, 0.5):

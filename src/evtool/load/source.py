@@ -1,63 +1,61 @@
 """The generated-event source of `simulate`, as a picklable factory each sender process calls.
 
-The generation itself lives in `evtool.events` (same options as `evtool generate`); this only
-carries the option strings across processes and gives each worker its own seed, so workers
-never generate the same events and a run is reproducible from its seed.
+Generation lives in `evtool.events.source` (the same `EventStream` and options as
+`evtool generate`); this carries the option strings across processes and gives worker i the
+seed `seed + i * stride`, so workers never send the same events and a run is reproducible.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
 
-from evtool.errors import UsageError
+from evtool.catalog.bundled import bundled_schema_dir
+from evtool.catalog.loader import load_catalog
+from evtool.config import load_settings
 from evtool.events.envelope import CloudEvent
+from evtool.events.source import EventStream, GenerateOptions, parse_flow, parse_mix, parse_version_mix
 
 WORKER_SEED_STRIDE = 1_000_003
 
 
-def _source_function() -> tuple[Callable[..., Iterable[CloudEvent]], Any]:
-    """(events function, its options dataclass) from `evtool.events.source`."""
-    try:
-        module = importlib.import_module("evtool.events.source")
-    except ImportError:
-        raise UsageError(
-            "event generation (evtool.events.source) is not available in this build",
-            hint="use `evtool replay FILE` with a recorded log instead",
-        ) from None
-    function = getattr(module, "iter_events", None) or getattr(module, "generate_events", None)
-    options = getattr(module, "SourceOptions", None) or getattr(module, "GenerateOptions", None)
-    if function is None or options is None:
-        raise UsageError("evtool.events.source does not provide an event source this version understands")
-    return function, options
-
-
 @dataclass(frozen=True, slots=True)
 class GeneratedEvents:
-    """`--mix`, `--flow`, `--schema-versions`, `--seed`, `--schemas` as given on the command line."""
+    """`--mix`, `--flow`, `--schema-versions`, `--seed` and the schema directory, as given."""
 
     mix: str | None = None
     flow: str | None = None
     schema_versions: str | None = None
     seed: int | None = None
-    schemas: str | None = None
+    schemas: Path | None = None  # None: schema_dir of evtool.toml, else the bundled examples
+
+    def stream(self, shard: int = 0) -> EventStream:
+        """A compiled stream; bad options raise UsageError/SchemaError here, before any event."""
+        root = self.schemas
+        if root is None:
+            root = load_settings(None).schema_dir
+            if not root.is_dir():
+                root = bundled_schema_dir()
+        options = GenerateOptions(seed=(self.seed or 0) + shard * WORKER_SEED_STRIDE)
+        kwargs: dict[str, object] = {}
+        if self.mix:
+            kwargs["mix"] = parse_mix(self.mix)
+        if self.flow:
+            kwargs["flow"] = parse_flow(self.flow)
+        if self.schema_versions:
+            versions = parse_version_mix(self.schema_versions)
+            if len(versions) == 1:
+                kwargs["schema_version"] = versions[0][0]
+            else:
+                kwargs["version_mix"] = versions
+        if kwargs:
+            options = replace(options, **kwargs)  # type: ignore[arg-type]
+        return EventStream(load_catalog(root), options)
 
     def check(self) -> None:
-        """Build a source once in the parent, so bad options fail before any process starts."""
-        iter(self(0, 1))
+        """Resolve everything once in the parent, so bad options fail before any process starts."""
+        self.stream(0)
 
     def __call__(self, shard: int, workers: int) -> Iterable[CloudEvent]:
-        function, options_type = _source_function()
-        seed = None if self.seed is None else self.seed + shard * WORKER_SEED_STRIDE
-        given = {
-            "mix": self.mix,
-            "flow": self.flow,
-            "schema_versions": self.schema_versions,
-            "seed": seed,
-            "schemas": self.schemas,
-        }
-        fields = getattr(options_type, "__dataclass_fields__", {})
-        options = options_type(**{k: v for k, v in given.items() if k in fields and v is not None})
-        return function(options)
+        return self.stream(shard)
