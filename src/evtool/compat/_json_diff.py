@@ -778,12 +778,12 @@ class Differ:
             self._ok(out, "not-type-removed", "not", w, r, ip, f"{where}: 'not' was removed")
         elif wn is None:
             self._r(out, "not-type-added", "not", w, r, ip,
-                    f"{where}: the new schema adds a 'not' that rejects some old values", "min")
+                    f"{where}: the new schema adds a 'not' that rejects some old values", "not")
         else:
             sub = self.compare(rn, wn, ())  # reversed: the new 'not' must exclude less
             if self.breaks(sub):
                 self._r(out, "not-type-extended", "not", w, r, ip,
-                        f"{where}: the new 'not' excludes values the old one allowed", "min")
+                        f"{where}: the new 'not' excludes values the old one allowed", "not")
             else:
                 self._ok(out, "not-type-narrowed", "not", w, r, ip,
                          f"{where}: the 'not' excludes fewer values")

@@ -8,6 +8,7 @@ is caught by the proof and the next candidate is tried.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import re
@@ -471,6 +472,11 @@ def candidates(diff: Diff, builder: Builder) -> Iterator[tuple[IPath, Any]]:
             yield ip, [item, copy.deepcopy(item)]
         except GiveUp:
             pass
+    elif hint == "not" and r.not_ is not None:
+        # Values the new 'not' forbids: its enum, or a minimal value of what it describes.
+        yield from ((ip, v) for v in (r.not_.enum or ()))
+        with contextlib.suppress(GiveUp):
+            yield ip, Builder().min_value(r.not_)
     elif hint == "branches":
         kind, indexes, first = detail
         if first is not None:
