@@ -1,0 +1,335 @@
+"""`evtool simulate` and `evtool replay` end to end, against a real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import typer
+from aiohttp import web
+
+from evtool.cli import simulate
+from evtool.errors import EvtoolError
+from evtool.results.runlog import Reason, Status, read_run
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.url = ""
+        self.requests: list[tuple[int, dict[str, str], bytes]] = []
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    result = Sink()
+    ready = threading.Event()
+    loop = asyncio.new_event_loop()
+
+    async def handle(request: web.Request) -> web.Response:
+        result.requests.append((time.time_ns(), dict(request.headers), await request.read()))
+        return web.Response(status=202)
+
+    async def start() -> web.AppRunner:
+        app = web.Application()
+        app.router.add_post("/{tail:.*}", handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        result.url = f"http://127.0.0.1:{runner.addresses[0][1]}/events"
+        return runner
+
+    def serve() -> None:
+        runner = loop.run_until_complete(start())
+        ready.set()
+        loop.run_forever()
+        loop.run_until_complete(runner.cleanup())
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert ready.wait(5)
+    yield result
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+
+
+def cli(argv: list[str]) -> int:
+    """Run the commands as `evtool` would: EvtoolError → exit 2 with one line, typer.Exit → its code."""
+    app = typer.Typer()
+    simulate.register(app)
+
+    @app.callback()
+    def _root() -> None:
+        """evtool."""
+
+    try:
+        code = app(args=argv, prog_name="evtool", standalone_mode=False)
+    except EvtoolError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    return int(code or 0)
+
+
+def _log(path: Path, count: int, gap_ms: int) -> Path:
+    with path.open("w") as out:
+        for i in range(count):
+            ms = i * gap_ms
+            event = {
+                "specversion": "1.0",
+                "id": f"e-{i}",
+                "source": "/rec",
+                "type": "commerce.order.placed",
+                "time": f"2026-01-01T00:{ms // 60000:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}Z",
+                "datacontenttype": "application/json",
+                "dataschema": "urn:evtool:schema:commerce.order.placed:1",
+                "data": {"order_id": f"o-{i}"},
+            }
+            out.write(json.dumps(event) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--rate", "fast", "--count", "3"], "--rate"),
+        (["--rate", "10/s"], "--duration or --count"),
+        (["--rate", "10/s", "--stages", "1s:5/s", "--count", "3"], "not both"),
+        (["--stages", "1s", "--count", "3"], "DURATION:RATE"),
+        (["--rate", "10/s", "--count", "3", "--mode", "carrier-pigeon"], "--mode"),
+        (["--rate", "10/s", "--count", "3", "-H", "no colon"], "Name: value"),
+        (
+            ["--rate", "10/s", "--count", "3", "-H", "Authorization: env:EVTOOL_SURELY_UNSET"],
+            "EVTOOL_SURELY_UNSET",
+        ),
+        (["--rate", "10/s", "--count", "3", "--mix", "unicorn=1"], "unicorn"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli(
+        ["simulate", "--target", "file:" + str(tmp_path / "o.jsonl"), "--run-dir", str(tmp_path / "r"), *args]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()
+
+
+def test_unreachable_target_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli(
+        [
+            "simulate",
+            "-t",
+            "http://127.0.0.1:9/x",
+            "--rate",
+            "5/s",
+            "--count",
+            "2",
+            "--run-dir",
+            str(tmp_path / "r"),
+        ]
+    )
+    assert code == 2
+    assert "cannot connect to 127.0.0.1:9" in capsys.readouterr().err
+
+
+def test_simulate_sends_generated_events(
+    sink: Sink, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = tmp_path / "run"
+    code = cli(
+        [
+            "simulate",
+            "-t",
+            sink.url,
+            "--rate",
+            "100/s",
+            "--count",
+            "50",
+            "--seed",
+            "5",
+            "--mix",
+            "order=1",
+            "--run-dir",
+            str(run_dir),
+            "--quiet",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "scheduled 50 = ok 50 + failed 0 + dropped 0 + aborted 0" in out
+    assert f"run: {run_dir}" in out
+    assert len(sink.requests) == 50
+    assert {h["ce-type"] for _, h, _ in sink.requests} == {"commerce.order.placed"}
+    log = read_run(run_dir)
+    assert len(log.events) == 50
+    assert log.meta.options["seed"] == 5
+    assert log.meta.target == sink.url
+
+
+def test_secrets_are_sent_but_never_written(
+    sink: Sink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("EVTOOL_TEST_API_TOKEN", "tok-from-env-123")
+    run_dir = tmp_path / "run"
+    code = cli(
+        [
+            "replay",
+            str(_log(tmp_path / "rec.jsonl", 3, 10)),
+            "-t",
+            sink.url,
+            "--as-fast-as-possible",
+            "-H",
+            "Authorization: env:EVTOOL_TEST_API_TOKEN",
+            "-H",
+            "X-Api-Key: literal-key-456",
+            "-H",
+            "X-Tenant: acme",
+            "--run-dir",
+            str(run_dir),
+        ]
+    )
+    output = capsys.readouterr()
+    assert code == 0
+    headers = sink.requests[0][1]
+    assert headers["Authorization"] == "tok-from-env-123"
+    assert headers["X-Api-Key"] == "literal-key-456"
+    for path in run_dir.iterdir():
+        data = path.read_bytes()
+        assert b"tok-from-env-123" not in data
+        assert b"literal-key-456" not in data
+    assert "tok-from-env-123" not in output.out + output.err
+    meta = json.loads((run_dir / "meta.json").read_text())
+    assert "Authorization: env:EVTOOL_TEST_API_TOKEN" in meta["options"]["headers"]
+    assert "X-Tenant: acme" in meta["options"]["headers"]
+
+
+def test_replay_speed_compresses_gaps(sink: Sink, tmp_path: Path) -> None:
+    log = _log(tmp_path / "rec.jsonl", 11, 100)  # 1 s of recorded time
+    started = time.monotonic()
+    code = cli(
+        ["replay", str(log), "-t", sink.url, "--speed", "10", "--run-dir", str(tmp_path / "run"), "-q"]
+    )
+    assert code == 0
+    assert time.monotonic() - started < 3
+    intended = sorted(read_run(tmp_path / "run").events["intended_ns"].tolist())
+    assert [round((b - a) / 1e6, 3) for a, b in itertools.pairwise(intended)] == [10.0] * 10
+
+
+def test_stages_via_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out.jsonl"
+    code = cli(
+        [
+            "simulate",
+            "-t",
+            f"file:{out}",
+            "--stages",
+            "500ms:200/s,500ms:200/s",
+            "--mix",
+            "order=1",
+            "--run-dir",
+            str(tmp_path / "run"),
+            "-q",
+        ]
+    )
+    assert code == 0
+    assert len(out.read_text().splitlines()) == 150  # 50 on the ramp + 100 at 200/s
+    assert "scheduled 150 = ok 150" in capsys.readouterr().out
+
+
+def test_ctrl_c_leaves_a_readable_log_and_exits_130(sink: Sink, tmp_path: Path) -> None:
+    log = _log(tmp_path / "rec.jsonl", 5000, 1)
+    run_dir = tmp_path / "run"
+    script = tmp_path / "evtool_cli.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+        import sys, typer
+        from evtool.cli import simulate
+        from evtool.errors import EvtoolError
+        app = typer.Typer()
+        simulate.register(app)
+        @app.callback()
+        def _root() -> None:
+            "evtool."
+        try:
+            code = app(args=sys.argv[1:], prog_name="evtool", standalone_mode=False)
+        except EvtoolError as exc:
+            print("error:", exc.message, file=sys.stderr)
+            sys.exit(2)
+        sys.exit(int(code or 0))
+        """
+        )
+    )
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(script),
+            "replay",
+            str(log),
+            "-t",
+            sink.url,
+            "--rate",
+            "200/s",
+            "--run-dir",
+            str(run_dir),
+            "--grace",
+            "1s",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    deadline = time.monotonic() + 20
+    while not (run_dir / "meta.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=20)
+    assert process.returncode == 130, err
+    assert b"interrupted: scheduled" in out
+    run = read_run(run_dir)
+    assert run.meta.interrupted
+    assert run.meta.ended_at is not None
+    assert run.skipped_bytes == 0
+    events = run.events
+    assert 100 < len(events) < 1000
+    statuses = set(events["status"].tolist())
+    assert statuses <= {Status.OK, Status.FAILED, Status.DROPPED}
+    cancelled = events[events["status"] != Status.OK]
+    assert set(cancelled["reason"].tolist()) <= {Reason.CANCELLED}
+    assert len(sink.requests) == int((events["status"] == Status.OK).sum())
+
+
+def test_collector_option_without_port_is_rejected(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli(
+        [
+            "simulate",
+            "-t",
+            "-",
+            "--rate",
+            "5/s",
+            "--count",
+            "1",
+            "--collect",
+            "nowhere",
+            "--run-dir",
+            str(tmp_path / "r"),
+        ]
+    )
+    assert code == 2
+    assert "HOST:PORT" in capsys.readouterr().err
