@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -228,14 +229,15 @@ def test_schema_diff_classifies_each_change(repo: Path, capsys: pytest.CaptureFi
 
 @pytest.mark.e2e
 def test_installed_command_runs_end_to_end(repo: Path) -> None:
-    executable = shutil.which("evtool")
+    beside_python = Path(sys.executable).parent / "evtool"
+    executable = str(beside_python) if beside_python.exists() else shutil.which("evtool")
     assert executable, "the evtool console script is not installed"
     done = subprocess.run([executable, "schema", "check"], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     version = subprocess.run([executable, "--version"], capture_output=True, text=True, check=True)
     assert version.stdout.startswith("evtool ")
     module = subprocess.run(
-        ["python", "-m", "evtool", "schema", "check", "--mode", "bogus"],
+        [sys.executable, "-m", "evtool", "schema", "check", "--mode", "bogus"],
         capture_output=True,
         text=True,
         check=False,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 from rich.console import Console
 from rich.text import Text
@@ -55,24 +54,24 @@ def run(argv: list[str] | None = None) -> int:
     app = build_app()
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
-        app(args=argv, prog_name="evtool", standalone_mode=False)
+        result = app(args=argv, prog_name="evtool", standalone_mode=False)
     except EvtoolError as exc:
         err.print(Text.assemble(("error: ", "bold red"), exc.message))
         if exc.hint:
             err.print(f"  hint: {exc.hint}", markup=False)
         return int(exc.exit_code)
-    except click.exceptions.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         err.print("interrupted", markup=False)
         return int(ExitCode.INTERRUPTED)
-    except KeyboardInterrupt:
-        err.print("interrupted", markup=False)
-        return int(ExitCode.INTERRUPTED)
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show(file=sys.stderr)
-        return int(ExitCode.USAGE)
-    return int(ExitCode.OK)
+    except typer.TyperException as exc:  # usage errors found while parsing options
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show(file=sys.stderr)
+        else:
+            err.print(f"error: {exc}", markup=False)
+        return int(getattr(exc, "exit_code", ExitCode.USAGE))
+    # Outside standalone mode a `typer.Exit(code)` comes back as the return value.
+    return result if isinstance(result, int) else int(ExitCode.OK)
 
 
 def main() -> None:

@@ -76,7 +76,7 @@ def to_junit(report: CheckReport) -> str:
         )
         by_pair.setdefault(key, []).append(finding)
     failures = 0
-    cases = [
+    cases: list[tuple[str, int, int, str | None]] = [
         (p.subject, p.old_version, p.new_version, p.direction.value) for p in report.pairs
     ]
     cases += [key for key in by_pair if key[3] is None]
