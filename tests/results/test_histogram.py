@@ -29,6 +29,7 @@ def test_bulk_fill_equals_record_value() -> None:
     percentiles = (1.0, 50.0, 90.0, 99.0, 99.9, 100.0)
     ours = hdr.percentiles_us(hdr.counts_view(bulk), percentiles, highest)
     assert ours.tolist() == [reference.get_value_at_percentile(p) for p in percentiles]
+    assert hdr.mean_us(hdr.counts_view(bulk), highest) == reference.get_mean_value()
 
 
 def test_highest_values_match_hdrh() -> None:

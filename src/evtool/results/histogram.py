@@ -121,3 +121,11 @@ def count_at_or_below_us(counts: npt.NDArray[Any], limit_us: int, layout: Layout
         return 0
     index = int(layout.index_of(np.array([min(limit_us, HIGHEST_US)], dtype=np.int64))[0])
     return int(counts[: index + 1].sum())
+
+
+def mean_us(counts: npt.NDArray[Any], highest: npt.NDArray[np.int64]) -> float:
+    """Mean as `HdrHistogram.get_mean_value` computes it (each range at its median-equivalent value)."""
+    lowest = np.concatenate(([0], highest[:-1] + 1))
+    middle = lowest + ((highest - lowest + 1) >> 1)
+    total = counts.sum()
+    return float((counts.astype(np.float64) * middle).sum() / total) if total else 0.0

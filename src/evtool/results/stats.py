@@ -59,13 +59,14 @@ class Distribution:
         counts = hdr.counts_view(histogram)
         total = int(counts.sum())
         values = hdr.percentiles_us(counts, PERCENTILES, highest)
+        mean = hdr.mean_us(counts, highest) if total else None
         return cls(
             count=total,
             percentiles_ms={
                 name: (float(v) / 1000 if total else None)
                 for name, v in zip(PERCENTILE_NAMES, values.tolist(), strict=True)
             },
-            mean_ms=float(histogram.get_mean_value()) / 1000 if total else None,
+            mean_ms=mean / 1000 if mean is not None else None,
         )
 
 
@@ -159,17 +160,27 @@ class _ResultIndex:
     hashes: npt.NDArray[np.uint64]  # one per distinct key, sorted
     first_received: npt.NDArray[np.int64]
     copies: npt.NDArray[np.int64]  # results with this key
-    keys: npt.NDArray[Any]  # (n, 2) uint64, the full key of each group
+    first_words: npt.NDArray[np.uint64]  # first 8 key bytes of each group (hash + these = all 16)
     matched: npt.NDArray[np.bool_]
 
 
-def _key_words(keys: npt.NDArray[Any]) -> npt.NDArray[np.uint64]:
-    return np.ascontiguousarray(keys).view(np.uint64).reshape(-1, 2)
+def _key_words(records: npt.NDArray[Any]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+    """The two 8-byte halves of each record's `key`, as strided views (no 16-byte copy)."""
+    fields = records.dtype.fields
+    assert fields is not None
+    offset = int(fields["key"][1])
+    halves = np.dtype({"names": ["k0", "k1"], "formats": ["<u8", "<u8"], "offsets": [offset, offset + 8],
+                       "itemsize": records.dtype.itemsize})
+    view = records.view(halves)
+    return view["k0"], view["k1"]
 
 
-def _hash(words: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+def _hash(k0: npt.NDArray[np.uint64], k1: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """64-bit mix of both halves; with equal first halves, equal hashes mean equal keys."""
     with np.errstate(over="ignore"):
-        return np.asarray((words[:, 0] * _MIX) ^ words[:, 1], dtype=np.uint64)
+        mixed = k0 * _MIX
+    mixed ^= k1
+    return mixed
 
 
 def _sort_order(hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.intp]:
@@ -203,8 +214,8 @@ def _sort_order(hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.intp]:
 def _index_results(runs: Sequence[RunLog]) -> _ResultIndex:
     parts = [run.results for run in runs if len(run.results)]
     results = np.concatenate(parts) if parts else np.empty(0, dtype=runs[0].results.dtype)
-    words = _key_words(results["key"])
-    hashes = _hash(words)
+    k0, k1 = _key_words(results)
+    hashes = _hash(k0, k1)
     order = _sort_order(hashes)
     sorted_hashes = hashes[order]
     if len(order):
@@ -221,18 +232,18 @@ def _index_results(runs: Sequence[RunLog]) -> _ResultIndex:
         hashes=sorted_hashes[starts],
         first_received=first.astype(np.int64),
         copies=copies.astype(np.int64),
-        keys=words[group_rows],
+        first_words=k0[group_rows],
         matched=np.zeros(len(starts), dtype=np.bool_),
     )
 
 
-def _lookup(index: _ResultIndex, keys: npt.NDArray[Any]) -> npt.NDArray[np.intp]:
+def _lookup(index: _ResultIndex, events: npt.NDArray[Any]) -> npt.NDArray[np.intp]:
     """Group of each event's key in `index`, -1 when no result has it."""
-    found = np.full(len(keys), -1, dtype=np.intp)
-    if not len(index.hashes) or not len(keys):
+    found = np.full(len(events), -1, dtype=np.intp)
+    if not len(index.hashes) or not len(events):
         return found
-    words = _key_words(keys)
-    hashes = _hash(words)
+    k0, k1 = _key_words(events)
+    hashes = _hash(k0, k1)
     order = _sort_order(hashes)  # sorted queries make searchsorted ~50x faster
     queries = hashes[order]
     position = np.searchsorted(index.hashes, queries)
@@ -240,7 +251,7 @@ def _lookup(index: _ResultIndex, keys: npt.NDArray[Any]) -> npt.NDArray[np.intp]
     hit = index.hashes[position] == queries
     rows = order[hit]
     groups = position[hit]
-    same = np.all(index.keys[groups] == words[rows], axis=1)  # confirm on all 16 bytes
+    same = index.first_words[groups] == k0[rows]  # with the hash equal: all 16 bytes equal
     found[rows[same]] = groups[same]
     return found
 
@@ -351,7 +362,7 @@ def compute_stats(
 
         if collecting:
             timeout = result_timeout_ns or run.meta.result_timeout_ns or DEFAULT_RESULT_TIMEOUT_NS
-            group = _lookup(index, events["key"])
+            group = _lookup(index, events)
             has_result = group >= 0
             index.matched[group[has_result]] = True
             received = np.zeros(len(events), dtype=np.int64)
