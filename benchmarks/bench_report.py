@@ -75,6 +75,14 @@ def synthesize(run_dir: Path, n: int, seed: int = 1, slow_from: float = 0.6, slo
             result_timeout_ns=10_000 * MS).write(run_dir)
 
 
+def _peak_rss_mib() -> float:
+    """VmHWM: this process's own peak RSS (ru_maxrss survives exec, so it can be the parent's)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child(run_dir: Path) -> None:
     """One timed report in this fresh process; prints a JSON line of figures."""
     from evtool.results.report import build_document, render_json
@@ -89,7 +97,7 @@ def child(run_dir: Path) -> None:
     t2 = time.perf_counter()
     text = render_json(build_document(stats, parse_slos(None)))
     t3 = time.perf_counter()
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mib = _peak_rss_mib()
     print(json.dumps({"read": t1 - t0, "stats": t2 - t1, "render": t3 - t2, "total": t3 - t0,
                       "peak_mib": peak_mib, "events": len(run.events), "json_bytes": len(text)}))
 
@@ -104,8 +112,7 @@ def bench_report(run_dir: Path, repeat: int) -> None:
     print(f"report over {runs[0]['events']:,} events (median of {repeat}): total {med['total']:.2f} s "
           f"(read {med['read']:.2f} s, stats {med['stats']:.2f} s, json {med['render']:.3f} s), "
           f"peak RSS {med['peak_mib']:.0f} MiB")
-    baseline = subprocess.run([sys.executable, "-c", "import resource, numpy, evtool.results.report;"
-                               "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024)"],
+    baseline = subprocess.run([sys.executable, __file__, "--imports-only"],
                               check=True, capture_output=True, text=True).stdout.strip()
     size = sum(p.stat().st_size for p in run_dir.glob("*.bin")) / 2**20
     print(f"  (interpreter + imports alone: {float(baseline):.0f} MiB RSS; run files {size:.0f} MiB)")
@@ -202,7 +209,13 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "evtool-bench-report")
     parser.add_argument("--child", type=Path)
     parser.add_argument("--html-only", action="store_true")
+    parser.add_argument("--imports-only", action="store_true")
     args = parser.parse_args()
+    if args.imports_only:
+        import evtool.results.report  # noqa: F401
+
+        print(_peak_rss_mib())
+        return
     if args.child:
         child(args.child)
         return

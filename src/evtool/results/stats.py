@@ -410,8 +410,11 @@ def compute_stats(
         gtype = local_to_global[events["type"]]
         version = events["schema_version"].astype(np.int64)
         group_key = gtype * 65536 + version
-        present = np.unique(group_key)
-        slot = np.searchsorted(present, group_key)
+        seen = np.bincount(group_key)  # small: types x 65536 at most
+        present = np.flatnonzero(seen)
+        remap = np.zeros(len(seen), dtype=np.int64)
+        remap[present] = np.arange(len(present))
+        slot = remap[group_key]
         n_groups = len(present)
         e2e_slots = slot[e2e_rows]
         hist2d = np.bincount(
