@@ -24,6 +24,7 @@ from evtool.results.clock import RunClock
 from evtool.results.runlog import EventLogWriter, Reason, Status
 
 Plan = Iterator[tuple[int, OutEvent]]  # (intended offset from time zero in ns, event)
+YIELD_EVERY_NS = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +75,7 @@ class Dispatcher:
         self._stopping = False
         self._interrupted = False
         self._waiter: asyncio.Future[None] | None = None
-        self._slot_free: asyncio.Event | None = None
+        self._waiting_for_slot = False
         self._grace_cut: asyncio.Event | None = None
         self.scheduled = self.sent = self.ok = self.failed = self.dropped = self.aborted = 0
         self.in_flight = 0
@@ -107,7 +108,6 @@ class Dispatcher:
     # -- the run ---------------------------------------------------------------------------
 
     async def run(self) -> DispatchResult:
-        self._slot_free = asyncio.Event()
         self._grace_cut = asyncio.Event()
         ticker = asyncio.create_task(self._ticker())
         try:
@@ -136,6 +136,7 @@ class Dispatcher:
         size = self._options.batch_size
         afap = self._options.as_fast_as_possible
         clock = self._clock
+        last_yield = clock.now_ns()
         for offset, event in self._plan:
             if self._stopping:
                 self._cancel_unsent([event])
@@ -150,7 +151,12 @@ class Dispatcher:
             else:
                 intended = self._start_ns + offset
                 event.intended_ns = intended
-                if intended > clock.now_ns():
+                now = clock.now_ns()
+                if now - last_yield > YIELD_EVERY_NS:
+                    # behind schedule: let requests start and finish, or they would pile up as "in flight"
+                    await asyncio.sleep(0)
+                    last_yield = now
+                if intended > now:
                     if batch and batch_deadline < intended:
                         await self._sleep_until(batch_deadline)
                         if not self._stopping:
@@ -158,6 +164,7 @@ class Dispatcher:
                             batch = []
                     if not self._stopping:
                         await self._sleep_until(intended)
+                        last_yield = intended
                     if self._stopping:
                         self._cancel_unsent([*batch, event])
                         batch = []
@@ -165,6 +172,9 @@ class Dispatcher:
             self.scheduled += 1
             if size == 1:
                 self._launch([event])
+                if afap and clock.now_ns() - last_yield > YIELD_EVERY_NS:
+                    await asyncio.sleep(0)
+                    last_yield = clock.now_ns()
                 continue
             if not batch:
                 batch_deadline = event.intended_ns + linger_ns
@@ -172,8 +182,9 @@ class Dispatcher:
             if len(batch) >= size:
                 self._launch(batch)
                 batch = []
-            if afap:
+            if afap and clock.now_ns() - last_yield > YIELD_EVERY_NS:
                 await asyncio.sleep(0)
+                last_yield = clock.now_ns()
         if batch:
             if self._stopping:
                 self._cancel_unsent(batch)
@@ -206,8 +217,9 @@ class Dispatcher:
             result = SendResult(Status.FAILED, Reason.OTHER, 0, 1)
         finally:
             self.in_flight -= 1
-            if self._slot_free is not None:
-                self._slot_free.set()
+            waiter = self._waiter
+            if waiter is not None and not waiter.done() and self._waiting_for_slot:
+                waiter.set_result(None)
         ack_ns = self._clock.now_ns() if result.status is Status.OK else 0
         for event in events:
             self._record(
@@ -291,15 +303,14 @@ class Dispatcher:
             self._waiter = None
 
     async def _wait_for_slot(self) -> None:
-        assert self._slot_free is not None
-        self._slot_free.clear()
-        waiter = asyncio.ensure_future(self._slot_free.wait())
-        stop = asyncio.get_running_loop().create_future()
-        self._waiter = stop
+        """Until a request completes (or the run stops): one future, resolved by `_send` or `stop`."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiter = waiter
+        self._waiting_for_slot = True
         try:
-            await asyncio.wait([waiter, stop], return_when="FIRST_COMPLETED")
+            await waiter
         finally:
-            waiter.cancel()
+            self._waiting_for_slot = False
             self._waiter = None
 
     async def _ticker(self) -> None:
