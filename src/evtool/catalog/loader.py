@@ -76,7 +76,8 @@ def load_catalog(root: Path) -> Catalog:
                 except (OSError, UnicodeDecodeError) as exc:
                     raise InputError(f"{display_path(file)}: cannot read: {exc}") from None
         files[subject_dir.name] = entries
-    return _build(root, files, lambda subject, name: display_path(root / subject / name))
+    shown_root = display_path(root)
+    return _build(root, files, lambda subject, name: shown_root / subject / name)
 
 
 def load_catalog_at_ref(root: Path, ref: str) -> Catalog:

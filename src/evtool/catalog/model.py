@@ -30,11 +30,6 @@ class SchemaFile:
     def line_of(self, pointer: str) -> int | None:
         return line_of_pointer(self.text, pointer)
 
-    @property
-    def dataschema(self) -> str:
-        """The value of a CloudEvent's `dataschema` for data written with this version."""
-        return f"{self.subject}/{self.version}"
-
 
 @dataclass(frozen=True, slots=True)
 class Subject:
