@@ -11,3 +11,16 @@ def bundled_schema_dir() -> Path:
     if packaged.is_dir():
         return packaged
     return Path(__file__).resolve().parents[3] / "schemas"
+
+
+def resolve_schema_dir(explicit: Path | None, configured: Path) -> Path:
+    """`--schemas` if given, else the configured folder, else the bundled catalogue.
+
+    The last fallback is what lets `evtool generate` and `evtool demo` work in an empty
+    folder on a fresh machine.
+    """
+    if explicit is not None:
+        return explicit
+    if configured.is_dir():
+        return configured
+    return bundled_schema_dir()

@@ -24,7 +24,7 @@ def _version(value: bool) -> None:
 
 
 def build_app() -> typer.Typer:
-    from evtool.cli import consumer, report, schema
+    from evtool.cli import consumer, generate, report, schema
 
     app = typer.Typer(
         name="evtool",
@@ -45,6 +45,7 @@ def build_app() -> typer.Typer:
         """evtool."""
 
     schema.register(app)
+    generate.register(app)
     consumer.register(app)
     report.register(app)
     return app

@@ -1,0 +1,117 @@
+"""`evtool generate`: synthetic CloudEvents as JSONL or an Avro container file."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import sys
+from collections.abc import Iterator
+from enum import StrEnum
+from pathlib import Path
+from typing import IO, Annotated
+
+import typer
+
+from evtool.catalog import load_catalog
+from evtool.catalog.bundled import resolve_schema_dir
+from evtool.config import load_settings
+from evtool.errors import InputError, UsageError
+from evtool.events import (
+    EventStream,
+    GenerateOptions,
+    parse_count,
+    parse_flow,
+    parse_mix,
+    parse_version_mix,
+    write_avro,
+    write_jsonl,
+)
+
+
+class EventFormat(StrEnum):
+    JSONL = "jsonl"
+    AVRO = "avro"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("generate")(generate)
+
+
+def generate(
+    count: Annotated[str, typer.Option("--count", "-n", help="How many events.")] = "10",
+    mix: Annotated[
+        str | None,
+        typer.Option(
+            "--mix", help="Weights of independent event types, e.g. order=70,inventory=20,complaint=10."
+        ),
+    ] = None,
+    flow: Annotated[
+        str | None, typer.Option("--flow", help="A correlated flow instead of a mix: order-lifecycle.")
+    ] = None,
+    schema_version: Annotated[
+        int | None, typer.Option("--schema-version", min=1, help="Write every subject with this version.")
+    ] = None,
+    schema_versions: Annotated[
+        str | None, typer.Option("--schema-versions", help="A mix of versions, e.g. 1:30,2:70.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed and options: byte-identical output.")] = 0,
+    event_format: Annotated[EventFormat, typer.Option("--format", help="Output format.")] = EventFormat.JSONL,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output file (default: stdout).")] = None,
+    validate: Annotated[
+        bool, typer.Option("--validate", help="Check every event against its schema version.")
+    ] = False,
+    locale: Annotated[str, typer.Option("--locale", help="Faker locale, e.g. de_DE.")] = "en_US",
+    schemas: Annotated[Path | None, typer.Option("--schemas", help="Schema directory.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="Config file.")] = None,
+) -> None:
+    """Generate realistic business events that conform to the catalogue's schemas."""
+    if mix and flow:
+        raise UsageError("--mix and --flow exclude each other", hint="a flow decides its own mix")
+    if schema_version is not None and schema_versions:
+        raise UsageError("--schema-version and --schema-versions exclude each other")
+    if event_format is EventFormat.AVRO and out is None and sys.stdout.isatty():
+        raise UsageError("--format avro writes binary", hint="add --out FILE or redirect stdout")
+    settings = load_settings(config)
+    catalog = load_catalog(resolve_schema_dir(schemas, settings.schema_dir))
+    options = GenerateOptions(
+        count=parse_count(count),
+        flow=parse_flow(flow) if flow else None,
+        schema_version=schema_version,
+        version_mix=parse_version_mix(schema_versions) if schema_versions else None,
+        seed=seed,
+        locale=locale,
+        validate=validate,
+    )
+    if mix:
+        options = dataclasses.replace(options, mix=parse_mix(mix))
+    stream = EventStream(catalog, options)  # resolves and compiles: bad input fails here
+    with _output(out) as handle:
+        if event_format is EventFormat.AVRO:
+            write_avro(stream, handle, catalog)
+        else:
+            write_jsonl(stream, handle)
+
+
+@contextlib.contextmanager
+def _output(path: Path | None) -> Iterator[IO[bytes]]:
+    """Stdout, or a temporary file renamed over `path` only when every event was written."""
+    if path is None:
+        try:
+            yield sys.stdout.buffer
+            sys.stdout.buffer.flush()
+        except BrokenPipeError:  # `evtool generate | head`: the reader has what it wanted
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        handle = tmp.open("wb")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write: {exc.strerror}") from None
+    try:
+        with handle:
+            yield handle
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
