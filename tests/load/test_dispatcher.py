@@ -45,10 +45,11 @@ def _run(
     dispatch: dict[str, Any] | None = None,
     correlate_by: str | None = None,
     snapshots: list[Snapshot] | None = None,
+    client: str = "aiohttp",
 ) -> RunSummary:
     spec = RunSpec(
         plan=GeneratedPlan(arrival, make_events, correlate_by),
-        target=TargetOptions(url, **(target or {})),
+        target=TargetOptions(url, client=client, **(target or {})),  # type: ignore[arg-type]
         dispatch=DispatchOptions(**(dispatch or {})),
         run_dir=tmp_path / "run",
         planned_duration_s=arrival.planned_duration_s,
@@ -56,13 +57,25 @@ def _run(
     return run(spec, on_snapshot=None if snapshots is None else snapshots.append)
 
 
+@pytest.fixture(params=["aiohttp", "lean"])
+def client(request: pytest.FixtureRequest) -> str:
+    """Both HTTP clients must behave the same on the wire and in the log."""
+    return str(request.param)
+
+
 def _adds_up(summary: RunSummary) -> None:
     assert summary.scheduled == summary.ok + summary.failed + summary.dropped + summary.aborted
 
 
-def test_rate_is_accurate_and_evenly_spaced(sink: Any, tmp_path: Path) -> None:
+def test_rate_is_accurate_and_evenly_spaced(sink: Any, tmp_path: Path, client: str) -> None:
     snapshots: list[Snapshot] = []
-    summary = _run(tmp_path, sink.url, ArrivalSpec("constant", rate=200, duration_s=2), snapshots=snapshots)
+    summary = _run(
+        tmp_path,
+        sink.url,
+        ArrivalSpec("constant", rate=200, duration_s=2),
+        snapshots=snapshots,
+        client=client,
+    )
     assert summary.scheduled == summary.ok == 400
     assert sink.count() == 400
     arrived = np.array([a.at_ns for a in sink.arrivals])
@@ -98,10 +111,14 @@ def test_slow_target_does_not_slow_the_schedule(sink: Any, tmp_path: Path) -> No
     assert latency_ms.min() > 490  # measured from the intended time, so the slowness shows
 
 
-def test_in_flight_cap_drops_with_reason(sink: Any, tmp_path: Path) -> None:
+def test_in_flight_cap_drops_with_reason(sink: Any, tmp_path: Path, client: str) -> None:
     sink.behaviour = lambda n: (202, {}, 0.5)
     summary = _run(
-        tmp_path, sink.url, ArrivalSpec("constant", rate=200, duration_s=1), dispatch={"max_in_flight": 20}
+        tmp_path,
+        sink.url,
+        ArrivalSpec("constant", rate=200, duration_s=1),
+        dispatch={"max_in_flight": 20},
+        client=client,
     )
     _adds_up(summary)
     assert summary.scheduled == 200
@@ -115,8 +132,14 @@ def test_in_flight_cap_drops_with_reason(sink: Any, tmp_path: Path) -> None:
     assert ((sent["sent_ns"] - sent["intended_ns"]) < 20_000_000).all()  # never delayed, only dropped
 
 
-def test_binary_mode_follows_the_http_binding(sink: Any, tmp_path: Path) -> None:
-    _run(tmp_path, sink.url, ArrivalSpec("constant", rate=500, count=5), target={"mode": "binary"})
+def test_binary_mode_follows_the_http_binding(sink: Any, tmp_path: Path, client: str) -> None:
+    _run(
+        tmp_path,
+        sink.url,
+        ArrivalSpec("constant", rate=500, count=5),
+        target={"mode": "binary"},
+        client=client,
+    )
     first = next(a for a in sink.arrivals if a.headers.get("ce-id") == "evt-0-0")
     headers = {k.lower(): v for k, v in first.headers.items()}
     assert headers["ce-specversion"] == "1.0"
@@ -128,8 +151,14 @@ def test_binary_mode_follows_the_http_binding(sink: Any, tmp_path: Path) -> None
     assert json.loads(first.body) == {"order_id": "o-0-0", "amount": 0}
 
 
-def test_structured_mode(sink: Any, tmp_path: Path) -> None:
-    _run(tmp_path, sink.url, ArrivalSpec("constant", rate=500, count=3), target={"mode": "structured"})
+def test_structured_mode(sink: Any, tmp_path: Path, client: str) -> None:
+    _run(
+        tmp_path,
+        sink.url,
+        ArrivalSpec("constant", rate=500, count=3),
+        target={"mode": "structured"},
+        client=client,
+    )
     first = next(a for a in sink.arrivals if json.loads(a.body)["id"] == "evt-0-0")
     assert first.headers["Content-Type"].startswith("application/cloudevents+json")
     body = json.loads(first.body)
@@ -138,13 +167,14 @@ def test_structured_mode(sink: Any, tmp_path: Path) -> None:
     assert body["data"]["order_id"] == "o-0-0"
 
 
-def test_batch_mode_sends_arrays(sink: Any, tmp_path: Path) -> None:
+def test_batch_mode_sends_arrays(sink: Any, tmp_path: Path, client: str) -> None:
     summary = _run(
         tmp_path,
         sink.url,
         ArrivalSpec("constant", rate=1000, count=25),
         target={"mode": "batch", "batch_size": 10},
         dispatch={"batch_size": 10},
+        client=client,
     )
     assert summary.ok == 25
     assert all(
@@ -159,20 +189,26 @@ def test_batch_mode_sends_arrays(sink: Any, tmp_path: Path) -> None:
 
 
 def test_headers_and_env_secret_reach_the_server(
-    sink: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sink: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client: str
 ) -> None:
     monkeypatch.setenv("EVTOOL_TEST_TOKEN", "s3cr3t-value")
     headers = (Header("Authorization", "env:EVTOOL_TEST_TOKEN"), Header("X-Tenant", "acme"))
-    _run(tmp_path, sink.url, ArrivalSpec("constant", rate=100, count=2), target={"headers": headers})
+    _run(
+        tmp_path,
+        sink.url,
+        ArrivalSpec("constant", rate=100, count=2),
+        target={"headers": headers},
+        client=client,
+    )
     assert sink.arrivals[0].headers["Authorization"] == "s3cr3t-value"
     assert sink.arrivals[0].headers["X-Tenant"] == "acme"
     for path in (tmp_path / "run").iterdir():
         assert b"s3cr3t-value" not in path.read_bytes(), path
 
 
-def test_non_2xx_is_failed_with_its_code(sink: Any, tmp_path: Path) -> None:
+def test_non_2xx_is_failed_with_its_code(sink: Any, tmp_path: Path, client: str) -> None:
     sink.behaviour = lambda n: (500 if n % 2 else 202, {}, 0.0)
-    summary = _run(tmp_path, sink.url, ArrivalSpec("constant", rate=200, count=10))
+    summary = _run(tmp_path, sink.url, ArrivalSpec("constant", rate=200, count=10), client=client)
     assert (summary.ok, summary.failed) == (5, 5)
     events = read_run(tmp_path / "run").events
     failed = events[events["status"] == Status.FAILED]
@@ -182,9 +218,11 @@ def test_non_2xx_is_failed_with_its_code(sink: Any, tmp_path: Path) -> None:
     assert (failed["sent_ns"] > 0).all()
 
 
-def test_retries_honour_retry_after(sink: Any, tmp_path: Path) -> None:
+def test_retries_honour_retry_after(sink: Any, tmp_path: Path, client: str) -> None:
     sink.behaviour = lambda n: (503, {"Retry-After": "1"}, 0.0) if n == 0 else (202, {}, 0.0)
-    summary = _run(tmp_path, sink.url, ArrivalSpec("constant", rate=10, count=1), target={"retries": 2})
+    summary = _run(
+        tmp_path, sink.url, ArrivalSpec("constant", rate=10, count=1), target={"retries": 2}, client=client
+    )
     assert summary.ok == 1
     assert sink.count() == 2
     gap_s = (sink.arrivals[1].at_ns - sink.arrivals[0].at_ns) / 1e9
@@ -194,9 +232,11 @@ def test_retries_honour_retry_after(sink: Any, tmp_path: Path) -> None:
     assert event["http_status"] == 202
 
 
-def test_retries_give_up_and_count_attempts(sink: Any, tmp_path: Path) -> None:
+def test_retries_give_up_and_count_attempts(sink: Any, tmp_path: Path, client: str) -> None:
     sink.behaviour = lambda n: (429, {"Retry-After": "0"}, 0.0)
-    summary = _run(tmp_path, sink.url, ArrivalSpec("constant", rate=10, count=1), target={"retries": 3})
+    summary = _run(
+        tmp_path, sink.url, ArrivalSpec("constant", rate=10, count=1), target={"retries": 3}, client=client
+    )
     assert summary.failed == 1
     assert sink.count() == 4
     event = read_run(tmp_path / "run").events[0]
@@ -204,21 +244,27 @@ def test_retries_give_up_and_count_attempts(sink: Any, tmp_path: Path) -> None:
     assert event["http_status"] == 429
 
 
-def test_timeouts_are_failures_of_their_kind(sink: Any, tmp_path: Path) -> None:
+def test_timeouts_are_failures_of_their_kind(sink: Any, tmp_path: Path, client: str) -> None:
     sink.behaviour = lambda n: (202, {}, 1.0)
-    summary = _run(tmp_path, sink.url, ArrivalSpec("constant", rate=100, count=3), target={"timeout_s": 0.2})
+    summary = _run(
+        tmp_path,
+        sink.url,
+        ArrivalSpec("constant", rate=100, count=3),
+        target={"timeout_s": 0.2},
+        client=client,
+    )
     assert summary.failed == 3
     assert (read_run(tmp_path / "run").events["reason"] == Reason.TIMEOUT).all()
 
 
-def test_unreachable_target_is_a_target_error(tmp_path: Path) -> None:
+def test_unreachable_target_is_a_target_error(tmp_path: Path, client: str) -> None:
     with pytest.raises(TargetError, match="cannot connect") as info:
-        _run(tmp_path, "http://127.0.0.1:9/events", ArrivalSpec("constant", rate=10, count=1))
+        _run(tmp_path, "http://127.0.0.1:9/events", ArrivalSpec("constant", rate=10, count=1), client=client)
     assert "\n" not in str(info.value)
     assert not (tmp_path / "run").exists()
 
 
-def test_server_dying_mid_run_is_recorded(sink: Any, tmp_path: Path) -> None:
+def test_server_dying_mid_run_is_recorded(sink: Any, tmp_path: Path, client: str) -> None:
     stop_after = threading.Event()
 
     def behaviour(n: int) -> tuple[int, dict[str, str], float]:
@@ -229,7 +275,13 @@ def test_server_dying_mid_run_is_recorded(sink: Any, tmp_path: Path) -> None:
     sink.behaviour = behaviour
     killer = threading.Thread(target=lambda: stop_after.wait(5) and sink_stop(sink), daemon=True)
     killer.start()
-    summary = _run(tmp_path, sink.url, ArrivalSpec("constant", rate=100, count=60), target={"timeout_s": 1})
+    summary = _run(
+        tmp_path,
+        sink.url,
+        ArrivalSpec("constant", rate=100, count=60),
+        target={"timeout_s": 1},
+        client=client,
+    )
     _adds_up(summary)
     assert summary.scheduled == 60
     assert 15 <= summary.ok <= 40

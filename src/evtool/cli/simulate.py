@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -45,6 +45,13 @@ HeaderOpt = Annotated[
     ),
 ]
 TimeoutOpt = Annotated[str, typer.Option("--timeout", help="Per-request timeout, e.g. 10s.")]
+ClientOpt = Annotated[
+    str,
+    typer.Option(
+        "--client",
+        help="HTTP client: aiohttp (default, http and https) or lean (plain http://, several times faster).",
+    ),
+]
 InsecureOpt = Annotated[bool, typer.Option("--insecure", help="Do not verify TLS certificates.")]
 RetriesOpt = Annotated[int, typer.Option("--retries", help="Retries after a failure (honours Retry-After).")]
 InFlightOpt = Annotated[
@@ -102,6 +109,7 @@ def simulate(
     header: HeaderOpt = None,
     timeout: TimeoutOpt = "10s",
     insecure: InsecureOpt = False,
+    client: ClientOpt = "aiohttp",
     retries: RetriesOpt = 0,
     max_in_flight: InFlightOpt = 10_000,
     grace: GraceOpt = "5s",
@@ -139,6 +147,7 @@ def simulate(
         header=header,
         timeout=timeout,
         insecure=insecure,
+        client=client,
         retries=retries,
         max_in_flight=max_in_flight,
         grace=grace,
@@ -171,6 +180,7 @@ def replay(
     header: HeaderOpt = None,
     timeout: TimeoutOpt = "10s",
     insecure: InsecureOpt = False,
+    client: ClientOpt = "aiohttp",
     retries: RetriesOpt = 0,
     max_in_flight: InFlightOpt = 10_000,
     grace: GraceOpt = "5s",
@@ -225,6 +235,7 @@ def replay(
         header=header,
         timeout=timeout,
         insecure=insecure,
+        client=client,
         retries=retries,
         max_in_flight=max_in_flight,
         grace=grace,
@@ -299,6 +310,7 @@ def _execute(
     header: list[str] | None,
     timeout: str,
     insecure: bool,
+    client: str,
     retries: int,
     max_in_flight: int,
     grace: str,
@@ -313,6 +325,9 @@ def _execute(
     if mode not in MODES:
         raise UsageError(f"--mode {mode!r}: expected one of {', '.join(MODES)}")
     checked_mode: Mode = next(m for m in MODES if m == mode)
+    if client not in ("aiohttp", "lean"):
+        raise UsageError(f"--client {client!r}: expected aiohttp or lean")
+    checked_client: Literal["aiohttp", "lean"] = "lean" if client == "lean" else "aiohttp"
     headers = tuple(parse_header(h) for h in header or [])
     target_options = TargetOptions(
         target=target,
@@ -321,6 +336,7 @@ def _execute(
         headers=headers,
         timeout_s=arrivals.parse_duration(timeout, option="--timeout"),
         insecure=insecure,
+        client=checked_client,
         retries=retries,
         max_in_flight=max_in_flight,
         user_agent=f"evtool/{__version__}",
@@ -339,6 +355,7 @@ def _execute(
         "headers": [h.redacted() for h in headers],
         "timeout": timeout,
         "insecure": insecure,
+        "client": client,
         "retries": retries,
         "max_in_flight": max_in_flight,
         "grace": grace,

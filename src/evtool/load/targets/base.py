@@ -142,6 +142,7 @@ class TargetOptions:
     retries: int = 0
     max_in_flight: int = 10_000
     user_agent: str = "evtool"
+    client: Literal["aiohttp", "lean"] = "aiohttp"  # HTTP client for http:// targets
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -153,6 +154,10 @@ class TargetOptions:
             raise UsageError(f"--retries {self.retries}: must be between 0 and 20")
         if self.timeout_s <= 0:
             raise UsageError("--timeout must be more than 0")
+        if self.client not in ("aiohttp", "lean"):
+            raise UsageError(f"--client {self.client!r}: expected aiohttp or lean")
+        if self.client == "lean" and not self.target.startswith("http://"):
+            raise UsageError("--client lean speaks plain http:// only", hint="use --client aiohttp for https")
         if self.max_in_flight < 1:
             raise UsageError(f"--max-in-flight {self.max_in_flight}: must be 1 or more")
         for header in self.headers:
@@ -184,6 +189,10 @@ def make_target(options: TargetOptions) -> Target:
     """The target for `options.target`; imports only the module that is needed."""
     kind = target_kind(options.target)
     if kind == "http":
+        if options.client == "lean":
+            from evtool.load.targets.lean import LeanHttpTarget
+
+            return LeanHttpTarget(options)
         from evtool.load.targets.http import HttpTarget
 
         return HttpTarget(options)

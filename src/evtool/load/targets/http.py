@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import random
 import ssl
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
@@ -26,6 +26,10 @@ BACKOFF_BASE_S = 0.05
 BACKOFF_MAX_S = 5.0
 RETRY_AFTER_MAX_S = 60.0
 PROBE_TIMEOUT_S = 3.0
+
+
+class BrokenResponse(Exception):
+    """An answer that is not HTTP, or a connection lost before the answer was complete."""
 
 
 def retry_after_s(value: str | None) -> float | None:
@@ -53,13 +57,57 @@ def classify(exc: BaseException) -> Reason:
         return Reason.TIMEOUT
     if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError | ssl.SSLError):
         return Reason.TLS
-    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
+    if isinstance(exc, BrokenResponse | aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
         return Reason.PROTOCOL
     if isinstance(exc, aiohttp.ClientResponseError):
         return Reason.PROTOCOL
     if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ClientOSError | ConnectionError | OSError):
         return Reason.CONNECT
     return Reason.OTHER
+
+
+def request_parts(mode: str, events: Sequence[OutEvent]) -> tuple[dict[str, str], bytes]:
+    """Headers and body of one request in a CloudEvents HTTP content mode."""
+    if mode == "batch":
+        return {"Content-Type": CONTENT_TYPE_BATCH}, batch_body(events)
+    if mode == "structured":
+        return {"Content-Type": CONTENT_TYPE_STRUCTURED}, events[0].structured()
+    return events[0].event.to_binary()
+
+
+async def with_retries(
+    attempt: Callable[[], Awaitable[tuple[int, str | None]]], retries: int, rng: random.Random
+) -> SendResult:
+    """Run `attempt` (returns status code and Retry-After) until a 2xx, a final failure, or no retries left.
+
+    Retried: 429, 502, 503, 504 and connection errors, timeouts, broken answers; 429/503 wait
+    what Retry-After says, the rest back off exponentially with jitter.
+    """
+    attempts = 0
+    while True:
+        attempts += 1
+        delay: float | None = None
+        try:
+            code, retry_after = await attempt()
+            if 200 <= code < 300:
+                return SendResult(Status.OK, Reason.NONE, code, attempts)
+            result = SendResult(Status.FAILED, Reason.HTTP_STATUS, code, attempts)
+            if code not in RETRY_STATUSES:
+                return result
+            if code in (429, 503):
+                delay = retry_after_s(retry_after)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            result = SendResult(Status.FAILED, classify(exc), 0, attempts)
+            if result.reason not in RETRY_REASONS:
+                return result
+        if attempts > retries:
+            return result
+        if delay is None:
+            backoff = min(BACKOFF_BASE_S * 2 ** (attempts - 1), BACKOFF_MAX_S)
+            delay = backoff / 2 + rng.uniform(0, backoff / 2)
+        await asyncio.sleep(delay)
 
 
 class HttpTarget:
@@ -101,45 +149,17 @@ class HttpTarget:
             skip_auto_headers=("Accept-Encoding",),
         )
 
-    def _request(self, events: Sequence[OutEvent]) -> tuple[dict[str, str], bytes]:
-        mode = self._options.mode
-        if mode == "batch":
-            return {"Content-Type": CONTENT_TYPE_BATCH}, batch_body(events)
-        if mode == "structured":
-            return {"Content-Type": CONTENT_TYPE_STRUCTURED}, events[0].structured()
-        return events[0].event.to_binary()
-
     async def send(self, events: Sequence[OutEvent]) -> SendResult:
         assert self._session is not None, "open() first"
-        headers, body = self._request(events)
-        attempts = 0
-        limit = self._options.retries + 1
-        while True:
-            attempts += 1
-            delay: float | None = None
-            try:
-                async with self._session.post(self._url, data=body, headers=headers) as response:
-                    await response.read()
-                    code = response.status
-                if 200 <= code < 300:
-                    return SendResult(Status.OK, Reason.NONE, code, attempts)
-                result = SendResult(Status.FAILED, Reason.HTTP_STATUS, code, attempts)
-                if code not in RETRY_STATUSES:
-                    return result
-                if code in (429, 503):
-                    delay = retry_after_s(response.headers.get("Retry-After"))
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                result = SendResult(Status.FAILED, classify(exc), 0, attempts)
-                if result.reason not in RETRY_REASONS:
-                    return result
-            if attempts >= limit:
-                return result
-            if delay is None:
-                backoff = min(BACKOFF_BASE_S * 2 ** (attempts - 1), BACKOFF_MAX_S)
-                delay = backoff / 2 + self._rng.uniform(0, backoff / 2)
-            await asyncio.sleep(delay)
+        session = self._session
+        headers, body = request_parts(self._options.mode, events)
+
+        async def attempt() -> tuple[int, str | None]:
+            async with session.post(self._url, data=body, headers=headers) as response:
+                await response.read()
+                return response.status, response.headers.get("Retry-After")
+
+        return await with_retries(attempt, self._options.retries, self._rng)
 
     async def close(self) -> None:
         if self._session is not None:
