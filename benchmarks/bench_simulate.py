@@ -56,14 +56,23 @@ def child(config: dict[str, Any]) -> None:
     cap = config.get("in_flight", 10_000)
     if config["source"] == "replay":
         plan: Any = ReplayPlan(
-            Path(config["log"]), rate=config.get("rate"), as_fast_as_possible=afap, duration_s=config.get("seconds")
+            Path(config["log"]),
+            rate=config.get("rate"),
+            as_fast_as_possible=afap,
+            duration_s=config.get("seconds"),
         )
     else:
         arrival = ArrivalSpec("constant", rate=config["rate"], duration_s=config["seconds"])
         plan = GeneratedPlan(arrival, GeneratedEvents(mix="order=70,inventory=20,complaint=10", seed=1))
     spec = RunSpec(
         plan=plan,
-        target=TargetOptions(config["url"], mode=mode, batch_size=size, max_in_flight=cap),
+        target=TargetOptions(
+            config["url"],
+            mode=mode,
+            batch_size=size,
+            max_in_flight=cap,
+            client=config.get("client", "aiohttp"),
+        ),
         dispatch=DispatchOptions(max_in_flight=cap, batch_size=size, as_fast_as_possible=afap),
         workers=config.get("workers", 1),
         run_dir=run_dir,
@@ -135,7 +144,9 @@ def plain_aiohttp(count: int) -> float:
             async def worker() -> None:
                 while left[0] > 0:
                     left[0] -= 1
-                    async with session.post(SINK, data=body, headers={"Content-Type": "application/json"}) as r:
+                    async with session.post(
+                        SINK, data=body, headers={"Content-Type": "application/json"}
+                    ) as r:
                         await r.read()
 
             started = time.perf_counter()
@@ -197,48 +208,73 @@ def main() -> None:
 
     peer = row("wrk -t2 -c64 requests/s (peer)", lambda: wrk(seconds))
     library = row("plain aiohttp, 64 connections, requests/s", lambda: plain_aiohttp(20_000))
-    single = row(
-        "evtool replay single events, afap, 1 process, events/s",
-        lambda: evtool({"source": "replay", "log": str(log), "url": SINK, "afap": True, "in_flight": 64})[
-            "achieved"
-        ],
+    base = {"source": "replay", "log": str(log), "url": SINK, "afap": True, "in_flight": 64}
+    results: dict[str, float] = {}
+    for client in ("aiohttp", "lean"):
+        results[f"{client}-1"] = row(
+            f"evtool replay single events, afap, 1 process, {client}",
+            lambda c=client: evtool({**base, "client": c})["achieved"],  # type: ignore[misc]
+        )
+        results[f"{client}-2"] = row(
+            f"evtool replay single events, afap, 2 processes, {client}",
+            lambda c=client: evtool({**base, "client": c, "workers": 2, "in_flight": 128})["achieved"],  # type: ignore[misc]
+        )
+    row(
+        "evtool replay pre-serialized, batch 100, afap, lean",
+        lambda: evtool({**base, "client": "lean", "batch": 100})["achieved"],
     )
-    double = row(
-        "evtool replay single events, afap, 2 processes, events/s",
-        lambda: evtool(
-            {"source": "replay", "log": str(log), "url": SINK, "afap": True, "in_flight": 128, "workers": 2}
-        )["achieved"],
+    generated = {
+        "source": "generate",
+        "url": SINK,
+        "rate": 150_000,
+        "seconds": 2,
+        "batch": 100,
+        "in_flight": 64,
+    }
+    row(
+        "evtool simulate generated, batch 100, 150k/s asked, lean",
+        lambda: evtool({**generated, "client": "lean"})["achieved"],
     )
     row(
-        "evtool replay pre-serialized, batch 100, afap, events/s",
-        lambda: evtool(
-            {"source": "replay", "log": str(log), "url": SINK, "afap": True, "in_flight": 64, "batch": 100}
-        )["achieved"],
+        "evtool simulate generated, batch 100, 2 processes, lean",
+        lambda: evtool({**generated, "client": "lean", "workers": 2})["achieved"],
     )
-    row(
-        "evtool simulate generated, batch 100, 100k/s asked, events/s",
-        lambda: evtool(
-            {"source": "generate", "url": SINK, "rate": 100_000, "seconds": 2, "batch": 100, "in_flight": 64}
-        )["achieved"],
-    )
-    print(f"\nratio evtool 1 process / wrk: {single / peer:.3f}; 2 processes / wrk: {double / peer:.3f}")
-    print(f"ratio evtool 1 process / plain aiohttp: {single / library:.3f}\n")
-    for rate in (2000, 5000, 10_000):
-        results = []
+    print()
+    for key, value in results.items():
+        print(f"ratio evtool {key} / wrk: {value / peer:.3f}   / plain aiohttp: {value / library:.3f}")
+    print()
+    for client, rate in (
+        ("aiohttp", 2000),
+        ("aiohttp", 5000),
+        ("lean", 2000),
+        ("lean", 5000),
+        ("lean", 10_000),
+    ):
+        runs_out = []
         cvs = []
         for _ in range(runs):
             subprocess.run([str(PEERS / "sink.sh"), "reset-log"], check=False, capture_output=True)
-            results.append(
-                evtool({"source": "replay", "log": str(log), "url": LOGGED, "rate": rate, "seconds": seconds})
+            runs_out.append(
+                evtool(
+                    {
+                        "source": "replay",
+                        "log": str(log),
+                        "url": LOGGED,
+                        "rate": rate,
+                        "seconds": seconds,
+                        "client": client,
+                    }
+                )
             )
             cvs.append(arrivals_cv())
-        achieved = statistics.median(r["achieved"] for r in results)
-        p99 = statistics.median(r["lag_p99_ms"] for r in results)
-        peak = statistics.median(r["lag_max_ms"] for r in results)
-        cpu = statistics.median(r["cpu_s"] / r["wall_s"] for r in results)
+        achieved = statistics.median(r["achieved"] for r in runs_out)
+        p99 = statistics.median(r["lag_p99_ms"] for r in runs_out)
+        peak = statistics.median(r["lag_max_ms"] for r in runs_out)
+        cpu = statistics.median(r["cpu_s"] / r["wall_s"] for r in runs_out)
         print(
-            f"rate {rate:>6}/s: achieved {achieved:,.1f}/s ({(achieved / rate - 1) * 100:+.2f}%), "
-            f"send lag p99 {p99:.2f} ms max {peak:.2f} ms, CPU {cpu:.2f} core, "
+            f"{client:<8} rate {rate:>6}/s: achieved {achieved:,.1f}/s "
+            f"({(achieved / rate - 1) * 100:+.2f}%), "
+            f"send lag p99 {p99:.2f} ms max {peak:.2f} ms, CPU {cpu:.2f} core (incl. start-up), "
             f"arrivals CV/10ms {statistics.median(cvs):.3f}",
             flush=True,
         )

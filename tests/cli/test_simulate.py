@@ -7,6 +7,7 @@ import itertools
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -15,6 +16,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
+import numpy as np
 import pytest
 import typer
 from aiohttp import web
@@ -333,3 +336,81 @@ def test_collector_option_without_port_is_rejected(
     )
     assert code == 2
     assert "HOST:PORT" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def consumer() -> Iterator[tuple[Sink, int]]:
+    """A system under test: accepts events, then POSTs a result naming each to the collector port."""
+    result = Sink()
+    collector_port = _free_port()
+    ready = threading.Event()
+    loop = asyncio.new_event_loop()
+    pending: set[asyncio.Task[None]] = set()
+
+    async def report(event_id: str) -> None:
+        await asyncio.sleep(0.05)
+        async with aiohttp.ClientSession() as session:
+            await session.post(f"http://127.0.0.1:{collector_port}/results", json={"correlationid": event_id})
+
+    async def handle(request: web.Request) -> web.Response:
+        result.requests.append((time.time_ns(), dict(request.headers), await request.read()))
+        task = asyncio.ensure_future(report(request.headers["ce-id"]))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+        return web.Response(status=202)
+
+    async def start() -> web.AppRunner:
+        app = web.Application()
+        app.router.add_post("/{tail:.*}", handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        result.url = f"http://127.0.0.1:{runner.addresses[0][1]}/events"
+        return runner
+
+    def serve() -> None:
+        runner = loop.run_until_complete(start())
+        ready.set()
+        loop.run_forever()
+        loop.run_until_complete(runner.cleanup())
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert ready.wait(5)
+    yield result, collector_port
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+
+
+def test_collect_records_downstream_results(consumer: tuple[Sink, int], tmp_path: Path) -> None:
+    sink, port = consumer
+    run_dir = tmp_path / "run"
+    code = cli(
+        [
+            "replay",
+            str(_log(tmp_path / "rec.jsonl", 20, 10)),
+            "-t",
+            sink.url,
+            "--rate",
+            "100/s",
+            "--collect",
+            f"127.0.0.1:{port}",
+            "--result-timeout",
+            "3s",
+            "--run-dir",
+            str(run_dir),
+            "-q",
+        ]
+    )
+    assert code == 0
+    run = read_run(run_dir)
+    assert run.meta.collector == f"127.0.0.1:{port}"
+    assert len(run.results) == 20
+    assert {bytes(k) for k in run.results["key"]} == {bytes(k) for k in run.events["key"]}
+    assert (np.sort(run.results["received_ns"]) > np.sort(run.events["ack_ns"])).all()

@@ -125,11 +125,12 @@ def test_connection_close_and_unframed_bodies_reconnect(server_factory: Any) -> 
     answers = [
         (b"HTTP/1.1 202 Accepted\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", True),
         (b"HTTP/1.1 200 OK\r\n\r\nbody until the end", True),
+        (b"HTTP/1.0 201 Created\r\nContent-Length: 0\r\n\r\n", True),
         (OK_LENGTH, False),
     ]
     server = server_factory(answers)
-    results = asyncio.run(_send_all(server.port, 3))
-    assert [r.http_status for r in results] == [202, 200, 202]
+    results = asyncio.run(_send_all(server.port, 4))
+    assert [r.http_status for r in results] == [202, 200, 201, 202]
 
 
 def test_server_errors_and_retry_after(server_factory: Any) -> None:

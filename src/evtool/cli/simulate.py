@@ -49,7 +49,7 @@ ClientOpt = Annotated[
     str,
     typer.Option(
         "--client",
-        help="HTTP client: aiohttp (default, http and https) or lean (plain http://, several times faster).",
+        help="HTTP client: auto (lean for http://, aiohttp for https://), aiohttp, or lean (http:// only).",
     ),
 ]
 InsecureOpt = Annotated[bool, typer.Option("--insecure", help="Do not verify TLS certificates.")]
@@ -109,7 +109,7 @@ def simulate(
     header: HeaderOpt = None,
     timeout: TimeoutOpt = "10s",
     insecure: InsecureOpt = False,
-    client: ClientOpt = "aiohttp",
+    client: ClientOpt = "auto",
     retries: RetriesOpt = 0,
     max_in_flight: InFlightOpt = 10_000,
     grace: GraceOpt = "5s",
@@ -180,7 +180,7 @@ def replay(
     header: HeaderOpt = None,
     timeout: TimeoutOpt = "10s",
     insecure: InsecureOpt = False,
-    client: ClientOpt = "aiohttp",
+    client: ClientOpt = "auto",
     retries: RetriesOpt = 0,
     max_in_flight: InFlightOpt = 10_000,
     grace: GraceOpt = "5s",
@@ -325,9 +325,10 @@ def _execute(
     if mode not in MODES:
         raise UsageError(f"--mode {mode!r}: expected one of {', '.join(MODES)}")
     checked_mode: Mode = next(m for m in MODES if m == mode)
-    if client not in ("aiohttp", "lean"):
-        raise UsageError(f"--client {client!r}: expected aiohttp or lean")
-    checked_client: Literal["aiohttp", "lean"] = "lean" if client == "lean" else "aiohttp"
+    clients: tuple[Literal["auto", "aiohttp", "lean"], ...] = ("auto", "aiohttp", "lean")
+    if client not in clients:
+        raise UsageError(f"--client {client!r}: expected auto, aiohttp or lean")
+    checked_client = next(c for c in clients if c == client)
     headers = tuple(parse_header(h) for h in header or [])
     target_options = TargetOptions(
         target=target,

@@ -142,7 +142,8 @@ class TargetOptions:
     retries: int = 0
     max_in_flight: int = 10_000
     user_agent: str = "evtool"
-    client: Literal["aiohttp", "lean"] = "aiohttp"  # HTTP client for http:// targets
+    # HTTP client: "auto" is lean for http:// (several times faster) and aiohttp for https://
+    client: Literal["auto", "aiohttp", "lean"] = "auto"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -154,8 +155,8 @@ class TargetOptions:
             raise UsageError(f"--retries {self.retries}: must be between 0 and 20")
         if self.timeout_s <= 0:
             raise UsageError("--timeout must be more than 0")
-        if self.client not in ("aiohttp", "lean"):
-            raise UsageError(f"--client {self.client!r}: expected aiohttp or lean")
+        if self.client not in ("auto", "aiohttp", "lean"):
+            raise UsageError(f"--client {self.client!r}: expected auto, aiohttp or lean")
         if self.client == "lean" and not self.target.startswith("http://"):
             raise UsageError("--client lean speaks plain http:// only", hint="use --client aiohttp for https")
         if self.max_in_flight < 1:
@@ -189,7 +190,7 @@ def make_target(options: TargetOptions) -> Target:
     """The target for `options.target`; imports only the module that is needed."""
     kind = target_kind(options.target)
     if kind == "http":
-        if options.client == "lean":
+        if options.client == "lean" or (options.client == "auto" and options.target.startswith("http://")):
             from evtool.load.targets.lean import LeanHttpTarget
 
             return LeanHttpTarget(options)
