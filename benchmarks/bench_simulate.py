@@ -29,7 +29,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -51,7 +51,7 @@ def child(config: dict[str, Any]) -> None:
 
     run_dir = Path(config["run_dir"])
     size = config.get("batch", 1)
-    mode = "batch" if size > 1 else config.get("mode", "binary")
+    mode: Literal["binary", "structured", "batch"] = "batch" if size > 1 else "binary"
     afap = config.get("afap", False)
     cap = config.get("in_flight", 10_000)
     if config["source"] == "replay":

@@ -68,7 +68,7 @@ def _serve(sink: Sink, ready: threading.Event, stop: list[Callable[[], None]]) -
         return runner
 
     runner = loop.run_until_complete(start())
-    stop.append(lambda: loop.call_soon_threadsafe(loop.stop))
+    stop.append(lambda: _call(loop, loop.stop))
     stopped = threading.Event()
 
     def shutdown() -> None:
@@ -95,3 +95,7 @@ def sink() -> Iterator[Sink]:
     yield result
     stop[0]()
     thread.join(5)
+
+
+def _call(loop: asyncio.AbstractEventLoop, callback: Callable[[], object]) -> None:
+    loop.call_soon_threadsafe(callback)

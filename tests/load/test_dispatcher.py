@@ -129,7 +129,8 @@ def test_in_flight_cap_drops_with_reason(sink: Any, tmp_path: Path, client: str)
     assert (dropped["reason"] == Reason.MAX_IN_FLIGHT).all()
     assert (dropped["sent_ns"] == 0).all()
     sent = events[events["sent_ns"] > 0]
-    assert ((sent["sent_ns"] - sent["intended_ns"]) < 20_000_000).all()  # never delayed, only dropped
+    # never held back until a slot frees (that would be ~500 ms here), only dropped; the sink shares our GIL
+    assert ((sent["sent_ns"] - sent["intended_ns"]) < 100_000_000).all()
 
 
 def test_binary_mode_follows_the_http_binding(sink: Any, tmp_path: Path, client: str) -> None:
@@ -382,3 +383,27 @@ def test_correlate_by_field_path_keys_records(sink: Any, tmp_path: Path) -> None
     _run(tmp_path, sink.url, ArrivalSpec("constant", rate=500, count=3), correlate_by="data.order_id")
     keys = {bytes(k) for k in read_run(tmp_path / "run").events["key"]}
     assert keys == {correlation_key(f"o-0-{i}") for i in range(3)}
+
+
+def test_replay_reads_avro_logs(tmp_path: Path) -> None:
+    from evtool.events.codecs import write_avro
+    from evtool.load.source import GeneratedEvents
+
+    stream = GeneratedEvents(mix="order=1", seed=3).stream()
+    events = [event for _, event in zip(range(30), stream, strict=False)]
+    log = tmp_path / "rec.avro"
+    with log.open("wb") as out:
+        write_avro(events, out, stream.catalog)
+    out_file = tmp_path / "out.jsonl"
+    spec = RunSpec(
+        plan=ReplayPlan(log, speed=1000.0),
+        target=TargetOptions(f"file:{out_file}"),
+        run_dir=tmp_path / "run",
+    )
+    assert run(spec).ok == 30
+    sent = [json.loads(line) for line in out_file.read_text().splitlines()]
+    assert [e["id"] for e in sent] == [e.id for e in events]
+    assert sent[0]["data"]["order_id"] == events[0].data["order_id"]
+    ref = events[0].schema_ref
+    assert ref is not None
+    assert set(read_run(tmp_path / "run").events["schema_version"].tolist()) == {ref[1]}

@@ -202,27 +202,7 @@ def read_log(path: Path) -> Iterator[tuple[CloudEvent, bytes | None]]:
 
 
 def _read_avro(path: Path) -> Iterator[CloudEvent]:
-    reader = _events_reader()
-    if reader is not None:
-        yield from reader(path)
-        return
-    import fastavro
+    from evtool.events.codecs import read_avro
 
     with path.open("rb") as handle:
-        for number, record in enumerate(fastavro.reader(handle), start=1):
-            yield CloudEvent.from_dict(record, where=f"{path}: record {number}")
-
-
-def _events_reader() -> Callable[[Path], Iterable[CloudEvent]] | None:
-    """The events package's own log reader (`iter_events`), when it provides one."""
-    import importlib
-
-    for name in ("evtool.events.io", "evtool.events.codecs", "evtool.events.logs", "evtool.events"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        reader = getattr(module, "iter_events", None)
-        if callable(reader):
-            return reader  # type: ignore[no-any-return]
-    return None
+        yield from read_avro(handle, name=str(path))
