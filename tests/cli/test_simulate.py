@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import itertools
 import json
 import os
@@ -176,6 +177,10 @@ def test_simulate_sends_generated_events(
     assert f"run: {run_dir}" in out
     assert len(sink.requests) == 50
     assert {h["ce-type"] for _, h, _ in sink.requests} == {"commerce.order.placed"}
+    # generated events carry their intended send time, not the generator's simulated clock
+    stamped = sorted(dt.datetime.fromisoformat(h["ce-time"]).timestamp() for _, h, _ in sink.requests)
+    assert abs(stamped[0] - time.time()) < 30
+    assert stamped[-1] - stamped[0] == pytest.approx(0.49, abs=0.01)
     log = read_run(run_dir)
     assert len(log.events) == 50
     assert log.meta.options["seed"] == 5

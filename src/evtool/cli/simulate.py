@@ -158,6 +158,7 @@ def simulate(
         correlate_by=correlate_by,
         result_timeout=result_timeout,
         as_fast_as_possible=False,
+        stamp_time=True,
     )
 
 
@@ -321,6 +322,7 @@ def _execute(
     correlate_by: str | None,
     result_timeout: str,
     as_fast_as_possible: bool,
+    stamp_time: bool = False,
 ) -> None:
     if mode not in MODES:
         raise UsageError(f"--mode {mode!r}: expected one of {', '.join(MODES)}")
@@ -347,6 +349,7 @@ def _execute(
         batch_size=target_options.batch_size,
         grace_s=arrivals.parse_duration(grace, option="--grace"),
         as_fast_as_possible=as_fast_as_possible,
+        stamp_time=stamp_time,
     )
     recorded = {
         **options,

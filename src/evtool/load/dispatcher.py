@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -35,6 +36,9 @@ class DispatchOptions:
     grace_s: float = 5.0  # how long the end of a run waits for requests in flight
     tick_s: float = 0.25  # live view ticks and log flushes
     as_fast_as_possible: bool = False  # ignore the plan's offsets; wait for a free slot instead of dropping
+    stamp_time: bool = (
+        False  # set each event's CloudEvents `time` to its intended send time (generated events)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +139,7 @@ class Dispatcher:
         linger_ns = int(self._options.batch_linger_s * 1e9)
         size = self._options.batch_size
         afap = self._options.as_fast_as_possible
+        stamp = _Rfc3339() if self._options.stamp_time else None
         clock = self._clock
         last_yield = clock.now_ns()
         for offset, event in self._plan:
@@ -170,6 +175,8 @@ class Dispatcher:
                         batch = []
                         break
             self.scheduled += 1
+            if stamp:
+                event.event.time = stamp(event.intended_ns)
             if size == 1:
                 self._launch([event])
                 if afap and clock.now_ns() - last_yield > YIELD_EVERY_NS:
@@ -341,6 +348,21 @@ class Dispatcher:
                 finished=finished,
             )
         )
+
+
+class _Rfc3339:
+    """Wall-clock ns to RFC 3339 with milliseconds; the seconds part is formatted once a second."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self, ns: int) -> str:
+        second, rest = divmod(ns, 1_000_000_000)
+        if second != self._second:
+            self._second = second
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._prefix}.{rest // 1_000_000:03d}Z"
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:
