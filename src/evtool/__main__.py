@@ -1,3 +1,4 @@
 from evtool.cli.app import main
 
-main()
+if __name__ == "__main__":  # spawned --workers processes import this module again
+    main()

@@ -24,7 +24,7 @@ def _version(value: bool) -> None:
 
 
 def build_app() -> typer.Typer:
-    from evtool.cli import consumer, generate, report, schema
+    from evtool.cli import consumer, generate, report, schema, simulate
 
     app = typer.Typer(
         name="evtool",
@@ -46,6 +46,7 @@ def build_app() -> typer.Typer:
 
     schema.register(app)
     generate.register(app)
+    simulate.register(app)
     consumer.register(app)
     report.register(app)
     return app
