@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+
+from evtool.config import Settings, load_settings
 
 
 def bundled_schema_dir() -> Path:
@@ -11,6 +14,15 @@ def bundled_schema_dir() -> Path:
     if packaged.is_dir():
         return packaged
     return Path(__file__).resolve().parents[3] / "schemas"
+
+
+def bundled_settings() -> Settings:
+    """The modes and owners the example catalogue is checked with (its evtool.toml)."""
+    package = Path(__file__).resolve().parent.parent
+    config = package / "bundled_evtool.toml"
+    if not config.is_file():
+        config = package.parents[1] / "evtool.toml"
+    return dataclasses.replace(load_settings(config), schema_dir=bundled_schema_dir())
 
 
 def resolve_schema_dir(explicit: Path | None, configured: Path) -> Path:

@@ -24,7 +24,7 @@ def _version(value: bool) -> None:
 
 
 def build_app() -> typer.Typer:
-    from evtool.cli import consumer, generate, report, schema, simulate
+    from evtool.cli import consumer, demo, generate, report, schema, simulate
 
     app = typer.Typer(
         name="evtool",
@@ -48,6 +48,7 @@ def build_app() -> typer.Typer:
     generate.register(app)
     simulate.register(app)
     consumer.register(app)
+    demo.register(app)
     report.register(app)
     return app
 

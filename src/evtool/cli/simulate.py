@@ -7,27 +7,21 @@ Parsing and rendering only: the run itself is `evtool.load.runner.run`, which re
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
 
 from evtool import __version__
+from evtool.cli.views import print_run_summary, snapshot_view
 from evtool.errors import ExitCode, UsageError
 from evtool.load import arrivals
 from evtool.load.dispatcher import DispatchOptions
-from evtool.load.live import Snapshot
 from evtool.load.plan import ArrivalSpec, GeneratedPlan, ReplayPlan
 from evtool.load.runner import CollectorSpec, PlanFactory, RunSpec, RunSummary, run
 from evtool.load.source import GeneratedEvents
 from evtool.load.targets.base import MODES, Mode, TargetOptions, parse_header, redact_argv, redact_url
-
-PLAIN_INTERVAL_S = 1.0
 
 # -- options shared by simulate and replay -----------------------------------------------------
 
@@ -383,78 +377,14 @@ def _execute(
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     out = err if target == "-" else Console(highlight=False, soft_wrap=True)
     summary = _run_with_view(spec, err, quiet or target == "-")
-    _print_summary(out, summary)
+    print_run_summary(out, summary)
     if summary.interrupted:
         raise typer.Exit(int(ExitCode.INTERRUPTED))
 
 
 def _run_with_view(spec: RunSpec, console: Console, quiet: bool) -> RunSummary:
-    if quiet:
-        return run(spec)
-    if not console.is_terminal:
-        last = [0.0]
-
-        def plain(snapshot: Snapshot) -> None:
-            now = time.monotonic()
-            if now - last[0] >= PLAIN_INTERVAL_S and not snapshot.finished:
-                last[0] = now
-                console.print(_plain_line(snapshot), markup=False)
-
-        return run(spec, on_snapshot=plain)
-    with Live(Text("starting…"), console=console, refresh_per_second=4, transient=True) as live:
-        return run(spec, on_snapshot=lambda s: live.update(_table(s), refresh=False))
-
-
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f} ms"
-
-
-def _plain_line(s: Snapshot) -> str:
-    left = f" left {s.time_left_s:.0f}s" if s.time_left_s is not None else ""
-    behind = " BEHIND SCHEDULE" if s.behind else ""
-    return (
-        f"t={s.elapsed_s:.1f}s rate {s.achieved_rate:.0f}/{s.target_rate:.0f} per s in-flight {s.in_flight} "
-        f"ok {s.ok} failed {s.failed} dropped {s.dropped} aborted {s.aborted} "
-        f"ack p50 {_ms(s.ack_p50_ms)} p99 {_ms(s.ack_p99_ms)} lag p99 {_ms(s.lag_p99_ms)}{left}{behind}"
-    )
-
-
-def _table(s: Snapshot) -> Table:
-    table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
-    table.add_row("rate", f"{s.achieved_rate:,.0f}/s achieved  (target {s.target_rate:,.0f}/s)")
-    table.add_row("in flight", f"{s.in_flight:,}")
-    table.add_row(
-        "events",
-        f"[green]ok {s.ok:,}[/]  [red]failed {s.failed:,}[/]  [yellow]dropped {s.dropped:,}[/]  "
-        f"aborted {s.aborted:,}  (scheduled {s.scheduled:,})",
-    )
-    table.add_row(
-        "ack latency", f"p50 {_ms(s.ack_p50_ms)}  p99 {_ms(s.ack_p99_ms)}  (last second, from intended)"
-    )
-    lag = f"p99 {_ms(s.lag_p99_ms)}"
-    if s.behind:
-        lag += "  [bold red]sender behind schedule: this process is the bottleneck[/]"
-    table.add_row("send lag", lag)
-    elapsed = f"{s.elapsed_s:.1f}s"
-    if s.time_left_s is not None:
-        elapsed += f"  ({s.time_left_s:.0f}s left)"
-    table.add_row("elapsed", elapsed)
-    return table
-
-
-def _print_summary(console: Console, s: RunSummary) -> None:
-    state = "interrupted" if s.interrupted else "done"
-    console.print(
-        f"{state}: scheduled {s.scheduled} = ok {s.ok} + failed {s.failed} + dropped {s.dropped} "
-        f"+ aborted {s.aborted}; achieved {s.achieved_rate:.1f}/s; "
-        f"ack p50 {_ms(s.ack_p50_ms)} p99 {_ms(s.ack_p99_ms)}; send lag p99 {_ms(s.lag_p99_ms)}",
-        markup=False,
-    )
-    for note in s.notes:
-        console.print(f"note: {note}", markup=False)
-    console.print(f"run: {s.run_dir}", markup=False)
+    with snapshot_view(console, quiet=quiet) as on_snapshot:
+        return run(spec, on_snapshot=on_snapshot)
 
 
 __all__ = ["register"]

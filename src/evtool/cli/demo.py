@@ -1,0 +1,80 @@
+"""`evtool demo`: schema check, traffic into the reference AI consumer, latency verdict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from evtool.cli.report import render_text
+from evtool.cli.views import print_run_summary, snapshot_view
+from evtool.compat.findings import CheckReport
+from evtool.demo import DemoHooks, DemoOptions, run_demo
+from evtool.load.arrivals import parse_duration, parse_rate
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
+
+
+def demo(
+    rate: Annotated[str, typer.Option("--rate", help="Events per second, e.g. 200/s.")] = "200/s",
+    duration: Annotated[str, typer.Option("--duration", "-d", help="How long to send, e.g. 20s.")] = "20s",
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, max=256, help="The consumer's decision workers.")
+    ] = 16,
+    service_time: Annotated[
+        str, typer.Option("--service-time", help="Time one decision takes, e.g. 50ms.")
+    ] = "50ms",
+    overload: Annotated[
+        bool, typer.Option("--overload", help="Give the consumer half the capacity the rate needs.")
+    ] = False,
+    flow: Annotated[
+        bool, typer.Option("--flow", help="Send the order-lifecycle flow instead of independent events.")
+    ] = False,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the generated events.")] = 0,
+    run_dir: Annotated[
+        Path | None, typer.Option("--run-dir", help="Run directory (default runs/<UTC time>-<id>/).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live view.")] = False,
+) -> None:
+    """See what evtool is for in one command: exits with the latency verdict (0 pass, 1 missed)."""
+    options = DemoOptions(
+        rate=parse_rate(rate),
+        duration_s=parse_duration(duration),
+        consumer_workers=workers,
+        service_time_s=parse_duration(service_time, option="--service-time"),
+        overload=overload,
+        flow=flow,
+        seed=seed,
+        run_dir=run_dir,
+    )
+    out = Console(highlight=False, soft_wrap=True)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    def stage(text: str) -> None:
+        out.print(f"[bold cyan]▶[/] {escape(text)}")
+
+    with snapshot_view(err, quiet=quiet) as on_snapshot:
+        outcome = run_demo(
+            options,
+            DemoHooks(on_stage=stage, on_check=lambda r: _print_check(out, r), on_snapshot=on_snapshot),
+        )
+    print_run_summary(out, outcome.summary)
+    out.print()
+    render_text(outcome.report, out)
+    out.print(f"\nHTML report: {escape(str(outcome.html_path))}")
+    raise typer.Exit(outcome.exit_code)
+
+
+def _print_check(console: Console, report: CheckReport) -> None:
+    if report.ok:
+        console.print(
+            f"  [green]✓[/] {report.subjects_checked} subjects, {report.pairs_checked} compatibility checks: "
+            "all compatible"
+        )
+        return
+    console.print(f"  [red]✗ {len(report.findings)} incompatibilities[/] (see `evtool schema check`)")
