@@ -12,7 +12,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.syntax import Syntax
 
 from evtool import __version__
 from evtool.catalog import load_catalog, load_catalog_at_ref
@@ -207,8 +206,7 @@ def _render_finding(console: Console, finding: Finding) -> None:
     console.print(f"    {escape(finding.message)}")
     if finding.counterexample is not None:
         event = json.dumps(finding.counterexample.event, ensure_ascii=False, default=str)
-        console.print("    counterexample:", end=" ")
-        console.print(Syntax(event, "json", word_wrap=True, background_color="default"))
+        console.print(f"    counterexample: [cyan]{escape(event)}[/]")
         console.print(f"    [dim]proof: {escape(finding.counterexample.proof)}[/]")
     elif finding.no_counterexample_reason:
         console.print(f"    [dim]no counterexample: {escape(finding.no_counterexample_reason)}[/]")

@@ -94,11 +94,17 @@ from evtool.compat._json_model import (
 from evtool.compat.findings import Change, Counterexample, Incompatibility, Side
 from evtool.errors import SchemaError
 
-_rs: Any
-try:  # optional speed-up for the metaschema check ("fast" extra)
-    import jsonschema_rs as _rs
-except ImportError:  # pragma: no cover - depends on the environment
-    _rs = None
+
+def _optional_rs() -> Any:
+    """jsonschema-rs when installed (the "fast" extra): a 300x faster metaschema check."""
+    try:
+        import jsonschema_rs
+    except ImportError:  # pragma: no cover - depends on the environment
+        return None
+    return jsonschema_rs
+
+
+_rs: Any = _optional_rs()
 
 _DRAFTS: dict[str, tuple[int, type[Any]]] = {
     "draft-04": (DRAFT4, jsonschema.Draft4Validator),
