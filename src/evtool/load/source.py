@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from evtool.catalog.bundled import bundled_schema_dir
+from evtool.catalog.bundled import resolve_schema_dir
 from evtool.catalog.loader import load_catalog
 from evtool.config import load_settings
 from evtool.events.envelope import CloudEvent
@@ -32,11 +32,7 @@ class GeneratedEvents:
 
     def stream(self, shard: int = 0) -> EventStream:
         """A compiled stream; bad options raise UsageError/SchemaError here, before any event."""
-        root = self.schemas
-        if root is None:
-            root = load_settings(None).schema_dir
-            if not root.is_dir():
-                root = bundled_schema_dir()
+        root = resolve_schema_dir(self.schemas, load_settings(None).schema_dir)
         options = GenerateOptions(seed=(self.seed or 0) + shard * WORKER_SEED_STRIDE)
         kwargs: dict[str, object] = {}
         if self.mix:
