@@ -23,7 +23,8 @@ from aiohttp import web
 from evtool.events.envelope import CloudEvent, dataschema_uri
 from evtool.load.collector import Collector
 from evtool.load.dispatcher import Dispatcher, DispatchOptions
-from evtool.load.targets.base import OutEvent, TargetOptions, make_target
+from evtool.load.targets import make_target
+from evtool.load.targets.base import OutEvent, TargetOptions
 from evtool.results.clock import RunClock
 from evtool.results.runlog import EventLogWriter, RunMeta, Status, correlation_key, read_run
 from evtool.results.slo import Verdict, evaluate, parse_slos

@@ -32,7 +32,8 @@ from evtool.errors import EvtoolError, TargetError, UsageError
 from evtool.load.dispatcher import Dispatcher, DispatchOptions, DispatchResult
 from evtool.load.live import LiveStats, Snapshot, Tick
 from evtool.load.plan import Plan
-from evtool.load.targets.base import TargetOptions, make_target
+from evtool.load.targets import make_target
+from evtool.load.targets.base import TargetOptions
 from evtool.results.clock import RunClock
 from evtool.results.runlog import EventLogWriter, Reason, RunMeta, Status, read_run
 

@@ -186,22 +186,6 @@ def target_kind(target: str) -> Literal["http", "file", "stdout"]:
     raise UsageError(f"--target {redact_url(target)!r}: expected an http(s):// URL, file:PATH or - (stdout)")
 
 
-def make_target(options: TargetOptions) -> Target:
-    """The target for `options.target`; imports only the module that is needed."""
-    kind = target_kind(options.target)
-    if kind == "http":
-        if options.client == "lean" or (options.client == "auto" and options.target.startswith("http://")):
-            from evtool.load.targets.lean import LeanHttpTarget
-
-            return LeanHttpTarget(options)
-        from evtool.load.targets.http import HttpTarget
-
-        return HttpTarget(options)
-    from evtool.load.targets.file import FileTarget
-
-    return FileTarget(None if kind == "stdout" else options.target[5:])
-
-
 def redact_argv(argv: list[str]) -> list[str]:
     """The command line as meta.json keeps it: secret header values and URL passwords removed."""
     out: list[str] = []
