@@ -6,19 +6,24 @@ is about an order that was placed. Each maker reads the field names of the schem
 writes for (v1, v2, v3 …) and fills exactly those fields, so every version stays valid.
 The source checks each maker's output against its schema before use and falls back to
 schema-driven generation for a user's subject that merely shares a bundled name.
+
+Speed: `stream(ctx)` yields data endlessly, drawing its random numbers in blocks from the
+context's numpy Generator; the parts of an event that depend only on a pooled value (a
+customer's sub-object, an address, a SKU's order line at a quantity, a supplier) are built once
+per pools and shared by every event that uses them. Event data is therefore read-only: nested
+objects may be shared between events.
 """
 
 from __future__ import annotations
 
-import random
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from evtool.catalog.model import SchemaFile, SchemaFormat
-from evtool.events.context import GenContext
-from evtool.events.pools import COMPLAINT_CATEGORIES, Customer, Product
+from evtool.events.context import GenContext, uuid4_block
+from evtool.events.pools import COMPLAINT_CATEGORIES, Customer, Pools, Product
 
 ORDER_SUBJECT = "commerce.order.placed"
 STOCK_SUBJECT = "inventory.stock.low"
@@ -27,9 +32,14 @@ COMPLAINT_SUBJECT = "support.complaint.filed"
 T = TypeVar("T")
 DataGenerator = Callable[[GenContext], Any]
 
+BLOCK = 256  # events whose random numbers are drawn in one go
 _LINE_COUNTS = (1, 1, 1, 2, 2, 2, 3, 3, 4, 5)
+_MAX_LINES = max(_LINE_COUNTS)
 _QUANTITIES = (1, 1, 1, 1, 2, 2, 3)
 _CHANNELS = ("WEB", "WEB", "WEB", "MOBILE", "MOBILE", "STORE", "MARKETPLACE")
+_THRESHOLDS = (5, 10, 10, 15, 20, 25, 50)
+_COUPON_SHARE = 0.15
+_SUPPLIER_SHARE = 0.9
 _COMPLAINT_CHANNELS = ("email", "email", "chat", "web", "phone", "social")
 _SEVERITY = {
     "late_delivery": ("low", "medium", "medium", "high"),
@@ -38,10 +48,11 @@ _SEVERITY = {
     "billing": ("medium", "high", "critical"),
     "other": ("low", "low", "medium"),
 }
+_WITH_ATTACHMENTS = ("damaged_item", "wrong_item")
+_ATTACHMENT_URL = "https://support.acme.example/attachments/{}.jpg"
 
 
-@dataclass(frozen=True, slots=True)
-class OrderRef:
+class OrderRef(NamedTuple):
     """What later events need to know about a placed order (complaints refer to it)."""
 
     order_id: str
@@ -51,17 +62,32 @@ class OrderRef:
     event_id: str = ""
 
 
+PlacedOrder = tuple[str, Customer, Sequence[Product]]  # (order id, customer, products): cheap to record
+
+
 @dataclass(slots=True)
 class DomainState:
     """Per-stream memory shared by the makers: order numbers, returning customers, recent orders."""
 
     next_order: int = 0
     seen_customers: set[str] = field(default_factory=set)
-    recent_orders: deque[OrderRef] = field(default_factory=lambda: deque(maxlen=512))
+    recent_orders: deque[PlacedOrder] = field(default_factory=lambda: deque(maxlen=512))
+
+    def reset(self) -> None:
+        self.next_order = 0
+        self.seen_customers.clear()
+        self.recent_orders.clear()
 
 
-def pick(rng: random.Random, seq: Sequence[T]) -> T:
-    """rng.choice without its rejection loop: the hot path draws millions of these."""
+def order_ref(placed: PlacedOrder, event_id: str = "") -> OrderRef:
+    order_id, customer, products = placed
+    return OrderRef(
+        order_id, customer, tuple(p.sku for p in products), tuple(p.name for p in products), event_id
+    )
+
+
+def pick(rng: Any, seq: Sequence[T]) -> T:
+    """rng.choice without its rejection loop (for the few draws made one at a time)."""
     return seq[int(rng.random() * len(seq))]
 
 
@@ -102,6 +128,42 @@ def _max_length(field_schema: Any, default: int) -> int:
     return default
 
 
+def _subset(full: dict[str, Any], keys: Sequence[str]) -> dict[str, Any]:
+    return {k: full[k] for k in keys if k in full}
+
+
+class _OrderParts:
+    """An order version's pooled sub-objects, built once per pools and shared by its events."""
+
+    def __init__(self, maker: OrderMaker, pools: Pools) -> None:
+        self.pools = pools
+        self.new_customer: dict[str, dict[str, Any]] = {}
+        self.returning: dict[str, dict[str, Any]] = {}
+        self.address: dict[str, dict[str, Any]] = {}
+        for c in pools.customers:
+            full = {"customer_id": c.customer_id, "name": c.name, "email": c.email, "country": c.country}
+            returning = _subset({**full, "is_new_customer": False}, maker.customer_keys)
+            self.returning[c.customer_id] = returning
+            self.new_customer[c.customer_id] = (
+                _subset({**full, "is_new_customer": True}, maker.customer_keys)
+                if "is_new_customer" in maker.customer_keys
+                else returning
+            )
+            address = {"street": c.street, "city": c.city, "postal_code": c.postal_code, "country": c.country}
+            self.address[c.customer_id] = _subset(address, maker.address_keys)
+        quantities = sorted(set(_QUANTITIES))
+        self.lines: dict[str, dict[int, dict[str, Any]]] = {
+            p.sku: {q: {"sku": p.sku, "quantity": q, "unit_price_minor": p.price_minor} for q in quantities}
+            for p in pools.products
+        }
+
+    def line(self, product: Product, quantity: int) -> dict[str, Any]:
+        line = self.lines[product.sku].get(quantity)
+        if line is None:
+            line = {"sku": product.sku, "quantity": quantity, "unit_price_minor": product.price_minor}
+        return line
+
+
 class OrderMaker:
     """commerce.order.placed: coherent customer, catalogue prices, total = sum of lines."""
 
@@ -116,62 +178,118 @@ class OrderMaker:
         self.has_coupon = "coupon_code" in top
         self.has_address = "shipping_address" in top
         self.address_keys = tuple(_sub_fields(schema.document, top.get("shipping_address")))
+        self._parts: _OrderParts | None = None
 
-    def pick_lines(self, ctx: GenContext) -> list[tuple[Product, int]]:
-        rng = ctx.rng
-        chosen: dict[str, tuple[Product, int]] = {}
-        for _ in range(pick(rng, _LINE_COUNTS)):
-            product = ctx.pools.pick_product(rng)
-            if product.sku not in chosen:
-                chosen[product.sku] = (product, pick(rng, _QUANTITIES))
-        return list(chosen.values())
+    def parts(self, pools: Pools) -> _OrderParts:
+        parts = self._parts
+        if parts is None or parts.pools is not pools:
+            parts = self._parts = _OrderParts(self, pools)
+        return parts
 
     def __call__(self, ctx: GenContext) -> dict[str, Any]:
-        return self.make(ctx, self.pick_lines(ctx), pick(ctx.rng, ctx.pools.customers))
+        """One order (streams should use `stream`, which draws in blocks)."""
+        return next(self.stream(ctx, block=1))
+
+    def stream(self, ctx: GenContext, *, block: int = BLOCK) -> Iterator[dict[str, Any]]:
+        """Endless orders stamped with `ctx.now_ms` as it is when each one is drawn."""
+        gen, pools, state = ctx.gen, ctx.pools, self.state
+        parts = self.parts(pools)
+        lines_of, new_customer, returning, addresses = (
+            parts.lines,
+            parts.new_customer,
+            parts.returning,
+            parts.address,
+        )
+        seen, recent = state.seen_customers, state.recent_orders
+        popular, customers, coupons = pools.popular, pools.customers, pools.coupons
+        currency = pools.currency.code
+        channels = self.channels
+        has_channel, has_coupon, has_address = self.has_channel, self.has_coupon, self.has_address
+        while True:
+            counts = gen.integers(0, len(_LINE_COUNTS), block).tolist()
+            products = gen.integers(0, len(popular), (block, _MAX_LINES)).tolist()
+            quantities = gen.integers(0, len(_QUANTITIES), (block, _MAX_LINES)).tolist()
+            buyers = gen.integers(0, len(customers), block).tolist()
+            steps = gen.integers(1, 4, block).tolist()
+            first = int(gen.integers(10_000_000, 40_000_001))
+            sales = gen.integers(0, len(channels), block).tolist()
+            coupon_draws = gen.random(block).tolist()
+            coupon_picks = gen.integers(0, len(coupons), block).tolist()
+            for i in range(block):
+                row, qrow = products[i], quantities[i]
+                chosen: list[Product] = []
+                skus: list[str] = []
+                lines: list[dict[str, Any]] = []
+                total = 0
+                for j in range(_LINE_COUNTS[counts[i]]):
+                    product = popular[row[j]]
+                    if product.sku in skus:
+                        continue
+                    skus.append(product.sku)
+                    chosen.append(product)
+                    quantity = _QUANTITIES[qrow[j]]
+                    lines.append(lines_of[product.sku][quantity])
+                    total += product.price_minor * quantity
+                customer = customers[buyers[i]]
+                cid = customer.customer_id
+                if cid in seen:
+                    customer_part = returning[cid]
+                else:
+                    seen.add(cid)
+                    customer_part = new_customer[cid]
+                number = state.next_order = state.next_order + steps[i] if state.next_order else first
+                order_id = f"ORD-{number:08d}"
+                data: dict[str, Any] = {
+                    "order_id": order_id,
+                    "customer": customer_part,
+                    "placed_at": ctx.now_ms,
+                    "currency": currency,
+                    "lines": lines,
+                    "total_minor": total,
+                }
+                channel = channels[sales[i]]
+                if has_channel:
+                    data["channel"] = channel
+                if has_coupon:
+                    data["coupon_code"] = (
+                        coupons[coupon_picks[i]] if coupon_draws[i] < _COUPON_SHARE else None
+                    )
+                if has_address:
+                    data["shipping_address"] = None if channel == "STORE" else addresses[cid]
+                recent.append((order_id, customer, chosen))
+                yield data
 
     def make(self, ctx: GenContext, lines: list[tuple[Product, int]], customer: Customer) -> dict[str, Any]:
+        """An order of these lines by this customer (flows choose them), stamped `ctx.now_ms`."""
         rng = ctx.rng
         state = self.state
+        parts = self.parts(ctx.pools)
         state.next_order = (
             state.next_order + rng.randint(1, 3) if state.next_order else rng.randint(10_000_000, 40_000_000)
         )
         order_id = f"ORD-{state.next_order:08d}"
-        full_customer = {
-            "customer_id": customer.customer_id,
-            "name": customer.name,
-            "email": customer.email,
-            "country": customer.country,
-            "is_new_customer": customer.customer_id not in state.seen_customers,
-        }
-        state.seen_customers.add(customer.customer_id)
-        out_lines = [{"sku": p.sku, "quantity": q, "unit_price_minor": p.price_minor} for p, q in lines]
+        cid = customer.customer_id
+        if cid in state.seen_customers:
+            customer_part = parts.returning[cid]
+        else:
+            state.seen_customers.add(cid)
+            customer_part = parts.new_customer[cid]
         data: dict[str, Any] = {
             "order_id": order_id,
-            "customer": {k: full_customer[k] for k in self.customer_keys if k in full_customer},
+            "customer": customer_part,
             "placed_at": ctx.now_ms,
             "currency": ctx.pools.currency.code,
-            "lines": out_lines,
+            "lines": [parts.line(p, q) for p, q in lines],
             "total_minor": sum(p.price_minor * q for p, q in lines),
         }
         channel = pick(rng, self.channels)
         if self.has_channel:
             data["channel"] = channel
         if self.has_coupon:
-            data["coupon_code"] = pick(rng, ctx.pools.coupons) if rng.random() < 0.15 else None
+            data["coupon_code"] = pick(rng, ctx.pools.coupons) if rng.random() < _COUPON_SHARE else None
         if self.has_address:
-            if channel == "STORE":
-                data["shipping_address"] = None
-            else:
-                address = {
-                    "street": customer.street,
-                    "city": customer.city,
-                    "postal_code": customer.postal_code,
-                    "country": customer.country,
-                }
-                data["shipping_address"] = {k: address[k] for k in self.address_keys if k in address}
-        state.recent_orders.append(
-            OrderRef(order_id, customer, tuple(p.sku for p, _ in lines), tuple(p.name for p, _ in lines))
-        )
+            data["shipping_address"] = None if channel == "STORE" else parts.address[cid]
+        state.recent_orders.append((order_id, customer, [p for p, _ in lines]))
         return data
 
 
@@ -183,22 +301,61 @@ class StockAlertMaker:
         self.has_reorder = "reorder_point" in top
         self.has_supplier = "supplier" in top
         self.supplier_keys = tuple(_sub_fields(schema.document, top.get("supplier")))
+        self._suppliers: tuple[Pools, dict[str, dict[str, Any]]] | None = None
+
+    def suppliers(self, pools: Pools) -> dict[str, dict[str, Any]]:
+        """SKU -> its supplier sub-object (a SKU keeps its supplier), built once per pools."""
+        cached = self._suppliers
+        if cached is None or cached[0] is not pools:
+            table: dict[str, dict[str, Any]] = {}
+            for product in pools.products:
+                number = int(product.sku[4:])
+                full = {
+                    "supplier_id": pools.suppliers[number % len(pools.suppliers)],
+                    "lead_time_days": 2 + number % 19,
+                }
+                table[product.sku] = _subset(full, self.supplier_keys)
+            cached = self._suppliers = (pools, table)
+        return cached[1]
 
     def __call__(self, ctx: GenContext) -> dict[str, Any]:
-        rng = ctx.rng
-        threshold = pick(rng, (5, 10, 10, 15, 20, 25, 50))
-        return self.make(
-            ctx,
-            sku=ctx.pools.pick_product(rng).sku,
-            warehouse=pick(rng, ctx.pools.warehouses),
-            on_hand=rng.randint(0, threshold),
-            threshold=threshold,
-        )
+        """One alert (streams should use `stream`, which draws in blocks)."""
+        return next(self.stream(ctx, block=1))
+
+    def stream(self, ctx: GenContext, *, block: int = BLOCK) -> Iterator[dict[str, Any]]:
+        """Endless alerts for random popular SKUs, stamped with `ctx.now_ms` as each is drawn."""
+        gen, pools = ctx.gen, ctx.pools
+        popular, warehouses = pools.popular, pools.warehouses
+        suppliers = self.suppliers(pools)
+        has_reorder, has_supplier = self.has_reorder, self.has_supplier
+        now = ctx.format_time
+        while True:
+            ids = uuid4_block(gen, block)
+            thresholds = gen.integers(0, len(_THRESHOLDS), block).tolist()
+            skus = gen.integers(0, len(popular), block).tolist()
+            sites = gen.integers(0, len(warehouses), block).tolist()
+            levels = gen.random(block).tolist()
+            supplied = gen.random(block).tolist()
+            for i in range(block):
+                threshold = _THRESHOLDS[thresholds[i]]
+                sku = popular[skus[i]].sku
+                data: dict[str, Any] = {
+                    "alert_id": ids[i],
+                    "sku": sku,
+                    "warehouse_id": warehouses[sites[i]],
+                    "on_hand": int(levels[i] * (threshold + 1)),
+                    "threshold": threshold,
+                    "detected_at": now(ctx.now_ms),
+                }
+                if has_reorder:
+                    data["reorder_point"] = threshold * 2
+                if has_supplier and supplied[i] < _SUPPLIER_SHARE:
+                    data["supplier"] = suppliers[sku]
+                yield data
 
     def make(
         self, ctx: GenContext, *, sku: str, warehouse: str, on_hand: int, threshold: int
     ) -> dict[str, Any]:
-        rng = ctx.rng
         data: dict[str, Any] = {
             "alert_id": ctx.uuid(),
             "sku": sku,
@@ -209,11 +366,8 @@ class StockAlertMaker:
         }
         if self.has_reorder:
             data["reorder_point"] = threshold * 2
-        if self.has_supplier and rng.random() < 0.9:
-            pools = ctx.pools
-            supplier = pools.suppliers[int(sku[4:]) % len(pools.suppliers)]  # a SKU keeps its supplier
-            full = {"supplier_id": supplier, "lead_time_days": 2 + int(sku[4:]) % 19}
-            data["supplier"] = {k: full[k] for k in self.supplier_keys if k in full}
+        if self.has_supplier and ctx.rng.random() < _SUPPLIER_SHARE:
+            data["supplier"] = self.suppliers(ctx.pools)[sku]
         return data
 
 
@@ -232,46 +386,92 @@ class ComplaintMaker:
         self.has_severity = "severity" in top
         self.has_attachments = "attachments" in top
         self.max_text = _max_length(top.get("text"), 4000)
+        # category -> severities that fit it (empty: leave severity out)
+        self.severity_of = {
+            c: tuple(s for s in _SEVERITY.get(c, ()) if s in self.severities) or self.severities
+            for c in self.categories
+        }
+        self._customers: dict[str, dict[str, Any]] = {}
+
+    def customer_part(self, customer: Customer) -> dict[str, Any]:
+        """The customer sub-object, built once per customer and shared."""
+        part = self._customers.get(customer.customer_id)
+        if part is None:
+            full = {"customer_id": customer.customer_id, "name": customer.name, "email": customer.email}
+            part = self._customers[customer.customer_id] = _subset(full, self.customer_keys)
+        return part
 
     def __call__(self, ctx: GenContext) -> dict[str, Any]:
+        """One complaint (streams should use `stream`, which draws in blocks)."""
+        return next(self.stream(ctx, block=1))
+
+    def stream(self, ctx: GenContext, *, block: int = BLOCK) -> Iterator[dict[str, Any]]:
+        """Endless complaints about recent orders of this stream (made-up ones before the first)."""
+        gen, pools = ctx.gen, ctx.pools
         recent = self.state.recent_orders
-        if recent:
-            order = recent[ctx.rng.randrange(len(recent))]
-        else:
-            product = ctx.pools.pick_product(ctx.rng)
-            order = OrderRef(
-                f"ORD-{ctx.rng.randint(10_000_000, 99_999_999):08d}",
-                pick(ctx.rng, ctx.pools.customers),
-                (product.sku,),
-                (product.name,),
-            )
-        return self.make(ctx, order)
+        customers, popular = pools.customers, pools.popular
+        templates = {
+            c: pools.complaint_templates.get(c) or ("Problem with order {order}.",) for c in self.categories
+        }
+        categories, channels, severity_of = self.categories, self.channels, self.severity_of
+        has_severity, has_attachments, max_text = self.has_severity, self.has_attachments, self.max_text
+        customer_part, now = self.customer_part, ctx.format_time
+        while True:
+            ids = uuid4_block(gen, block)
+            draws = gen.random((block, 9)).tolist()
+            for i in range(block):
+                u = draws[i]
+                if recent:
+                    order_id, customer, products = recent[int(u[0] * len(recent))]
+                else:
+                    order_id = f"ORD-{10_000_000 + int(u[0] * 90_000_000):08d}"
+                    customer = customers[int(u[1] * len(customers))]
+                    products = (popular[int(u[2] * len(popular))],)
+                category = categories[int(u[3] * len(categories))]
+                product = products[int(u[4] * len(products))].name if products else "item"
+                options = templates[category]
+                text = options[int(u[5] * len(options))].format(order=order_id, product=product)
+                data: dict[str, Any] = {
+                    "complaint_id": ids[i],
+                    "order_id": order_id,
+                    "customer": customer_part(customer),
+                    "channel": channels[int(u[6] * len(channels))],
+                    "category": category,
+                    "text": text[:max_text],
+                    "filed_at": now(ctx.now_ms),
+                }
+                if has_severity:
+                    choices = severity_of[category]
+                    if choices:
+                        data["severity"] = choices[int(u[7] * len(choices))]
+                if has_attachments and category in _WITH_ATTACHMENTS:
+                    data["attachments"] = [
+                        _ATTACHMENT_URL.format(ctx.uuid()) for _ in range(1 + int(u[8] * 3))
+                    ]
+                yield data
 
     def make(self, ctx: GenContext, order: OrderRef) -> dict[str, Any]:
+        """A complaint about this order (flows choose it), stamped `ctx.now_ms`."""
         rng = ctx.rng
         category = pick(rng, self.categories)
         product = pick(rng, order.product_names) if order.product_names else "item"
         templates = ctx.pools.complaint_templates.get(category) or ("Problem with order {order}.",)
         text = pick(rng, templates).format(order=order.order_id, product=product)
-        customer = order.customer
-        full_customer = {"customer_id": customer.customer_id, "name": customer.name, "email": customer.email}
         data: dict[str, Any] = {
             "complaint_id": ctx.uuid(),
             "order_id": order.order_id,
-            "customer": {k: full_customer[k] for k in self.customer_keys if k in full_customer},
+            "customer": self.customer_part(order.customer),
             "channel": pick(rng, self.channels),
             "category": category,
             "text": text[: self.max_text],
             "filed_at": ctx.now_rfc3339(),
         }
         if self.has_severity:
-            choices = tuple(s for s in _SEVERITY.get(category, ()) if s in self.severities) or self.severities
+            choices = self.severity_of.get(category) or self.severities
             if choices:
                 data["severity"] = pick(rng, choices)
-        if self.has_attachments and category in ("damaged_item", "wrong_item"):
-            data["attachments"] = [
-                f"https://support.acme.example/attachments/{ctx.uuid()}.jpg" for _ in range(rng.randint(1, 3))
-            ]
+        if self.has_attachments and category in _WITH_ATTACHMENTS:
+            data["attachments"] = [_ATTACHMENT_URL.format(ctx.uuid()) for _ in range(rng.randint(1, 3))]
         return data
 
 

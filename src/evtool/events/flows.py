@@ -26,6 +26,7 @@ from evtool.events.domain import (
     OrderMaker,
     OrderRef,
     StockAlertMaker,
+    order_ref,
 )
 from evtool.events.envelope import CloudEvent
 from evtool.events.pools import Product
@@ -153,10 +154,10 @@ class OrderLifecycle:
                     ledger.pending.discard(sku)
                     ledger.restocks.append((emitted, sku, lot))
                 else:
-                    order_ref: OrderRef = payload
+                    about: OrderRef = payload
                     uri, maker = self.pick(COMPLAINT_SUBJECT)
-                    links = {"correlationid": order_ref.event_id, "causationid": order_ref.event_id}
-                    yield self.emit(COMPLAINT_SUBJECT, uri, maker.make(ctx, order_ref), links)
+                    links = {"correlationid": about.event_id, "causationid": about.event_id}
+                    yield self.emit(COMPLAINT_SUBJECT, uri, maker.make(ctx, about), links)
                     emitted += 1
             lines = self._lines()
             if not lines:
@@ -174,8 +175,7 @@ class OrderLifecycle:
             event = self._order_event(uri, data)
             yield event
             emitted += 1
-            ref = order_maker.state.recent_orders[-1]
-            ref = OrderRef(ref.order_id, ref.customer, ref.skus, ref.product_names, event.id)
+            ref = order_ref(order_maker.state.recent_orders[-1], event.id)
             for sku in crossed:
                 ctx.now_ms += rng.randint(1, 40)  # detection follows the order closely
                 alert_uri, alert_maker = self.pick(STOCK_SUBJECT)

@@ -12,17 +12,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import accumulate, islice
-from typing import Any
+from typing import Any, cast
+
+import numpy as np
 
 from evtool.catalog.model import Catalog, SchemaFile
 from evtool.errors import SchemaError, UsageError
-from evtool.events.context import GenContext, uuid4_from
+from evtool.events.context import GenContext, uuid4_block
 from evtool.events.domain import COMPLAINT_SUBJECT, ORDER_SUBJECT, STOCK_SUBJECT, DomainState, domain_maker
-from evtool.events.envelope import CONTENT_TYPE_JSON, CloudEvent, dataschema_uri
+from evtool.events.envelope import CONTENT_TYPE_JSON, SPECVERSION, CloudEvent, dataschema_uri
 from evtool.events.flows import FLOW_SUBJECTS, FlowSpec, OrderLifecycle, check_flow_makers, parse_flow
 from evtool.events.pools import build_pools
 from evtool.events.schema_driven import DataGenerator, compile_schema
-from evtool.events.validate import Check, InvalidEventError, compile_check
+from evtool.events.validate import Check, InvalidEventError, IsValid, compile_checks
 
 SHORT_NAMES: dict[str, str] = {
     "order": ORDER_SUBJECT,
@@ -36,6 +38,7 @@ DEFAULT_MIX_TEXT = "order=70,inventory=20,complaint=10"
 DEFAULT_SOURCE = "urn:evtool:generate"
 DEFAULT_START = datetime(2025, 1, 6, 9, 0, 0, tzinfo=UTC)  # fixed, so output is reproducible
 _PROBE_DRAWS = 25
+_BLOCK = 1024  # events whose gaps, kinds and ids are drawn in one go
 
 __all__ = [
     "DEFAULT_MIX_TEXT",
@@ -172,6 +175,7 @@ class _Version:
     generate: DataGenerator
     maker: Any  # the domain maker when one fits, else None
     check: Check
+    is_valid: IsValid
 
 
 @dataclass(slots=True)
@@ -229,7 +233,7 @@ class EventStream:
         key = (schema.subject, schema.version)
         if key in self._compiled:
             return self._compiled[key]
-        check = compile_check(schema)
+        is_valid, check = compile_checks(schema)
         maker = None if self.options.schema_driven else domain_maker(schema, self._state)
         if maker is not None:
             probe = domain_maker(schema, DomainState())
@@ -244,14 +248,15 @@ class EventStream:
                     f"{schema.path}: cannot generate valid data: {problem}",
                     hint="`not`, if/then/else and dependentSchemas are not steered; simplify them",
                 )
-        version = _Version(schema, dataschema_uri(schema.subject, schema.version), generate, maker, check)
+        uri = dataschema_uri(schema.subject, schema.version)
+        version = _Version(schema, uri, generate, maker, check, is_valid)
         self._compiled[key] = version
         return version
 
     def _probe_fails(self, generate: DataGenerator, check: Check) -> str | None:
         ctx = GenContext(random.Random(self.options.seed + 1), self._pools, _epoch_ms(self.options.start))
-        for _ in range(_PROBE_DRAWS):
-            problem = check(generate(ctx))
+        for data in islice(data_stream(generate, ctx), _PROBE_DRAWS):
+            problem = check(data)
             if problem is not None:
                 return problem
         return None
@@ -264,43 +269,52 @@ class EventStream:
 
     def _context(self) -> GenContext:
         # Domain state (order numbers, returning customers) restarts with each iteration too.
-        self._state.next_order = 0
-        self._state.seen_customers.clear()
-        self._state.recent_orders.clear()
+        self._state.reset()
         return GenContext(random.Random(self.options.seed), self._pools, _epoch_ms(self.options.start))
 
     def _mix(self) -> Iterator[CloudEvent]:
+        """Independent events; gaps, kinds and ids drawn per block, data from each version's stream."""
         ctx = self._context()
-        rng = ctx.rng
-        choices, cum = self.choices, self.cum_weights
-        source = self.options.source
-        validate = self.options.validate
+        gen = ctx.gen
+        slots: list[tuple[str, _Version]] = []
+        weights: list[float] = []
+        previous = 0.0
+        for choice, cumulative in zip(self.choices, self.cum_weights, strict=True):
+            share, previous = cumulative - previous, cumulative
+            last = 0.0
+            for version, version_cum in zip(choice.versions, choice.cum_weights, strict=True):
+                slots.append((choice.subject, version))
+                weights.append(share * (version_cum - last) / choice.cum_weights[-1])
+                last = version_cum
+        cum = np.cumsum(weights)
+        types = [subject for subject, _ in slots]
+        uris = [version.uri for _, version in slots]
+        versions = [version for _, version in slots]
+        nexts = [data_stream(version.generate, ctx).__next__ for version in versions]
+        valid = [version.is_valid for version in versions]
+        source, validate, stamp = self.options.source, self.options.validate, ctx.format_time
         gap = self.options.mean_gap_ms
-        rate = 1.0 / gap if gap > 0 else 0.0
-        single = len(choices) == 1
+        single = len(slots) == 1
+        kinds: list[int] = [0] * _BLOCK
         while True:
-            if rate:
-                ctx.now_ms += int(rng.expovariate(rate))
-            choice = choices[0] if single else rng.choices(choices, cum_weights=cum)[0]
-            versions = choice.versions
-            version = (
-                versions[0]
-                if len(versions) == 1
-                else rng.choices(versions, cum_weights=choice.cum_weights)[0]
-            )
-            data = version.generate(ctx)
-            event = CloudEvent(
-                id=uuid4_from(rng),
-                source=source,
-                type=choice.subject,
-                time=ctx.format_time(ctx.now_ms),
-                data=data,
-                dataschema=version.uri,
-                datacontenttype=CONTENT_TYPE_JSON,
-            )
-            if validate:
-                _validate(version, event)
-            yield event
+            if gap > 0:
+                steps = gen.exponential(gap, _BLOCK).astype(np.int64)
+                times: list[int] = (np.cumsum(steps) + ctx.now_ms).tolist()
+            else:
+                times = [ctx.now_ms] * _BLOCK
+            if not single:
+                kinds = np.searchsorted(cum, gen.random(_BLOCK) * cum[-1], side="right").tolist()
+            ids = uuid4_block(gen, _BLOCK)
+            for i in range(_BLOCK):
+                now = ctx.now_ms = times[i]
+                kind = kinds[i]
+                data = nexts[kind]()
+                event = CloudEvent(
+                    ids[i], source, types[kind], stamp(now), data, uris[kind], CONTENT_TYPE_JSON
+                )
+                if validate and not valid[kind](data):
+                    _validate(versions[kind], event)
+                yield event
 
     def _flow(self) -> Iterator[CloudEvent]:
         assert self.options.flow is not None
@@ -312,6 +326,7 @@ class EventStream:
         gap = self.options.mean_gap_ms
         rate = 1.0 / gap if gap > 0 else 0.0
         last: dict[str, _Version] = {}
+        stamp = ctx.format_time
 
         def pick(subject: str) -> tuple[str, Any]:
             choice = by_subject[subject]
@@ -326,16 +341,18 @@ class EventStream:
 
         def emit(subject: str, uri: str, data: Any, extensions: dict[str, str]) -> CloudEvent:
             event = CloudEvent(
-                id=uuid4_from(rng),
-                source=source,
-                type=subject,
-                time=ctx.format_time(ctx.now_ms),
-                data=data,
-                dataschema=uri,
-                datacontenttype=CONTENT_TYPE_JSON,
-                extensions=extensions,
+                ctx.uuid(),
+                source,
+                subject,
+                stamp(ctx.now_ms),
+                data,
+                uri,
+                CONTENT_TYPE_JSON,
+                None,
+                SPECVERSION,
+                extensions,
             )
-            if validate:
+            if validate and not last[subject].is_valid(data):
                 _validate(last[subject], event)
             return event
 
@@ -346,6 +363,19 @@ class EventStream:
         flow = OrderLifecycle(self.options.flow, ctx, pick, emit, advance)
         self.ledger = flow.ledger
         yield from flow
+
+
+def data_stream(generate: DataGenerator, ctx: GenContext) -> Iterator[Any]:
+    """Endless data from a generator: its own block-drawing `stream` when it has one."""
+    stream = getattr(generate, "stream", None)
+    if stream is not None:
+        return cast("Iterator[Any]", stream(ctx))
+    return _repeat(generate, ctx)
+
+
+def _repeat(generate: DataGenerator, ctx: GenContext) -> Iterator[Any]:
+    while True:
+        yield generate(ctx)
 
 
 def _validate(version: _Version, event: CloudEvent) -> None:
