@@ -27,19 +27,37 @@ from pathlib import Path
 import numpy as np
 
 from evtool.results import histogram as hdr
-from evtool.results.runlog import EVENT_DTYPE, RESULT_DTYPE, Reason, RunMeta, Status
+from evtool.results.runlog import EVENT_DTYPE, RESULT_DTYPE, SEQ_BITS, EventIds, Reason, RunMeta, Status
 
 MS = 1_000_000
 T0 = 1_767_225_600_000_000_000
 
 
-def synthesize(run_dir: Path, n: int, seed: int = 1, slow_from: float = 0.6, slow_to: float = 0.7) -> None:
-    """A run of `n` events at 10 000/s: ack ~20 ms, results uniform 100–400 ms (slower for a while)."""
+def synthesize(run_dir: Path, n: int, seed: int = 1, slow_from: float = 0.6, slow_to: float = 0.7,
+               ids: str = "structured") -> None:
+    """A run of `n` events at 10 000/s: ack ~20 ms, results uniform 100–400 ms (slower for a while).
+
+    `ids="structured"`: keys as `simulate` writes them (`EventIds`: UUIDv8 nonce|shard|sequence,
+    sequence in plan order) and records in completion order (by ack time), as the dispatcher
+    appends them. `ids="random"`: random 16-byte keys (a replayed log's own ids), which the
+    report joins by hash.
+    """
     rng = np.random.default_rng(seed)
     run_dir.mkdir(parents=True, exist_ok=True)
     events = np.zeros(n, dtype=EVENT_DTYPE)
-    keys = rng.integers(0, 2**63, (n, 2), dtype=np.int64)
-    events["key"] = keys.view("V16").reshape(n)
+    if ids == "structured":
+        scheme = EventIds(0, nonce=int(rng.integers(0, 2**63))).scheme
+        high = np.full(n, scheme.high, dtype=">u8")
+        low = (np.uint64(scheme.prefix) << np.uint64(SEQ_BITS)) | np.arange(n, dtype=np.uint64)
+        words = np.empty((n, 2), dtype=">u8")
+        words[:, 0] = high
+        words[:, 1] = low
+        events["key"] = words.view("V16").reshape(n)
+        del high, low, words
+    else:
+        keys = rng.integers(0, 2**63, (n, 2), dtype=np.int64)
+        events["key"] = keys.view("V16").reshape(n)
+        del keys
     interval = max(1, int(1e9 / 10_000))
     events["intended_ns"] = T0 + np.arange(n, dtype=np.int64) * interval
     events["sent_ns"] = events["intended_ns"] + rng.integers(20_000, 400_000, n)
@@ -52,15 +70,22 @@ def synthesize(run_dir: Path, n: int, seed: int = 1, slow_from: float = 0.6, slo
     roll = rng.random(n)
     failed = roll < 0.001
     dropped = (roll >= 0.001) & (roll < 0.0015)
+    aborted = np.zeros(n, dtype=np.bool_)
+    aborted[-200:] = True  # the run's end cut the last events off (half in flight, half unsent)
+    failed &= ~aborted
+    dropped &= ~aborted
     events["status"][failed] = Status.FAILED
     events["reason"][failed] = Reason.HTTP_STATUS
     events["http_status"][failed] = 503
     events["status"][dropped] = Status.DROPPED
     events["reason"][dropped] = Reason.MAX_IN_FLIGHT
     events["sent_ns"][dropped] = 0
-    events["ack_ns"][dropped | failed] = 0
-    events.tofile(run_dir / "events-0.bin")
-    (run_dir / "events-0.types").write_text("commerce.order.placed\ninventory.alert\nsupport.complaint\n")
+    events["status"][-200:-100] = Status.FAILED
+    events["status"][-100:] = Status.DROPPED
+    events["reason"][aborted] = Reason.CANCELLED
+    events["http_status"][aborted] = 0
+    events["sent_ns"][-100:] = 0
+    events["ack_ns"][dropped | failed | aborted] = 0
     ok = np.flatnonzero((events["status"] == Status.OK) & (roll < 0.9995))  # 0.05 % never answered
     delay = rng.uniform(100, 400, len(ok)) * MS
     slow = (ok >= int(n * slow_from)) & (ok < int(n * slow_to))
@@ -68,6 +93,11 @@ def synthesize(run_dir: Path, n: int, seed: int = 1, slow_from: float = 0.6, slo
     results = np.zeros(len(ok), dtype=RESULT_DTYPE)
     results["key"] = events["key"][ok]
     results["received_ns"] = events["intended_ns"][ok] + delay.astype(np.int64)
+    del delay, slow, ok
+    completed = np.where(events["ack_ns"] > 0, events["ack_ns"], events["intended_ns"])
+    events[np.argsort(completed, kind="stable")].tofile(run_dir / "events-0.bin")  # completion order
+    del events, completed
+    (run_dir / "events-0.types").write_text("commerce.order.placed\ninventory.alert\nsupport.complaint\n")
     order = np.argsort(results["received_ns"], kind="stable")  # the collector writes in arrival order
     results[order].tofile(run_dir / "results-0.bin")
     RunMeta(run_id="bench", command=["bench"], options={}, tool_version="bench", target="http://127.0.0.1",

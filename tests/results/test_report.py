@@ -42,8 +42,8 @@ def test_json_has_stable_keys_and_round_trips(tmp_path: Path) -> None:
     assert list(parsed) == TOP_KEYS
     assert list(parsed["latency_ms"]) == ["end_to_end", "ack", "service", "scheduling_lag"]
     assert list(parsed["latency_ms"]["end_to_end"]) == PERCENTILE_KEYS
-    assert list(parsed["windows"][0]) == ["start_ns", "scheduled", "ok", "failed", "dropped", "lost",
-                                          "latency_ms"]
+    assert list(parsed["windows"][0]) == ["start_ns", "scheduled", "ok", "failed", "dropped", "aborted",
+                                          "lost", "latency_ms"]
     assert parsed["verdict"] == "FAIL"  # one lost event against the default lost<=0
     assert parsed["counts"]["lost"] == 1
     assert parsed["slos"][1] == {"slo": "lost<=0", "passed": False, "actual": 1, "unit": "count"}

@@ -76,7 +76,8 @@ def render_text(doc: dict[str, Any], console: Console) -> None:
     console.print(table)
     share = doc["within_target_share"]
     console.print(
-        f"ok {counts['ok']} · failed {counts['failed']} · dropped {counts['dropped']} · lost {counts['lost']}"
+        f"ok {counts['ok']} · failed {counts['failed']} · dropped {counts['dropped']} · aborted "
+        f"{counts.get('aborted', 0)} · lost {counts['lost']}"
         f" · within {fmt_ms(doc['target_ms'])}: {f'{share:.3%}' if share is not None else '–'}"
         f" · results {counts['results']} (unmatched {counts['unmatched_results']}, duplicate "
         f"{counts['duplicate_results']}, uncorrelated {counts['uncorrelated_results']})"
@@ -91,12 +92,13 @@ def render_text(doc: dict[str, Any], console: Console) -> None:
                       f"max {fmt_ms(max(p99))}")
     if len(doc["by_type"]) > 1:
         per = Table(show_header=True, header_style="bold", title="per event type")
-        for column in ("type", "v", "events", "failed", "dropped", "lost", "p50", "p99", "max"):
+        for column in ("type", "v", "events", "failed", "dropped", "aborted", "lost", "p50", "p99", "max"):
             per.add_column(column, justify="left" if column == "type" else "right")
         for g in doc["by_type"]:
             c, lat = g["counts"], g["latency_ms"]
             per.add_row(escape(g["type"]), str(g["schema_version"]), str(c["scheduled"]), str(c["failed"]),
-                        str(c["dropped"]), str(c["lost"]), fmt_ms(lat["p50"]), fmt_ms(lat["p99"]),
+                        str(c["dropped"]), str(c.get("aborted", 0)), str(c["lost"]), fmt_ms(lat["p50"]),
+                        fmt_ms(lat["p99"]),
                         fmt_ms(lat["max"]))
         console.print(per)
     if doc["baseline"]:

@@ -19,7 +19,7 @@ from evtool.results.stats import PERCENTILE_NAMES
 WIDTH, HEIGHT = 1040, 300
 LEFT, RIGHT, TOP, BOTTOM = 70, 20, 34, 45
 COLORS = {"p50": "#2b8a3e", "p90": "#1971c2", "p99": "#e8590c", "max": "#868e96",
-          "ok": "#2b8a3e", "failed": "#e03131", "dropped": "#f08c00", "lost": "#7048e8",
+          "ok": "#2b8a3e", "failed": "#e03131", "dropped": "#f08c00", "aborted": "#868e96", "lost": "#7048e8",
           "target": "#c92a2a", "bar": "#4c6ef5"}
 
 _CSS = """
@@ -216,15 +216,16 @@ def _bars_over_time(
 
 
 def throughput_svg(doc: dict[str, Any]) -> str:
-    return _bars_over_time(doc, ("ok", "failed", "dropped", "lost"), "events/s",
+    return _bars_over_time(doc, ("ok", "failed", "dropped", "aborted", "lost"), "events/s",
                            "scheduled events per second, by outcome", "throughput over time")
 
 
 def errors_svg(doc: dict[str, Any]) -> str:
-    if not any(w["failed"] or w["dropped"] or w["lost"] for w in doc["windows"]):
-        return "<p class='muted'>No failed, dropped or lost events.</p>"
-    return _bars_over_time(doc, ("failed", "dropped", "lost"), "events/s",
-                           "failed, dropped and lost events per second (own scale)", "errors over time")
+    if not any(w["failed"] or w["dropped"] or w.get("aborted") or w["lost"] for w in doc["windows"]):
+        return "<p class='muted'>No failed, dropped, aborted or lost events.</p>"
+    return _bars_over_time(doc, ("failed", "dropped", "aborted", "lost"), "events/s",
+                           "failed, dropped, aborted and lost events per second (own scale)",
+                           "errors over time")
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -261,10 +262,10 @@ def render_html(doc: dict[str, Any]) -> str:
          for key, label in labels.items()],
     ))
     sections.append(_table(
-        ["scheduled", "ok", "failed", "dropped", "lost", f"within {fmt_ms(doc['target_ms'])}",
+        ["scheduled", "ok", "failed", "dropped", "aborted", "lost", f"within {fmt_ms(doc['target_ms'])}",
          "unmatched results", "duplicate results"],
         [[str(counts["scheduled"]), str(counts["ok"]), str(counts["failed"]), str(counts["dropped"]),
-          str(counts["lost"]), f"{share:.3%}" if share is not None else "–",
+          str(counts.get("aborted", 0)), str(counts["lost"]), f"{share:.3%}" if share is not None else "–",
           str(counts["unmatched_results"]), str(counts["duplicate_results"])]],
     ))
     sections.append("<h2>End-to-end distribution</h2>" + distribution_svg(doc))
@@ -273,9 +274,10 @@ def render_html(doc: dict[str, Any]) -> str:
     sections.append("<h2>Errors over time</h2>" + errors_svg(doc))
     if doc["by_type"]:
         sections.append("<h2>Per event type</h2>" + _table(
-            ["type", "version", "events", "ok", "failed", "dropped", "lost", "p50", "p99", "max"],
-            [[g["type"], str(g["schema_version"]), *[str(g["counts"][k]) for k in
-                                                      ("scheduled", "ok", "failed", "dropped", "lost")],
+            ["type", "version", "events", "ok", "failed", "dropped", "aborted", "lost", "p50", "p99", "max"],
+            [[g["type"], str(g["schema_version"]), *[str(g["counts"].get(k, 0)) for k in
+                                                      ("scheduled", "ok", "failed", "dropped", "aborted",
+                                                       "lost")],
               *[fmt_ms(g["latency_ms"][p]) for p in ("p50", "p99", "max")]] for g in doc["by_type"]],
         ))
     if doc["baseline"]:

@@ -52,10 +52,11 @@ def render_markdown(doc: dict[str, Any]) -> str:
     share = doc["within_target_share"]
     lines += [
         "",
-        _row(["ok", "failed", "dropped", "lost", f"within {fmt_ms(doc['target_ms'])}",
+        _row(["ok", "failed", "dropped", "aborted", "lost", f"within {fmt_ms(doc['target_ms'])}",
               "unmatched results", "duplicate results"]),
-        _row(["---:"] * 7),
-        _row([str(counts["ok"]), str(counts["failed"]), str(counts["dropped"]), str(counts["lost"]),
+        _row(["---:"] * 8),
+        _row([str(counts["ok"]), str(counts["failed"]), str(counts["dropped"]),
+              str(counts.get("aborted", 0)), str(counts["lost"]),
               f"{share:.3%}" if share is not None else "–", str(counts["unmatched_results"]),
               str(counts["duplicate_results"])]),
     ]

@@ -14,6 +14,19 @@ A run directory holds:
 
 Events and results are joined by a 16-byte correlation key (`correlation_key`), so the
 collector writes what arrives without knowing what was sent, and the report does the matching.
+
+**Structured event ids.** `simulate` gives its generated events ids from `EventIds`: RFC 9562
+version 8 UUIDs whose 122 free bits hold a random 64-bit nonce (one per sender shard and run),
+the shard number and the event's sequence number in its shard. The layout is a bijection, so
+a key carries its own row address: the report maps a result straight to its event (an inverse
+permutation, no sort), and falls back to a hash join for any other key (replayed logs,
+`--correlate-by data.order_id`, results of `evtool collect`). Nothing extra is recorded: a
+shard's (nonce, shard) pair is read from its own records, so old logs read as before.
+
+**Aborted events.** The end of a run (duration over, Ctrl-C) cuts off events: never sent
+(DROPPED + CANCELLED) or in flight (FAILED + CANCELLED). The disk format keeps those two
+encodings (FORMAT_VERSION 1, readable by older readers); `outcomes` classifies them as
+`Outcome.ABORTED`, so every reader counts scheduled = ok + failed + dropped + aborted.
 """
 
 from __future__ import annotations
@@ -21,9 +34,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import secrets
 import struct
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from enum import IntEnum
 from pathlib import Path
@@ -56,6 +72,41 @@ class Reason(IntEnum):
     OTHER = 255
 
 
+class Outcome(IntEnum):
+    """Where a scheduled event ended up, as every reader counts it (0: a damaged record)."""
+
+    OK = 1  # acknowledged (the report may still find it lost: no result by the timeout)
+    FAILED = 2
+    DROPPED = 3  # never sent, for a reason other than the end of the run
+    ABORTED = 4  # cut off by the end of the run: never sent, or in flight (see sent_ns)
+
+
+def _outcome_table() -> npt.NDArray[np.uint8]:
+    table = np.zeros(256 * 256, dtype=np.uint8)
+    for status in Status:
+        table[status * 256 : status * 256 + 256] = status
+    table[Status.FAILED * 256 + Reason.CANCELLED] = Outcome.ABORTED
+    table[Status.DROPPED * 256 + Reason.CANCELLED] = Outcome.ABORTED
+    return table
+
+
+OUTCOME_BY_CODE = _outcome_table()  # indexed by status << 8 | reason (see `status_codes`); read-only
+OUTCOME_BY_CODE.flags.writeable = False
+
+
+def status_codes(status: npt.NDArray[Any], reason: npt.NDArray[Any]) -> npt.NDArray[np.intp]:
+    """`status << 8 | reason` of every record: one small integer for bincount and `OUTCOME_BY_CODE`."""
+    code = status.astype(np.intp)
+    code <<= 8
+    code |= reason
+    return code
+
+
+def outcomes(status: npt.NDArray[Any], reason: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
+    """`Outcome` of every record from its status and reason columns (0 for an unknown status)."""
+    return OUTCOME_BY_CODE[status_codes(status, reason)]
+
+
 EVENT_DTYPE = np.dtype(
     [
         ("key", "V16"),
@@ -85,6 +136,81 @@ def correlation_key(value: str) -> bytes:
         return uuid.UUID(value).bytes
     except ValueError:
         return hashlib.blake2b(value.encode(), digest_size=16).digest()
+
+
+# -- structured event ids (RFC 9562 version 8) ------------------------------------------------
+#
+# bits 127-80 nonce[63:16] | 79-76 version 8 | 75-64 nonce[15:4] | 63-62 variant 0b10 |
+# 61-58 nonce[3:0] | 57-42 shard | 41-0 sequence number. As two big-endian 64-bit words: the high
+# word depends only on the nonce, the low word is `prefix << SEQ_BITS | sequence`.
+SEQ_BITS = 42
+SHARD_BITS = 16
+SEQ_MASK = (1 << SEQ_BITS) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class IdScheme:
+    """The constant part of one shard's structured ids: the high word and the low word's prefix."""
+
+    high: int
+    prefix: int
+
+    @classmethod
+    def of(cls, nonce: int, shard: int) -> IdScheme:
+        if not 0 <= shard < 1 << SHARD_BITS:
+            raise ValueError(f"shard {shard} does not fit {SHARD_BITS} bits")
+        nonce &= (1 << 64) - 1
+        high = (nonce >> 16) << 16 | 0x8 << 12 | (nonce >> 4) & 0xFFF
+        prefix = 0b10 << 20 | (nonce & 0xF) << 16 | shard
+        return cls(high, prefix)
+
+    @classmethod
+    def of_key(cls, key: bytes) -> IdScheme | None:
+        """The scheme of a structured key, None for any other (a UUIDv4, a hashed value ...)."""
+        high = int.from_bytes(key[:8], "big")
+        low = int.from_bytes(key[8:16], "big")
+        if (high >> 12) & 0xF != 0x8 or low >> 62 != 0b10:
+            return None
+        return cls(high, low >> SEQ_BITS)
+
+    def key(self, seq: int) -> bytes:
+        return self.high.to_bytes(8, "big") + (self.prefix << SEQ_BITS | seq).to_bytes(8, "big")
+
+
+class EventIds:
+    """Structured, unique CloudEvents ids for the events of one sender shard, in plan order."""
+
+    def __init__(self, shard: int, nonce: int | None = None) -> None:
+        self.scheme = IdScheme.of(secrets.randbits(64) if nonce is None else nonce, shard)
+        high = f"{self.scheme.high:016x}"
+        self._head = f"{high[:8]}-{high[8:12]}-{high[12:16]}-"
+        self._low = self.scheme.prefix << SEQ_BITS
+        self.next_seq = 0
+
+    def next(self) -> tuple[str, bytes]:
+        """The next id and its correlation key (the UUID's 16 bytes, as `correlation_key` gives)."""
+        seq = self.next_seq
+        if seq > SEQ_MASK:
+            raise OverflowError("more than 2**42 events in one shard")
+        self.next_seq = seq + 1
+        low = self._low | seq
+        text = f"{low:016x}"
+        return (f"{self._head}{text[:4]}-{text[4:]}",
+                self.scheme.high.to_bytes(8, "big") + low.to_bytes(8, "big"))
+
+
+def key_words(records: npt.NDArray[Any]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+    """The two 8-byte halves of each record's `key` in memory order, as strided views (no copy).
+
+    Read little-endian: compare them with `to_words` of a key, or byteswap for the UUID words.
+    """
+    fields = records.dtype.fields
+    assert fields is not None
+    offset = int(fields["key"][1])
+    halves = np.dtype({"names": ["k0", "k1"], "formats": ["<u8", "<u8"], "offsets": [offset, offset + 8],
+                       "itemsize": records.dtype.itemsize})
+    view = records.view(halves)
+    return view["k0"], view["k1"]
 
 
 @dataclass(slots=True)
@@ -227,6 +353,85 @@ class ResultLogWriter:
         self._records.close()
 
 
+@dataclass(frozen=True, slots=True)
+class ShardFile:
+    """One `events-<shard>.bin` or `results-<shard>.bin` file: its whole records and torn tail."""
+
+    path: Path
+    shard: int
+    count: int  # whole records
+    torn_bytes: int
+    types: tuple[str, ...] = ()  # event files: the names of type index 0, 1, ... of this shard
+
+    def chunks(self, dtype: np.dtype[Any], chunk_records: int) -> Iterator[npt.NDArray[Any]]:
+        """The records in order, `chunk_records` at a time, read into one reused buffer.
+
+        Why one buffer: a report streams a run of any size in a fixed amount of memory. The
+        array yielded is overwritten by the next chunk; copy what must outlive it.
+        """
+        if not self.count:
+            return
+        buffer = np.empty(min(self.count, chunk_records), dtype=dtype)
+        raw = buffer.view(np.uint8)
+        left = self.count
+        with self.path.open("rb", buffering=0) as handle:
+            while left:
+                n = min(left, len(buffer))
+                got = handle.readinto(raw[: n * dtype.itemsize].data)
+                if got != n * dtype.itemsize:
+                    raise InputError(f"{self.path}: file shrank while it was read")
+                left -= n
+                yield buffer[:n]
+
+
+@dataclass(frozen=True, slots=True)
+class RunFiles:
+    """A run directory opened for streaming: metadata, files and record counts, no record read."""
+
+    path: Path
+    meta: RunMeta
+    event_files: tuple[ShardFile, ...]
+    result_files: tuple[ShardFile, ...]
+
+    @property
+    def skipped_bytes(self) -> int:
+        return sum(f.torn_bytes for f in (*self.event_files, *self.result_files))
+
+    @property
+    def event_count(self) -> int:
+        return sum(f.count for f in self.event_files)
+
+    @property
+    def result_count(self) -> int:
+        return sum(f.count for f in self.result_files)
+
+
+_SHARD_RE = re.compile(r"^(events|results)-(\d+)\.bin$")
+
+
+def open_run(run_dir: Path) -> RunFiles:
+    """The run at `run_dir`, shards in shard order (InputError when it is not a run)."""
+    run_dir = Path(run_dir)
+    meta = RunMeta.read(run_dir)
+    found: dict[str, list[tuple[int, Path]]] = {"events": [], "results": []}
+    for path in run_dir.iterdir():
+        match = _SHARD_RE.match(path.name)
+        if match:
+            found[match.group(1)].append((int(match.group(2)), path))
+    files: dict[str, list[ShardFile]] = {"events": [], "results": []}
+    for kind, dtype in (("events", EVENT_DTYPE), ("results", RESULT_DTYPE)):
+        for shard, path in sorted(found[kind]):
+            size = path.stat().st_size
+            types: tuple[str, ...] = ()
+            if kind == "events":
+                names_path = path.with_suffix(".types")
+                if names_path.exists():
+                    types = tuple(names_path.read_text(encoding="utf-8").splitlines())
+            count = size // dtype.itemsize
+            files[kind].append(ShardFile(path, shard, count, size - count * dtype.itemsize, types))
+    return RunFiles(run_dir, meta, tuple(files["events"]), tuple(files["results"]))
+
+
 @dataclass(slots=True)
 class RunLog:
     """A whole run read back: every shard's records as numpy columns."""
@@ -236,6 +441,7 @@ class RunLog:
     results: npt.NDArray[Any]  # RESULT_DTYPE
     types: list[str]
     skipped_bytes: int  # torn tails of shards after a crash
+    blocks: list[tuple[int, int, int]] = field(default_factory=list)  # (shard, start, stop) of events
 
     @property
     def type_names(self) -> npt.NDArray[Any]:
@@ -246,45 +452,43 @@ def read_run(run_dir: Path) -> RunLog:
     """Read every shard of a run; a torn last record of a shard is skipped and counted.
 
     Shards are read straight into one preallocated array: concatenating per-shard arrays
-    would hold every record twice (about 1 GB more at ten million events).
+    would hold every record twice (about 1 GB more at ten million events). A report does
+    not call this: it streams the files (`open_run`) and keeps only the columns it needs.
     """
-    meta = RunMeta.read(run_dir)
-    event_paths = sorted(run_dir.glob("events-*.bin"))
-    events, skipped, offsets = _read_all(event_paths, EVENT_DTYPE)
+    files = open_run(run_dir)
+    events = _read_all(files.event_files, EVENT_DTYPE)
     types: list[str] = []
     global_index: dict[str, int] = {}
-    for path, (start, stop) in zip(event_paths, offsets, strict=True):
-        names_path = path.with_suffix(".types")
-        names = names_path.read_text(encoding="utf-8").splitlines() if names_path.exists() else []
-        mapping = np.zeros(max(len(names), 1), dtype=np.uint16)
-        for local, name in enumerate(names):
+    blocks: list[tuple[int, int, int]] = []
+    start = 0
+    for shard in files.event_files:
+        stop = start + shard.count
+        blocks.append((shard.shard, start, stop))
+        mapping = np.zeros(max(len(shard.types), 1), dtype=np.uint16)
+        for local, name in enumerate(shard.types):
             if name not in global_index:
                 global_index[name] = len(types)
                 types.append(name)
             mapping[local] = global_index[name]
         column = events["type"][start:stop]
         if len(column):
-            if int(column.max()) >= len(names):
-                raise InputError(f"{path}: records name event types missing from {names_path.name}")
+            if int(column.max()) >= len(shard.types):
+                raise InputError(f"{shard.path}: records name event types missing from "
+                                 f"{shard.path.with_suffix('.types').name}")
             events["type"][start:stop] = mapping[column]
-    results, torn, _ = _read_all(sorted(run_dir.glob("results-*.bin")), RESULT_DTYPE)
-    return RunLog(meta=meta, events=events, results=results, types=types, skipped_bytes=skipped + torn)
+        start = stop
+    results = _read_all(files.result_files, RESULT_DTYPE)
+    return RunLog(meta=files.meta, events=events, results=results, types=types,
+                  skipped_bytes=files.skipped_bytes, blocks=blocks)
 
 
-def _read_all(
-    paths: list[Path], dtype: np.dtype[Any]
-) -> tuple[npt.NDArray[Any], int, list[tuple[int, int]]]:
-    """All whole records of `paths` in one array, the torn bytes skipped, each file's slice."""
-    sizes = [path.stat().st_size for path in paths]
-    counts = [size // dtype.itemsize for size in sizes]
-    records = np.empty(sum(counts), dtype=dtype)
+def _read_all(files: tuple[ShardFile, ...], dtype: np.dtype[Any]) -> npt.NDArray[Any]:
+    """All whole records of `files` in one array."""
+    records = np.empty(sum(f.count for f in files), dtype=dtype)
     raw = records.view(np.uint8)
-    offsets: list[tuple[int, int]] = []
     start = 0
-    for path, count in zip(paths, counts, strict=True):
-        with path.open("rb") as handle:
-            handle.readinto(raw[start * dtype.itemsize : (start + count) * dtype.itemsize].data)
-        offsets.append((start, start + count))
-        start += count
-    skipped = sum(size - count * dtype.itemsize for size, count in zip(sizes, counts, strict=True))
-    return records, skipped, offsets
+    for shard in files:
+        with shard.path.open("rb") as handle:
+            handle.readinto(raw[start * dtype.itemsize : (start + shard.count) * dtype.itemsize].data)
+        start += shard.count
+    return records

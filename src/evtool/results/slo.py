@@ -22,14 +22,14 @@ MAX_SCHEDULING_LAG_P99_NS = 100_000_000  # beyond this the sender did not keep i
 MAX_IN_FLIGHT_DROP_SHARE = 0.01
 
 FORMS = "p<N><=<duration> (p99<=2s, p99.9<500ms, max<=3s), within(<duration>)>=<N>% " \
-        "(within(2s)>=99.5%), lost|failed|dropped<=<count or N%> (lost<=0, failed<=1%)"
+        "(within(2s)>=99.5%), lost|failed|dropped|aborted<=<count or N%> (lost<=0, failed<=1%)"
 
 _DURATION = r"(\d+(?:\.\d+)?)\s*(us|µs|ms|s|m)"
 _UNIT_NS = {"us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000}
 _OPS = r"(<=|<|>=|>)"
 _PERCENTILE_RE = re.compile(rf"^(?:p(\d+(?:\.\d+)?)|(max))\s*{_OPS}\s*{_DURATION}$")
 _WITHIN_RE = re.compile(rf"^within\(\s*{_DURATION}\s*\)\s*{_OPS}\s*(\d+(?:\.\d+)?)\s*%$")
-_COUNT_RE = re.compile(rf"^(lost|failed|dropped)\s*{_OPS}\s*(\d+(?:\.\d+)?)\s*(%?)$")
+_COUNT_RE = re.compile(rf"^(lost|failed|dropped|aborted)\s*{_OPS}\s*(\d+(?:\.\d+)?)\s*(%?)$")
 
 
 class Verdict(Enum):
@@ -43,7 +43,7 @@ class Slo:
     """One objective. `limit` is ns (latency), a fraction (share, or a % count) or a count."""
 
     text: str
-    metric: str  # "percentile", "within", "lost", "failed", "dropped"
+    metric: str  # "percentile", "within", "lost", "failed", "dropped", "aborted"
     op: str
     limit: float
     percentile: float | None = None

@@ -1,25 +1,36 @@
 """Latency statistics of one or more run logs: join events with results, classify, histogram.
 
-Everything is vectorised (numpy): a report over ten million events must not loop in Python.
+Everything is vectorised (numpy) and streamed: a report over ten million events must not loop
+in Python, and must not hold the run's records (56 + 32 bytes each) in memory. The event and
+result files are read in chunks of `CHUNK_RECORDS`; what outlives a chunk is a few compact
+columns per event (intended time, outcome, type/version group, first result time).
 
-- **Join.** Events and results meet on their 16-byte correlation key. Keys are mixed into a
-  64-bit hash; results are sorted once (a plain `sort` of hash-high-bits|row-index, cheaper
-  than `argsort`), grouped (first arrival per key wins, the rest are duplicates), and events
-  look their hash up with `searchsorted` on sorted queries. Hash matches are confirmed on the
-  full 16 bytes. The join spans *all* run directories given, because the collector may run
-  on another machine than the senders (`evtool collect` writes a results-only run).
-- **Classes.** DROPPED and FAILED come from the sender's log. An OK event whose first result
-  arrived later than `intended + result_timeout` (or never) is LOST. With no collector at all,
-  end-to-end falls back to acknowledgement latency, and the stats say so.
-- **Histograms.** Each run's latencies fill HDR histograms (µs, 3 significant figures) which
-  merge exactly into the total; per type/version and per time window the same layout is
-  used as rows of a 2-D counts array.
+- **Join.** Events and results meet on their 16-byte correlation key. Structured ids
+  (`runlog.EventIds`, what `simulate` assigns) carry their shard's scheme and the event's
+  sequence number, so a result's key maps straight to a slot, and an inverse permutation
+  (slot -> event row, filled by a scatter while the events stream by) gives its event: O(n),
+  no sort. Every other key (replayed logs keep their ids, `--correlate-by data.order_id`,
+  keys two events share) takes the generic path: keys mixed into a 64-bit hash, results
+  sorted once and grouped, events looked up with `searchsorted`, matches confirmed on all 16
+  bytes. A key is structured or not by itself, for events and results alike, so the two paths
+  never split a key and give exactly the same answer. The join spans *all* run directories
+  given: the collector may run on another machine than the senders (`evtool collect`).
+- **Classes.** Every scheduled event is exactly one of: ok, failed, dropped, aborted (cut off
+  by the end of the run: never sent or in flight, `runlog.Outcome.ABORTED`), or lost (acknowledged,
+  but its first result arrived later than `intended + result_timeout`, or never). So
+  scheduled = ok + failed + dropped + aborted + lost; the sender's own summary
+  (ok + failed + dropped + aborted) counts lost events as ok, since only the report sees results.
+  With no collector at all, end-to-end falls back to acknowledgement latency, and nothing is lost.
+- **Histograms.** Latencies are bucketed with the HDR layout (µs, 3 significant figures) by
+  one vectorised function (`histogram.Layout.index_of`) and counted with `bincount`; per
+  type/version and per time window the counts are rows of a 2-D array, filled from combined
+  (row * counts_len + bucket) indexes. The totals are `hdrh` histograms, which merge exactly.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -29,8 +40,23 @@ import numpy as np
 import numpy.typing as npt
 from hdrh.histogram import HdrHistogram
 
+from evtool.errors import InputError
 from evtool.results import histogram as hdr
-from evtool.results.runlog import Reason, RunLog, Status
+from evtool.results.runlog import (
+    EVENT_DTYPE,
+    OUTCOME_BY_CODE,
+    RESULT_DTYPE,
+    SEQ_BITS,
+    SEQ_MASK,
+    IdScheme,
+    Outcome,
+    Reason,
+    RunFiles,
+    RunLog,
+    Status,
+    key_words,
+    status_codes,
+)
 
 PERCENTILES: tuple[float, ...] = (50.0, 90.0, 95.0, 99.0, 99.9, 100.0)
 PERCENTILE_NAMES: tuple[str, ...] = ("p50", "p90", "p95", "p99", "p99.9", "max")
@@ -39,11 +65,21 @@ DEFAULT_WINDOW_NS = 5_000_000_000
 DEFAULT_RESULT_TIMEOUT_NS = 10_000_000_000
 MAX_WINDOWS = 300  # more windows than this and the window is widened (said in the notes)
 COLLECTOR_COUNTS_GLOB = "collector-*.json"
+# Records per streamed chunk. Small on purpose: a chunk's column temporaries (<= 128 KiB each)
+# stay in cache and in malloc's heap; bigger ones are fresh mmaps that page-fault on every
+# chunk (measured at 10 M events: 1 << 17 takes twice the time of 1 << 14 in a fresh process).
+CHUNK_RECORDS = 1 << 14
 
 E2E, ACK, SERVICE, LAG = "end_to_end", "ack", "service", "scheduling_lag"
 METRICS: tuple[str, ...] = (E2E, ACK, SERVICE, LAG)
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
+# per-event classes after the join (Outcome values, plus LOST); 0 marks a damaged record
+_OK, _FAILED, _DROPPED, _ABORTED, _LOST = 1, 2, 3, 4, 5
+_CLASSES = 6
+_NO_RESULT = 0  # `done_ns` of an event without a (first) result
+
+Run = RunLog | RunFiles
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +108,17 @@ class Distribution:
 
 @dataclass(slots=True)
 class Counts:
-    """Where every scheduled event ended up; ok + failed + dropped + lost == scheduled."""
+    """Where every scheduled event ended up: ok + failed + dropped + aborted + lost == scheduled.
+
+    ok: acknowledged, and (with a collector) its first result came within the result timeout;
+    lost: acknowledged, but no result by the timeout; aborted: cut off by the end of the run.
+    """
 
     scheduled: int = 0
     ok: int = 0
     failed: int = 0
     dropped: int = 0
+    aborted: int = 0  # cut off by the end of the run (duration over, Ctrl-C): unsent or in flight
     lost: int = 0
     within_target: int = 0
     late_results: int = 0  # lost events whose result did arrive, after the result timeout
@@ -108,6 +149,7 @@ class WindowStats:
     ok: int
     failed: int
     dropped: int
+    aborted: int
     lost: int
     end_to_end_ms: dict[str, float | None]
 
@@ -153,26 +195,166 @@ class LatencyStats:
         return (self.last_intended_ns - self.first_intended_ns) / 1e9
 
 
-@dataclass(slots=True)
-class _ResultIndex:
-    """Results of all runs grouped by correlation key (sorted by key hash)."""
-
-    hashes: npt.NDArray[np.uint64]  # one per distinct key, sorted
-    first_received: npt.NDArray[np.int64]
-    copies: npt.NDArray[np.int64]  # results with this key
-    first_words: npt.NDArray[np.uint64]  # first 8 key bytes of each group (hash + these = all 16)
-    matched: npt.NDArray[np.bool_]
+# -- where the records come from -------------------------------------------------------------
 
 
-def _key_words(records: npt.NDArray[Any]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
-    """The two 8-byte halves of each record's `key`, as strided views (no 16-byte copy)."""
-    fields = records.dtype.fields
-    assert fields is not None
-    offset = int(fields["key"][1])
-    halves = np.dtype({"names": ["k0", "k1"], "formats": ["<u8", "<u8"], "offsets": [offset, offset + 8],
-                       "itemsize": records.dtype.itemsize})
-    view = records.view(halves)
-    return view["k0"], view["k1"]
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """One shard's event records of one run: rows `base` .. `base + count` of the joined table."""
+
+    run: int
+    base: int
+    count: int
+    types: Sequence[str]  # names of the `type` values of these records
+    chunks: _Chunks
+    first_key: bytes
+
+
+_Chunks = Callable[[int], Iterator[npt.NDArray[Any]]]
+_Keyed = tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64], npt.NDArray[np.int64]]  # k0, k1, row or time
+
+
+def _array_chunks(array: npt.NDArray[Any], start: int, stop: int) -> _Chunks:
+    def chunks(size: int) -> Iterator[npt.NDArray[Any]]:
+        for at in range(start, stop, size):
+            yield array[at : min(stop, at + size)]
+
+    return chunks
+
+
+def _event_blocks(run: Run, index: int, base: int) -> list[_Block]:
+    if isinstance(run, RunLog):
+        spans = run.blocks or [(0, 0, len(run.events))]
+        return [
+            _Block(index, base + start, stop - start, run.types, _array_chunks(run.events, start, stop),
+                   bytes(run.events["key"][start]))
+            for _, start, stop in spans if stop > start
+        ]
+    blocks = []
+    for shard in run.event_files:
+        if not shard.count:
+            continue
+        with shard.path.open("rb") as handle:
+            first_key = handle.read(16)
+
+        def chunks(size: int, shard: Any = shard) -> Iterator[npt.NDArray[Any]]:
+            return shard.chunks(EVENT_DTYPE, size)  # type: ignore[no-any-return]
+
+        blocks.append(_Block(index, base, shard.count, shard.types, chunks, first_key))
+        base += shard.count
+    return blocks
+
+
+def _event_count(run: Run) -> int:
+    return len(run.events) if isinstance(run, RunLog) else run.event_count
+
+
+def _result_count(run: Run) -> int:
+    return len(run.results) if isinstance(run, RunLog) else run.result_count
+
+
+def _result_chunks(run: Run, size: int) -> Iterator[npt.NDArray[Any]]:
+    if isinstance(run, RunLog):
+        yield from _array_chunks(run.results, 0, len(run.results))(size)
+        return
+    for shard in run.result_files:
+        yield from shard.chunks(RESULT_DTYPE, size)
+
+
+# -- the structured-id join ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Schemes:
+    """The structured-id schemes of the event blocks; scheme i owns slots base[i] .. base[i] + capacity[i].
+
+    A block's scheme is read from its first record. The capacity is the largest block with the
+    scheme: the sequence numbers of a shard's events are 0 .. count - 1.
+    """
+
+    high: npt.NDArray[np.uint64]  # high key word as `key_words` reads it (memory order)
+    prefix: npt.NDArray[np.uint64]  # big-endian low word >> SEQ_BITS
+    base: npt.NDArray[np.int64]
+    capacity: npt.NDArray[np.uint64]
+    tags: npt.NDArray[np.uint64]  # sorted `_tag` of each scheme, for many schemes
+    tag_order: npt.NDArray[np.intp]
+
+    @classmethod
+    def of(cls, blocks: Sequence[_Block]) -> _Schemes:
+        capacity: dict[IdScheme, int] = {}
+        for block in blocks:
+            scheme = IdScheme.of_key(block.first_key) if len(block.first_key) == 16 else None
+            if scheme is not None:
+                capacity[scheme] = max(capacity.get(scheme, 0), block.count)
+        schemes = list(capacity)
+        high = np.array([int.from_bytes(s.high.to_bytes(8, "big"), "little") for s in schemes],
+                        dtype=np.uint64)
+        prefix = np.array([s.prefix for s in schemes], dtype=np.uint64)
+        sizes = np.array([capacity[s] for s in schemes], dtype=np.int64)
+        base = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64) if len(sizes) else sizes
+        tags = _tag(high, prefix)
+        order = np.argsort(tags, kind="stable")
+        return cls(high, prefix, base, sizes.astype(np.uint64), tags[order], order)
+
+    @property
+    def size(self) -> int:
+        return int(self.base[-1] + self.capacity[-1]) if len(self.base) else 0
+
+    def slots(self, k0: npt.NDArray[np.uint64], k1: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+        """Slot of each key, -1 for a key of no scheme here (or beyond its capacity).
+
+        low word - (prefix << SEQ_BITS), unsigned, is below the capacity exactly when the prefix
+        matches and the sequence number fits: one subtraction checks both and leaves the number.
+        """
+        if not len(self.high) or not len(k0):
+            return np.full(len(k0), -1, dtype=np.int64)
+        seq = k1.byteswap()  # the UUID's low word
+        if len(self.high) <= 4:
+            out: npt.NDArray[np.int64] | None = None
+            for i in range(len(self.high)):
+                offset = seq - (self.prefix[i] << np.uint64(SEQ_BITS))
+                hit = offset < self.capacity[i]
+                hit &= k0 == self.high[i]
+                found: npt.NDArray[np.int64] = offset.view(np.int64)
+                found += int(self.base[i])
+                if len(self.high) == 1 and hit.all():
+                    return found
+                if out is None:
+                    out = np.full(len(k0), -1, dtype=np.int64)
+                np.copyto(out, found, where=hit)
+            assert out is not None
+            return out
+        out = np.full(len(k0), -1, dtype=np.int64)
+        prefix = seq >> np.uint64(SEQ_BITS)
+        seq &= np.uint64(SEQ_MASK)
+        tag = _tag(k0, prefix)
+        position = np.searchsorted(self.tags, tag)
+        np.minimum(position, len(self.tags) - 1, out=position)
+        scheme = self.tag_order[position]
+        hit = self.tags[position] == tag
+        hit &= self.high[scheme] == k0
+        hit &= self.prefix[scheme] == prefix
+        hit &= seq < self.capacity[scheme]
+        where = np.flatnonzero(hit)
+        out[where] = seq[where].view(np.int64) + self.base[scheme[where]]
+        return out
+
+    def words(self, slots: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+        """The key words (memory order) of structured keys from their slots: the inverse of `slots`."""
+        scheme = np.searchsorted(self.base, slots, side="right") - 1
+        seq = (slots - self.base[scheme]).astype(np.uint64)
+        low = (self.prefix[scheme] << np.uint64(SEQ_BITS)) | seq
+        return self.high[scheme], low.byteswap()
+
+
+def _tag(high: npt.NDArray[np.uint64], prefix: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    with np.errstate(over="ignore"):
+        mixed = prefix * _MIX
+    mixed ^= high
+    return mixed
+
+
+# -- the generic (hash) join -----------------------------------------------------------------
 
 
 def _hash(k0: npt.NDArray[np.uint64], k1: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
@@ -211,49 +393,58 @@ def _sort_order(hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.intp]:
     return order
 
 
-def _index_results(runs: Sequence[RunLog]) -> _ResultIndex:
-    parts = [run.results for run in runs if len(run.results)]
-    results = np.concatenate(parts) if parts else np.empty(0, dtype=runs[0].results.dtype)
-    k0, k1 = _key_words(results)
-    hashes = _hash(k0, k1)
+@dataclass(slots=True)
+class _JoinCounts:
+    matched: int = 0
+    unmatched: int = 0
+    duplicates: int = 0
+    shared_keys: int = 0
+
+
+def _hash_join(
+    events: _Keyed,
+    results: _Keyed,
+    done: npt.NDArray[np.int64],
+    counts: _JoinCounts,
+) -> None:
+    """Match (k0, k1, row) events with (k0, k1, received) results; first arrival into done[row]."""
+    ek0, ek1, rows = events
+    rk0, rk1, received = results
+    if not len(rk0):
+        return
+    hashes = _hash(rk0, rk1)
     order = _sort_order(hashes)
     sorted_hashes = hashes[order]
-    if len(order):
-        starts = np.flatnonzero(np.concatenate(([True], sorted_hashes[1:] != sorted_hashes[:-1])))
-        first = np.minimum.reduceat(results["received_ns"][order], starts)
-        copies = np.diff(np.append(starts, len(order)))
-        group_rows = order[starts]
-    else:
-        starts = np.empty(0, dtype=np.intp)
-        first = np.empty(0, dtype=np.int64)
-        copies = np.empty(0, dtype=np.int64)
-        group_rows = starts
-    return _ResultIndex(
-        hashes=sorted_hashes[starts],
-        first_received=first.astype(np.int64),
-        copies=copies.astype(np.int64),
-        first_words=k0[group_rows],
-        matched=np.zeros(len(starts), dtype=np.bool_),
-    )
+    del hashes
+    starts = np.flatnonzero(np.concatenate(([True], sorted_hashes[1:] != sorted_hashes[:-1])))
+    first = np.minimum.reduceat(received[order], starts)
+    copies = np.diff(np.append(starts, len(order)))
+    group_hashes = sorted_hashes[starts]
+    first_words = rk0[order[starts]]
+    del sorted_hashes, order
+    matched = np.zeros(len(starts), dtype=np.bool_)
+    if len(ek0):
+        queries_unsorted = _hash(ek0, ek1)
+        query_order = _sort_order(queries_unsorted)  # sorted queries make searchsorted ~50x faster
+        queries = queries_unsorted[query_order]
+        position = np.searchsorted(group_hashes, queries)
+        np.minimum(position, len(group_hashes) - 1, out=position)
+        hit = group_hashes[position] == queries
+        found = query_order[hit]
+        groups = position[hit]
+        same = first_words[groups] == ek0[found]  # with the hash equal: all 16 bytes equal
+        found, groups = found[same], groups[same]
+        matched[groups] = True
+        done[rows[found]] = first[groups]
+        if len(groups):
+            per_group = np.bincount(groups)
+            counts.shared_keys += int(per_group[per_group > 1].sum())
+    counts.matched += int(copies[matched].sum())
+    counts.unmatched += int(copies[~matched].sum())
+    counts.duplicates += int((copies[matched] - 1).sum())
 
 
-def _lookup(index: _ResultIndex, events: npt.NDArray[Any]) -> npt.NDArray[np.intp]:
-    """Group of each event's key in `index`, -1 when no result has it."""
-    found = np.full(len(events), -1, dtype=np.intp)
-    if not len(index.hashes) or not len(events):
-        return found
-    k0, k1 = _key_words(events)
-    hashes = _hash(k0, k1)
-    order = _sort_order(hashes)  # sorted queries make searchsorted ~50x faster
-    queries = hashes[order]
-    position = np.searchsorted(index.hashes, queries)
-    np.minimum(position, len(index.hashes) - 1, out=position)
-    hit = index.hashes[position] == queries
-    rows = order[hit]
-    groups = position[hit]
-    same = index.first_words[groups] == k0[rows]  # with the hash equal: all 16 bytes equal
-    found[rows[same]] = groups[same]
-    return found
+# -- small helpers ---------------------------------------------------------------------------
 
 
 def _read_collector_counts(path: Path) -> int:
@@ -267,7 +458,7 @@ def _read_collector_counts(path: Path) -> int:
     return total
 
 
-def _ended_ns(run: RunLog) -> int | None:
+def _ended_ns(run: Run) -> int | None:
     if not run.meta.ended_at:
         return None
     try:
@@ -276,13 +467,10 @@ def _ended_ns(run: RunLog) -> int | None:
         return None
 
 
-def _window_ns(runs: Sequence[RunLog], window_ns: int, notes: list[str]) -> tuple[int, int, int]:
+def _window_ns(first: int | None, last: int | None, window_ns: int, notes: list[str]) -> tuple[int, int, int]:
     """(window, first window start, number of windows) aligned on wall-clock multiples of window."""
-    firsts = [int(r.events["intended_ns"].min()) for r in runs if len(r.events)]
-    lasts = [int(r.events["intended_ns"].max()) for r in runs if len(r.events)]
-    if not firsts:
+    if first is None or last is None:
         return window_ns, 0, 0
-    first, last = min(firsts), max(lasts)
     window = window_ns
     while (last // window - first // window + 1) > MAX_WINDOWS:
         window *= 2
@@ -293,230 +481,451 @@ def _window_ns(runs: Sequence[RunLog], window_ns: int, notes: list[str]) -> tupl
     return window, start, int((last - start) // window + 1)
 
 
+def _accumulate(target: npt.NDArray[np.int64], codes: npt.NDArray[np.int64]) -> None:
+    """target[c] += how often c occurs in `codes`, touching only the range the codes span."""
+    if not len(codes):
+        return
+    lo = int(codes.min())
+    found = np.bincount(codes - lo)
+    target[lo : lo + len(found)] += found
+
+
+_NONE = np.iinfo(np.int64).min  # `done` of an event with no (first) result / no ack
+
+
+# -- the computation -------------------------------------------------------------------------
+
+
+class _Computation:
+    """One report's state: compact per-event columns, filled in three streamed passes.
+
+    1. events (`_scan_events`): outcome, intended time, group; ack / service / lag histograms;
+       structured keys scattered into the slot -> row inverse, other keys kept for the hash join;
+    2. results (`_join`): first arrival per event, by slot or by hash;
+    3. rows (`_classify`): lost or in time, end-to-end histograms, per group and per window.
+    """
+
+    def __init__(self, runs: Sequence[Run], paths: Sequence[Path], *, target_ns: int, window_ns: int,
+                 result_timeout_ns: int | None, chunk_records: int, structured_ids: bool) -> None:
+        self.runs = runs
+        self.paths = paths
+        self.target_ns = target_ns
+        self.window_request_ns = window_ns
+        self.result_timeout_ns = result_timeout_ns
+        self.chunk = max(1, chunk_records)
+        self.notes: list[str] = []
+        self.layout = hdr.Layout.of(hdr.new_histogram())
+        self.totals = {name: np.zeros(self.layout.counts_len, dtype=np.int64) for name in METRICS}
+        self.negative = self.too_large = 0
+        self.blocks: list[_Block] = []
+        self.run_rows: list[tuple[int, int]] = []
+        base = 0
+        for index, run in enumerate(runs):
+            self.blocks += _event_blocks(run, index, base)
+            count = _event_count(run)
+            self.run_rows.append((base, base + count))
+            base += count
+        self.n = base
+        self.results_total = sum(_result_count(r) for r in runs)
+        self.collecting = self.results_total > 0 or any(r.meta.collector for r in runs if _event_count(r))
+        self.type_ids: dict[str, int] = {}
+        self.group_ids: dict[tuple[int, int], int] = {}
+        self.skipped_records = [0] * len(runs)
+        self.reason_codes = np.zeros(1 << 16, dtype=np.int64)
+        self.http: dict[int, int] = {}
+        self.first_intended: int | None = None
+        self.last_intended: int | None = None
+        self.intended = np.zeros(self.n, dtype=np.int64)
+        self.cls = np.zeros(self.n, dtype=np.uint8)
+        self.group = np.zeros(self.n, dtype=np.uint32)
+        self.done = np.full(self.n, _NONE, dtype=np.int64)
+        self.schemes = _Schemes.of(self.blocks if self.collecting and structured_ids else [])
+        row_type = np.int32 if max(self.n, self.schemes.size) < 2**31 - 1 else np.int64
+        self.inverse: npt.NDArray[Any] | None = None
+        if self.schemes.size:
+            self.inverse = np.full(self.schemes.size, -1, dtype=row_type)
+        self.generic_events: list[_Keyed] = []
+        self.join = _JoinCounts()
+
+    # -- pass 1 ----------------------------------------------------------------------------
+
+    def scan_events(self) -> None:
+        for block in self.blocks:
+            local_to_global = np.array([self.type_ids.setdefault(name, len(self.type_ids))
+                                        for name in block.types] or [0], dtype=np.int64)
+            row = block.base
+            for chunk in block.chunks(self.chunk):
+                self._scan_chunk(block, chunk, row, local_to_global)
+                row += len(chunk)
+
+    def _scan_chunk(self, block: _Block, chunk: npt.NDArray[Any], row: int,
+                    local_to_global: npt.NDArray[np.int64]) -> None:
+        n = len(chunk)
+        types = chunk["type"]
+        if int(types.max()) >= len(block.types):
+            _raise_types_missing(self.paths[block.run])
+        code = status_codes(chunk["status"], chunk["reason"])
+        outcome = OUTCOME_BY_CODE[code]
+        intended = chunk["intended_ns"]
+        sent = chunk["sent_ns"]
+        ack = chunk["ack_ns"]
+        bad = outcome == 0
+        bad |= intended <= 0
+        ok = outcome == Outcome.OK
+        bad |= ok & ((sent <= 0) | (ack <= 0))
+        n_bad = int(np.count_nonzero(bad))
+        valid: npt.NDArray[np.bool_] | None = None
+        if n_bad:
+            valid = ~bad
+            outcome[bad] = 0
+            ok &= valid
+            self.skipped_records[block.run] += n_bad
+        rows = slice(row, row + n)
+        self.cls[rows] = outcome
+        self.intended[rows] = intended
+        good_intended = intended if valid is None else intended[valid]
+        if len(good_intended):
+            lo, hi = int(good_intended.min()), int(good_intended.max())
+            self.first_intended = lo if self.first_intended is None else min(self.first_intended, lo)
+            self.last_intended = hi if self.last_intended is None else max(self.last_intended, hi)
+
+        # (type, version) groups, numbered as they are first seen
+        versions = chunk["schema_version"].astype(np.int64)
+        width = int(versions.max()) + 1
+        group_key = local_to_global[types]
+        group_key *= width
+        group_key += versions
+        seen = np.bincount(group_key if valid is None else group_key[valid])
+        remap = np.zeros(int(group_key.max()) + 1, dtype=np.uint32)
+        for key in np.flatnonzero(seen).tolist():
+            remap[key] = self.group_ids.setdefault(divmod(key, width), len(self.group_ids))
+        self.group[rows] = remap[group_key]
+
+        # why events failed or were dropped
+        self.reason_codes += np.bincount(code if valid is None else code[valid], minlength=1 << 16)
+        failed = outcome == Outcome.FAILED
+        if failed.any():
+            http = chunk["http_status"][failed]
+            for status, count in zip(*np.unique(http[http > 0], return_counts=True), strict=True):
+                self.http[int(status)] = self.http.get(int(status), 0) + int(count)
+
+        # latencies the event log alone gives
+        ack_ok = ack[ok]
+        intended_ok = intended[ok]
+        self._fill(ACK, ack_ok - intended_ok)
+        self._fill(SERVICE, ack_ok - sent[ok], count_negative=True)
+        was_sent = sent > 0
+        if valid is not None:
+            was_sent &= valid
+        self._fill(LAG, sent[was_sent] - intended[was_sent])
+        if not self.collecting:
+            self.done[rows][ok] = ack_ok
+            return
+
+        # correlation keys: structured ones into the inverse, the rest kept for the hash join
+        k0, k1 = key_words(chunk)
+        generic = np.ones(n, dtype=np.bool_) if valid is None else valid.copy()
+        if self.inverse is not None:
+            slot = self.schemes.slots(k0, k1)
+            placed = slot >= 0
+            if valid is not None:
+                placed &= valid
+            if placed.all():
+                self._place(slot, np.arange(row, row + n, dtype=np.int64))
+                return
+            where = np.flatnonzero(placed)
+            self._place(slot[where], row + where)
+            generic &= ~placed
+        where = np.flatnonzero(generic)
+        if len(where):
+            self.generic_events.append((k0[where], k1[where], row + where))
+
+    def _place(self, slots: npt.NDArray[np.int64], rows: npt.NDArray[np.int64]) -> None:
+        """inverse[slot] = row; a slot two rows claim (a key two events share) goes to the hash join."""
+        assert self.inverse is not None
+        inverse = self.inverse
+        before = inverse[slots]
+        inverse[slots] = rows
+        clash = before != -1
+        clash |= inverse[slots] != rows
+        if not clash.any():
+            return
+        shared = np.unique(slots[clash])
+        inverse[shared] = -2
+        earlier = before[clash]
+        earlier_slots = slots[clash][earlier >= 0]
+        earlier, first = np.unique(earlier[earlier >= 0], return_index=True)  # placed by earlier chunks
+        mine = np.isin(slots, shared)
+        moved_slots = np.concatenate((slots[mine], earlier_slots[first]))
+        moved_rows = np.concatenate((rows[mine], earlier.astype(np.int64)))
+        k0, k1 = self.schemes.words(moved_slots)
+        self.generic_events.append((k0, k1, moved_rows))
+
+    def _fill(self, metric: str, ns: npt.NDArray[np.int64], *, count_negative: bool = False) -> None:
+        us, negative, too_large = hdr.clamp_us(ns)
+        if count_negative:
+            self.negative += negative
+        self.too_large += too_large
+        self.totals[metric] += np.bincount(self.layout.index_of(us), minlength=self.layout.counts_len)
+
+    # -- pass 2 ----------------------------------------------------------------------------
+
+    def join_results(self) -> None:
+        if not self.collecting:
+            return
+        fast_rows: list[npt.NDArray[Any]] = []
+        fast_received: list[npt.NDArray[np.int64]] = []
+        generic: list[_Keyed] = []
+        for run in self.runs:
+            for chunk in _result_chunks(run, self.chunk):
+                received = chunk["received_ns"]
+                k0, k1 = key_words(chunk)
+                rest = np.ones(len(chunk), dtype=np.bool_)
+                if self.inverse is not None:
+                    slot = self.schemes.slots(k0, k1)
+                    hit = np.flatnonzero(slot >= 0)
+                    rows = self.inverse[slot[hit]]
+                    found = rows >= 0
+                    fast_rows.append(rows[found])
+                    hit = hit[found]
+                    fast_received.append(received[hit])
+                    rest[hit] = False
+                where = np.flatnonzero(rest)
+                if len(where):
+                    generic.append((k0[where], k1[where], received[where]))
+        self.inverse = None
+        if fast_rows:
+            self._first_arrivals(np.concatenate(fast_rows), np.concatenate(fast_received))
+        del fast_rows, fast_received
+        _hash_join(_stack(self.generic_events), _stack(generic), self.done, self.join)
+        self.generic_events = []
+
+    def _first_arrivals(self, rows: npt.NDArray[Any], received: npt.NDArray[np.int64]) -> None:
+        """done[row] = the earliest of the row's results (a scatter; duplicates fixed up apart)."""
+        if not len(rows):
+            return
+        copies = np.bincount(rows, minlength=self.n)
+        distinct = int(np.count_nonzero(copies))
+        self.done[rows] = received
+        if distinct < len(rows):
+            repeated = copies > 1
+            again = repeated[rows]
+            self.done[repeated] = np.iinfo(np.int64).max
+            np.minimum.at(self.done, rows[again], received[again])
+        self.join.matched += len(rows)
+        self.join.duplicates += len(rows) - distinct
+
+    # -- pass 3 ----------------------------------------------------------------------------
+
+    def classify(self) -> LatencyStats:
+        window, window_start, n_windows = _window_ns(self.first_intended, self.last_intended,
+                                                     self.window_request_ns, self.notes)
+        if not self.collecting:
+            self.notes.insert(0, "no collector: end-to-end latency is acknowledgement latency "
+                                 "(ack - intended)")
+        n_groups = max(len(self.group_ids), 1)
+        length = self.layout.counts_len
+        group_classes = np.zeros(n_groups * _CLASSES, dtype=np.int64)
+        group_within = np.zeros(n_groups, dtype=np.int64)
+        group_hist = np.zeros(n_groups * length, dtype=np.int64)
+        window_classes = np.zeros(max(n_windows, 1) * _CLASSES, dtype=np.int64)
+        window_hist = np.zeros(max(n_windows, 1) * length, dtype=np.int64)
+        late = unfinished = 0
+        for run, (first_row, end_row) in zip(self.runs, self.run_rows, strict=True):
+            timeout = self.result_timeout_ns or run.meta.result_timeout_ns or DEFAULT_RESULT_TIMEOUT_NS
+            end_ns = _ended_ns(run)
+            for start in range(first_row, end_row, self.chunk):
+                rows = slice(start, min(end_row, start + self.chunk))
+                cls = self.cls[rows]
+                intended = self.intended[rows]
+                done = self.done[rows]
+                ok = cls == _OK
+                latency = done - intended
+                if self.collecting:
+                    has = done != _NONE
+                    in_time = ok & has & (latency <= timeout)
+                    lost = ok & ~in_time
+                    late += int(np.count_nonzero(lost & has))
+                    cls[lost] = _LOST
+                    if end_ns is not None:
+                        unfinished += int(np.count_nonzero(lost & ~has & (intended > end_ns - timeout)))
+                    e2e_rows = in_time
+                else:
+                    e2e_rows = ok
+                e2e = latency[e2e_rows]
+                us, negative, too_large = hdr.clamp_us(e2e)
+                self.negative += negative
+                self.too_large += too_large
+                index = self.layout.index_of(us)
+                self.totals[E2E] += np.bincount(index, minlength=length)
+                group = self.group[rows].astype(np.int64)
+                group_classes += np.bincount(group * _CLASSES + cls, minlength=len(group_classes))
+                e2e_group = group[e2e_rows]
+                group_within += np.bincount(e2e_group[e2e <= self.target_ns], minlength=n_groups)
+                e2e_group *= length
+                e2e_group += index
+                _accumulate(group_hist, e2e_group)
+                slot = intended - window_start
+                slot //= window
+                np.clip(slot, 0, max(n_windows - 1, 0), out=slot)
+                window_classes += np.bincount(slot * _CLASSES + cls, minlength=len(window_classes))
+                e2e_slot = slot[e2e_rows]
+                e2e_slot *= length
+                e2e_slot += index
+                _accumulate(window_hist, e2e_slot)
+        return self._stats(window, window_start, n_windows, group_classes.reshape(n_groups, _CLASSES),
+                           group_within, group_hist.reshape(n_groups, length),
+                           window_classes.reshape(-1, _CLASSES)[:n_windows],
+                           window_hist.reshape(-1, length)[:n_windows], late, unfinished)
+
+    def _stats(self, window: int, window_start: int, n_windows: int, group_classes: npt.NDArray[np.int64],
+               group_within: npt.NDArray[np.int64], group_hist: npt.NDArray[np.int64],
+               window_classes: npt.NDArray[np.int64], window_hist: npt.NDArray[np.int64],
+               late: int, unfinished: int) -> LatencyStats:
+        highest_values = self.layout.highest_values()
+        total = group_classes.sum(axis=0)
+        counts = Counts(
+            scheduled=int(total[1:].sum()), ok=int(total[_OK]), failed=int(total[_FAILED]),
+            dropped=int(total[_DROPPED]), aborted=int(total[_ABORTED]), lost=int(total[_LOST]),
+            within_target=int(group_within.sum()), late_results=late, results=self.results_total,
+            matched_results=self.join.matched, duplicate_results=self.join.duplicates,
+            unmatched_results=self.join.unmatched, shared_keys=self.join.shared_keys,
+            uncorrelated_results=sum(_read_collector_counts(p) for p in self.paths),
+        )
+        summaries = []
+        for index, (run, path) in enumerate(zip(self.runs, self.paths, strict=True)):
+            skipped = self.skipped_records[index]
+            summaries.append(RunSummary(
+                path=str(path), run_id=run.meta.run_id, target=run.meta.target,
+                events=_event_count(run) - skipped, results=_result_count(run),
+                skipped_bytes=run.skipped_bytes, skipped_records=skipped, interrupted=run.meta.interrupted,
+            ))
+        notes = self.notes
+        if self.negative:
+            notes.append(f"{self.negative} latencies were negative (clocks of different machines disagree?) "
+                         "and count as 0")
+        if self.too_large:
+            notes.append(f"{self.too_large} latencies exceeded one hour and count as one hour")
+        if unfinished:
+            notes.append(f"{unfinished} lost events' result timeout had not elapsed when the run ended")
+        if counts.aborted:
+            notes.append(f"{counts.aborted} events were aborted: the run ended (duration over, Ctrl-C) "
+                         "before they were sent or answered")
+        for summary in summaries:
+            if summary.skipped_bytes or summary.skipped_records:
+                notes.append(f"{summary.path}: skipped {summary.skipped_bytes} bytes of torn records and "
+                             f"{summary.skipped_records} damaged records; the rest was read")
+            if summary.interrupted:
+                notes.append(f"{summary.path}: the run was interrupted before its planned end")
+
+        window_percentiles = hdr.percentiles_us(window_hist, PERCENTILES, highest_values)
+        windows = [
+            WindowStats(
+                start_ns=window_start + w * window,
+                scheduled=int(window_classes[w, 1:].sum()),
+                ok=int(window_classes[w, _OK]), failed=int(window_classes[w, _FAILED]),
+                dropped=int(window_classes[w, _DROPPED]), aborted=int(window_classes[w, _ABORTED]),
+                lost=int(window_classes[w, _LOST]),
+                end_to_end_ms={
+                    name: (float(v) / 1000 if v >= 0 else None)
+                    for name, v in zip(PERCENTILE_NAMES, window_percentiles[w].tolist(), strict=True)
+                },
+            )
+            for w in range(n_windows)
+        ]
+        type_names = list(self.type_ids)
+        by_type = []
+        for (type_id, version), g in sorted(self.group_ids.items(),
+                                            key=lambda item: (type_names[item[0][0]], item[0][1])):
+            row = group_classes[g]
+            histogram = hdr.new_histogram()
+            hdr.add_counts(histogram, group_hist[g])
+            by_type.append(GroupStats(
+                event_type=type_names[type_id], schema_version=version,
+                counts=Counts(scheduled=int(row[1:].sum()), ok=int(row[_OK]), failed=int(row[_FAILED]),
+                              dropped=int(row[_DROPPED]), aborted=int(row[_ABORTED]), lost=int(row[_LOST]),
+                              within_target=int(group_within[g])),
+                end_to_end=Distribution.of(histogram, highest_values),
+            ))
+        histograms = {}
+        for name, values in self.totals.items():
+            histograms[name] = hdr.new_histogram()
+            hdr.add_counts(histograms[name], values)
+        return LatencyStats(
+            runs=summaries,
+            end_to_end_source="result" if self.collecting else "ack",
+            target_ns=self.target_ns,
+            window_ns=window,
+            counts=counts,
+            reasons=self._reasons(),
+            distributions={name: Distribution.of(h, highest_values) for name, h in histograms.items()},
+            histograms=histograms,
+            by_type=by_type,
+            windows=windows,
+            first_intended_ns=self.first_intended,
+            last_intended_ns=self.last_intended,
+            notes=notes,
+        )
+
+    def _reasons(self) -> dict[str, int]:
+        reasons: dict[str, int] = {}
+        for code in np.flatnonzero(self.reason_codes).tolist():
+            status, reason = divmod(code, 256)
+            if status == Status.FAILED:
+                cut = reason == Reason.CANCELLED
+                label = "aborted:in_flight" if cut else f"failed:{_reason_name(reason)}"
+            elif status == Status.DROPPED:
+                cut = reason == Reason.CANCELLED
+                label = "aborted:unsent" if cut else f"dropped:{_reason_name(reason)}"
+            else:
+                continue
+            reasons[label] = reasons.get(label, 0) + int(self.reason_codes[code])
+        for status, n in self.http.items():
+            reasons[f"http:{status}"] = n
+        return dict(sorted(reasons.items()))
+
+
+def _reason_name(code: int) -> str:
+    return Reason(code).name if code in Reason._value2member_map_ else str(code)
+
+
+def _raise_types_missing(path: Path) -> None:
+    raise InputError(f"{path}: records name event types missing from the shard's .types file")
+
+
+def _stack(parts: list[_Keyed]) -> _Keyed:
+    if not parts:
+        empty = np.empty(0, dtype=np.uint64)
+        return empty, empty, np.empty(0, dtype=np.int64)
+    return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+            np.concatenate([p[2] for p in parts]).astype(np.int64, copy=False))
+
+
 def compute_stats(
-    runs: Sequence[RunLog],
+    runs: Sequence[Run],
     paths: Sequence[Path] | None = None,
     *,
     target_ns: int = DEFAULT_TARGET_NS,
     window_ns: int = DEFAULT_WINDOW_NS,
     result_timeout_ns: int | None = None,
+    chunk_records: int = CHUNK_RECORDS,
+    structured_ids: bool = True,
 ) -> LatencyStats:
-    """Join, classify and histogram the events of `runs` (shards of one test, or one run)."""
+    """Join, classify and histogram the events of `runs` (shards of one test, or one run).
+
+    `runs` are run logs read whole (`read_run`) or, to stream them in little memory, opened
+    run directories (`open_run`). `structured_ids=False` joins every key by hash (the result
+    is the same; for tests and benchmarks of that path).
+    """
     if not runs:
         raise ValueError("compute_stats needs at least one run")
     paths = list(paths) if paths is not None else [Path(r.meta.run_id) for r in runs]
-    notes: list[str] = []
-    index = _index_results(runs)
-    total_results = int(index.copies.sum())
-    collecting = total_results > 0 or any(r.meta.collector for r in runs if len(r.events))
-    if not collecting:
-        notes.append("no collector: end-to-end latency is acknowledgement latency (ack - intended)")
-    highest = hdr.new_histogram()
-    layout = hdr.Layout.of(highest)
-    highest_values = layout.highest_values()
-    window, window_start, n_windows = _window_ns(runs, window_ns, notes)
-
-    type_ids: dict[str, int] = {}
-    total = {name: hdr.new_histogram() for name in METRICS}
-    counts = Counts(results=total_results, uncorrelated_results=sum(_read_collector_counts(p) for p in paths))
-    reasons: dict[str, int] = {}
-    group_counts: dict[tuple[int, int], Counts] = {}
-    group_hist: dict[tuple[int, int], npt.NDArray[np.int64]] = {}
-    window_hist = np.zeros((n_windows, layout.counts_len), dtype=np.int64)
-    window_class = np.zeros((4, n_windows), dtype=np.int64)  # ok, failed, dropped, lost
-    negative = too_large = 0
-    summaries: list[RunSummary] = []
-    unfinished = 0
-    first_intended: int | None = None
-    last_intended: int | None = None
-
-    for run, path in zip(runs, paths, strict=True):
-        events = run.events
-        status = events["status"]
-        intended = events["intended_ns"]
-        valid = (intended > 0) & (status >= Status.OK) & (status <= Status.DROPPED)
-        valid &= (status != Status.OK) | ((events["sent_ns"] > 0) & (events["ack_ns"] > 0))
-        skipped_records = int(len(events) - np.count_nonzero(valid))
-        if skipped_records:
-            events = events[valid]
-            status = events["status"]
-            intended = events["intended_ns"]
-        summaries.append(RunSummary(
-            path=str(path), run_id=run.meta.run_id, target=run.meta.target, events=len(events),
-            results=len(run.results), skipped_bytes=run.skipped_bytes, skipped_records=skipped_records,
-            interrupted=run.meta.interrupted,
-        ))
-        if not len(events):
-            continue
-        lo, hi = int(intended.min()), int(intended.max())
-        first_intended = lo if first_intended is None else min(first_intended, lo)
-        last_intended = hi if last_intended is None else max(last_intended, hi)
-        local_to_global = np.array(
-            [type_ids.setdefault(name, len(type_ids)) for name in run.types] or [0], dtype=np.int64
-        )
-        ok = status == Status.OK
-        failed = status == Status.FAILED
-        dropped = status == Status.DROPPED
-        sent = events["sent_ns"]
-        ack = events["ack_ns"]
-
-        if collecting:
-            timeout = result_timeout_ns or run.meta.result_timeout_ns or DEFAULT_RESULT_TIMEOUT_NS
-            group = _lookup(index, events)
-            has_result = group >= 0
-            index.matched[group[has_result]] = True
-            received = np.zeros(len(events), dtype=np.int64)
-            received[has_result] = index.first_received[group[has_result]]
-            in_time = ok & has_result & (received - intended <= timeout)
-            counts_late = int(np.count_nonzero(ok & has_result & ~in_time))
-            lost = ok & ~in_time
-            end_ns = _ended_ns(run)
-            if end_ns is not None:
-                unfinished += int(np.count_nonzero(lost & ~has_result & (intended + timeout > end_ns)))
-            e2e_rows = in_time
-            e2e_ns = received[in_time] - intended[in_time]
-            shared = np.bincount(group[has_result]) if has_result.any() else np.zeros(0, dtype=np.int64)
-            counts.shared_keys += int(shared[shared > 1].sum())
-        else:
-            counts_late = 0
-            lost = np.zeros(len(events), dtype=np.bool_)
-            e2e_rows = ok
-            e2e_ns = ack[ok] - intended[ok]
-        good = ok & ~lost
-
-        values: dict[str, npt.NDArray[np.int64]] = {
-            E2E: e2e_ns,
-            ACK: ack[ok] - intended[ok],
-            SERVICE: ack[ok] - sent[ok],
-            LAG: (sent - intended)[sent > 0],
-        }
-        e2e_index: npt.NDArray[np.intp] | None = None
-        for name, ns in values.items():
-            us, neg, big = hdr.clamp_us(ns)
-            if name in (E2E, SERVICE):
-                negative += neg
-            too_large += big
-            idx = layout.index_of(us)
-            run_histogram = hdr.new_histogram()
-            hdr.add_counts(run_histogram, np.bincount(idx, minlength=layout.counts_len))
-            total[name].add(run_histogram)
-            if name == E2E:
-                e2e_index = idx
-        assert e2e_index is not None
-        within = np.zeros(len(events), dtype=np.bool_)
-        within[np.flatnonzero(e2e_rows)[e2e_ns <= target_ns]] = True
-
-        # per event type and schema version
-        gtype = local_to_global[events["type"]]
-        version = events["schema_version"].astype(np.int64)
-        group_key = gtype * 65536 + version
-        seen = np.bincount(group_key)  # small: types x 65536 at most
-        present = np.flatnonzero(seen)
-        remap = np.zeros(len(seen), dtype=np.int64)
-        remap[present] = np.arange(len(present))
-        slot = remap[group_key]
-        n_groups = len(present)
-        e2e_slots = slot[e2e_rows]
-        hist2d = np.bincount(
-            e2e_slots * layout.counts_len + e2e_index, minlength=n_groups * layout.counts_len
-        )
-        hist2d = hist2d.reshape(n_groups, layout.counts_len)
-        per = {
-            "scheduled": np.bincount(slot, minlength=n_groups),
-            "ok": np.bincount(slot[good], minlength=n_groups),
-            "failed": np.bincount(slot[failed], minlength=n_groups),
-            "dropped": np.bincount(slot[dropped], minlength=n_groups),
-            "lost": np.bincount(slot[lost], minlength=n_groups),
-            "within_target": np.bincount(slot[within], minlength=n_groups),
-        }
-        for g, key in enumerate(present.tolist()):
-            gk = (key // 65536, key % 65536)
-            c = group_counts.setdefault(gk, Counts())
-            c.add(Counts(**{name: int(col[g]) for name, col in per.items()}))
-            group_hist[gk] = group_hist.get(gk, np.zeros(layout.counts_len, dtype=np.int64)) + hist2d[g]
-
-        # over time
-        wslot = (intended - window_start) // window
-        for row, mask in enumerate((good, failed, dropped, lost)):
-            window_class[row] += np.bincount(wslot[mask], minlength=n_windows)
-        window_hist += np.bincount(
-            wslot[e2e_rows] * layout.counts_len + e2e_index, minlength=n_windows * layout.counts_len
-        ).reshape(n_windows, layout.counts_len)
-
-        counts.add(Counts(
-            scheduled=len(events), ok=int(np.count_nonzero(good)), failed=int(np.count_nonzero(failed)),
-            dropped=int(np.count_nonzero(dropped)), lost=int(np.count_nonzero(lost)),
-            within_target=int(np.count_nonzero(within)), late_results=counts_late,
-        ))
-        for label, mask in (("failed", failed), ("dropped", dropped)):
-            if mask.any():
-                for code, n in enumerate(np.bincount(events["reason"][mask]).tolist()):
-                    if n:
-                        name = Reason(code).name if code in Reason._value2member_map_ else str(code)
-                        reasons[f"{label}:{name}"] = reasons.get(f"{label}:{name}", 0) + n
-        http = events["http_status"][failed & (events["http_status"] > 0)]
-        for code, n in zip(*np.unique(http, return_counts=True), strict=True):
-            reasons[f"http:{int(code)}"] = reasons.get(f"http:{int(code)}", 0) + int(n)
-
-    counts.matched_results = int(index.copies[index.matched].sum())
-    counts.unmatched_results = int(index.copies[~index.matched].sum())
-    counts.duplicate_results = int((index.copies[index.matched] - 1).sum())
-    type_names = list(type_ids)
-
-    if negative:
-        notes.append(f"{negative} latencies were negative (clocks of different machines disagree?) "
-                     "and count as 0")
-    if too_large:
-        notes.append(f"{too_large} latencies exceeded one hour and count as one hour")
-    if unfinished:
-        notes.append(f"{unfinished} lost events' result timeout had not elapsed when the run ended")
-    for summary in summaries:
-        if summary.skipped_bytes or summary.skipped_records:
-            notes.append(f"{summary.path}: skipped {summary.skipped_bytes} bytes of torn records and "
-                         f"{summary.skipped_records} damaged records; the rest was read")
-        if summary.interrupted:
-            notes.append(f"{summary.path}: the run was interrupted before its planned end")
-
-    window_percentiles = hdr.percentiles_us(window_hist, PERCENTILES, highest_values)
-    windows = [
-        WindowStats(
-            start_ns=window_start + w * window,
-            scheduled=int(window_class[:, w].sum()),
-            ok=int(window_class[0, w]), failed=int(window_class[1, w]),
-            dropped=int(window_class[2, w]), lost=int(window_class[3, w]),
-            end_to_end_ms={
-                name: (float(v) / 1000 if v >= 0 else None)
-                for name, v in zip(PERCENTILE_NAMES, window_percentiles[w].tolist(), strict=True)
-            },
-        )
-        for w in range(n_windows)
-    ]
-    by_type = []
-    for (type_id, schema_version), group_count in sorted(
-        group_counts.items(), key=lambda item: (type_names[item[0][0]], item[0][1])
-    ):
-        histogram = hdr.new_histogram()
-        hdr.add_counts(histogram, group_hist[(type_id, schema_version)])
-        by_type.append(GroupStats(
-            event_type=type_names[type_id], schema_version=schema_version, counts=group_count,
-            end_to_end=Distribution.of(histogram, highest_values),
-        ))
-    return LatencyStats(
-        runs=summaries,
-        end_to_end_source="result" if collecting else "ack",
-        target_ns=target_ns,
-        window_ns=window,
-        counts=counts,
-        reasons=dict(sorted(reasons.items())),
-        distributions={name: Distribution.of(h, highest_values) for name, h in total.items()},
-        histograms=total,
-        by_type=by_type,
-        windows=windows,
-        first_intended_ns=first_intended,
-        last_intended_ns=last_intended,
-        notes=notes,
-    )
-
+    work = _Computation(runs, paths, target_ns=target_ns, window_ns=window_ns,
+                        result_timeout_ns=result_timeout_ns, chunk_records=chunk_records,
+                        structured_ids=structured_ids)
+    work.scan_events()
+    work.join_results()
+    return work.classify()
 
 def baseline_deltas(current: LatencyStats, baseline: LatencyStats) -> dict[str, dict[str, Any]]:
     """Per end-to-end percentile: baseline ms, current ms, delta ms and ratio (a regression is > 0)."""
