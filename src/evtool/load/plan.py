@@ -19,9 +19,11 @@ from evtool.errors import InputError, UsageError
 from evtool.events.envelope import CloudEvent
 from evtool.load import arrivals
 from evtool.load.targets.base import OutEvent
-from evtool.results.runlog import correlation_key
+from evtool.results.runlog import EventIds, correlation_key
 
 Plan = Iterator[tuple[int, OutEvent]]
+LINK_EXTENSIONS = ("correlationid", "causationid")  # extensions that name another event's id
+RENAMED_ROOTS = 1 << 18  # chain roots whose new ids are remembered for the links that follow
 
 
 def correlation_value(event: CloudEvent, path: str | None) -> str:
@@ -115,11 +117,60 @@ class GeneratedPlan:
     def __call__(self, shard: int, workers: int) -> Plan:
         offsets = arrivals.shard(self.arrival.offsets(), shard, workers)
         events = iter(self.events(shard, workers))
+        ids = StructuredIds(shard)
+        by_id = not self.correlate_by or self.correlate_by == "id"
         for offset in offsets:
             event = next(events, None)
             if event is None:
                 return
-            yield offset, to_out(event, self.correlate_by)
+            key = ids.assign(event)
+            yield offset, (OutEvent(event=event, key=key, schema_version=_version(event)) if by_id
+                           else to_out(event, self.correlate_by))
+
+
+class StructuredIds:
+    """Gives generated events structured ids (`runlog.EventIds`), so the report joins them without sorting.
+
+    The generator's own ids are replaced as the events leave the plan, in plan order (the
+    sequence number). Links between events (`correlationid`, `causationid` naming the id of the
+    event that started a chain, as flows write them) follow: the new ids of the last
+    `RENAMED_ROOTS` chain roots (events whose correlationid is their own id) are remembered;
+    a link to an older root keeps the generator's id. Ids stay unique (shard and sequence
+    number) and valid CloudEvents ids (UUID strings); `evtool generate` keeps its seeded ids.
+    """
+
+    def __init__(self, shard: int, nonce: int | None = None) -> None:
+        self._ids = EventIds(shard, nonce)
+        self._roots: dict[str, str] = {}
+
+    def assign(self, event: CloudEvent) -> bytes:
+        """Rename `event` (and its links); returns the correlation key of its new id."""
+        new_id, key = self._ids.next()
+        old_id = event.id
+        event.id = new_id
+        extensions = event.extensions
+        if extensions:
+            roots = self._roots
+            root = False
+            for name in LINK_EXTENSIONS:
+                value = extensions.get(name)
+                if value is None:
+                    continue
+                if value == old_id:
+                    extensions[name] = new_id
+                    root = root or name == "correlationid"
+                elif value in roots:
+                    extensions[name] = roots[value]
+            if root:
+                roots[old_id] = new_id
+                if len(roots) > RENAMED_ROOTS:
+                    del roots[next(iter(roots))]
+        return key
+
+
+def _version(event: CloudEvent) -> int:
+    ref = event.schema_ref
+    return ref[1] if ref else 0
 
 
 @dataclass(frozen=True, slots=True)

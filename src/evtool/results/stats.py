@@ -207,7 +207,7 @@ class _Block:
     count: int
     types: Sequence[str]  # names of the `type` values of these records
     chunks: _Chunks
-    first_key: bytes
+    sample_keys: tuple[bytes, ...]  # keys of the first, middle and last record: where schemes are read
 
 
 _Chunks = Callable[[int], Iterator[npt.NDArray[Any]]]
@@ -227,22 +227,29 @@ def _event_blocks(run: Run, index: int, base: int) -> list[_Block]:
         spans = run.blocks or [(0, 0, len(run.events))]
         return [
             _Block(index, base + start, stop - start, run.types, _array_chunks(run.events, start, stop),
-                   bytes(run.events["key"][start]))
+                   tuple(bytes(run.events["key"][at]) for at in _samples(start, stop)))
             for _, start, stop in spans if stop > start
         ]
     blocks = []
     for shard in run.event_files:
         if not shard.count:
             continue
+        keys = []
         with shard.path.open("rb") as handle:
-            first_key = handle.read(16)
+            for at in _samples(0, shard.count):
+                handle.seek(at * EVENT_DTYPE.itemsize)
+                keys.append(handle.read(16))
 
         def chunks(size: int, shard: Any = shard) -> Iterator[npt.NDArray[Any]]:
             return shard.chunks(EVENT_DTYPE, size)  # type: ignore[no-any-return]
 
-        blocks.append(_Block(index, base, shard.count, shard.types, chunks, first_key))
+        blocks.append(_Block(index, base, shard.count, shard.types, chunks, tuple(keys)))
         base += shard.count
     return blocks
+
+
+def _samples(start: int, stop: int) -> list[int]:
+    return sorted({start, (start + stop) // 2, stop - 1})
 
 
 def _event_count(run: Run) -> int:
@@ -268,8 +275,9 @@ def _result_chunks(run: Run, size: int) -> Iterator[npt.NDArray[Any]]:
 class _Schemes:
     """The structured-id schemes of the event blocks; scheme i owns slots base[i] .. base[i] + capacity[i].
 
-    A block's scheme is read from its first record. The capacity is the largest block with the
-    scheme: the sequence numbers of a shard's events are 0 .. count - 1.
+    A block's schemes are read from three of its records (first, middle, last: one replayed
+    event among them does not hide the shard's scheme). The capacity is the largest block with
+    the scheme: the sequence numbers of a shard's events are 0 .. count - 1.
     """
 
     high: npt.NDArray[np.uint64]  # high key word as `key_words` reads it (memory order)
@@ -283,9 +291,10 @@ class _Schemes:
     def of(cls, blocks: Sequence[_Block]) -> _Schemes:
         capacity: dict[IdScheme, int] = {}
         for block in blocks:
-            scheme = IdScheme.of_key(block.first_key) if len(block.first_key) == 16 else None
-            if scheme is not None:
-                capacity[scheme] = max(capacity.get(scheme, 0), block.count)
+            for key in block.sample_keys:
+                scheme = IdScheme.of_key(key) if len(key) == 16 else None
+                if scheme is not None:
+                    capacity[scheme] = max(capacity.get(scheme, 0), block.count)
         schemes = list(capacity)
         high = np.array([int.from_bytes(s.high.to_bytes(8, "big"), "little") for s in schemes],
                         dtype=np.uint64)

@@ -1,0 +1,76 @@
+"""Plans give generated events structured ids (the report's O(n) join) and keep flow links intact."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+from evtool.events.envelope import CloudEvent
+from evtool.load.plan import RENAMED_ROOTS, ArrivalSpec, GeneratedPlan, StructuredIds
+from evtool.load.targets.base import OutEvent
+from evtool.results.runlog import IdScheme, correlation_key
+
+
+def _flow(shard: int, workers: int) -> Iterator[CloudEvent]:
+    """An order, then an alert caused by it, for ever; ids are the generator's own UUIDv4s."""
+    number = 0
+    while True:
+        order = CloudEvent(id=str(uuid.uuid4()), source="/t", type="order", data={"n": number},
+                           dataschema="urn:evtool:schema:order:2")
+        order.extensions["correlationid"] = order.id
+        alert = CloudEvent(id=str(uuid.uuid4()), source="/t", type="alert", data={"order": number},
+                           extensions={"correlationid": order.id, "causationid": order.id})
+        yield order
+        yield alert
+        number += 1
+
+
+def _plan(shard: int, correlate_by: str | None = None, count: int = 40) -> list[tuple[int, OutEvent]]:
+    plan = GeneratedPlan(ArrivalSpec(kind="constant", rate=1000.0, count=count), _flow, correlate_by)
+    return list(plan(shard, 2))
+
+
+def test_generated_events_get_structured_unique_ids_that_are_their_keys() -> None:
+    first = _plan(0)
+    second = _plan(1)
+    ids = [out.event.id for _, out in first + second]
+    assert len(set(ids)) == len(ids) == 40
+    for _, out in first + second:
+        parsed = uuid.UUID(out.event.id)
+        assert parsed.version == 8
+        assert parsed.variant == uuid.RFC_4122
+        assert out.key == correlation_key(out.event.id) == parsed.bytes
+    schemes = {IdScheme.of_key(out.key) for _, out in first}
+    assert len(schemes) == 1
+    assert None not in schemes
+    sequence = [int.from_bytes(out.key[8:], "big") & ((1 << 42) - 1) for _, out in first]
+    assert sequence == list(range(20))  # plan order
+    assert first[0][1].schema_version == 2
+
+
+def test_flow_links_follow_the_new_ids() -> None:
+    events = [out.event for _, out in _plan(0)]
+    for order, alert in zip(events[::2], events[1::2], strict=True):
+        assert order.extensions["correlationid"] == order.id
+        assert alert.extensions == {"correlationid": order.id, "causationid": order.id}
+
+
+def test_correlate_by_a_field_keys_by_that_field() -> None:
+    out = _plan(0, "data.order")[1][1]
+    assert out.key == correlation_key("0")
+
+
+def test_only_recent_chain_roots_are_remembered() -> None:
+    ids = StructuredIds(0, nonce=7)
+    roots = []
+    for _ in range(RENAMED_ROOTS + 1):
+        event = CloudEvent(id=str(uuid.uuid4()), source="/t", type="order")
+        event.extensions["correlationid"] = event.id
+        roots.append(event.id)
+        ids.assign(event)
+    oldest = CloudEvent(id="x", source="/t", type="alert", extensions={"causationid": roots[0]})
+    newest = CloudEvent(id="y", source="/t", type="alert", extensions={"causationid": roots[-1]})
+    ids.assign(oldest)
+    ids.assign(newest)
+    assert oldest.extensions["causationid"] == roots[0]  # beyond the window: left as generated
+    assert uuid.UUID(newest.extensions["causationid"]).version == 8
