@@ -4,8 +4,11 @@ Usage:
     /work/venv/bin/python benchmarks/bench_report.py [--events 10000000] [--repeat 3] [--dir /tmp/x]
     /work/venv/bin/python benchmarks/bench_report.py --html-only   # render + screenshot the HTML
 
-Each timed report runs in a fresh child process, so its peak RSS (ru_maxrss) is the report's
-own peak, not the generator's. Figures are medians of --repeat runs. The HDR section compares
+Each timed report runs in a fresh child process, so its peak RSS (VmHWM) is the report's
+own peak, not the generator's. Figures are medians of --repeat runs. The synthetic run has the
+ids a real `simulate` run writes (structured UUIDv8, records in completion order); the same
+run is also reported with the hash join every other key takes (replayed logs' own ids,
+`--correlate-by data.order_id`), for the fallback figure. The HDR section compares
 one-value-at-a-time `record_value` (the obvious way) with the bulk fills used by evtool, in the
 same run. The HTML section renders a report with a mid-run slowdown and screenshots it with
 headless Chromium when `chromium` is installed.
@@ -113,35 +116,41 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def child(run_dir: Path) -> None:
-    """One timed report in this fresh process; prints a JSON line of figures."""
+def child(run_dir: Path, join: str) -> None:
+    """One timed report in this fresh process, as `latency-report --format json` makes it.
+
+    The run is streamed (`open_run` + `compute_stats`, what `load_stats` does): reading the
+    records is part of the stats time, not a separate step. Prints a JSON line of figures.
+    """
     from evtool.results.report import build_document, render_json
-    from evtool.results.runlog import read_run
+    from evtool.results.runlog import open_run
     from evtool.results.slo import parse_slos
     from evtool.results.stats import compute_stats
 
     t0 = time.perf_counter()
-    run = read_run(run_dir)
+    run = open_run(run_dir)
+    stats = compute_stats([run], [run_dir], structured_ids=join == "structured")
     t1 = time.perf_counter()
-    stats = compute_stats([run], [run_dir])
-    t2 = time.perf_counter()
     text = render_json(build_document(stats, parse_slos(None)))
-    t3 = time.perf_counter()
+    t2 = time.perf_counter()
     peak_mib = _peak_rss_mib()
-    print(json.dumps({"read": t1 - t0, "stats": t2 - t1, "render": t3 - t2, "total": t3 - t0,
-                      "peak_mib": peak_mib, "events": len(run.events), "json_bytes": len(text)}))
+    print(json.dumps({"stats": t1 - t0, "render": t2 - t1, "total": t2 - t0, "peak_mib": peak_mib,
+                      "events": stats.counts.scheduled, "json_bytes": len(text)}))
 
 
 def bench_report(run_dir: Path, repeat: int) -> None:
-    runs = []
-    for _ in range(repeat):
-        out = subprocess.run([sys.executable, __file__, "--child", str(run_dir)], check=True,
-                             capture_output=True, text=True).stdout
-        runs.append(json.loads(out.strip().splitlines()[-1]))
-    med = {k: statistics.median(r[k] for r in runs) for k in ("read", "stats", "render", "total", "peak_mib")}
-    print(f"report over {runs[0]['events']:,} events (median of {repeat}): total {med['total']:.2f} s "
-          f"(read {med['read']:.2f} s, stats {med['stats']:.2f} s, json {med['render']:.3f} s), "
-          f"peak RSS {med['peak_mib']:.0f} MiB")
+    for join, label in (("structured", "structured-id join (simulate's ids)"),
+                        ("hash", "hash join (fallback: replayed ids, --correlate-by)")):
+        runs = []
+        for _ in range(repeat):
+            out = subprocess.run([sys.executable, __file__, "--child", str(run_dir), "--join", join],
+                                 check=True, capture_output=True, text=True).stdout
+            runs.append(json.loads(out.strip().splitlines()[-1]))
+        med = {k: statistics.median(r[k] for r in runs) for k in ("stats", "render", "total", "peak_mib")}
+        print(f"report over {runs[0]['events']:,} events, {label} (median of {repeat}): "
+              f"total {med['total']:.2f} s (read + stats {med['stats']:.2f} s, json {med['render']:.3f} s), "
+              f"peak RSS {med['peak_mib']:.0f} MiB   [runs: "
+              + ", ".join(f"{r['total']:.2f} s/{r['peak_mib']:.0f} MiB" for r in runs) + "]")
     baseline = subprocess.run([sys.executable, __file__, "--imports-only"],
                               check=True, capture_output=True, text=True).stdout.strip()
     size = sum(p.stat().st_size for p in run_dir.glob("*.bin")) / 2**20
@@ -238,6 +247,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "evtool-bench-report")
     parser.add_argument("--child", type=Path)
+    parser.add_argument("--join", choices=("structured", "hash"), default="structured")
     parser.add_argument("--html-only", action="store_true")
     parser.add_argument("--imports-only", action="store_true")
     args = parser.parse_args()
@@ -247,14 +257,14 @@ def main() -> None:
         print(_peak_rss_mib())
         return
     if args.child:
-        child(args.child)
+        child(args.child, args.join)
         return
     args.dir.mkdir(parents=True, exist_ok=True)
     bench_html(args.dir)
     if args.html_only:
         return
     bench_hdr()
-    run_dir = args.dir / f"run-{args.events}"
+    run_dir = args.dir / f"run-ids-{args.events}"  # run-<n>: random keys, written by earlier versions
     if not (run_dir / "meta.json").exists():
         t = time.perf_counter()
         synthesize(run_dir, args.events)

@@ -411,17 +411,22 @@ class _JoinCounts:
 
 
 def _hash_join(
-    events: _Keyed,
-    results: _Keyed,
+    event_parts: list[_Keyed],
+    result_parts: list[_Keyed],
     done: npt.NDArray[np.int64],
     counts: _JoinCounts,
 ) -> None:
-    """Match (k0, k1, row) events with (k0, k1, received) results; first arrival into done[row]."""
-    ek0, ek1, rows = events
-    rk0, rk1, received = results
+    """Match (k0, k1, row) events with (k0, k1, received) results; first arrival into done[row].
+
+    Takes the parts as lists and empties them, so each array is freed as soon as it is used.
+    """
+    rk0, rk1, received = _stack(result_parts)
+    result_parts.clear()
     if not len(rk0):
+        event_parts.clear()
         return
     hashes = _hash(rk0, rk1)
+    del rk1
     order = _sort_order(hashes)
     sorted_hashes = hashes[order]
     del hashes
@@ -430,12 +435,16 @@ def _hash_join(
     copies = np.diff(np.append(starts, len(order)))
     group_hashes = sorted_hashes[starts]
     first_words = rk0[order[starts]]
-    del sorted_hashes, order
+    del sorted_hashes, order, rk0, received
     matched = np.zeros(len(starts), dtype=np.bool_)
+    ek0, ek1, rows = _stack(event_parts)
+    event_parts.clear()
     if len(ek0):
         queries_unsorted = _hash(ek0, ek1)
+        del ek1
         query_order = _sort_order(queries_unsorted)  # sorted queries make searchsorted ~50x faster
         queries = queries_unsorted[query_order]
+        del queries_unsorted
         position = np.searchsorted(group_hashes, queries)
         np.minimum(position, len(group_hashes) - 1, out=position)
         hit = group_hashes[position] == queries
@@ -706,8 +715,7 @@ class _Computation:
         if fast_rows:
             self._first_arrivals(np.concatenate(fast_rows), np.concatenate(fast_received))
         del fast_rows, fast_received
-        _hash_join(_stack(self.generic_events), _stack(generic), self.done, self.join)
-        self.generic_events = []
+        _hash_join(self.generic_events, generic, self.done, self.join)  # empties both lists
 
     def _first_arrivals(self, rows: npt.NDArray[Any], received: npt.NDArray[np.int64]) -> None:
         """done[row] = the earliest of the row's results (a scatter; duplicates fixed up apart)."""
