@@ -261,12 +261,13 @@ class OrderMaker:
 
     def make(self, ctx: GenContext, lines: list[tuple[Product, int]], customer: Customer) -> dict[str, Any]:
         """An order of these lines by this customer (flows choose them), stamped `ctx.now_ms`."""
-        rng = ctx.rng
+        random = ctx.rng.random
         state = self.state
         parts = self.parts(ctx.pools)
-        state.next_order = (
-            state.next_order + rng.randint(1, 3) if state.next_order else rng.randint(10_000_000, 40_000_000)
-        )
+        if state.next_order:
+            state.next_order += 1 + int(random() * 3)
+        else:
+            state.next_order = 10_000_000 + int(random() * 30_000_000)
         order_id = f"ORD-{state.next_order:08d}"
         cid = customer.customer_id
         if cid in state.seen_customers:
@@ -280,13 +281,15 @@ class OrderMaker:
             "placed_at": ctx.now_ms,
             "currency": ctx.pools.currency.code,
             "lines": [parts.line(p, q) for p, q in lines],
-            "total_minor": sum(p.price_minor * q for p, q in lines),
+            "total_minor": sum([p.price_minor * q for p, q in lines]),
         }
-        channel = pick(rng, self.channels)
+        channels = self.channels
+        channel = channels[int(random() * len(channels))]
         if self.has_channel:
             data["channel"] = channel
         if self.has_coupon:
-            data["coupon_code"] = pick(rng, ctx.pools.coupons) if rng.random() < _COUPON_SHARE else None
+            coupons = ctx.pools.coupons
+            data["coupon_code"] = coupons[int(random() * len(coupons))] if random() < _COUPON_SHARE else None
         if self.has_address:
             data["shipping_address"] = None if channel == "STORE" else parts.address[cid]
         state.recent_orders.append((order_id, customer, [p for p, _ in lines]))

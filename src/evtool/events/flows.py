@@ -137,85 +137,85 @@ class OrderLifecycle:
     def __iter__(self) -> Iterator[CloudEvent]:
         ctx, ledger, spec = self.ctx, self.ledger, self.spec
         rng = ctx.rng
+        random = rng.random
+        customers = ctx.pools.customers
+        on_hand, threshold, home = ledger.on_hand, ledger.threshold, ledger.home
+        pick, emit, advance = self.pick, self.emit, self.advance
         # (due ms, sequence, kind, payload): complaints to file and replenishments to receive
         agenda: list[tuple[int, int, str, Any]] = []
         sequence = 0
         emitted = 0
+        complaint_rate = spec.complaint_rate
         complaint_mean_ms = spec.complaint_delay_s * 1000.0
         restock_ms = int(spec.restock_delay_s * 1000)
         while True:
-            self.advance()
+            advance()
             while agenda and agenda[0][0] <= ctx.now_ms:
                 _, _, kind, payload = heapq.heappop(agenda)
                 if kind == "restock":
                     sku = payload
                     lot = ledger.initial[sku]
-                    ledger.on_hand[sku] += lot
+                    on_hand[sku] += lot
                     ledger.pending.discard(sku)
                     ledger.restocks.append((emitted, sku, lot))
                 else:
                     about: OrderRef = payload
-                    uri, maker = self.pick(COMPLAINT_SUBJECT)
+                    uri, maker = pick(COMPLAINT_SUBJECT)
                     links = {"correlationid": about.event_id, "causationid": about.event_id}
-                    yield self.emit(COMPLAINT_SUBJECT, uri, maker.make(ctx, about), links)
+                    yield emit(COMPLAINT_SUBJECT, uri, maker.make(ctx, about), links)
                     emitted += 1
             lines = self._lines()
             if not lines:
                 continue
-            uri, order_maker = self.pick(ORDER_SUBJECT)
-            customer = rng.choice(ctx.pools.customers)
-            data = order_maker.make(ctx, lines, customer)
+            uri, order_maker = pick(ORDER_SUBJECT)
+            data = order_maker.make(ctx, lines, customers[int(random() * len(customers))])
             crossed: list[str] = []
             for product, quantity in lines:
                 sku = product.sku
-                before = ledger.on_hand[sku]
-                ledger.on_hand[sku] = before - quantity
-                if before > ledger.threshold[sku] >= before - quantity:
+                before = on_hand[sku]
+                on_hand[sku] = before - quantity
+                if before > threshold[sku] >= before - quantity:
                     crossed.append(sku)
-            event = self._order_event(uri, data)
+            event = emit(ORDER_SUBJECT, uri, data, {})
+            event.extensions["correlationid"] = event.id
             yield event
             emitted += 1
-            ref = order_ref(order_maker.state.recent_orders[-1], event.id)
+            placed = order_maker.state.recent_orders[-1]
             for sku in crossed:
-                ctx.now_ms += rng.randint(1, 40)  # detection follows the order closely
-                alert_uri, alert_maker = self.pick(STOCK_SUBJECT)
+                ctx.now_ms += 1 + int(random() * 40)  # detection follows the order closely
+                alert_uri, alert_maker = pick(STOCK_SUBJECT)
                 alert = alert_maker.make(
-                    ctx,
-                    sku=sku,
-                    warehouse=ledger.home[sku],
-                    on_hand=ledger.on_hand[sku],
-                    threshold=ledger.threshold[sku],
+                    ctx, sku=sku, warehouse=home[sku], on_hand=on_hand[sku], threshold=threshold[sku]
                 )
                 links = {"correlationid": event.id, "causationid": event.id}
-                yield self.emit(STOCK_SUBJECT, alert_uri, alert, links)
+                yield emit(STOCK_SUBJECT, alert_uri, alert, links)
                 emitted += 1
                 if sku not in ledger.pending:
                     ledger.pending.add(sku)
                     sequence += 1
                     heapq.heappush(agenda, (ctx.now_ms + restock_ms, sequence, "restock", sku))
-            if rng.random() < spec.complaint_rate:
+            if random() < complaint_rate:
                 sequence += 1
                 delay = int(rng.expovariate(1.0 / complaint_mean_ms)) if complaint_mean_ms > 0 else 0
+                ref = order_ref(placed, event.id)
                 heapq.heappush(agenda, (ctx.now_ms + 1 + delay, sequence, "complaint", ref))
-
-    def _order_event(self, uri: str, data: Any) -> CloudEvent:
-        event = self.emit(ORDER_SUBJECT, uri, data, {})
-        event.extensions["correlationid"] = event.id
-        return event
 
     def _lines(self) -> list[tuple[Product, int]]:
         """Lines limited by what is in stock; empty when every drawn SKU is sold out."""
         ctx, on_hand = self.ctx, self.ledger.on_hand
+        random = ctx.rng.random
+        popular = ctx.pools.popular
         for _ in range(4):
             lines: list[tuple[Product, int]] = []
-            seen: set[str] = set()
-            for _ in range(ctx.rng.choice(_LINE_COUNTS)):
-                product = ctx.pools.pick_product(ctx.rng)
-                available = on_hand[product.sku]
-                if product.sku in seen or available <= 0:
+            seen: list[str] = []
+            for _ in range(_LINE_COUNTS[int(random() * len(_LINE_COUNTS))]):
+                product = popular[int(random() * len(popular))]
+                sku = product.sku
+                available = on_hand[sku]
+                if available <= 0 or sku in seen:
                     continue
-                seen.add(product.sku)
-                lines.append((product, min(available, ctx.rng.choice(_QUANTITIES))))
+                seen.append(sku)
+                lines.append((product, min(available, _QUANTITIES[int(random() * len(_QUANTITIES))])))
             if lines:
                 return lines
         return []

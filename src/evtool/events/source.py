@@ -7,7 +7,6 @@ CloudEvents one at a time — endless, or `options.count` of them — determinis
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,7 +17,7 @@ import numpy as np
 
 from evtool.catalog.model import Catalog, SchemaFile
 from evtool.errors import SchemaError, UsageError
-from evtool.events.context import GenContext, uuid4_block
+from evtool.events.context import FastRandom, GenContext, uuid4_block
 from evtool.events.domain import COMPLAINT_SUBJECT, ORDER_SUBJECT, STOCK_SUBJECT, DomainState, domain_maker
 from evtool.events.envelope import CONTENT_TYPE_JSON, SPECVERSION, CloudEvent, dataschema_uri
 from evtool.events.flows import FLOW_SUBJECTS, FlowSpec, OrderLifecycle, check_flow_makers, parse_flow
@@ -254,7 +253,7 @@ class EventStream:
         return version
 
     def _probe_fails(self, generate: DataGenerator, check: Check) -> str | None:
-        ctx = GenContext(random.Random(self.options.seed + 1), self._pools, _epoch_ms(self.options.start))
+        ctx = GenContext(FastRandom(self.options.seed + 1), self._pools, _epoch_ms(self.options.start))
         for data in islice(data_stream(generate, ctx), _PROBE_DRAWS):
             problem = check(data)
             if problem is not None:
@@ -270,7 +269,7 @@ class EventStream:
     def _context(self) -> GenContext:
         # Domain state (order numbers, returning customers) restarts with each iteration too.
         self._state.reset()
-        return GenContext(random.Random(self.options.seed), self._pools, _epoch_ms(self.options.start))
+        return GenContext(FastRandom(self.options.seed), self._pools, _epoch_ms(self.options.start))
 
     def _mix(self) -> Iterator[CloudEvent]:
         """Independent events; gaps, kinds and ids drawn per block, data from each version's stream."""
