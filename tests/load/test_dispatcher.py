@@ -48,7 +48,7 @@ def _run(
     client: str = "aiohttp",
 ) -> RunSummary:
     spec = RunSpec(
-        plan=GeneratedPlan(arrival, make_events, correlate_by),
+        plan=GeneratedPlan(arrival, make_events, correlate_by, structured_ids=False),  # wire checks pin ids
         target=TargetOptions(url, client=client, **(target or {})),  # type: ignore[arg-type]
         dispatch=DispatchOptions(**(dispatch or {})),
         run_dir=tmp_path / "run",

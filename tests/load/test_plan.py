@@ -74,3 +74,10 @@ def test_only_recent_chain_roots_are_remembered() -> None:
     ids.assign(newest)
     assert oldest.extensions["causationid"] == roots[0]  # beyond the window: left as generated
     assert uuid.UUID(newest.extensions["causationid"]).version == 8
+
+
+def test_generator_ids_can_be_kept() -> None:
+    plan = GeneratedPlan(ArrivalSpec(kind="constant", rate=1000.0, count=4), _flow, structured_ids=False)
+    outs = [out for _, out in plan(0, 1)]
+    assert all(uuid.UUID(out.event.id).version == 4 for out in outs)
+    assert outs[1].event.extensions["causationid"] == outs[0].event.id

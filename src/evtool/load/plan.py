@@ -113,10 +113,18 @@ class GeneratedPlan:
     arrival: ArrivalSpec
     events: Callable[[int, int], Iterable[CloudEvent]]  # (shard, workers) -> lazy events; picklable
     correlate_by: str | None = None
+    structured_ids: bool = True  # give events `StructuredIds` (False: keep the generator's ids)
 
     def __call__(self, shard: int, workers: int) -> Plan:
         offsets = arrivals.shard(self.arrival.offsets(), shard, workers)
         events = iter(self.events(shard, workers))
+        if not self.structured_ids:
+            for offset in offsets:
+                event = next(events, None)
+                if event is None:
+                    return
+                yield offset, to_out(event, self.correlate_by)
+            return
         ids = StructuredIds(shard)
         by_id = not self.correlate_by or self.correlate_by == "id"
         for offset in offsets:
