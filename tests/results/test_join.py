@@ -174,3 +174,20 @@ def test_aborted_events_are_counted_apart_and_everything_adds_up(tmp_path: Path)
     assert doc["counts"]["aborted"] == 3
     assert doc["slos"][0]["passed"] is False
     assert T0 > 0
+
+
+def test_many_shards_use_the_scheme_table_and_agree_with_the_hash_join(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    run = tmp_path / "six"
+    for shard in range(6):  # more schemes than the per-scheme loop handles: the sorted tag table
+        ids = EventIds(shard)
+        events = [Ev(ids.next()[0], i * 7.0 + shard, result_ms=[i * 7.0 + shard + rng.uniform(10, 900)]
+                     if rng.random() > 0.1 else []) for i in range(60)]
+        rng.shuffle(events)
+        write_run(run, events, shard=shard, extra_results=[(ids.next()[0], 5.0)])  # one result for no event
+    fast = _docs(run, chunk_records=16)
+    slow = _docs(run, structured_ids=False)
+    for key in COMPARED:
+        assert fast[key] == slow[key], key
+    assert fast["counts"]["unmatched_results"] == 6
+    assert fast["counts"]["scheduled"] == 360
