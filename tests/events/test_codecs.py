@@ -55,9 +55,9 @@ def test_avro_container_is_readable_by_a_plain_avro_reader(catalog: Catalog) -> 
     write_avro(EventStream(catalog, GenerateOptions(count=50)), out, catalog)
     out.seek(0)
     reader = fastavro.reader(out)
-    records = list(reader)
+    records = [r for r in reader if isinstance(r, dict)]
     assert len(records) == 50
-    assert {r["type"] for r in records} <= set(catalog.subjects)  # type: ignore[index]
+    assert {r["type"] for r in records} <= set(catalog.subjects)
     assert b"evtool.schemas" in out.getvalue()[:4096]
 
 

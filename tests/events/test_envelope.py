@@ -79,3 +79,14 @@ def test_dataschema_is_an_absolute_uri_naming_subject_and_version() -> None:
 def test_bad_structured_input_is_an_input_error(raw: bytes, fragment: str) -> None:
     with pytest.raises(InputError, match=fragment):
         CloudEvent.from_json_bytes(raw, where="log.jsonl:3")
+
+
+def test_generated_fast_path_serializes_like_the_general_one(catalog: Catalog) -> None:
+    from evtool.events.envelope import dumps
+
+    for event in _events(catalog, 50):
+        assert event.to_json_bytes() == dumps(event.to_dict())
+        event.extensions["causationid"] = "x"
+        event.subject = "s-1"
+        assert event.to_json_bytes() == dumps(event.to_dict())
+        assert orjson.loads(event.to_json_bytes())["subject"] == "s-1"

@@ -243,3 +243,46 @@ def test_setup_is_quick(catalog: Catalog) -> None:
     started = time.perf_counter()
     next(iter(EventStream(catalog, GenerateOptions(seed=5))))
     assert time.perf_counter() - started < 5.0
+
+
+def test_shorter_count_is_a_prefix_of_a_longer_one(catalog: Catalog) -> None:
+    """Block draws do not depend on the count: --count 300 is the start of --count 3000."""
+    variants: list[dict[str, Any]] = [
+        {},
+        {"flow": parse_flow("order-lifecycle")},
+        {"mix": parse_mix("order"), "schema_driven": True},
+    ]
+    for extra in variants:
+        short = EventStream(catalog, GenerateOptions(count=300, seed=2, **extra))
+        long = EventStream(catalog, GenerateOptions(count=3000, seed=2, **extra))
+        assert [e.to_json_bytes() for e in long][:300] == [e.to_json_bytes() for e in short]
+
+
+def test_orders_have_distinct_skus_and_first_orders_mark_new_customers(catalog: Catalog) -> None:
+    seen: set[str] = set()
+    sizes: Counter[int] = Counter()
+    for event in EventStream(catalog, GenerateOptions(mix=parse_mix("order"), count=5000, seed=3)):
+        data = event.data
+        skus = [line["sku"] for line in data["lines"]]
+        assert len(skus) == len(set(skus))
+        sizes[len(skus)] += 1
+        customer = data["customer"]["customer_id"]
+        assert data["customer"]["is_new_customer"] == (customer not in seen)
+        seen.add(customer)
+        assert (data["shipping_address"] is None) == (data["channel"] == "STORE")
+    assert set(sizes) == {1, 2, 3, 4, 5}
+    assert sizes[1] > sizes[5]
+
+
+def test_mix_complaints_name_orders_of_the_stream_with_their_customer(catalog: Catalog) -> None:
+    orders: dict[str, dict[str, Any]] = {}
+    complaints = 0
+    for event in EventStream(catalog, GenerateOptions(count=6000, seed=4)):
+        data = event.data
+        if event.type == "commerce.order.placed":
+            orders[data["order_id"]] = data
+        elif event.type == "support.complaint.filed" and orders:
+            complaints += 1
+            order = orders[data["order_id"]]
+            assert data["customer"]["email"] == order["customer"]["email"]
+    assert complaints > 300

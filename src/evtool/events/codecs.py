@@ -58,14 +58,16 @@ def write_jsonl(events: Iterable[CloudEvent], out: IO[bytes]) -> int:
     """Write one compact JSON CloudEvent per line; returns how many were written."""
     count = 0
     chunk: list[bytes] = []
+    append = chunk.append
     for event in events:
-        chunk.append(event.to_json_bytes())
-        count += 1
+        append(event.to_json_bytes())
         if len(chunk) >= _BATCH:
             out.write(b"\n".join(chunk) + b"\n")
+            count += len(chunk)
             chunk.clear()
     if chunk:
         out.write(b"\n".join(chunk) + b"\n")
+        count += len(chunk)
     return count
 
 

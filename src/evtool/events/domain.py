@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar
 
+import numpy as np
+
 from evtool.catalog.model import SchemaFile, SchemaFormat
 from evtool.events.context import GenContext, uuid4_block
 from evtool.events.pools import COMPLAINT_CATEGORIES, Customer, Pools, Product
@@ -62,7 +64,7 @@ class OrderRef(NamedTuple):
     event_id: str = ""
 
 
-PlacedOrder = tuple[str, Customer, Sequence[Product]]  # (order id, customer, products): cheap to record
+PlacedOrder = tuple[str, Customer, list[dict[str, Any]]]  # (order id, customer, order lines): cheap to record
 
 
 @dataclass(slots=True)
@@ -79,11 +81,15 @@ class DomainState:
         self.recent_orders.clear()
 
 
-def order_ref(placed: PlacedOrder, event_id: str = "") -> OrderRef:
-    order_id, customer, products = placed
-    return OrderRef(
-        order_id, customer, tuple(p.sku for p in products), tuple(p.name for p in products), event_id
-    )
+def order_ref(placed: PlacedOrder, names: dict[str, str], event_id: str = "") -> OrderRef:
+    """The OrderRef of a recorded order; `names` maps SKU to product name (`product_names`)."""
+    order_id, customer, lines = placed
+    skus = tuple(line["sku"] for line in lines)
+    return OrderRef(order_id, customer, skus, tuple(names.get(sku, "item") for sku in skus), event_id)
+
+
+def product_names(pools: Pools) -> dict[str, str]:
+    return {p.sku: p.name for p in pools.products}
 
 
 def pick(rng: Any, seq: Sequence[T]) -> T:
@@ -205,10 +211,28 @@ class OrderMaker:
         currency = pools.currency.code
         channels = self.channels
         has_channel, has_coupon, has_address = self.has_channel, self.has_coupon, self.has_address
+        # Lines are drawn for a whole block in numpy: product and quantity per slot, slots past the
+        # line count or repeating an earlier SKU masked out, totals summed; a line is then one
+        # lookup of its pooled dict by key = product number * 4 + quantity.
+        number_of = {p.sku: n for n, p in enumerate(pools.products)}
+        product_of_popular = np.array([number_of[p.sku] for p in popular], dtype=np.int64)
+        prices = np.array([p.price_minor for p in pools.products], dtype=np.int64)
+        quantity_values = np.array(_QUANTITIES, dtype=np.int64)
+        count_values = np.array(_LINE_COUNTS, dtype=np.int64)
+        table: list[dict[str, Any] | None] = [None] * (4 * len(pools.products))
+        for p in pools.products:
+            for quantity, line in lines_of[p.sku].items():
+                table[number_of[p.sku] * 4 + quantity] = line
+        slots = np.arange(_MAX_LINES)
         while True:
-            counts = gen.integers(0, len(_LINE_COUNTS), block).tolist()
-            products = gen.integers(0, len(popular), (block, _MAX_LINES)).tolist()
-            quantities = gen.integers(0, len(_QUANTITIES), (block, _MAX_LINES)).tolist()
+            counts = count_values[gen.integers(0, len(_LINE_COUNTS), block)]
+            products = product_of_popular[gen.integers(0, len(popular), (block, _MAX_LINES))]
+            quantities = quantity_values[gen.integers(0, len(_QUANTITIES), (block, _MAX_LINES))]
+            keep = slots[None, :] < counts[:, None]
+            for j in range(1, _MAX_LINES):
+                keep[:, j] &= ~(products[:, :j] == products[:, j : j + 1]).any(axis=1)
+            rows = np.where(keep, products * 4 + quantities, -1).tolist()
+            totals = (prices[products] * quantities * keep).sum(axis=1).tolist()
             buyers = gen.integers(0, len(customers), block).tolist()
             steps = gen.integers(1, 4, block).tolist()
             first = int(gen.integers(10_000_000, 40_000_001))
@@ -216,20 +240,7 @@ class OrderMaker:
             coupon_draws = gen.random(block).tolist()
             coupon_picks = gen.integers(0, len(coupons), block).tolist()
             for i in range(block):
-                row, qrow = products[i], quantities[i]
-                chosen: list[Product] = []
-                skus: list[str] = []
-                lines: list[dict[str, Any]] = []
-                total = 0
-                for j in range(_LINE_COUNTS[counts[i]]):
-                    product = popular[row[j]]
-                    if product.sku in skus:
-                        continue
-                    skus.append(product.sku)
-                    chosen.append(product)
-                    quantity = _QUANTITIES[qrow[j]]
-                    lines.append(lines_of[product.sku][quantity])
-                    total += product.price_minor * quantity
+                lines = [table[k] for k in rows[i] if k >= 0]
                 customer = customers[buyers[i]]
                 cid = customer.customer_id
                 if cid in seen:
@@ -245,7 +256,7 @@ class OrderMaker:
                     "placed_at": ctx.now_ms,
                     "currency": currency,
                     "lines": lines,
-                    "total_minor": total,
+                    "total_minor": totals[i],
                 }
                 channel = channels[sales[i]]
                 if has_channel:
@@ -256,7 +267,7 @@ class OrderMaker:
                     )
                 if has_address:
                     data["shipping_address"] = None if channel == "STORE" else addresses[cid]
-                recent.append((order_id, customer, chosen))
+                recent.append((order_id, customer, lines))
                 yield data
 
     def make(self, ctx: GenContext, lines: list[tuple[Product, int]], customer: Customer) -> dict[str, Any]:
@@ -280,7 +291,7 @@ class OrderMaker:
             "customer": customer_part,
             "placed_at": ctx.now_ms,
             "currency": ctx.pools.currency.code,
-            "lines": [parts.line(p, q) for p, q in lines],
+            "lines": (out_lines := [parts.line(p, q) for p, q in lines]),
             "total_minor": sum([p.price_minor * q for p, q in lines]),
         }
         channels = self.channels
@@ -292,7 +303,7 @@ class OrderMaker:
             data["coupon_code"] = coupons[int(random() * len(coupons))] if random() < _COUPON_SHARE else None
         if self.has_address:
             data["shipping_address"] = None if channel == "STORE" else parts.address[cid]
-        state.recent_orders.append((order_id, customer, [p for p, _ in lines]))
+        state.recent_orders.append((order_id, customer, out_lines))
         return data
 
 
@@ -419,19 +430,20 @@ class ComplaintMaker:
         categories, channels, severity_of = self.categories, self.channels, self.severity_of
         has_severity, has_attachments, max_text = self.has_severity, self.has_attachments, self.max_text
         customer_part, now = self.customer_part, ctx.format_time
+        names = product_names(pools)
         while True:
             ids = uuid4_block(gen, block)
             draws = gen.random((block, 9)).tolist()
             for i in range(block):
                 u = draws[i]
                 if recent:
-                    order_id, customer, products = recent[int(u[0] * len(recent))]
+                    order_id, customer, lines = recent[int(u[0] * len(recent))]
+                    product = names[lines[int(u[4] * len(lines))]["sku"]] if lines else "item"
                 else:
                     order_id = f"ORD-{10_000_000 + int(u[0] * 90_000_000):08d}"
                     customer = customers[int(u[1] * len(customers))]
-                    products = (popular[int(u[2] * len(popular))],)
+                    product = popular[int(u[2] * len(popular))].name
                 category = categories[int(u[3] * len(categories))]
-                product = products[int(u[4] * len(products))].name if products else "item"
                 options = templates[category]
                 text = options[int(u[5] * len(options))].format(order=order_id, product=product)
                 data: dict[str, Any] = {

@@ -106,6 +106,27 @@ class CloudEvent:
 
     def to_json_bytes(self) -> bytes:
         """Structured content mode, one compact JSON document (no trailing newline)."""
+        if (
+            self.subject is None
+            and not self.extensions
+            and self.time is not None
+            and self.datacontenttype is not None
+            and self.dataschema is not None
+            and self.data is not None
+        ):  # the generated event's shape: one literal dict, same keys and order as to_dict
+            return orjson.dumps(
+                {
+                    "specversion": self.specversion,
+                    "id": self.id,
+                    "source": self.source,
+                    "type": self.type,
+                    "time": self.time,
+                    "datacontenttype": self.datacontenttype,
+                    "dataschema": self.dataschema,
+                    "data": self.data,
+                },
+                default=_default,
+            )
         return dumps(self.to_dict())
 
     def to_binary(self) -> tuple[dict[str, str], bytes]:

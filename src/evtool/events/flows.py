@@ -27,6 +27,7 @@ from evtool.events.domain import (
     OrderRef,
     StockAlertMaker,
     order_ref,
+    product_names,
 )
 from evtool.events.envelope import CloudEvent
 from evtool.events.pools import Product
@@ -141,6 +142,7 @@ class OrderLifecycle:
         customers = ctx.pools.customers
         on_hand, threshold, home = ledger.on_hand, ledger.threshold, ledger.home
         pick, emit, advance = self.pick, self.emit, self.advance
+        names = product_names(ctx.pools)
         # (due ms, sequence, kind, payload): complaints to file and replenishments to receive
         agenda: list[tuple[int, int, str, Any]] = []
         sequence = 0
@@ -197,7 +199,7 @@ class OrderLifecycle:
             if random() < complaint_rate:
                 sequence += 1
                 delay = int(rng.expovariate(1.0 / complaint_mean_ms)) if complaint_mean_ms > 0 else 0
-                ref = order_ref(placed, event.id)
+                ref = order_ref(placed, names, event.id)
                 heapq.heappush(agenda, (ctx.now_ms + 1 + delay, sequence, "complaint", ref))
 
     def _lines(self) -> list[tuple[Product, int]]:
