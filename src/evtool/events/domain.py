@@ -51,7 +51,6 @@ _SEVERITY = {
     "other": ("low", "low", "medium"),
 }
 _WITH_ATTACHMENTS = ("damaged_item", "wrong_item")
-_ATTACHMENT_URL = "https://support.acme.example/attachments/{}.jpg"
 
 
 class OrderRef(NamedTuple):
@@ -427,41 +426,45 @@ class ComplaintMaker:
         templates = {
             c: pools.complaint_templates.get(c) or ("Problem with order {order}.",) for c in self.categories
         }
-        categories, channels, severity_of = self.categories, self.channels, self.severity_of
-        has_severity, has_attachments, max_text = self.has_severity, self.has_attachments, self.max_text
-        customer_part, now = self.customer_part, ctx.format_time
+        # per category: (name, text templates, severities that fit, whether it carries photos)
+        kinds = [
+            (c, templates[c], self.severity_of.get(c, ()), self.has_attachments and c in _WITH_ATTACHMENTS)
+            for c in self.categories
+        ]
+        channels, has_severity, max_text = self.channels, self.has_severity, self.max_text
+        parts, customer_part, now, uuid = self._customers, self.customer_part, ctx.format_time, ctx.uuid
         names = product_names(pools)
         while True:
             ids = uuid4_block(gen, block)
-            draws = gen.random((block, 9)).tolist()
+            draws = gen.random((block, 6)).tolist()
+            kind_of = gen.integers(0, len(kinds), block).tolist()
+            channel_of = [channels[k] for k in gen.integers(0, len(channels), block).tolist()]
             for i in range(block):
                 u = draws[i]
                 if recent:
                     order_id, customer, lines = recent[int(u[0] * len(recent))]
-                    product = names[lines[int(u[4] * len(lines))]["sku"]] if lines else "item"
+                    product = names[lines[int(u[1] * len(lines))]["sku"]] if lines else "item"
                 else:
                     order_id = f"ORD-{10_000_000 + int(u[0] * 90_000_000):08d}"
                     customer = customers[int(u[1] * len(customers))]
                     product = popular[int(u[2] * len(popular))].name
-                category = categories[int(u[3] * len(categories))]
-                options = templates[category]
-                text = options[int(u[5] * len(options))].format(order=order_id, product=product)
+                category, options, severities, photos = kinds[kind_of[i]]
+                text = options[int(u[3] * len(options))].format(order=order_id, product=product)
                 data: dict[str, Any] = {
                     "complaint_id": ids[i],
                     "order_id": order_id,
-                    "customer": customer_part(customer),
-                    "channel": channels[int(u[6] * len(channels))],
+                    "customer": parts.get(customer.customer_id) or customer_part(customer),
+                    "channel": channel_of[i],
                     "category": category,
-                    "text": text[:max_text],
+                    "text": text if len(text) <= max_text else text[:max_text],
                     "filed_at": now(ctx.now_ms),
                 }
-                if has_severity:
-                    choices = severity_of[category]
-                    if choices:
-                        data["severity"] = choices[int(u[7] * len(choices))]
-                if has_attachments and category in _WITH_ATTACHMENTS:
+                if has_severity and severities:
+                    data["severity"] = severities[int(u[4] * len(severities))]
+                if photos:
                     data["attachments"] = [
-                        _ATTACHMENT_URL.format(ctx.uuid()) for _ in range(1 + int(u[8] * 3))
+                        f"https://support.acme.example/attachments/{uuid()}.jpg"
+                        for _ in range(1 + int(u[5] * 3))
                     ]
                 yield data
 
@@ -486,7 +489,9 @@ class ComplaintMaker:
             if choices:
                 data["severity"] = pick(rng, choices)
         if self.has_attachments and category in _WITH_ATTACHMENTS:
-            data["attachments"] = [_ATTACHMENT_URL.format(ctx.uuid()) for _ in range(rng.randint(1, 3))]
+            data["attachments"] = [
+                f"https://support.acme.example/attachments/{ctx.uuid()}.jpg" for _ in range(rng.randint(1, 3))
+            ]
         return data
 
 
