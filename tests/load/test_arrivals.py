@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from evtool import units
 from evtool.errors import UsageError
 from evtool.load import arrivals
 from evtool.load.arrivals import Stage
@@ -12,13 +13,13 @@ from evtool.load.arrivals import Stage
     ("text", "per_s"), [("500/s", 500.0), ("30/m", 0.5), ("360/h", 0.1), ("250", 250.0), ("2.5/s", 2.5)]
 )
 def test_parse_rate(text: str, per_s: float) -> None:
-    assert arrivals.parse_rate(text) == pytest.approx(per_s)
+    assert units.parse_rate(text) == pytest.approx(per_s)
 
 
 @pytest.mark.parametrize("text", ["fast", "500/d", "-1/s", "/s", ""])
 def test_parse_rate_rejects_with_one_line(text: str) -> None:
     with pytest.raises(UsageError, match="--rate") as info:
-        arrivals.parse_rate(text)
+        units.parse_rate(text)
     assert "\n" not in str(info.value)
 
 
@@ -26,13 +27,13 @@ def test_parse_rate_rejects_with_one_line(text: str) -> None:
     ("text", "seconds"), [("30s", 30), ("2m", 120), ("1h", 3600), ("500ms", 0.5), ("1m30s", 90)]
 )
 def test_parse_duration(text: str, seconds: float) -> None:
-    assert arrivals.parse_duration(text) == pytest.approx(seconds)
+    assert units.parse_duration(text) == pytest.approx(seconds)
 
 
 @pytest.mark.parametrize("text", ["soon", "30x", "1m30"])
 def test_parse_duration_rejects(text: str) -> None:
     with pytest.raises(UsageError, match="duration"):
-        arrivals.parse_duration(text)
+        units.parse_duration(text)
 
 
 def test_parse_stages() -> None:

@@ -9,8 +9,9 @@ from runfixtures import Ev, write_run
 
 from evtool.errors import UsageError
 from evtool.results.runlog import Reason, Status, read_run
-from evtool.results.slo import Verdict, evaluate, parse_duration_ns, parse_slo, parse_slos
+from evtool.results.slo import Verdict, evaluate, parse_slo, parse_slos
 from evtool.results.stats import compute_stats
+from evtool.units import parse_duration_ns
 
 
 @pytest.mark.parametrize(

@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from evtool.consumer.service import ConsumerSettings, ReferenceConsumer
 from evtool.errors import UsageError
-from evtool.load.arrivals import parse_duration
+from evtool.units import parse_duration
+
+if TYPE_CHECKING:
+    from evtool.consumer.service import ConsumerSettings
 
 consumer_app = typer.Typer(help="The reference event-driven AI consumer.", no_args_is_help=True)
 
@@ -43,6 +45,8 @@ def serve(
     ] = None,
 ) -> None:
     """Accept CloudEvents (binary, structured, batch), decide, and post a correlated result."""
+    from evtool.consumer.service import ConsumerSettings
+
     if results_to is not None and not results_to.startswith(("http://", "https://")):
         raise UsageError(f"--results-to {results_to!r}: expected an http:// or https:// URL")
     settings = ConsumerSettings(
@@ -60,6 +64,8 @@ def serve(
 async def _serve(
     settings: ConsumerSettings, host: str, port: int, limit_s: float | None, console: Console
 ) -> None:
+    from evtool.consumer.service import ReferenceConsumer
+
     consumer = ReferenceConsumer(settings)
     bound_host, bound_port = await consumer.start(host, port)
     console.print(

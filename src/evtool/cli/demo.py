@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from evtool.cli.report import render_text
-from evtool.cli.views import print_run_summary, snapshot_view
-from evtool.compat.findings import CheckReport
-from evtool.demo import DemoHooks, DemoOptions, run_demo
-from evtool.load.arrivals import parse_duration, parse_rate
+from evtool.cli.views import print_run_summary, render_report_text, snapshot_view
+from evtool.units import parse_duration, parse_rate
+
+if TYPE_CHECKING:
+    from evtool.compat.findings import CheckReport
 
 
 def register(app: typer.Typer) -> None:
@@ -42,6 +42,8 @@ def demo(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live view.")] = False,
 ) -> None:
     """See what evtool is for in one command: exits with the latency verdict (0 pass, 1 missed)."""
+    from evtool.demo import DemoHooks, DemoOptions, run_demo
+
     options = DemoOptions(
         rate=parse_rate(rate),
         duration_s=parse_duration(duration),
@@ -65,7 +67,7 @@ def demo(
         )
     print_run_summary(out, outcome.summary)
     out.print()
-    render_text(outcome.report, out)
+    render_report_text(outcome.report, out)
     out.print(f"\nHTML report: {escape(str(outcome.html_path))}")
     raise typer.Exit(outcome.exit_code)
 

@@ -13,20 +13,7 @@ from typing import IO, Annotated
 
 import typer
 
-from evtool.catalog import load_catalog
-from evtool.catalog.bundled import resolve_schema_dir
-from evtool.config import load_settings
 from evtool.errors import InputError, UsageError
-from evtool.events import (
-    EventStream,
-    GenerateOptions,
-    parse_count,
-    parse_flow,
-    parse_mix,
-    parse_version_mix,
-    write_avro,
-    write_jsonl,
-)
 
 
 class EventFormat(StrEnum):
@@ -66,6 +53,20 @@ def generate(
     config: Annotated[Path | None, typer.Option("--config", help="Config file.")] = None,
 ) -> None:
     """Generate realistic business events that conform to the catalogue's schemas."""
+    from evtool.catalog import load_catalog
+    from evtool.catalog.bundled import resolve_schema_dir
+    from evtool.config import load_settings
+    from evtool.events import (
+        EventStream,
+        GenerateOptions,
+        parse_count,
+        parse_flow,
+        parse_mix,
+        parse_version_mix,
+        write_avro,
+        write_jsonl,
+    )
+
     if mix and flow:
         raise UsageError("--mix and --flow exclude each other", hint="a flow decides its own mix")
     if schema_version is not None and schema_versions:

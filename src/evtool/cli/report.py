@@ -4,29 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 import time
 import uuid
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from evtool import __version__
+from evtool.cli.views import render_report_text, write_atomically
 from evtool.errors import UsageError
-from evtool.load.collector import DEFAULT_CORRELATE_BY, Collector, CorrelateBy
-from evtool.results.clock import RunClock
-from evtool.results.render_html import render_html
-from evtool.results.render_markdown import render_markdown, sparkline
-from evtool.results.report import build_document, fmt_ms, fmt_slo_actual, load_stats, render_json
-from evtool.results.runlog import RunMeta
-from evtool.results.slo import parse_duration_ns, parse_slos
-from evtool.results.stats import PERCENTILE_NAMES
+from evtool.units import parse_duration_ns
+
+if TYPE_CHECKING:
+    from evtool.load.collector import Collector
+
+# The core modules below (numpy, hdrh, aiohttp) load inside each command, so `evtool --help`
+# and the other commands do not pay for them.
 
 
 class ReportFormat(StrEnum):
@@ -39,79 +38,6 @@ class ReportFormat(StrEnum):
 def register(app: typer.Typer) -> None:
     app.command("latency-report")(latency_report)
     app.command("collect")(collect)
-
-
-_VERDICT_STYLE = {"PASS": "bold green", "FAIL": "bold red", "NOT_MEASURABLE": "bold yellow"}
-_LABELS = {"end_to_end": "end-to-end", "ack": "ack", "service": "service time",
-           "scheduling_lag": "scheduling lag"}
-
-
-def render_text(doc: dict[str, Any], console: Console) -> None:
-    """The terminal view: verdict, objectives, a percentile table, counts and sparklines."""
-    counts = doc["counts"]
-    verdict = doc["verdict"]
-    console.print(f"[{_VERDICT_STYLE[verdict]}]{verdict.replace('_', ' ')}[/]  target "
-                  f"{fmt_ms(doc['target_ms'])} · {counts['scheduled']} events · "
-                  f"{len(doc['runs'])} run dir(s)")
-    if doc["end_to_end_source"] == "ack":
-        console.print("[yellow]no collector: end-to-end latency is acknowledgement latency[/]")
-    for reason in doc["not_measurable"]:
-        console.print(f"[yellow]not measurable:[/] {escape(reason)}")
-    slos = Table(box=None, show_header=True, header_style="bold")
-    slos.add_column("objective")
-    slos.add_column("actual", justify="right")
-    slos.add_column("")
-    for s in doc["slos"]:
-        mark = "[dim]–[/]" if s["passed"] is None else ("[green]pass[/]" if s["passed"] else "[red]FAIL[/]")
-        slos.add_row(escape(s["slo"]), fmt_slo_actual(s), mark)
-    console.print(slos)
-    table = Table(show_header=True, header_style="bold", title="latency")
-    table.add_column("", no_wrap=True)
-    table.add_column("count", justify="right")
-    for name in PERCENTILE_NAMES:
-        table.add_column(name, justify="right")
-    for key, label in _LABELS.items():
-        d = doc["latency_ms"][key]
-        table.add_row(label, str(d["count"]), *[fmt_ms(d[p]) for p in PERCENTILE_NAMES])
-    console.print(table)
-    share = doc["within_target_share"]
-    console.print(
-        f"ok {counts['ok']} · failed {counts['failed']} · dropped {counts['dropped']} · aborted "
-        f"{counts.get('aborted', 0)} · lost {counts['lost']}"
-        f" · within {fmt_ms(doc['target_ms'])}: {f'{share:.3%}' if share is not None else '–'}"
-        f" · results {counts['results']} (unmatched {counts['unmatched_results']}, duplicate "
-        f"{counts['duplicate_results']}, uncorrelated {counts['uncorrelated_results']})"
-    )
-    if doc["distribution"]:
-        bins = doc["distribution"]
-        console.print(f"distribution {fmt_ms(bins[0]['from_ms'])} "
-                      f"[blue]{sparkline([float(b['count']) for b in bins])}[/] {fmt_ms(bins[-1]['to_ms'])}")
-    if len(doc["windows"]) > 1:
-        p99 = [w["latency_ms"]["p99"] or 0.0 for w in doc["windows"]]
-        console.print(f"p99 over time ({doc['window_s']:g}s) [magenta]{sparkline(p99)}[/] "
-                      f"max {fmt_ms(max(p99))}")
-    if len(doc["by_type"]) > 1:
-        per = Table(show_header=True, header_style="bold", title="per event type")
-        for column in ("type", "v", "events", "failed", "dropped", "aborted", "lost", "p50", "p99", "max"):
-            per.add_column(column, justify="left" if column == "type" else "right")
-        for g in doc["by_type"]:
-            c, lat = g["counts"], g["latency_ms"]
-            per.add_row(escape(g["type"]), str(g["schema_version"]), str(c["scheduled"]), str(c["failed"]),
-                        str(c["dropped"]), str(c.get("aborted", 0)), str(c["lost"]), fmt_ms(lat["p50"]),
-                        fmt_ms(lat["p99"]),
-                        fmt_ms(lat["max"]))
-        console.print(per)
-    if doc["baseline"]:
-        base = Table(show_header=True, header_style="bold", title="against baseline")
-        for column in ("", "baseline", "now", "change"):
-            base.add_column(column, justify="right")
-        for name, d in doc["baseline"]["percentiles"].items():
-            change = "–" if d["delta_ms"] is None else f"{d['delta_ms']:+.1f} ms"
-            style = "red" if (d["delta_ms"] or 0) > 0 else "green"
-            base.add_row(name, fmt_ms(d["baseline_ms"]), fmt_ms(d["current_ms"]), f"[{style}]{change}[/]")
-        console.print(base)
-    for note in doc["notes"]:
-        console.print(f"[dim]note: {escape(note)}[/]")
 
 
 def latency_report(
@@ -136,28 +62,34 @@ def latency_report(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
 ) -> None:
     """End-to-end latency of one or more runs against the target; exit 1 when an objective is missed."""
+    from evtool.results.render_html import render_html
+    from evtool.results.render_markdown import render_markdown
+    from evtool.results.report import build_document, load_stats, render_json
+    from evtool.results.slo import parse_slos
+
     slos = parse_slos(slo)
-    target_ns = parse_duration_ns(target)
-    window_ns = parse_duration_ns(window)
+    target_ns = parse_duration_ns(target, option="--target")
+    window_ns = parse_duration_ns(window, option="--window")
     if window_ns <= 0 or target_ns <= 0:
         raise UsageError("--target and --window must be longer than 0")
-    timeout_ns = parse_duration_ns(result_timeout) if result_timeout else None
+    timeout_ns = parse_duration_ns(result_timeout, option="--result-timeout") if result_timeout else None
     stats = load_stats(run_dirs, target_ns=target_ns, window_ns=window_ns, result_timeout_ns=timeout_ns)
     base = (load_stats(baseline, target_ns=target_ns, window_ns=window_ns, result_timeout_ns=timeout_ns)
             if baseline else None)
     doc = build_document(stats, slos, baseline=base, baseline_dirs=[str(b) for b in baseline or []])
     if output_format is ReportFormat.TEXT:
         if output is not None:
-            with output.open("w", encoding="utf-8") as handle:
-                render_text(doc, Console(file=handle, width=120, no_color=True))
+            console = Console(record=True, width=120, no_color=True, file=open(os.devnull, "w"))  # noqa: SIM115
+            render_report_text(doc, console)
+            write_atomically(output, console.export_text())
         else:
-            render_text(doc, Console(highlight=False, width=None if sys.stdout.isatty() else 120))
+            render_report_text(doc, Console(highlight=False, width=None if sys.stdout.isatty() else 120))
     else:
         renderer = {ReportFormat.JSON: render_json, ReportFormat.MARKDOWN: render_markdown,
                     ReportFormat.HTML: render_html}[output_format]
         text = renderer(doc)
         if output is not None:
-            output.write_text(text, encoding="utf-8")
+            write_atomically(output, text)
         else:
             sys.stdout.write(text)
     if doc["exit_code"]:
@@ -188,13 +120,21 @@ def collect(
     run_dir: Annotated[Path, typer.Option("--run-dir", help="Directory for the results log (created).")],
     listen: Annotated[str, typer.Option("--listen", help="HOST:PORT to listen on.")] = "127.0.0.1:9000",
     correlate_by: Annotated[
-        str, typer.Option("--correlate-by", help="CloudEvents attributes / field paths, tried in order.")
-    ] = DEFAULT_CORRELATE_BY,
+        str | None,
+        typer.Option(
+            "--correlate-by",
+            help="CloudEvents attributes / field paths, tried in order (default: correlationid,causationid).",
+        ),
+    ] = None,
     duration: Annotated[
         str | None, typer.Option("--duration", help="Stop after this long (default: until Ctrl-C).")
     ] = None,
 ) -> None:
     """Receive downstream results (for producers evtool does not drive); report them with latency-report."""
+    from evtool.load.collector import Collector, CorrelateBy
+    from evtool.results.clock import RunClock
+    from evtool.results.runlog import RunMeta
+
     host, port = _parse_listen(listen)
     duration_s = parse_duration_ns(duration) / 1e9 if duration else None
     by = CorrelateBy.parse(correlate_by)
@@ -228,4 +168,4 @@ def collect(
                   f"{counts.unreadable} unreadable ({counts.requests} requests)")
 
 
-__all__ = ["collect", "latency_report", "register", "render_text"]
+__all__ = ["collect", "latency_report", "register"]

@@ -7,21 +7,19 @@ import os
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from evtool import __version__
-from evtool.catalog import load_catalog, load_catalog_at_ref
-from evtool.compat import ci_output
-from evtool.compat.check import check_catalog
-from evtool.compat.diff import diff_files
-from evtool.compat.findings import CheckReport, Finding
-from evtool.config import load_settings
-from evtool.errors import InputError, UsageError
+from evtool.cli.views import write_atomically
+from evtool.errors import UsageError
 from evtool.modes import CompatibilityMode
+
+if TYPE_CHECKING:
+    from evtool.compat.findings import CheckReport, Finding
 
 
 class OutputFormat(StrEnum):
@@ -65,6 +63,11 @@ def check(
     ] = None,
 ) -> None:
     """Fail (exit 1) when a schema change breaks the consumers its subject's mode protects."""
+    from evtool.catalog import load_catalog, load_catalog_at_ref
+    from evtool.compat import ci_output
+    from evtool.compat.check import check_catalog
+    from evtool.config import load_settings
+
     settings = load_settings(config)
     mode_override = _parse_mode(mode) if mode else None
     root = schemas or settings.schema_dir
@@ -76,7 +79,7 @@ def check(
         if output is not None:
             file_console = Console(record=True, width=110, file=open(os.devnull, "w"))  # noqa: SIM115
             _render_text(file_console, report, settings.owner_of)
-            _write(output, file_console.export_text())
+            write_atomically(output, file_console.export_text())
         else:
             _render_text(console, report, settings.owner_of)
     else:
@@ -87,7 +90,7 @@ def check(
             OutputFormat.GITHUB: lambda: ci_output.to_github_commands(report),
         }[output_format]()
         if output is not None:
-            _write(output, text)
+            write_atomically(output, text)
         else:
             typer.echo(text, nl=False)
         if output_format is OutputFormat.GITHUB and os.environ.get("GITHUB_STEP_SUMMARY"):
@@ -104,6 +107,8 @@ def diff(
     as_json: Annotated[bool, typer.Option("--json", help="Print the changes as JSON.")] = False,
 ) -> None:
     """List every change between two schema files, each classified backward / forward."""
+    from evtool.compat.diff import diff_files
+
     result = diff_files(old_file, new_file)
     if as_json:
         typer.echo(
@@ -157,16 +162,6 @@ def _parse_mode(text: str) -> CompatibilityMode:
         return CompatibilityMode.parse(text)
     except ValueError as exc:
         raise UsageError(f"--mode: {exc}") from None
-
-
-def _write(path: Path, text: str) -> None:
-    """Write via a temporary file, so an earlier report is never left half-overwritten."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot write the report: {exc.strerror}") from None
 
 
 def _render_text(console: Console, report: CheckReport, owner_of: Callable[[str], str | None]) -> None:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 import typer
 from rich.console import Console
 
-from evtool import __version__
+from evtool import __version__, units
 from evtool.cli.views import print_run_summary, snapshot_view
 from evtool.errors import ExitCode, UsageError
 from evtool.load import arrivals
@@ -193,10 +193,10 @@ def replay(
         raise UsageError("give only one of --speed, --rate and --as-fast-as-possible")
     if not file.is_file():
         raise UsageError(f"{file}: no such file", hint="pass a log written by `evtool generate`")
-    fixed_rate = arrivals.parse_rate(rate) if rate is not None else None
+    fixed_rate = units.parse_rate(rate) if rate is not None else None
     if fixed_rate is not None and fixed_rate <= 0:
         raise UsageError(f"--rate {rate}: must be more than 0")
-    duration_s = arrivals.parse_duration(duration) if duration is not None else None
+    duration_s = units.parse_duration(duration) if duration is not None else None
     if count is not None and count < 0:
         raise UsageError(f"--count {count}: must be 0 or more")
     plan = ReplayPlan(
@@ -255,7 +255,7 @@ def _arrival(
     count: int | None,
     seed: int | None,
 ) -> ArrivalSpec:
-    duration_s = arrivals.parse_duration(duration) if duration is not None else None
+    duration_s = units.parse_duration(duration) if duration is not None else None
     if count is not None and count < 0:
         raise UsageError(f"--count {count}: must be 0 or more")
     if arrival not in ("constant", "poisson"):
@@ -270,7 +270,7 @@ def _arrival(
         )
     if rate is None:
         raise UsageError("give --rate (e.g. 500/s) or --stages (e.g. 30s:50/s,2m:500/s)")
-    value = arrivals.parse_rate(rate)
+    value = units.parse_rate(rate)
     if value <= 0:
         raise UsageError(f"--rate {rate}: must be more than 0")
     if duration_s is None and count is None:
@@ -290,7 +290,7 @@ def _collector(collect: str | None, correlate_by: str | None, result_timeout: st
         host,
         int(port),
         correlate_by=correlate_by,
-        result_timeout_s=arrivals.parse_duration(result_timeout, option="--result-timeout"),
+        result_timeout_s=units.parse_duration(result_timeout, option="--result-timeout"),
     )
 
 
@@ -331,7 +331,7 @@ def _execute(
         mode=checked_mode,
         batch_size=batch_size if mode == "batch" else 1,
         headers=headers,
-        timeout_s=arrivals.parse_duration(timeout, option="--timeout"),
+        timeout_s=units.parse_duration(timeout, option="--timeout"),
         insecure=insecure,
         client=checked_client,
         retries=retries,
@@ -341,7 +341,7 @@ def _execute(
     dispatch = DispatchOptions(
         max_in_flight=max_in_flight,
         batch_size=target_options.batch_size,
-        grace_s=arrivals.parse_duration(grace, option="--grace"),
+        grace_s=units.parse_duration(grace, option="--grace"),
         as_fast_as_possible=as_fast_as_possible,
         stamp_time=stamp_time,
     )

@@ -6,16 +6,23 @@ Command modules never import one another; what two of them render the same way l
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from evtool.load.live import Snapshot
-from evtool.load.runner import RunSummary
+from evtool.errors import InputError
+
+if TYPE_CHECKING:
+    from evtool.load.live import Snapshot
+    from evtool.load.runner import RunSummary
 
 PLAIN_INTERVAL_S = 1.0
 
@@ -92,3 +99,91 @@ def print_run_summary(console: Console, s: RunSummary) -> None:
     for note in s.notes:
         console.print(f"note: {note}", markup=False)
     console.print(f"run: {s.run_dir}", markup=False)
+
+
+_VERDICT_STYLE = {"PASS": "bold green", "FAIL": "bold red", "NOT_MEASURABLE": "bold yellow"}
+_LABELS = {"end_to_end": "end-to-end", "ack": "ack", "service": "service time",
+           "scheduling_lag": "scheduling lag"}
+
+
+def render_report_text(doc: dict[str, Any], console: Console) -> None:
+    """The terminal view of a latency report: verdict, objectives, percentiles, counts, sparklines."""
+    from evtool.results.render_markdown import sparkline
+    from evtool.results.report import fmt_ms, fmt_slo_actual
+    from evtool.results.stats import PERCENTILE_NAMES
+
+    counts = doc["counts"]
+    verdict = doc["verdict"]
+    console.print(f"[{_VERDICT_STYLE[verdict]}]{verdict.replace('_', ' ')}[/]  target "
+                  f"{fmt_ms(doc['target_ms'])} · {counts['scheduled']} events · "
+                  f"{len(doc['runs'])} run dir(s)")
+    if doc["end_to_end_source"] == "ack":
+        console.print("[yellow]no collector: end-to-end latency is acknowledgement latency[/]")
+    for reason in doc["not_measurable"]:
+        console.print(f"[yellow]not measurable:[/] {escape(reason)}")
+    slos = Table(box=None, show_header=True, header_style="bold")
+    slos.add_column("objective")
+    slos.add_column("actual", justify="right")
+    slos.add_column("")
+    for s in doc["slos"]:
+        mark = "[dim]–[/]" if s["passed"] is None else ("[green]pass[/]" if s["passed"] else "[red]FAIL[/]")
+        slos.add_row(escape(s["slo"]), fmt_slo_actual(s), mark)
+    console.print(slos)
+    table = Table(show_header=True, header_style="bold", title="latency")
+    table.add_column("", no_wrap=True)
+    table.add_column("count", justify="right")
+    for name in PERCENTILE_NAMES:
+        table.add_column(name, justify="right")
+    for key, label in _LABELS.items():
+        d = doc["latency_ms"][key]
+        table.add_row(label, str(d["count"]), *[fmt_ms(d[p]) for p in PERCENTILE_NAMES])
+    console.print(table)
+    share = doc["within_target_share"]
+    console.print(
+        f"ok {counts['ok']} · failed {counts['failed']} · dropped {counts['dropped']} · aborted "
+        f"{counts.get('aborted', 0)} · lost {counts['lost']}"
+        f" · within {fmt_ms(doc['target_ms'])}: {f'{share:.3%}' if share is not None else '–'}"
+        f" · results {counts['results']} (unmatched {counts['unmatched_results']}, duplicate "
+        f"{counts['duplicate_results']}, uncorrelated {counts['uncorrelated_results']})"
+    )
+    if doc["distribution"]:
+        bins = doc["distribution"]
+        console.print(f"distribution {fmt_ms(bins[0]['from_ms'])} "
+                      f"[blue]{sparkline([float(b['count']) for b in bins])}[/] {fmt_ms(bins[-1]['to_ms'])}")
+    if len(doc["windows"]) > 1:
+        p99 = [w["latency_ms"]["p99"] or 0.0 for w in doc["windows"]]
+        console.print(f"p99 over time ({doc['window_s']:g}s) [magenta]{sparkline(p99)}[/] "
+                      f"max {fmt_ms(max(p99))}")
+    if len(doc["by_type"]) > 1:
+        per = Table(show_header=True, header_style="bold", title="per event type")
+        for column in ("type", "v", "events", "failed", "dropped", "aborted", "lost", "p50", "p99", "max"):
+            per.add_column(column, justify="left" if column == "type" else "right")
+        for g in doc["by_type"]:
+            c, lat = g["counts"], g["latency_ms"]
+            per.add_row(escape(g["type"]), str(g["schema_version"]), str(c["scheduled"]), str(c["failed"]),
+                        str(c["dropped"]), str(c.get("aborted", 0)), str(c["lost"]), fmt_ms(lat["p50"]),
+                        fmt_ms(lat["p99"]),
+                        fmt_ms(lat["max"]))
+        console.print(per)
+    if doc["baseline"]:
+        base = Table(show_header=True, header_style="bold", title="against baseline")
+        for column in ("", "baseline", "now", "change"):
+            base.add_column(column, justify="right")
+        for name, d in doc["baseline"]["percentiles"].items():
+            change = "–" if d["delta_ms"] is None else f"{d['delta_ms']:+.1f} ms"
+            style = "red" if (d["delta_ms"] or 0) > 0 else "green"
+            base.add_row(name, fmt_ms(d["baseline_ms"]), fmt_ms(d["current_ms"]), f"[{style}]{change}[/]")
+        console.print(base)
+    for note in doc["notes"]:
+        console.print(f"[dim]note: {escape(note)}[/]")
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write via a temporary file, so an earlier report is never left half-overwritten."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"{path}: cannot write: {exc.strerror}") from None

@@ -10,41 +10,16 @@ from __future__ import annotations
 
 import math
 import random
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from typing import TypeVar
 
 from evtool.errors import UsageError
+from evtool.units import parse_duration, parse_rate
 
 NS = 1_000_000_000
 T = TypeVar("T")
-
-_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*(s|sec|m|min|h|hr))?\s*$")
-_PER = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "hr": 3600.0}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_rate(text: str, *, option: str = "--rate") -> float:
-    """`500/s`, `30/m`, `100/h` (or a bare number, per second) to events per second."""
-    match = _RATE.match(text)
-    if not match:
-        raise UsageError(f"{option} {text!r}: expected a rate such as 500/s, 30/m or 100/h")
-    return float(match.group(1)) / _PER[match.group(2) or "s"]
-
-
-def parse_duration(text: str, *, option: str = "--duration") -> float:
-    """`500ms`, `30s`, `2m`, `1h`, `1m30s` (or a bare number of seconds) to seconds."""
-    cleaned = text.strip().lower()
-    if re.fullmatch(r"\d+(?:\.\d+)?", cleaned):
-        return float(cleaned)
-    parts = _DURATION_PART.findall(cleaned)
-    if not parts or "".join(a + u for a, u in parts) != cleaned:
-        raise UsageError(f"{option} {text!r}: expected a duration such as 500ms, 30s, 2m, 1h or 1m30s")
-    return sum(float(amount) * _UNIT_S[unit] for amount, unit in parts)
-
 
 @dataclass(frozen=True, slots=True)
 class Stage:

@@ -16,6 +16,7 @@ from evtool.errors import UsageError
 from evtool.results import histogram as hdr
 from evtool.results.runlog import Reason
 from evtool.results.stats import E2E, LAG, LatencyStats
+from evtool.units import DURATION_PATTERN, NS_PER_UNIT
 
 DEFAULT_SLOS: tuple[str, ...] = ("p99<=2s", "lost<=0")
 MAX_SCHEDULING_LAG_P99_NS = 100_000_000  # beyond this the sender did not keep its schedule
@@ -24,8 +25,8 @@ MAX_IN_FLIGHT_DROP_SHARE = 0.01
 FORMS = "p<N><=<duration> (p99<=2s, p99.9<500ms, max<=3s), within(<duration>)>=<N>% " \
         "(within(2s)>=99.5%), lost|failed|dropped|aborted<=<count or N%> (lost<=0, failed<=1%)"
 
-_DURATION = r"(\d+(?:\.\d+)?)\s*(us|µs|ms|s|m)"
-_UNIT_NS = {"us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000}
+_DURATION = DURATION_PATTERN
+_UNIT_NS = NS_PER_UNIT
 _OPS = r"(<=|<|>=|>)"
 _PERCENTILE_RE = re.compile(rf"^(?:p(\d+(?:\.\d+)?)|(max))\s*{_OPS}\s*{_DURATION}$")
 _WITHIN_RE = re.compile(rf"^within\(\s*{_DURATION}\s*\)\s*{_OPS}\s*(\d+(?:\.\d+)?)\s*%$")
@@ -75,13 +76,6 @@ class SloReport:
     @property
     def exit_code(self) -> int:
         return 0 if self.verdict is Verdict.PASS else 1
-
-
-def parse_duration_ns(text: str) -> int:
-    match = re.fullmatch(_DURATION, text.strip())
-    if not match:
-        raise UsageError(f"bad duration {text!r}", hint="use a number and a unit: 250ms, 2s, 1.5s, 500us, 1m")
-    return round(float(match.group(1)) * _UNIT_NS[match.group(2)])
 
 
 def parse_slo(text: str) -> Slo:
