@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from evtool.compat.avro import (
+from evtool.compat._avro_model import (
     AvroSchema,
     _Container,
     _Enum,
