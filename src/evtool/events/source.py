@@ -3,6 +3,8 @@
 `EventStream(catalog, options)` resolves names, versions and generators up front (so bad input
 fails before the first event, with a one-line UsageError/SchemaError), then iterating it yields
 CloudEvents one at a time — endless, or `options.count` of them — deterministic for a seed.
+Gaps, event kinds and ids are drawn per block of events (numpy), and the domain makers stream
+their data in blocks too, so a count is always a prefix of a longer run with the same seed.
 """
 
 from __future__ import annotations
