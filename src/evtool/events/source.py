@@ -66,13 +66,11 @@ class MixEntry:
     version: int | None = None
 
 
-def _weight(text: str, item: str) -> float:
+def _weight(text: str, item: str, *, form: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise UsageError(
-            f"weight {text!r} in {item!r} is not a number", hint="write name=weight, e.g. order=70"
-        ) from None
+        raise UsageError(f"weight {text!r} in {item!r} is not a number", hint=f"write {form}") from None
     if not 0 < value < float("inf"):
         raise UsageError(f"weight in {item!r} must be a positive number")
     return value
@@ -85,7 +83,7 @@ def parse_mix(text: str) -> tuple[MixEntry, ...]:
         if not item:
             continue
         name, sep, raw_weight = item.partition("=")
-        weight = _weight(raw_weight.strip(), item) if sep else 1.0
+        weight = _weight(raw_weight.strip(), item, form="name=weight, e.g. order=70") if sep else 1.0
         name, at, raw_version = name.strip().partition("@")
         version: int | None = None
         if at:
@@ -112,7 +110,7 @@ def parse_version_mix(text: str) -> tuple[tuple[int, float], ...]:
                 f"schema version {raw_version.strip()!r} in {item!r} is not a positive integer",
                 hint="write version:weight, e.g. 1:30,2:70",
             )
-        out[int(raw_version)] = _weight(raw_weight.strip(), item) if sep else 1.0
+        out[int(raw_version)] = _weight(raw_weight.strip(), item, form="version:weight, e.g. 1:30,2:70") if sep else 1.0
     if not out:
         raise UsageError("the schema version mix is empty", hint="e.g. 1:30,2:70")
     return tuple(out.items())
