@@ -110,7 +110,8 @@ def parse_version_mix(text: str) -> tuple[tuple[int, float], ...]:
                 f"schema version {raw_version.strip()!r} in {item!r} is not a positive integer",
                 hint="write version:weight, e.g. 1:30,2:70",
             )
-        out[int(raw_version)] = _weight(raw_weight.strip(), item, form="version:weight, e.g. 1:30,2:70") if sep else 1.0
+        form = "version:weight, e.g. 1:30,2:70"
+        out[int(raw_version)] = _weight(raw_weight.strip(), item, form=form) if sep else 1.0
     if not out:
         raise UsageError("the schema version mix is empty", hint="e.g. 1:30,2:70")
     return tuple(out.items())
