@@ -20,7 +20,7 @@ import queue
 import secrets
 import signal
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -31,7 +31,7 @@ from evtool import __version__
 from evtool.errors import EvtoolError, TargetError, UsageError
 from evtool.load.dispatcher import Dispatcher, DispatchOptions, DispatchResult
 from evtool.load.live import LiveStats, Snapshot, Tick
-from evtool.load.plan import Plan
+from evtool.load.plan import EventBlock, Plan
 from evtool.load.targets import make_target
 from evtool.load.targets.base import TargetOptions
 from evtool.results.clock import RunClock
@@ -133,12 +133,27 @@ def _primed(plan: Plan) -> Plan:
     return plan if first is None else itertools.chain([first], plan)
 
 
+def _plan(spec: RunSpec, shard: int) -> tuple[Plan, Iterator[EventBlock] | None]:
+    """This shard's plan, or its blocks of pre-serialized events when the target sends those as they are.
+
+    Blocks (`ReplayPlan.blocks`) serve structured and batch modes, whose bodies are the recorded
+    JSON; binary mode needs each event's attributes as headers, so it takes the event plan.
+    """
+    blocks_of = getattr(spec.plan, "blocks", None)
+    if blocks_of is not None and spec.target.mode in ("structured", "batch") and not spec.dispatch.stamp_time:
+        blocks: Iterator[EventBlock] | None = blocks_of(shard, spec.workers)
+        if blocks is not None:
+            first = next(blocks, None)  # read and parse the first block before time zero
+            return iter(()), (blocks if first is None else itertools.chain([first], blocks))
+    return _primed(spec.plan(shard, spec.workers)), None
+
+
 async def _single(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None) -> RunSummary:
     target = make_target(spec.target)
     await target.open()
     try:
         run_dir = prepare_run_dir(spec.run_dir)
-        plan = _primed(spec.plan(0, 1))
+        plan, blocks = _plan(spec, 0)
         clock = RunClock()
         start_ns = clock.now_ns() + START_LEAD_NS
         meta = _meta(spec, run_dir, start_ns)
@@ -166,6 +181,7 @@ async def _single(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None)
                     start_ns=start_ns,
                     options=spec.dispatch,
                     on_tick=on_tick,
+                    blocks=blocks,
                 )
                 dispatcher.install_signal_handlers()
                 result = await dispatcher.run()
@@ -324,7 +340,7 @@ def _worker_main(spec: RunSpec, run_dir: Path, index: int, messages: Any, go: An
 async def _worker(spec: RunSpec, run_dir: Path, index: int, messages: Any, go: Any, start_at: Any) -> None:
     target = make_target(spec.target)
     await target.open()
-    plan = _primed(spec.plan(index, spec.workers))
+    plan, blocks = _plan(spec, index)
     messages.put(("ready", index, None))
     loop = asyncio.get_running_loop()
     while not await loop.run_in_executor(None, go.wait, 0.5):
@@ -341,6 +357,7 @@ async def _worker(spec: RunSpec, run_dir: Path, index: int, messages: Any, go: A
             options=spec.dispatch,
             on_tick=lambda tick: messages.put(("tick", index, tick)),
             source=index,
+            blocks=blocks,
         )
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signal.SIGTERM, dispatcher.stop)

@@ -10,7 +10,7 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, overload
 from urllib.parse import urlsplit, urlunsplit
 
 from evtool.errors import UsageError
@@ -45,9 +45,73 @@ class OutEvent:
         return self.raw if self.raw is not None else self.event.to_json_bytes()
 
 
+class SerializedEvents(Protocol):
+    """Events already serialized as structured JSON (a replayed log's lines), by position."""
+
+    def joined(self, start: int, stop: int) -> bytes:
+        """Events start..stop-1 joined by `,`."""
+        ...
+
+    def text(self, start: int, stop: int) -> bytes:
+        """Events start..stop-1 as JSONL (a newline after each)."""
+        ...
+
+    def out_event(self, index: int) -> OutEvent:
+        """One of them as an object (parsed when asked)."""
+        ...
+
+
+class RawBatch(Sequence[OutEvent]):
+    """One request's worth of pre-serialized events: sent as the recorded bytes, with no object per event.
+
+    HTTP and file targets use `joined`/`text`; a target that indexes it gets `OutEvent`s
+    parsed on demand, so every target works with it, only slower.
+    """
+
+    __slots__ = ("source", "start", "stop")
+
+    def __init__(self, source: SerializedEvents, start: int, stop: int) -> None:
+        self.source = source
+        self.start = start
+        self.stop = stop
+
+    def joined(self) -> bytes:
+        return self.source.joined(self.start, self.stop)
+
+    def text(self) -> bytes:
+        return self.source.text(self.start, self.stop)
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    @overload
+    def __getitem__(self, index: int) -> OutEvent: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[OutEvent]: ...
+
+    def __getitem__(self, index: int | slice) -> OutEvent | Sequence[OutEvent]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self.source.out_event(self.start + index)
+
+
 def batch_body(events: Sequence[OutEvent]) -> bytes:
     """Batched content mode: a JSON array of structured events."""
+    if isinstance(events, RawBatch):
+        return b"[" + events.joined() + b"]"
     return b"[" + b",".join(e.structured() for e in events) + b"]"
+
+
+def structured_body(events: Sequence[OutEvent]) -> bytes:
+    """Structured content mode: the one event's JSON."""
+    if isinstance(events, RawBatch) and len(events) == 1:
+        return events.joined()
+    return events[0].structured()
 
 
 @dataclass(frozen=True, slots=True)

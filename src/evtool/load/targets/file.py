@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from evtool.errors import TargetError
-from evtool.load.targets.base import OK_RESULT, OutEvent, SendResult
+from evtool.load.targets.base import OK_RESULT, OutEvent, RawBatch, SendResult
 
 
 class FileTarget:
@@ -33,7 +33,10 @@ class FileTarget:
 
     async def send(self, events: Sequence[OutEvent]) -> SendResult:
         assert self._handle is not None, "open() first"
-        self._handle.write(b"".join(e.structured() + b"\n" for e in events))
+        if isinstance(events, RawBatch):
+            self._handle.write(events.text())
+        else:
+            self._handle.write(b"".join(e.structured() + b"\n" for e in events))
         return OK_RESULT
 
     async def close(self) -> None:

@@ -17,7 +17,7 @@ import aiohttp
 
 from evtool.errors import TargetError
 from evtool.events.envelope import CONTENT_TYPE_BATCH, CONTENT_TYPE_STRUCTURED
-from evtool.load.targets.base import OutEvent, SendResult, TargetOptions, batch_body
+from evtool.load.targets.base import OutEvent, SendResult, TargetOptions, batch_body, structured_body
 from evtool.results.runlog import Reason, Status
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -71,7 +71,7 @@ def request_parts(mode: str, events: Sequence[OutEvent]) -> tuple[dict[str, str]
     if mode == "batch":
         return {"Content-Type": CONTENT_TYPE_BATCH}, batch_body(events)
     if mode == "structured":
-        return {"Content-Type": CONTENT_TYPE_STRUCTURED}, events[0].structured()
+        return {"Content-Type": CONTENT_TYPE_STRUCTURED}, structured_body(events)
     return events[0].event.to_binary()
 
 
