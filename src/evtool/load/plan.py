@@ -354,10 +354,11 @@ def _read_avro(path: Path) -> Iterator[CloudEvent]:
 #   {"specversion":"1.0","id":"<UUID>","source":"…","type":"…","time":"…","datacontenttype":"…",
 #    "dataschema":"…" followed by `,` or `}`
 #
-# (each key at its place, each value a string without escapes). These are the event's top-level
-# attributes: nothing before them opens a nested value. Any other line (other key order, spaces,
-# non-UUID ids, escapes) is parsed in full, so every log replays; only the speed differs. Lines
-# are not validated past `dataschema`: what is recorded is what is sent.
+# (each key at its place, each value a string without escapes) and ending with `}`. These are the
+# event's top-level attributes: nothing before them opens a nested value. Any other line (other key
+# order, spaces, non-UUID ids, escapes) is parsed in full, so every log replays; only the speed
+# differs. Past `dataschema` a line is not parsed (a line torn short is caught by its missing `}`,
+# not every malformed one): what is recorded is what is sent.
 
 _HEAD = b'{"specversion":"1.0","id":"'
 _AFTER_ID = b'","source":"'
@@ -711,6 +712,7 @@ def _fast_fields(
         ok &= _matches(words, closers[:, column], between)
     after = arr[closers[:, -1] + 1]
     ok &= (after == ord(",")) | (after == ord("}"))
+    ok &= arr[ends - 1] == ord("}")  # a line torn short (a crash while writing) goes to the full parse
     ok &= (arr[closers - 1] != ord("\\")).all(axis=1)
     spans = np.stack(
         [
