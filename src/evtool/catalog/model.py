@@ -26,9 +26,15 @@ class SchemaFile:
     path: Path  # as shown to users: relative to the working directory when possible
     text: str
     document: Any
+    _lines: dict[str, int | None] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def line_of(self, pointer: str) -> int | None:
-        return line_of_pointer(self.text, pointer)
+        """Remembered: a transitive check reports one field of a version against many others."""
+        try:
+            return self._lines[pointer]
+        except KeyError:
+            line = self._lines[pointer] = line_of_pointer(self.text, pointer)
+            return line
 
 
 @dataclass(frozen=True, slots=True)
