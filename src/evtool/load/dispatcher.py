@@ -226,57 +226,62 @@ class Dispatcher:
         size = self._options.batch_size
         afap = self._options.as_fast_as_possible
         linger_ns = int(self._options.batch_linger_s * 1e9)
+        for block in blocks:
+            await self._schedule_block(block, size, afap, linger_ns)
+            if self._stopping:
+                break
+
+    async def _schedule_block(self, block: EventBlock, size: int, afap: bool, linger_ns: int) -> None:
+        """Every event of `block` launched, dropped or (when the run stops) recorded as aborted."""
         clock = self._clock
         last_yield = clock.now_ns()
-        for block in blocks:
-            count = len(block)
-            template = self._template(block)
-            if self._stopping:
-                self._cancel_records(template)
-                break
+        count = len(block)
+        template = self._template(block)
+        if self._stopping:
+            self._cancel_records(template)
+            return
+        if afap:
+            intended = template["intended_ns"]
+        else:
+            intended = block.offsets + self._start_ns
+            template["intended_ns"] = intended
+        offsets: list[int] = [] if afap else intended.tolist()
+        start = 0
+        while start < count:
             if afap:
-                intended = template["intended_ns"]
-            else:
-                intended = block.offsets + self._start_ns
-                template["intended_ns"] = intended
-            offsets: list[int] = [] if afap else intended.tolist()
-            start = 0
-            while start < count:
-                if afap:
-                    while self.in_flight >= self._options.max_in_flight and not self._stopping:
-                        await self._wait_for_slot()
-                    if self._stopping:
-                        break
-                    stop = min(start + size, count)
-                    template["intended_ns"][start:stop] = clock.now_ns()
-                    self._launch_rows(block, template, start, stop)
-                    now = clock.now_ns()
-                    if now - last_yield > YIELD_EVERY_NS:
-                        await asyncio.sleep(0)
-                        last_yield = clock.now_ns()
-                    start = stop
-                    continue
+                while self.in_flight >= self._options.max_in_flight and not self._stopping:
+                    await self._wait_for_slot()
+                if self._stopping:
+                    break
                 stop = min(start + size, count)
-                deadline = offsets[start] + linger_ns
-                if offsets[stop - 1] > deadline:  # a partial request leaves when its oldest event has waited
-                    stop = start + int(np.searchsorted(intended[start:stop], deadline, side="right"))
-                    leave = deadline
-                else:
-                    leave = offsets[stop - 1]
+                template["intended_ns"][start:stop] = clock.now_ns()
+                self._launch_rows(block, template, start, stop)
                 now = clock.now_ns()
                 if now - last_yield > YIELD_EVERY_NS:
                     await asyncio.sleep(0)
-                    last_yield = now
-                if leave > now:
-                    await self._sleep_until(leave)
-                    last_yield = leave
-                if self._stopping:
-                    break
-                self._launch_rows(block, template, start, stop)
+                    last_yield = clock.now_ns()
                 start = stop
-            if start < count:
-                self._cancel_records(template[start:])
+                continue
+            stop = min(start + size, count)
+            deadline = offsets[start] + linger_ns
+            if offsets[stop - 1] > deadline:  # a partial request leaves when its oldest event has waited
+                stop = start + int(np.searchsorted(intended[start:stop], deadline, side="right"))
+                leave = deadline
+            else:
+                leave = offsets[stop - 1]
+            now = clock.now_ns()
+            if now - last_yield > YIELD_EVERY_NS:
+                await asyncio.sleep(0)
+                last_yield = now
+            if leave > now:
+                await self._sleep_until(leave)
+                last_yield = leave
+            if self._stopping:
                 break
+            self._launch_rows(block, template, start, stop)
+            start = stop
+        if start < count:
+            self._cancel_records(template[start:])
 
     def _template(self, block: EventBlock) -> Records:
         """The block's records with what is known before sending: key, type, version."""

@@ -21,6 +21,7 @@ from evtool.load.targets.base import OutEvent, SendResult, TargetOptions
 from evtool.load.targets.http import PROBE_TIMEOUT_S, BrokenResponse, request_parts, with_retries
 
 _NO_BODY = frozenset({204, 304})
+WRITE_APART_BYTES = 16_384  # a larger body is handed to the transport beside its head, not copied after it
 
 
 class _Connection(asyncio.Protocol):
@@ -166,10 +167,11 @@ class LeanHttpTarget:
     async def send(self, events: Sequence[OutEvent]) -> SendResult:
         headers, body = request_parts(self._options.mode, events)
         extra = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
-        request = self._head + f"{extra}Content-Length: {len(body)}\r\n\r\n".encode("latin-1") + body
+        head = self._head + f"{extra}Content-Length: {len(body)}\r\n\r\n".encode("latin-1")
+        request = (head, body) if len(body) > WRITE_APART_BYTES else (head + body,)
         return await with_retries(lambda: self._attempt(request), self._options.retries, self._rng)
 
-    async def _attempt(self, request: bytes) -> tuple[int, str | None]:
+    async def _attempt(self, request: tuple[bytes, ...]) -> tuple[int, str | None]:
         connection: _Connection | None = None
         while self._idle:
             candidate = self._idle.pop()
@@ -182,7 +184,7 @@ class LeanHttpTarget:
         waiter: asyncio.Future[tuple[int, str | None, bool]] = loop.create_future()
         connection.waiter = waiter
         assert connection.transport is not None
-        connection.transport.write(request)
+        connection.transport.writelines(request)
         timer = loop.call_later(self._options.timeout_s, _expire, waiter)
         try:
             code, retry_after, keep = await waiter
