@@ -208,12 +208,15 @@ def test_raw_batches_index_as_events(tmp_path: Path) -> None:
     batch = RawBatch(block, 1, 4)
     assert len(batch) == 3
     assert batch.joined() == b",".join(lines[1:4])
+    assert bytes(batch.bracketed()) == b"[" + b",".join(lines[1:4]) + b"]"
+    assert bytes(RawBatch(block, 2, 3).bracketed()) == b"[" + lines[2] + b"]"
     assert batch.text() == b"".join(line + b"\n" for line in lines[1:4])
     assert [e.raw for e in batch] == lines[1:4]
     assert batch[-1].event.id == json.loads(lines[3])["id"]
     assert [e.raw for e in batch[1:]] == lines[2:4]
     shuffled = block.take(np.array([4, 0]))
     assert RawBatch(shuffled, 0, 2).joined() == lines[4] + b"," + lines[0]
+    assert bytes(RawBatch(shuffled, 0, 2).bracketed()) == b"[" + lines[4] + b"," + lines[0] + b"]"
 
 
 # -- dispatch end to end (a real HTTP server on 127.0.0.1, see conftest.Sink) --------------------

@@ -413,6 +413,19 @@ class EventBlock:
             return self.raw[int(self.starts[start]) : int(self.ends[stop - 1])].replace(b"\n", b",")
         return b",".join([self.line(i) for i in range(start, stop)])
 
+    def bracketed(self, start: int, stop: int) -> bytes | memoryview:
+        """Events start..stop-1 as a JSON array: the batch body, built with one copy of the bytes."""
+        if not self.contiguous:
+            return b"[" + self.joined(start, stop) + b"]"
+        first = int(self.starts[start])
+        end = int(self.ends[stop - 1])
+        body = np.empty(end - first + 2, dtype=np.uint8)
+        body[1:-1] = np.frombuffer(self.raw, dtype=np.uint8, count=end - first, offset=first)
+        body[0] = ord("[")
+        body[-1] = ord("]")
+        body[self.ends[start : stop - 1] - (first - 1)] = ord(",")  # the newlines between events
+        return body.data
+
     def text(self, start: int, stop: int) -> bytes:
         """Events start..stop-1 as JSONL (a newline after each)."""
         if self.contiguous:

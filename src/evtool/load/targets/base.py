@@ -56,6 +56,10 @@ class SerializedEvents(Protocol):
         """Events start..stop-1 as JSONL (a newline after each)."""
         ...
 
+    def bracketed(self, start: int, stop: int) -> bytes | memoryview:
+        """Events start..stop-1 as a JSON array (`[`, joined by `,`, `]`): a batch body."""
+        ...
+
     def out_event(self, index: int) -> OutEvent:
         """One of them as an object (parsed when asked)."""
         ...
@@ -81,6 +85,9 @@ class RawBatch(Sequence[OutEvent]):
     def text(self) -> bytes:
         return self.source.text(self.start, self.stop)
 
+    def bracketed(self) -> bytes | memoryview:
+        return self.source.bracketed(self.start, self.stop)
+
     def __len__(self) -> int:
         return self.stop - self.start
 
@@ -100,10 +107,10 @@ class RawBatch(Sequence[OutEvent]):
         return self.source.out_event(self.start + index)
 
 
-def batch_body(events: Sequence[OutEvent]) -> bytes:
+def batch_body(events: Sequence[OutEvent]) -> bytes | memoryview:
     """Batched content mode: a JSON array of structured events."""
     if isinstance(events, RawBatch):
-        return b"[" + events.joined() + b"]"
+        return events.bracketed()
     return b"[" + b",".join(e.structured() for e in events) + b"]"
 
 

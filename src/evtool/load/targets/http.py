@@ -66,7 +66,7 @@ def classify(exc: BaseException) -> Reason:
     return Reason.OTHER
 
 
-def request_parts(mode: str, events: Sequence[OutEvent]) -> tuple[dict[str, str], bytes]:
+def request_parts(mode: str, events: Sequence[OutEvent]) -> tuple[dict[str, str], bytes | memoryview]:
     """Headers and body of one request in a CloudEvents HTTP content mode."""
     if mode == "batch":
         return {"Content-Type": CONTENT_TYPE_BATCH}, batch_body(events)

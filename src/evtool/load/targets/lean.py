@@ -171,7 +171,7 @@ class LeanHttpTarget:
         request = (head, body) if len(body) > WRITE_APART_BYTES else (head + body,)
         return await with_retries(lambda: self._attempt(request), self._options.retries, self._rng)
 
-    async def _attempt(self, request: tuple[bytes, ...]) -> tuple[int, str | None]:
+    async def _attempt(self, request: tuple[bytes | memoryview, ...]) -> tuple[int, str | None]:
         connection: _Connection | None = None
         while self._idle:
             candidate = self._idle.pop()
