@@ -3,6 +3,10 @@
 A plan factory is a small picklable object: each sender process calls it with its shard index
 and builds its own lazy plan, so `--workers N` never ships events between processes and
 never holds a run in memory.
+
+A replayed JSONL log also comes in blocks of columns (`ReplayPlan.blocks`, `EventBlock`): in
+structured and batch modes the recorded bytes are sent as they are, so each event needs no
+object and no JSON parse, only its key, type, version and time cut out of the line.
 """
 
 from __future__ import annotations
