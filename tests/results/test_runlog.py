@@ -3,8 +3,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from evtool.results.runlog import (
+    EVENT_DTYPE,
+    RESULT_DTYPE,
     EventLogWriter,
     ResultLogWriter,
     RunMeta,
@@ -98,3 +101,21 @@ def test_uuid_correlation_keys_are_the_uuid_bytes() -> None:
     value = "6f1c2a9e-8d4b-4e7a-9a51-2f0c3b7d9e11"
     assert correlation_key(value).hex() == value.replace("-", "")
     assert correlation_key("ORD-00000001") != correlation_key("ORD-00000002")
+
+
+def test_ready_made_records_append_in_one_write(tmp_path: Path) -> None:
+    _meta().write(tmp_path)
+    writer = EventLogWriter(tmp_path)
+    index = writer.type_index("order")
+    rows = np.zeros(3, dtype=EVENT_DTYPE)
+    rows["type"] = index
+    rows["intended_ns"] = [1, 2, 3]
+    rows["status"] = Status.OK
+    writer.append_records(rows)
+    with pytest.raises(TypeError, match="EVENT_DTYPE"):
+        writer.append_records(np.zeros(1, dtype=RESULT_DTYPE))
+    writer.close()
+    run = read_run(tmp_path)
+    assert run.events["intended_ns"].tolist() == [1, 2, 3]
+    assert [run.types[t] for t in run.events["type"]] == ["order"] * 3
+    assert writer.written == 3

@@ -359,14 +359,7 @@ class Dispatcher:
         self.aborted += len(rows)
 
     def _write_records(self, rows: Records) -> None:
-        # EventLogWriter appends one record per call; a request's records go in as one write
-        # (needs EventLogWriter.append_records; until then its shard file is used directly)
-        append = getattr(self._writer, "append_records", None)
-        if append is not None:
-            append(rows)
-            return
-        self._writer._records.write(rows.tobytes())
-        self._writer.written += len(rows)
+        self._writer.append_records(rows)
 
     def _launch(self, events: list[OutEvent]) -> None:
         if self.in_flight >= self._options.max_in_flight:

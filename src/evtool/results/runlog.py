@@ -328,6 +328,14 @@ class EventLogWriter:
         )
         self.written += 1
 
+    def append_records(self, records: npt.NDArray[Any]) -> None:
+        """Append ready-made `EVENT_DTYPE` records in one write (a replayed batch's events);
+        their `type` column must hold indexes from `type_index`."""
+        if records.dtype != EVENT_DTYPE:
+            raise TypeError(f"records must have EVENT_DTYPE, not {records.dtype}")
+        self._records.write(records.tobytes())
+        self.written += len(records)
+
     def flush(self) -> None:
         self._records.flush()
 
