@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -16,12 +16,14 @@ from rich.console import Console
 from evtool import __version__, units
 from evtool.cli.views import print_run_summary, snapshot_view
 from evtool.errors import ExitCode, UsageError
-from evtool.load import arrivals
-from evtool.load.dispatcher import DispatchOptions
-from evtool.load.plan import ArrivalSpec, GeneratedPlan, ReplayPlan
-from evtool.load.runner import CollectorSpec, PlanFactory, RunSpec, RunSummary, run
-from evtool.load.source import GeneratedEvents
-from evtool.load.targets.base import MODES, Mode, TargetOptions, parse_header, redact_argv, redact_url
+
+if TYPE_CHECKING:
+    from evtool.load.plan import ArrivalSpec
+    from evtool.load.runner import CollectorSpec, PlanFactory, RunSpec, RunSummary
+    from evtool.load.targets.base import Mode
+
+# The load stack (aiohttp, numpy, the generators) loads inside the commands, so other commands
+# and `evtool --help` do not pay for it.
 
 # -- options shared by simulate and replay -----------------------------------------------------
 
@@ -115,6 +117,9 @@ def simulate(
     result_timeout: ResultTimeoutOpt = "10s",
 ) -> None:
     """Send generated events at a chosen rate (open model) and log every one of them."""
+    from evtool.load.plan import GeneratedPlan
+    from evtool.load.source import GeneratedEvents
+
     arrival_spec = _arrival(rate, arrival, stages, duration, count, seed)
     events = GeneratedEvents(mix=mix, flow=flow, schema_versions=schema_versions, seed=seed, schemas=schemas)
     events.check()
@@ -187,6 +192,8 @@ def replay(
     result_timeout: ResultTimeoutOpt = "10s",
 ) -> None:
     """Re-send a recorded event log, keeping its gaps (or --speed, --rate, --as-fast-as-possible)."""
+    from evtool.load.plan import ReplayPlan
+
     if speed <= 0:
         raise UsageError(f"--speed {speed:g}: must be more than 0")
     if sum([rate is not None, as_fast_as_possible, speed != 1.0]) > 1:
@@ -255,6 +262,9 @@ def _arrival(
     count: int | None,
     seed: int | None,
 ) -> ArrivalSpec:
+    from evtool.load import arrivals
+    from evtool.load.plan import ArrivalSpec
+
     duration_s = units.parse_duration(duration) if duration is not None else None
     if count is not None and count < 0:
         raise UsageError(f"--count {count}: must be 0 or more")
@@ -281,6 +291,8 @@ def _arrival(
 
 
 def _collector(collect: str | None, correlate_by: str | None, result_timeout: str) -> CollectorSpec | None:
+    from evtool.load.runner import CollectorSpec
+
     if collect is None:
         return None
     host, sep, port = collect.rpartition(":")
@@ -318,6 +330,10 @@ def _execute(
     as_fast_as_possible: bool,
     stamp_time: bool = False,
 ) -> None:
+    from evtool.load.dispatcher import DispatchOptions
+    from evtool.load.runner import RunSpec
+    from evtool.load.targets.base import MODES, TargetOptions, parse_header, redact_argv, redact_url
+
     if mode not in MODES:
         raise UsageError(f"--mode {mode!r}: expected one of {', '.join(MODES)}")
     checked_mode: Mode = next(m for m in MODES if m == mode)
@@ -383,6 +399,8 @@ def _execute(
 
 
 def _run_with_view(spec: RunSpec, console: Console, quiet: bool) -> RunSummary:
+    from evtool.load.runner import run
+
     with snapshot_view(console, quiet=quiet) as on_snapshot:
         return run(spec, on_snapshot=on_snapshot)
 
