@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -318,17 +318,7 @@ class Dispatcher:
         lags = sent_ns - rows["intended_ns"]
         self._lag_arrays.append(lags)
         self.lag_max_ns = max(self.lag_max_ns, int(lags.max()))
-        try:
-            result = await self._target.send(batch)
-        except asyncio.CancelledError:
-            result = SendResult(Status.FAILED, Reason.CANCELLED, 0, 1)
-        except Exception:  # a target bug must not lose records
-            result = SendResult(Status.FAILED, Reason.OTHER, 0, 1)
-        finally:
-            self.in_flight -= 1
-            waiter = self._waiter
-            if waiter is not None and not waiter.done() and self._waiting_for_slot:
-                waiter.set_result(None)
+        result = await self._request(batch)
         ok = result.status is Status.OK
         ack_ns = self._clock.now_ns() if ok else 0
         rows["sent_ns"] = sent_ns
@@ -345,6 +335,21 @@ class Dispatcher:
             self.aborted += count
         else:
             self.failed += count
+
+    async def _request(self, events: Sequence[OutEvent]) -> SendResult:
+        """One request, whatever happens to it: its outcome is recorded, never lost, and its
+        in-flight slot is given back (waking a sender waiting for one)."""
+        try:
+            return await self._target.send(events)
+        except asyncio.CancelledError:
+            return SendResult(Status.FAILED, Reason.CANCELLED, 0, 1)
+        except Exception:  # a target bug must not lose records
+            return SendResult(Status.FAILED, Reason.OTHER, 0, 1)
+        finally:
+            self.in_flight -= 1
+            waiter = self._waiter
+            if waiter is not None and not waiter.done() and self._waiting_for_slot:
+                waiter.set_result(None)
 
     def _cancel_records(self, rows: Records) -> None:
         """Events taken from the plan that will not be sent: aborted, like `_cancel_unsent`."""
@@ -379,17 +384,7 @@ class Dispatcher:
             lag = sent_ns - event.intended_ns
             self._lags.append(lag)
             self.lag_max_ns = max(self.lag_max_ns, lag)
-        try:
-            result = await self._target.send(events)
-        except asyncio.CancelledError:
-            result = SendResult(Status.FAILED, Reason.CANCELLED, 0, 1)
-        except Exception:  # a target bug must not lose records
-            result = SendResult(Status.FAILED, Reason.OTHER, 0, 1)
-        finally:
-            self.in_flight -= 1
-            waiter = self._waiter
-            if waiter is not None and not waiter.done() and self._waiting_for_slot:
-                waiter.set_result(None)
+        result = await self._request(events)
         ack_ns = self._clock.now_ns() if result.status is Status.OK else 0
         for event in events:
             self._record(
