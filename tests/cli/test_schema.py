@@ -244,3 +244,15 @@ def test_installed_command_runs_end_to_end(repo: Path) -> None:
     )
     assert module.returncode == 2
     assert "Traceback" not in module.stderr
+
+
+def test_text_report_to_a_file_is_plain_text(repo: Path, tmp_path: Path) -> None:
+    _edit_json(
+        repo / "schemas" / "inventory.stock.low" / "2.json", lambda d: d["required"].append("supplier")
+    )
+    out = tmp_path / "check.txt"
+    assert run(["schema", "check", "--output", str(out)]) == 1
+    text = out.read_text()
+    assert "✗ inventory.stock.low" in text
+    assert "\x1b[" not in text  # no terminal colour codes in a file
+    assert not list(tmp_path.glob(".check.txt.tmp"))

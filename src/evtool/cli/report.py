@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import sys
 import time
@@ -17,7 +16,7 @@ import typer
 from rich.console import Console
 
 from evtool import __version__
-from evtool.cli.views import render_report_text, write_atomically
+from evtool.cli.views import render_report_text, write_atomically, write_text_view
 from evtool.errors import UsageError
 from evtool.units import parse_duration_ns
 
@@ -79,9 +78,7 @@ def latency_report(
     doc = build_document(stats, slos, baseline=base, baseline_dirs=[str(b) for b in baseline or []])
     if output_format is ReportFormat.TEXT:
         if output is not None:
-            console = Console(record=True, width=120, no_color=True, file=open(os.devnull, "w"))  # noqa: SIM115
-            render_report_text(doc, console)
-            write_atomically(output, console.export_text())
+            write_text_view(output, lambda c: render_report_text(doc, c), width=120)
         else:
             render_report_text(doc, Console(highlight=False, width=None if sys.stdout.isatty() else 120))
     else:

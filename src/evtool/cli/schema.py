@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from evtool import __version__
-from evtool.cli.views import write_atomically
+from evtool.cli.views import write_atomically, write_text_view
 from evtool.errors import UsageError
 from evtool.modes import CompatibilityMode
 
@@ -77,9 +77,7 @@ def check(
     console = Console(highlight=False, soft_wrap=True)
     if output_format is OutputFormat.TEXT:
         if output is not None:
-            file_console = Console(record=True, width=110, file=open(os.devnull, "w"))  # noqa: SIM115
-            _render_text(file_console, report, settings.owner_of)
-            write_atomically(output, file_console.export_text())
+            write_text_view(output, lambda c: _render_text(c, report, settings.owner_of), width=110)
         else:
             _render_text(console, report, settings.owner_of)
     else:

@@ -6,6 +6,7 @@ Command modules never import one another; what two of them render the same way l
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -176,6 +177,13 @@ def render_report_text(doc: dict[str, Any], console: Console) -> None:
         console.print(base)
     for note in doc["notes"]:
         console.print(f"[dim]note: {escape(note)}[/]")
+
+
+def write_text_view(path: Path, render: Callable[[Console], None], *, width: int) -> None:
+    """Render a rich view as plain text into `path` (for `--output FILE` with the text format)."""
+    console = Console(record=True, width=width, no_color=True, file=io.StringIO())
+    render(console)
+    write_atomically(path, console.export_text())
 
 
 def write_atomically(path: Path, text: str) -> None:

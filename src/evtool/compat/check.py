@@ -30,6 +30,7 @@ from evtool.modes import CompatibilityMode
 
 VERSION_MODIFIED = "published-version-modified"
 VERSION_DELETED = "published-version-deleted"
+_MISSING = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,11 +116,11 @@ def _check(
             new_versions = {s.version for s in subject.versions} - published_numbers
             if published is not None:
                 report.findings.extend(_immutability_findings(published, subject))
+        engine = engine_for(subject.format)
         for pair in plan_pairs(subject, subject_mode, new_versions=new_versions):
             report.pairs.append(
                 CheckedPair(subject.name, pair.old.version, pair.new.version, pair.direction)
             )
-            engine = engine_for(subject.format)
             for issue in engine.incompatibilities(parsed.get(pair.reader), parsed.get(pair.writer)):
                 report.findings.append(_finding(pair, issue))
     if base is not None:
@@ -194,6 +195,4 @@ def _first_difference(old: object, new: object, pointer: str = "") -> str:
         return f"{pointer}/{min(len(old), len(new))}"
     return pointer
 
-
-_MISSING = object()
 
