@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import itertools
 import json
@@ -14,7 +15,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -34,15 +35,12 @@ class Sink:
         self.requests: list[tuple[int, dict[str, str], bytes]] = []
 
 
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    result = Sink()
-    ready = threading.Event()
+@contextlib.contextmanager
+def _serving(handle: Callable[[web.Request], Awaitable[web.Response]]) -> Iterator[str]:
+    """A real aiohttp server on 127.0.0.1 in a thread of its own; yields its /events URL."""
     loop = asyncio.new_event_loop()
-
-    async def handle(request: web.Request) -> web.Response:
-        result.requests.append((time.time_ns(), dict(request.headers), await request.read()))
-        return web.Response(status=202)
+    ready = threading.Event()
+    urls: list[str] = []
 
     async def start() -> web.AppRunner:
         app = web.Application()
@@ -50,7 +48,7 @@ def sink() -> Iterator[Sink]:
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
-        result.url = f"http://127.0.0.1:{runner.addresses[0][1]}/events"
+        urls.append(f"http://127.0.0.1:{runner.addresses[0][1]}/events")
         return runner
 
     def serve() -> None:
@@ -62,9 +60,22 @@ def sink() -> Iterator[Sink]:
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     assert ready.wait(5)
-    yield result
+    yield urls[0]
     loop.call_soon_threadsafe(loop.stop)
     thread.join(5)
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    result = Sink()
+
+    async def handle(request: web.Request) -> web.Response:
+        result.requests.append((time.time_ns(), dict(request.headers), await request.read()))
+        return web.Response(status=202)
+
+    with _serving(handle) as url:
+        result.url = url
+        yield result
 
 
 def cli(argv: list[str]) -> int:
@@ -249,8 +260,22 @@ def test_replay_batch_as_fast_as_possible_sends_the_recorded_lines(
         write_jsonl((event for _, event in zip(range(3000), stream, strict=False)), out)
     lines = log.read_bytes().splitlines()
     code = cli(
-        ["replay", str(log), "-t", sink.url, "--as-fast-as-possible", "--mode", "batch",
-         "--batch-size", "250", "--workers", workers, "--run-dir", str(tmp_path / "run"), "-q"]
+        [
+            "replay",
+            str(log),
+            "-t",
+            sink.url,
+            "--as-fast-as-possible",
+            "--mode",
+            "batch",
+            "--batch-size",
+            "250",
+            "--workers",
+            workers,
+            "--run-dir",
+            str(tmp_path / "run"),
+            "-q",
+        ]
     )
     assert code == 0
     bodies = [body for _, _, body in sink.requests]
@@ -390,8 +415,6 @@ def consumer() -> Iterator[tuple[Sink, int]]:
     """A system under test: accepts events, then POSTs a result naming each to the collector port."""
     result = Sink()
     collector_port = _free_port()
-    ready = threading.Event()
-    loop = asyncio.new_event_loop()
     pending: set[asyncio.Task[None]] = set()
 
     async def report(event_id: str) -> None:
@@ -406,27 +429,9 @@ def consumer() -> Iterator[tuple[Sink, int]]:
         task.add_done_callback(pending.discard)
         return web.Response(status=202)
 
-    async def start() -> web.AppRunner:
-        app = web.Application()
-        app.router.add_post("/{tail:.*}", handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        result.url = f"http://127.0.0.1:{runner.addresses[0][1]}/events"
-        return runner
-
-    def serve() -> None:
-        runner = loop.run_until_complete(start())
-        ready.set()
-        loop.run_forever()
-        loop.run_until_complete(runner.cleanup())
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    assert ready.wait(5)
-    yield result, collector_port
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(5)
+    with _serving(handle) as url:
+        result.url = url
+        yield result, collector_port
 
 
 def test_collect_records_downstream_results(consumer: tuple[Sink, int], tmp_path: Path) -> None:
