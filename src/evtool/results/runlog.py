@@ -228,8 +228,11 @@ class RunMeta:
     collector: str | None = None  # "host:port" when results were collected
     correlate_by: str | None = None
     result_timeout_ns: int | None = None
-    ended_at: str | None = None
+    ended_at: str | None = None  # None after start: the run has not ended cleanly (yet), e.g. kill -9
     interrupted: bool = False
+    # why the run cannot stand behind its numbers (a log write error, input cut short, ...);
+    # any entry, like a missing `ended_at`, makes the verdict INCOMPLETE
+    incomplete: list[str] = field(default_factory=list)
     format_version: int = FORMAT_VERSION
     notes: list[str] = field(default_factory=list)
 
