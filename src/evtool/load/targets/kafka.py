@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -57,7 +59,9 @@ DEFAULTS: dict[str, str] = {
     "linger.ms": "5",  # a few ms of batching: high throughput at a small, bounded latency cost
     "compression.type": "lz4",  # cheap on CPU, about halves JSON events on the wire
 }
-OPEN_TIMEOUT_S = 8.0  # metadata before time zero: an unusable broker is one line within 10 s
+OPEN_TIMEOUT_S = 4.0  # metadata before time zero: an unusable broker is one line within 10 s
+_FINAL_ERRORS = frozenset({"_AUTHENTICATION", "SASL_AUTHENTICATION_FAILED", "_SSL", "_INVALID_ARG",
+                           "TOPIC_AUTHORIZATION_FAILED", "CLUSTER_AUTHORIZATION_FAILED"})
 POLL_INTERVAL_S = 0.001  # delivery reports are seen within about 1 ms while messages are in flight
 IDLE_POLL_S = 0.1  # with nothing in flight: error callbacks (broker down) still arrive
 CLOSE_FLUSH_S = 5.0
@@ -286,6 +290,26 @@ class _State:
     in_flight: int = 0
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     last_error: str | None = None
+    log: list[str] = field(default_factory=list)  # librdkafka's warnings, newest last (a few kept)
+
+
+class _KeepLog(logging.Handler):
+    """librdkafka's log lines go here, not to stderr over the live view; errors quote the last."""
+
+    def __init__(self, state: _State) -> None:
+        super().__init__(logging.INFO)
+        self._state = state
+
+    def emit(self, record: logging.LogRecord) -> None:
+        log = self._state.log
+        log.append(record.getMessage())
+        del log[:-5]
+
+
+def _logger(state: _State) -> logging.Logger:
+    logger = logging.Logger("evtool.kafka")  # not in logging's tree: nothing else prints it
+    logger.addHandler(_KeepLog(state))
+    return logger
 
 
 class KafkaTarget(AsyncTarget):
@@ -346,11 +370,16 @@ class KafkaTarget(AsyncTarget):
         state = _State()
         self._state = state
 
+        final: list[str] = []
+
         def on_error(error: KafkaError) -> None:
             state.last_error = _detail(error)
+            if error.name() in _FINAL_ERRORS:
+                final.append(state.last_error)
 
         config = self._config()
         config["error_cb"] = on_error
+        config["logger"] = _logger(state)
         try:
             producer = Producer(config)
         except KafkaException as exc:
@@ -358,13 +387,21 @@ class KafkaTarget(AsyncTarget):
             raise UsageError(f"Kafka configuration: {error.str() if hasattr(error, 'str') else error}",
                              hint="check -X and the [kafka] table of evtool.toml") from None
         loop = asyncio.get_running_loop()
-        try:
-            metadata = await loop.run_in_executor(
-                None, lambda: producer.list_topics(self._topic, timeout=OPEN_TIMEOUT_S))
-        except KafkaException as exc:
-            why = state.last_error or _detail(exc.args[0])
-            raise TargetError(f"Kafka {self._servers}: cannot read metadata for topic {self._topic} ({why})",
-                              hint="is the broker up and are security.protocol and sasl.* right?") from None
+        deadline = loop.time() + OPEN_TIMEOUT_S
+        while True:  # short tries, polling between them: error callbacks (auth failed) end it early
+            try:
+                wait = min(1.0, max(0.1, deadline - loop.time()))
+                metadata = await loop.run_in_executor(None, partial(producer.list_topics, self._topic, wait))
+                break
+            except KafkaException as exc:
+                producer.poll(0)
+                if final or loop.time() >= deadline:
+                    why = final[0] if final else state.last_error or _detail(exc.args[0])
+                    if state.log and state.log[-1].rsplit(": ", 1)[-1] not in why:
+                        why = f"{why}; {state.log[-1]}"
+                    raise TargetError(
+                        f"Kafka {self._servers}: cannot read metadata for topic {self._topic} ({why})",
+                        hint="is the broker up, and are security.protocol and sasl.* right?") from None
         topic = metadata.topics.get(self._topic)
         if topic is None or topic.error is not None:
             why = "not in the metadata" if topic is None or topic.error is None else topic.error.str()
