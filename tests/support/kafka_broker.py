@@ -7,12 +7,16 @@ test that needs the broker is skipped with the reason; with EVTOOL_REQUIRE_SERVI
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import sys
+import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,7 +46,9 @@ def bootstrap_address() -> str:
 class Broker:
     bootstrap: str
 
-    def create_topic(self, partitions: int = 3, prefix: str = "t", config: dict[str, str] | None = None) -> str:
+    def create_topic(
+        self, partitions: int = 3, prefix: str = "t", config: dict[str, str] | None = None
+    ) -> str:
         """A new topic with a unique name, created and visible before returning."""
         from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -68,11 +74,43 @@ class Broker:
         return done.stdout
 
 
+    def read_topic(
+        self, topic: str, *, expect: int | None = None, timeout_s: float = 60.0
+    ) -> list[dict[str, Any]]:
+        """Every message of `topic` as kcat's JSON envelope (topic, partition, offset, headers as a flat
+        [name, value, ...] list, key, payload); with `expect`, retried until that many are seen."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            out = self.kcat("-C", "-J", "-t", topic, "-o", "beginning", "-e", "-q")
+            messages = [json.loads(line) for line in out.decode().splitlines() if line.strip()]
+            if expect is None or len(messages) >= expect or time.monotonic() > deadline:
+                return messages
+            time.sleep(0.5)
+
+
+@dataclass(frozen=True)
+class Ran:
+    code: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+def run_evtool(*args: str | Path, timeout_s: float = 120.0, cwd: Path | None = None) -> Ran:
+    """The installed evtool in a subprocess (`python -m evtool`), with its exit code and time taken."""
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "evtool", *map(str, args)],
+        capture_output=True, text=True, timeout=timeout_s, check=False, cwd=cwd,
+    )
+    return Ran(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+
+
 @pytest.fixture(scope="session")
-def kafka_broker() -> Iterator[Broker]:
+def kafka_broker() -> Broker:
     address = bootstrap_address()
     try:
         import confluent_kafka  # noqa: F401
     except ImportError:
         missing_service("confluent-kafka is not installed (pip install 'evtool[kafka]')")
-    yield Broker(address)
+    return Broker(address)

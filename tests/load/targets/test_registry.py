@@ -48,7 +48,9 @@ def test_an_unknown_scheme_is_one_line_naming_the_known_ones() -> None:
     with pytest.raises(UsageError) as caught:
         TargetOptions("nats://127.0.0.1:4222/x").validate()
     assert "unknown kind of target" in caught.value.message
-    assert "kafka" in (caught.value.hint or "") and "memory" in (caught.value.hint or "")
+    hint = caught.value.hint or ""
+    assert "kafka" in hint
+    assert "memory" in hint
 
 
 def test_a_new_transport_is_a_registration_not_a_dispatcher_change() -> None:
@@ -75,7 +77,8 @@ def test_help_imports_no_transport() -> None:
 def test_targets_are_async_context_managers() -> None:
     async def go() -> MemoryTarget:
         async with MemoryTarget() as target:
-            assert target.opened and not target.closed
+            assert target.opened
+            assert not target.closed
         return target
 
     target = asyncio.run(go())
@@ -105,7 +108,8 @@ def test_memory_handler_decides_each_outcome_and_the_log_keeps_the_transport_tex
 
     register_handler("decides", handler)
     summary = run(RunSpec(
-        plan=GeneratedPlan(ArrivalSpec("constant", rate=400, duration_s=0.5), events, None, structured_ids=False),
+        plan=GeneratedPlan(ArrivalSpec("constant", rate=400, duration_s=0.5), events, None,
+                           structured_ids=False),
         target=TargetOptions("memory:decides"), dispatch=DispatchOptions(), run_dir=tmp_path / "run",
     ))
     assert summary.scheduled == len(seen) == 200

@@ -68,6 +68,7 @@ CLOSE_FLUSH_S = 5.0
 # librdkafka properties that hold secrets: never written anywhere (also anything matching _SECRET)
 _SECRET = re.compile(r"password|secret|sasl\.jaas|token|key\.pem|certificate\.pem|oauthbearer\.config",
                      re.IGNORECASE)
+_ASSIGNED = re.compile(r'"idemp_state":\s*"Assigned"')
 _TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
 # the default message key: each event type's entity (the catalogue's domain events)
 ENTITY_KEYS: dict[str, tuple[str, ...]] = {
@@ -291,6 +292,12 @@ class _State:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     last_error: str | None = None
     log: list[str] = field(default_factory=list)  # librdkafka's warnings, newest last (a few kept)
+    producer_id: bool = False  # the idempotent producer has its id (stats said so)
+
+    def on_stats(self, text: str) -> None:
+        """librdkafka's statistics, read only until the producer id is assigned (a substring, no JSON)."""
+        if not self.producer_id and _ASSIGNED.search(text) is not None:
+            self.producer_id = True
 
 
 class _KeepLog(logging.Handler):
@@ -380,6 +387,14 @@ class KafkaTarget(AsyncTarget):
         config = self._config()
         config["error_cb"] = on_error
         config["logger"] = _logger(state)
+        idempotent = str(config.get("enable.idempotence", "false")).lower() in ("true", "1")
+        if idempotent and "statistics.interval.ms" not in config:
+            # librdkafka asks for the producer id on a timer (about 0.5 s) after the first connection;
+            # waiting for it here keeps that wait out of the first events' latency
+            config["statistics.interval.ms"] = 50
+            config["stats_cb"] = state.on_stats
+        else:
+            state.producer_id = True
         try:
             producer = Producer(config)
         except KafkaException as exc:
@@ -408,6 +423,9 @@ class KafkaTarget(AsyncTarget):
             raise TargetError(f"Kafka {self._servers}: topic {self._topic} is not usable ({why})",
                               hint="create it first (kafka-topics.sh --create), or check its ACLs")
         self.partitions = len(topic.partitions)
+        while not state.producer_id and loop.time() < deadline + 1.0:
+            producer.poll(0)
+            await asyncio.sleep(0.01)
         self._producer = producer
         self._poller = asyncio.create_task(self._poll_loop(producer, state))
 
