@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,48 @@ def run_evtool(*args: str | Path, timeout_s: float = 120.0, cwd: Path | None = N
         capture_output=True, text=True, timeout=timeout_s, check=False, cwd=cwd,
     )
     return Ran(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "kafka"
+
+
+class OwnBroker:
+    """A broker of the test's own (scripts/kafka with its own state dir), to stop and start mid-run."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self._env = {**os.environ, "EVTOOL_KAFKA_STATE": str(state_dir)}
+        self.bootstrap = ""
+
+    def _script(self, command: str) -> str:
+        done = subprocess.run([sys.executable, str(SCRIPT), command], env=self._env, capture_output=True,
+                              text=True, timeout=180, check=False)
+        assert done.returncode == 0, f"scripts/kafka {command}: {done.stderr}"
+        return done.stdout.strip()
+
+    def up(self) -> Broker:
+        self.bootstrap = self._script("up")
+        return Broker(self.bootstrap)
+
+    def stop(self) -> None:
+        self._script("stop")
+
+    def start(self) -> None:
+        assert self._script("start") == self.bootstrap
+
+    def down(self) -> None:
+        self._script("down")
+
+
+@pytest.fixture
+def own_kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnBroker]:
+    """Needs the same services as `kafka_broker` (its jars are what scripts/kafka up installed)."""
+    bootstrap_address()
+    broker = OwnBroker(tmp_path_factory.mktemp("kafka-state"))
+    broker.up()
+    try:
+        yield broker
+    finally:
+        broker.down()
 
 
 @pytest.fixture(scope="session")
