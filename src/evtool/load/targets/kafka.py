@@ -37,6 +37,7 @@ import orjson
 
 from evtool.errors import TargetError, UsageError
 from evtool.events.envelope import CONTENT_TYPE_JSON, CONTENT_TYPE_STRUCTURED, CloudEvent
+from evtool.load.plan import EventBlock
 from evtool.load.targets.base import (
     REDACTED,
     OutEvent,
@@ -185,6 +186,38 @@ def key_getter(path: str | None) -> Callable[[CloudEvent], bytes | None]:
     return lambda event: _walk(event, parts)
 
 
+def doc_key_getter(path: str | None) -> Callable[[dict[str, Any]], bytes | None]:
+    """`key_getter` for a structured event's JSON object (a replayed line), without a CloudEvent."""
+    if path is None:
+        def entity(doc: dict[str, Any]) -> bytes | None:
+            fields = ENTITY_KEYS.get(doc.get("type", ""))
+            if fields is not None:
+                found = _walk_doc(doc, fields)
+                if found is not None:
+                    return found
+            subject = doc.get("subject")
+            return subject.encode() if isinstance(subject, str) and subject else None
+
+        return entity
+    parts = tuple(path.split("."))
+    return lambda doc: _walk_doc(doc, parts)
+
+
+def _walk_doc(doc: dict[str, Any], parts: tuple[str, ...]) -> bytes | None:
+    value: Any = doc
+    for part in parts:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return _key_bytes(value)
+
+
+def _key_bytes(value: Any) -> bytes | None:
+    if value is None or isinstance(value, dict | list):
+        return None
+    return value if isinstance(value, bytes) else str(value).encode()
+
+
 def _walk(event: CloudEvent, parts: tuple[str, ...]) -> bytes | None:
     head = parts[0]
     if head == "data":
@@ -329,6 +362,7 @@ class KafkaTarget(AsyncTarget):
             else KafkaOptions()
         self._servers, self._topic = parse_url(options.target, self._kafka.bootstrap)
         self._key = key_getter(self._kafka.key)
+        self._doc_key = doc_key_getter(self._kafka.key)
         self._structured = options.mode == "structured"
         self._producer: Producer | None = None
         self._poller: asyncio.Task[None] | None = None
@@ -444,16 +478,23 @@ class KafkaTarget(AsyncTarget):
         producer, state = self._producer, self._state
         assert producer is not None, "open() first"
         assert state is not None
-        out = events[0]
-        if self._structured:
-            value = structured_body(events) if isinstance(events, RawBatch) else out.structured()
+        if self._structured and isinstance(events, RawBatch) and isinstance(events.source, EventBlock):
+            # a replayed line as recorded: no CloudEvent object, only the fields the key needs
+            block, index = events.source, events.start
+            value = block.line(index)
+            key = self._doc_key(orjson.loads(value))
+            correlation = bytes(block.keys[index])
             headers = STRUCTURED_HEADERS
-            event = out.event
         else:
-            event = out.event
-            value, headers = binary_message(event)
+            out = events[0]
+            correlation = out.key
+            if self._structured:
+                value = structured_body(events) if isinstance(events, RawBatch) else out.structured()
+                headers = STRUCTURED_HEADERS
+            else:
+                value, headers = binary_message(out.event)
+            key = self._key(out.event)
         future: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
-        correlation = out.key
         offsets = self._offsets
 
         def delivered(error: KafkaError | None, message: Message) -> None:
@@ -470,7 +511,7 @@ class KafkaTarget(AsyncTarget):
                 future.set_result(result)
 
         try:
-            producer.produce(self._topic, value, self._key(event), headers=headers, on_delivery=delivered)
+            producer.produce(self._topic, value, key, headers=headers, on_delivery=delivered)
         except BufferError:
             return QUEUE_FULL
         except Exception as exc:  # KafkaException: refused locally (MSG_SIZE_TOO_LARGE, unknown partition)
