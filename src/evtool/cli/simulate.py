@@ -28,10 +28,15 @@ if TYPE_CHECKING:
 # -- options shared by simulate and replay -----------------------------------------------------
 
 TargetOpt = Annotated[
-    str, typer.Option("--target", "-t", help="http(s)://… URL, file:PATH (JSONL) or - (stdout, dry run).")
+    str,
+    typer.Option(
+        "--target", "-t",
+        help="http(s)://… URL, kafka://HOST:PORT[,HOST:PORT]/TOPIC, file:PATH (JSONL) "
+        "or - (stdout, dry run).",
+    ),
 ]
 ModeOpt = Annotated[
-    str, typer.Option("--mode", help="CloudEvents HTTP content mode: binary, structured, batch.")
+    str, typer.Option("--mode", help="CloudEvents content mode: binary, structured, batch (HTTP only).")
 ]
 BatchOpt = Annotated[int, typer.Option("--batch-size", help="Events per request in batch mode.")]
 HeaderOpt = Annotated[

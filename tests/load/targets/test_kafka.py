@@ -245,3 +245,28 @@ def test_options_are_parsed_and_secrets_never_recorded() -> None:
         KafkaOptions.of({}, ["bootstrap.servers=x:1"], None)
     assert redact_argv(["-X", "sasl.password=hunter2", "-Xsasl.password=hunter2", "-X", "linger.ms=5"]) == [
         "-X", "sasl.password=***", "-Xsasl.password=***", "-X", "linger.ms=5"]
+
+
+def test_kafka_table_in_evtool_toml_names_the_brokers(kafka_broker: Broker, tmp_path: Path) -> None:
+    topic = kafka_broker.create_topic(partitions=1, prefix="toml")
+    schemas = Path(__file__).resolve().parents[3] / "schemas"
+    (tmp_path / "evtool.toml").write_text(
+        f'schema_dir = "{schemas}"\n[kafka]\nbootstrap.servers = "{kafka_broker.bootstrap}"\n'
+        'linger.ms = 1\n"client.id" = "from-toml"\n')
+    ran = run_evtool("simulate", "--target", f"kafka:///{topic}", "--rate", "100/s", "--count", "10",
+                     "--run-dir", tmp_path / "run", "-q", cwd=tmp_path)
+    assert ran.code == 0, ran.stderr
+    transport = RunMeta.read(tmp_path / "run").transport
+    assert transport["bootstrap.servers"] == kafka_broker.bootstrap
+    assert transport["properties"]["linger.ms"] == "1"
+    assert transport["properties"]["client.id"] == "from-toml"
+    assert len(kafka_broker.read_topic(topic, expect=10)) == 10
+
+
+def test_a_secret_written_in_evtool_toml_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "evtool.toml").write_text('[kafka]\n"sasl.password" = "hunter2"\n')
+    ran = run_evtool("simulate", "--target", "kafka://127.0.0.1:9/orders", "--rate", "10/s", "--count", "1",
+                     "--run-dir", tmp_path / "run", "-q", cwd=tmp_path)
+    assert ran.code == 2
+    assert "kafka.sasl.password' holds a secret in the file" in ran.stderr
+    assert "hunter2" not in ran.stderr
