@@ -270,3 +270,18 @@ def test_a_secret_written_in_evtool_toml_is_refused(tmp_path: Path) -> None:
     assert ran.code == 2
     assert "kafka.sasl.password' holds a secret in the file" in ran.stderr
     assert "hunter2" not in ran.stderr
+
+
+def test_two_sender_processes_each_keep_their_offsets(kafka_broker: Broker, tmp_path: Path) -> None:
+    topic = kafka_broker.create_topic(partitions=3, prefix="workers")
+    run_dir = tmp_path / "run"
+    ran = run_evtool("simulate", "--target", f"kafka://{kafka_broker.bootstrap}/{topic}", "--rate", "200/s",
+                     "--duration", "1s", "--workers", "2", "--run-dir", run_dir, "-q")
+    assert ran.code == 0, ran.stderr
+    assert sorted(p.name for p in run_dir.glob("kafka-offsets-*.bin")) == ["kafka-offsets-0.bin",
+                                                                          "kafka-offsets-1.bin"]
+    acked = _ok_keys(run_dir)
+    assert len(acked) == 200
+    assert {bytes(k) for k in read_offsets(run_dir)["key"]} == acked
+    assert len(kafka_broker.read_topic(topic, expect=200)) == 200
+    assert RunMeta.read(run_dir).transport["partitions"] == 3
