@@ -466,7 +466,10 @@ class KafkaTarget(AsyncTarget):
     async def _poll_loop(self, producer: Producer, state: _State) -> None:
         """Runs the delivery reports on this loop; fast while anything is in flight, idle otherwise."""
         while True:
-            producer.poll(0)
+            try:
+                producer.poll(0)
+            except Exception as exc:  # a callback's error must not stop the delivery reports
+                state.last_error = f"{type(exc).__name__}: {exc}"
             if state.in_flight:
                 await asyncio.sleep(POLL_INTERVAL_S)
             else:
