@@ -11,7 +11,7 @@ import pytest
 from tests.support.kafka_broker import OwnBroker
 
 from evtool.load.targets.kafka import read_offsets
-from evtool.results.runlog import Status, correlation_key, failure_details, read_run
+from evtool.results.runlog import Reason, Status, correlation_key, failure_details, read_run
 
 pytestmark = pytest.mark.e2e
 
@@ -60,3 +60,40 @@ def test_broker_stopped_mid_run_counts_add_up_and_nothing_acked_is_missing(
     # the outage shows: some events waited for the broker far longer than the others
     ack_ms = (events["ack_ns"][ok] - events["intended_ns"][ok]) / 1e6
     assert ack_ms.max() > 1000
+
+
+def test_broker_gone_for_good_fails_events_with_the_delivery_timeout(
+    own_kafka_broker: OwnBroker, tmp_path: Path
+) -> None:
+    from tests.support.kafka_broker import Broker
+
+    broker = Broker(own_kafka_broker.bootstrap)
+    topic = broker.create_topic(partitions=1, prefix="gone")
+    run_dir = tmp_path / "run"
+    sender = subprocess.Popen(
+        [sys.executable, "-m", "evtool", "simulate", "--target", f"kafka://{broker.bootstrap}/{topic}",
+         "--rate", "50/s", "--duration", "4s", "--mix", "order=1", "--timeout", "2s", "--grace", "10s",
+         "--run-dir", str(run_dir), "-q"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (run_dir / "events-0.bin").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.5)
+        own_kafka_broker.stop()
+        _out, err = sender.communicate(timeout=120)
+    finally:
+        if sender.poll() is None:
+            sender.kill()
+    assert sender.returncode == 0, err
+    events = read_run(run_dir).events
+    status = events["status"]
+    assert len(events) == 200
+    failed = events[status == Status.FAILED]
+    assert len(failed) > 50, "the events after the broker went away fail"
+    assert ((status == Status.OK) | (status == Status.FAILED)).all()
+    timed_out = failed["reason"] == Reason.TIMEOUT
+    assert timed_out.mean() > 0.9, failure_details(run_dir)
+    assert any(text.startswith("_MSG_TIMED_OUT: ") for text in failure_details(run_dir))
+    assert (status == Status.OK).sum() > 0
