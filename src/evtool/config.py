@@ -6,6 +6,7 @@ pytest find theirs, so `evtool` behaves the same from any folder of a repository
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ from evtool.errors import ConfigError
 from evtool.modes import CompatibilityMode
 
 CONFIG_FILE = "evtool.toml"
-_TOP_KEYS = {"schema_dir", "default_mode", "subjects"}
+_TOP_KEYS = {"schema_dir", "default_mode", "subjects", "kafka"}
 _SUBJECT_KEYS = {"mode", "owner", "format"}
 _FORMATS = {"avro", "json"}
 
@@ -33,6 +34,8 @@ class Settings:
     default_mode: CompatibilityMode = CompatibilityMode.BACKWARD
     subjects: dict[str, SubjectSettings] = field(default_factory=dict)
     source: Path | None = None  # the file these came from; None when defaults were used
+    # [kafka]: librdkafka properties (bootstrap.servers, security.protocol, sasl.*); secrets as "env:VAR"
+    kafka: dict[str, str] = field(default_factory=dict)
 
     def mode_for(self, subject: str) -> CompatibilityMode:
         configured = self.subjects.get(subject)
@@ -114,7 +117,37 @@ def _settings_from(data: dict[str, Any], *, base: Path, where: str, source: Path
         default_mode=default_mode,
         subjects=subjects,
         source=source,
+        kafka=_kafka_table(data.get("kafka", {}), where),
     )
+
+
+_SECRET_PROPERTY = re.compile(r"password|secret|jaas", re.IGNORECASE)
+
+
+def _kafka_table(table: object, where: str) -> dict[str, str]:
+    """[kafka] flattened to librdkafka names (`security.protocol = ...` is a nested table in TOML)."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: key 'kafka' must be a table of librdkafka properties")
+    out: dict[str, str] = {}
+
+    def flatten(prefix: str, value: object) -> None:
+        if isinstance(value, dict):
+            for name, inner in value.items():
+                flatten(f"{prefix}.{name}" if prefix else str(name), inner)
+            return
+        if isinstance(value, bool):
+            out[prefix] = "true" if value else "false"
+        elif isinstance(value, str | int | float):
+            out[prefix] = str(value)
+        else:
+            raise ConfigError(f"{where}: key 'kafka.{prefix}' must be a string, number or boolean")
+
+    flatten("", table)
+    for name, value in out.items():
+        if _SECRET_PROPERTY.search(name) and not value.startswith("env:"):
+            raise ConfigError(f"{where}: key 'kafka.{name}' holds a secret in the file",
+                              hint=f'write {name} = "env:VAR" and export VAR instead')
+    return out
 
 
 def _reject_unknown(table: dict[str, Any], known: set[str], where: str, *, prefix: str) -> None:

@@ -28,10 +28,15 @@ if TYPE_CHECKING:
 # -- options shared by simulate and replay -----------------------------------------------------
 
 TargetOpt = Annotated[
-    str, typer.Option("--target", "-t", help="http(s)://… URL, file:PATH (JSONL) or - (stdout, dry run).")
+    str,
+    typer.Option(
+        "--target", "-t",
+        help="http(s)://… URL, kafka://HOST:PORT[,HOST:PORT]/TOPIC, file:PATH (JSONL) "
+        "or - (stdout, dry run).",
+    ),
 ]
 ModeOpt = Annotated[
-    str, typer.Option("--mode", help="CloudEvents HTTP content mode: binary, structured, batch.")
+    str, typer.Option("--mode", help="CloudEvents content mode: binary, structured, batch (HTTP only).")
 ]
 BatchOpt = Annotated[int, typer.Option("--batch-size", help="Events per request in batch mode.")]
 HeaderOpt = Annotated[
@@ -69,6 +74,17 @@ CorrelateOpt = Annotated[
     typer.Option("--correlate-by", help="Field path the results carry to match events (default: event id)."),
 ]
 ResultTimeoutOpt = Annotated[str, typer.Option("--result-timeout", help="How long to wait for late results.")]
+KafkaPropertyOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "-X", help="Kafka: a librdkafka property key=value (repeatable), e.g. -X linger.ms=20; "
+        "overrides [kafka] in evtool.toml."
+    ),
+]
+KeyOpt = Annotated[
+    str | None,
+    typer.Option("--key", help="Kafka: field path of the message key (default: the event's entity)."),
+]
 DurationOpt = Annotated[str | None, typer.Option("--duration", "-d", help="Run length, e.g. 30s, 2m.")]
 CountOpt = Annotated[int | None, typer.Option("--count", "-n", help="Number of events.")]
 
@@ -115,6 +131,8 @@ def simulate(
     collect: CollectOpt = None,
     correlate_by: CorrelateOpt = None,
     result_timeout: ResultTimeoutOpt = "10s",
+    kafka_property: KafkaPropertyOpt = None,
+    key: KeyOpt = None,
 ) -> None:
     """Send generated events at a chosen rate (open model) and log every one of them."""
     from evtool.load.plan import GeneratedPlan
@@ -158,6 +176,8 @@ def simulate(
         result_timeout=result_timeout,
         as_fast_as_possible=False,
         stamp_time=True,
+        kafka_property=kafka_property,
+        key=key,
     )
 
 
@@ -190,6 +210,8 @@ def replay(
     collect: CollectOpt = None,
     correlate_by: CorrelateOpt = None,
     result_timeout: ResultTimeoutOpt = "10s",
+    kafka_property: KafkaPropertyOpt = None,
+    key: KeyOpt = None,
 ) -> None:
     """Re-send a recorded event log, keeping its gaps (or --speed, --rate, --as-fast-as-possible)."""
     from evtool.load.plan import ReplayPlan
@@ -248,6 +270,8 @@ def replay(
         correlate_by=correlate_by,
         result_timeout=result_timeout,
         as_fast_as_possible=as_fast_as_possible,
+        kafka_property=kafka_property,
+        key=key,
     )
 
 
@@ -329,6 +353,8 @@ def _execute(
     result_timeout: str,
     as_fast_as_possible: bool,
     stamp_time: bool = False,
+    kafka_property: list[str] | None = None,
+    key: str | None = None,
 ) -> None:
     from evtool.load.dispatcher import DispatchOptions
     from evtool.load.runner import RunSpec
@@ -353,6 +379,7 @@ def _execute(
         retries=retries,
         max_in_flight=max_in_flight,
         user_agent=f"evtool/{__version__}",
+        transport=_transport_options(target, kafka_property, key),
     )
     dispatch = DispatchOptions(
         max_in_flight=max_in_flight,
@@ -396,6 +423,18 @@ def _execute(
     print_run_summary(out, summary)
     if summary.interrupted:
         raise typer.Exit(int(ExitCode.INTERRUPTED))
+
+
+def _transport_options(target: str, kafka_property: list[str] | None, key: str | None) -> Any:
+    """The target's own options: Kafka's from [kafka] in evtool.toml and -X/--key; None otherwise."""
+    if not target.lower().startswith("kafka:"):
+        if kafka_property or key is not None:
+            raise UsageError("-X and --key apply to kafka:// targets only")
+        return None
+    from evtool.config import load_settings
+    from evtool.load.targets.kafka import KafkaOptions
+
+    return KafkaOptions.of(load_settings().kafka, kafka_property or [], key)
 
 
 def _run_with_view(spec: RunSpec, console: Console, quiet: bool) -> RunSummary:

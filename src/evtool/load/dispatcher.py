@@ -321,18 +321,22 @@ class Dispatcher:
         result = await self._request(batch)
         ok = result.status is Status.OK
         ack_ns = self._clock.now_ns() if ok else 0
-        rows["sent_ns"] = sent_ns
+        rows["sent_ns"] = 0 if result.status is Status.DROPPED else sent_ns
         rows["ack_ns"] = ack_ns
         rows["status"] = result.status
         rows["reason"] = result.reason
         rows["http_status"] = result.http_status
         rows["attempts"] = min(result.attempts, 255)
+        if result.detail:
+            rows["detail"] = self._writer.detail_index(result.detail)
         self._write_records(rows)
         if ok:
             self.ok += count
             self._ack_arrays.append(ack_ns - rows["intended_ns"])
         elif result.reason is Reason.CANCELLED:
             self.aborted += count
+        elif result.status is Status.DROPPED:
+            self.dropped += count
         else:
             self.failed += count
 
@@ -386,9 +390,11 @@ class Dispatcher:
             self.lag_max_ns = max(self.lag_max_ns, lag)
         result = await self._request(events)
         ack_ns = self._clock.now_ns() if result.status is Status.OK else 0
+        record_sent_ns = 0 if result.status is Status.DROPPED else sent_ns  # never left this host
         for event in events:
             self._record(
-                event, sent_ns, ack_ns, result.status, result.reason, result.http_status, result.attempts
+                event, record_sent_ns, ack_ns, result.status, result.reason, result.http_status,
+                result.attempts, result.detail,
             )
         count = len(events)
         if result.status is Status.OK:
@@ -398,6 +404,8 @@ class Dispatcher:
                 acks.append(ack_ns - event.intended_ns)
         elif result.reason is Reason.CANCELLED:
             self.aborted += count
+        elif result.status is Status.DROPPED:  # refused by the target before sending (a full local queue)
+            self.dropped += count
         else:
             self.failed += count
 
@@ -410,6 +418,7 @@ class Dispatcher:
         reason: Reason,
         http_status: int,
         attempts: int,
+        detail: str = "",
     ) -> None:
         self._writer.append(
             key=event.key,
@@ -422,6 +431,7 @@ class Dispatcher:
             reason=reason,
             http_status=http_status,
             attempts=attempts,
+            detail=detail,
         )
 
     def _cancel_unsent(self, events: list[OutEvent]) -> None:

@@ -34,7 +34,7 @@ from evtool.load.dispatcher import Dispatcher, DispatchOptions, DispatchResult
 from evtool.load.live import LiveStats, Snapshot, Tick
 from evtool.load.plan import EventBlock, Plan
 from evtool.load.targets import make_target
-from evtool.load.targets.base import TargetOptions
+from evtool.load.targets.base import Target, TargetOptions
 from evtool.results.clock import RunClock
 from evtool.results.runlog import EventLogWriter, Reason, RunMeta, Status, read_run
 
@@ -165,11 +165,13 @@ async def _single(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None)
     await target.open()
     try:
         run_dir = prepare_run_dir(spec.run_dir)
+        _attach(target, run_dir, 0)
         plan, blocks = _plan(spec, 0)
         _settle_heap()
         clock = RunClock()
         start_ns = clock.now_ns() + START_LEAD_NS
         meta = _meta(spec, run_dir, start_ns)
+        meta.transport = _settings(target)
         meta.write(run_dir)
         stats = LiveStats(
             start_ns=start_ns,
@@ -236,7 +238,7 @@ def _multi(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None) -> Run
     if spec.collector is not None:
         raise UsageError("--collect with --workers > 1 is not supported yet", hint="use --workers 1")
     # probe once here, so an unreachable target is one clear error before any process starts
-    _run_async(_probe(spec.target))
+    transport = _run_async(_probe(spec.target))
     run_dir = prepare_run_dir(spec.run_dir)
     ctx = multiprocessing.get_context("spawn")
     messages: Any = ctx.Queue()
@@ -282,6 +284,7 @@ def _multi(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None) -> Run
         clock = RunClock()
         start_ns = clock.now_ns() + START_LEAD_NS
         meta = _meta(spec, run_dir, start_ns)
+        meta.transport = transport
         meta.write(run_dir)
         start_at.value = start_ns
         go.set()
@@ -354,6 +357,7 @@ def _worker_main(spec: RunSpec, run_dir: Path, index: int, messages: Any, go: An
 async def _worker(spec: RunSpec, run_dir: Path, index: int, messages: Any, go: Any, start_at: Any) -> None:
     target = make_target(spec.target)
     await target.open()
+    _attach(target, run_dir, index)
     plan, blocks = _plan(spec, index)
     _settle_heap()
     messages.put(("ready", index, None))
@@ -382,10 +386,26 @@ async def _worker(spec: RunSpec, run_dir: Path, index: int, messages: Any, go: A
         await target.close()
 
 
-async def _probe(options: TargetOptions) -> None:
+async def _probe(options: TargetOptions) -> dict[str, Any]:
     target = make_target(options)
     await target.open()
-    await target.close()
+    try:
+        return _settings(target)
+    finally:
+        await target.close()
+
+
+def _attach(target: Target, run_dir: Path, shard: int) -> None:
+    """Tell a target that keeps side files (Kafka's offsets) where this shard's go."""
+    attach = getattr(target, "attach_run", None)
+    if attach is not None:
+        attach(run_dir, shard)
+
+
+def _settings(target: Target) -> dict[str, Any]:
+    """The transport's settings for the run's meta (Kafka's acks, linger, ...), when it states them."""
+    settings = getattr(target, "settings", None)
+    return dict(settings()) if settings is not None else {}
 
 
 # -- start and end -------------------------------------------------------------------------

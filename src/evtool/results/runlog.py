@@ -10,6 +10,8 @@ A run directory holds:
 - ``meta.json``           what was run (see `RunMeta`), written at start and rewritten at the end;
 - ``events-<shard>.bin``  one `EVENT_DTYPE` record per scheduled event, one file per sender process;
 - ``events-<shard>.types`` the event type names, line N naming type index N of that shard;
+- ``events-<shard>.details`` why events failed, in the transport's own words (an HTTP reason, a
+  Kafka error name and text): line N is the text of `detail` N of that shard (0: none);
 - ``results-<shard>.bin`` one `RESULT_DTYPE` record per downstream result the collector received.
 
 Events and results are joined by a 16-byte correlation key (`correlation_key`), so the
@@ -67,8 +69,10 @@ class Reason(IntEnum):
     CONNECT = 3  # connection refused / reset / DNS
     TLS = 4
     PROTOCOL = 5  # malformed answer, disconnect mid-response
+    TRANSPORT = 6  # the transport named the error (e.g. a Kafka error); its text is the record's `detail`
     MAX_IN_FLIGHT = 10  # the in-flight cap was reached at the intended send time
     CANCELLED = 11  # the run ended (Ctrl-C, duration over) before the event could be sent
+    QUEUE_FULL = 12  # the client's local send queue was full at the intended send time (never delayed)
     OTHER = 255
 
 
@@ -119,10 +123,11 @@ EVENT_DTYPE = np.dtype(
         ("reason", "u1"),
         ("http_status", "<u2"),
         ("attempts", "u1"),
-        ("_pad", "V7"),
+        ("detail", "<u2"),  # 1-based line of events-<shard>.details; 0 (older logs too) when none
+        ("_pad", "V5"),
     ]
 )
-_EVENT_STRUCT = struct.Struct("<16sqqqHHBBHB7x")
+_EVENT_STRUCT = struct.Struct("<16sqqqHHBBHBH5x")
 assert _EVENT_STRUCT.size == EVENT_DTYPE.itemsize == 56
 
 RESULT_DTYPE = np.dtype([("key", "V16"), ("received_ns", "<i8"), ("_pad", "V8")])
@@ -233,6 +238,8 @@ class RunMeta:
     # why the run cannot stand behind its numbers (a log write error, input cut short, ...);
     # any entry, like a missing `ended_at`, makes the verdict INCOMPLETE
     incomplete: list[str] = field(default_factory=list)
+    # the transport's settings as it ran (e.g. Kafka's acks, idempotence, linger, compression); no secrets
+    transport: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
     notes: list[str] = field(default_factory=list)
 
@@ -290,6 +297,8 @@ class EventLogWriter:
         self._records = _ShardFile(run_dir / f"events-{shard}.bin", flush_interval_s)
         self._types_path = run_dir / f"events-{shard}.types"
         self._type_index: dict[str, int] = {}
+        self._details_path = run_dir / f"events-{shard}.details"
+        self._detail_index: dict[str, int] = {"": 0}
         self.written = 0
 
     def type_index(self, event_type: str) -> int:
@@ -299,6 +308,19 @@ class EventLogWriter:
             self._type_index[event_type] = index
             with self._types_path.open("a", encoding="utf-8") as handle:
                 handle.write(event_type + "\n")
+        return index
+
+    def detail_index(self, text: str) -> int:
+        """The `detail` number of a failure text (0 for none), appended to the shard's table when new."""
+        index = self._detail_index.get(text)
+        if index is None:
+            if len(self._detail_index) > 0xFFFF:
+                return 0xFFFF  # the table is full; the last line says so
+            index = len(self._detail_index)
+            self._detail_index[text] = index
+            line = text.replace("\n", " ") if index < 0xFFFF else "(more failure texts than are kept)"
+            with self._details_path.open("a", encoding="utf-8") as handle:
+                handle.write(line + "\n")
         return index
 
     def append(
@@ -314,6 +336,7 @@ class EventLogWriter:
         reason: Reason = Reason.NONE,
         http_status: int = 0,
         attempts: int = 0,
+        detail: str = "",
     ) -> None:
         self._records.write(
             _EVENT_STRUCT.pack(
@@ -327,6 +350,7 @@ class EventLogWriter:
                 reason,
                 http_status,
                 min(attempts, 255),
+                self.detail_index(detail) if detail else 0,
             )
         )
         self.written += 1
@@ -373,6 +397,7 @@ class ShardFile:
     count: int  # whole records
     torn_bytes: int
     types: tuple[str, ...] = ()  # event files: the names of type index 0, 1, ... of this shard
+    details: tuple[str, ...] = ()  # event files: the text of `detail` 1, 2, ... of this shard
 
     def chunks(self, dtype: np.dtype[Any], chunk_records: int) -> Iterator[npt.NDArray[Any]]:
         """The records in order, `chunk_records` at a time, read into one reused buffer.
@@ -434,12 +459,16 @@ def open_run(run_dir: Path) -> RunFiles:
         for shard, path in sorted(found[kind]):
             size = path.stat().st_size
             types: tuple[str, ...] = ()
+            details: tuple[str, ...] = ()
             if kind == "events":
                 names_path = path.with_suffix(".types")
                 if names_path.exists():
                     types = tuple(names_path.read_text(encoding="utf-8").splitlines())
+                details_path = path.with_suffix(".details")
+                if details_path.exists():
+                    details = tuple(details_path.read_text(encoding="utf-8").splitlines())
             count = size // dtype.itemsize
-            files[kind].append(ShardFile(path, shard, count, size - count * dtype.itemsize, types))
+            files[kind].append(ShardFile(path, shard, count, size - count * dtype.itemsize, types, details))
     return RunFiles(run_dir, meta, tuple(files["events"]), tuple(files["results"]))
 
 
@@ -503,3 +532,17 @@ def _read_all(files: tuple[ShardFile, ...], dtype: np.dtype[Any]) -> npt.NDArray
             handle.readinto(raw[start * dtype.itemsize : (start + shard.count) * dtype.itemsize].data)
         start += shard.count
     return records
+
+
+def failure_details(run_dir: Path) -> dict[str, int]:
+    """Events per failure text over all shards ("MSG_SIZE_TOO_LARGE: Broker: Message size too large": 3)."""
+    counts: dict[str, int] = {}
+    for shard in open_run(run_dir).event_files:
+        if not shard.details:
+            continue
+        for chunk in shard.chunks(EVENT_DTYPE, 1 << 20):
+            found = np.bincount(chunk["detail"].astype(np.intp), minlength=len(shard.details) + 1)
+            for index in np.flatnonzero(found[1:]).tolist():
+                text = shard.details[index] if index < len(shard.details) else f"detail {index + 1}"
+                counts[text] = counts.get(text, 0) + int(found[index + 1])
+    return counts

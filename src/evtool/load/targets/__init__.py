@@ -1,25 +1,12 @@
-"""Where events go: HTTP (a lean client for http://, aiohttp for https://), a file, or stdout.
+"""Where events go: one transport per URL scheme (`registry`), each a module of this package.
 
-`make_target` chooses by the target's form and imports only the module it needs (aiohttp
-costs a tenth of a second to import, and a file dry run needs none of it).
+`make_target` imports only the transport a run uses (aiohttp costs a tenth of a second to
+import, librdkafka more, and a file dry run needs neither).
 """
 
 from __future__ import annotations
 
-from evtool.load.targets.base import Target, TargetOptions, target_kind
+from evtool.load.targets.base import Target, TargetOptions
+from evtool.load.targets.registry import make_target, opened, register
 
-
-def make_target(options: TargetOptions) -> Target:
-    """The target for `options.target`; imports only the module that is needed."""
-    kind = target_kind(options.target)
-    if kind == "http":
-        if options.client == "lean" or (options.client == "auto" and options.target.startswith("http://")):
-            from evtool.load.targets.lean import LeanHttpTarget
-
-            return LeanHttpTarget(options)
-        from evtool.load.targets.http import HttpTarget
-
-        return HttpTarget(options)
-    from evtool.load.targets.file import FileTarget
-
-    return FileTarget(None if kind == "stdout" else options.target[5:])
+__all__ = ["Target", "TargetOptions", "make_target", "opened", "register"]

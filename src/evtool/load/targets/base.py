@@ -123,10 +123,14 @@ def structured_body(events: Sequence[OutEvent]) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
+    """One request's outcome, protocol-neutral: `http_status` for HTTP, `detail` in the transport's
+    own words (a Kafka error's name and text), kept in the shard's details table."""
+
     status: Status
     reason: Reason = Reason.NONE
     http_status: int = 0
     attempts: int = 1
+    detail: str = ""
 
 
 OK_RESULT = SendResult(Status.OK)
@@ -216,6 +220,8 @@ class TargetOptions:
     # HTTP client: "auto" is lean for http:// (several times faster) and aiohttp for https://
     client: Literal["auto", "aiohttp", "lean"] = "auto"
     extra: dict[str, Any] = field(default_factory=dict)
+    # the transport's own typed options (e.g. `kafka.KafkaOptions`); None: its defaults
+    transport: Any = None
 
     def validate(self) -> None:
         if self.mode not in MODES:
@@ -239,13 +245,17 @@ class TargetOptions:
             parts = urlsplit(self.target)
             if not parts.hostname:
                 raise UsageError(f"--target {redact_url(self.target)!r}: the URL has no host")
+        from evtool.load.targets.registry import transport_for
+
+        transport_for(self.target).validate(self)
 
     @property
     def description(self) -> str:
         return redact_url(self.target)
 
 
-def target_kind(target: str) -> Literal["http", "file", "stdout"]:
+def target_kind(target: str) -> str:
+    """"http", "file", "stdout", or another registered transport's scheme ("kafka", "memory")."""
     if target == "-":
         return "stdout"
     if target.startswith("file:"):
@@ -254,19 +264,30 @@ def target_kind(target: str) -> Literal["http", "file", "stdout"]:
         return "file"
     if target.startswith(("http://", "https://")):
         return "http"
-    raise UsageError(f"--target {redact_url(target)!r}: expected an http(s):// URL, file:PATH or - (stdout)")
+    from evtool.load.targets.registry import scheme_of
+
+    return scheme_of(target)  # UsageError naming the known schemes when none matches
 
 
 def redact_argv(argv: list[str]) -> list[str]:
     """The command line as meta.json keeps it: secret header values and URL passwords removed."""
     out: list[str] = []
-    header_next = False
+    header_next = property_next = False
     for arg in argv:
         if header_next:
             out.append(_redact_header_text(arg))
             header_next = False
             continue
-        if arg in ("-H", "--header"):
+        if property_next:  # -X sasl.password=... (a librdkafka property)
+            out.append(_redact_property_text(arg))
+            property_next = False
+            continue
+        if arg == "-X":
+            property_next = True
+            out.append(arg)
+        elif arg.startswith("-X") and len(arg) > 2:
+            out.append("-X" + _redact_property_text(arg[2:]))
+        elif arg in ("-H", "--header"):
             header_next = True
             out.append(arg)
         elif arg.startswith("--header="):
@@ -280,6 +301,13 @@ def redact_argv(argv: list[str]) -> list[str]:
         else:
             out.append(arg)
     return out
+
+
+def _redact_property_text(text: str) -> str:
+    name, sep, value = text.partition("=")
+    if sep and not value.startswith("env:") and re.search(r"password|secret|jaas|token", name, re.IGNORECASE):
+        return f"{name}={REDACTED}"
+    return text
 
 
 def _redact_header_text(text: str) -> str:

@@ -45,3 +45,15 @@ class FileTarget:
             if self._path is not None:
                 self._handle.close()
             self._handle = None
+
+
+# -- registration: registry.BUILTIN imports this module for file:PATH and - ---------------------------
+from evtool.load.targets.base import Target, TargetOptions  # noqa: E402
+from evtool.load.targets.registry import TransportSpec, register  # noqa: E402
+
+
+def _make(options: TargetOptions) -> Target:
+    return FileTarget(None if options.target == "-" else options.target[5:])
+
+
+register(TransportSpec(("file", "-"), _make, "file:PATH (JSONL) or - (stdout)"))

@@ -165,3 +165,20 @@ class HttpTarget:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+# -- registration: registry.BUILTIN imports this module for http:// and https:// --------------
+from evtool.load.targets.base import Target  # noqa: E402
+from evtool.load.targets.registry import TransportSpec, register  # noqa: E402
+
+
+def _make(options: TargetOptions) -> Target:
+    """Lean for plain http:// (several times faster), aiohttp for https:// or when asked for."""
+    if options.client == "lean" or (options.client == "auto" and options.target.startswith("http://")):
+        from evtool.load.targets.lean import LeanHttpTarget
+
+        return LeanHttpTarget(options)
+    return HttpTarget(options)
+
+
+register(TransportSpec(("http", "https"), _make, "http(s)://HOST[:PORT]/PATH"))

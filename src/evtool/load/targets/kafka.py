@@ -1,0 +1,568 @@
+"""Kafka target, `kafka://HOST:PORT[,HOST:PORT]/TOPIC`, on confluent-kafka's `Producer` (librdkafka).
+
+Open model on Kafka: `produce()` is called at each event's intended time and only queues the
+message (librdkafka batches and sends from its own threads), so a slow broker never holds the
+schedule back. A short task on the event loop calls `poll(0)` while messages are in flight,
+which runs the delivery reports here: each resolves its event's send with the outcome (ok, or
+failed with the Kafka error's name and text) and writes an acked event's partition and offset to
+`kafka-offsets-<shard>.bin`, so a later audit can find exactly what the broker acknowledged.
+A full local queue (`BufferError`) drops the event with reason QUEUE_FULL at once, never
+delays it; a message that is not acknowledged within `--timeout` (librdkafka's
+`message.timeout.ms`) fails with TIMEOUT. Not `AIOProducer`: it holds messages back behind
+an inactivity timeout and takes no headers.
+
+Messages follow the CloudEvents Kafka protocol binding: binary mode (attributes as `ce_`
+headers, `content-type`, the data as the value) or structured mode (the whole event as an
+`application/cloudevents+json` value). The binding has no batched mode. The message key is
+the event's entity (order id, SKU, customer), so one entity's events stay in order on one
+partition; `--key FIELD_PATH` chooses another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+import numpy as np
+import orjson
+
+from evtool.errors import TargetError, UsageError
+from evtool.events.envelope import CONTENT_TYPE_JSON, CONTENT_TYPE_STRUCTURED, CloudEvent
+from evtool.load.plan import EventBlock
+from evtool.load.targets.base import (
+    REDACTED,
+    OutEvent,
+    RawBatch,
+    SendResult,
+    Target,
+    TargetOptions,
+    structured_body,
+)
+from evtool.load.targets.registry import AsyncTarget, TransportSpec, register
+from evtool.results.runlog import Reason, Status
+
+if TYPE_CHECKING:
+    from confluent_kafka import KafkaError, Message, Producer
+
+# Stated defaults (shown in the run's meta; -X or [kafka] override any of them):
+DEFAULTS: dict[str, str] = {
+    "acks": "all",  # acknowledged = written to every in-sync replica
+    "enable.idempotence": "true",  # retries inside librdkafka neither duplicate nor reorder
+    "linger.ms": "5",  # a few ms of batching: high throughput at a small, bounded latency cost
+    "compression.type": "lz4",  # cheap on CPU, about halves JSON events on the wire
+}
+OPEN_TIMEOUT_S = 4.0  # metadata before time zero: an unusable broker is one line within 10 s
+_FINAL_ERRORS = frozenset({"_AUTHENTICATION", "SASL_AUTHENTICATION_FAILED", "_SSL", "_INVALID_ARG",
+                           "TOPIC_AUTHORIZATION_FAILED", "CLUSTER_AUTHORIZATION_FAILED"})
+POLL_INTERVAL_S = 0.001  # delivery reports are seen within about 1 ms while messages are in flight
+IDLE_POLL_S = 0.1  # with nothing in flight: error callbacks (broker down) still arrive
+CLOSE_FLUSH_S = 5.0
+# librdkafka properties that hold secrets: never written anywhere (also anything matching _SECRET)
+_SECRET = re.compile(r"password|secret|sasl\.jaas|token|key\.pem|certificate\.pem|oauthbearer\.config",
+                     re.IGNORECASE)
+_ASSIGNED = re.compile(r'"idemp_state":\s*"Assigned"')
+_TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
+# the default message key: each event type's entity (the catalogue's domain events)
+ENTITY_KEYS: dict[str, tuple[str, ...]] = {
+    "commerce.order.placed": ("data", "order_id"),
+    "inventory.stock.low": ("data", "sku"),
+    "support.complaint.filed": ("data", "customer", "customer_id"),
+}
+OFFSET_DTYPE = np.dtype(
+    [
+        ("key", "V16"),  # the event's correlation key, as in events-<shard>.bin
+        ("offset", "<i8"),
+        ("timestamp_ms", "<i8"),  # the record's Kafka timestamp (CreateTime or LogAppendTime)
+        ("partition", "<i4"),
+        ("timestamp_type", "u1"),  # 1 CreateTime, 2 LogAppendTime (librdkafka's TIMESTAMP_*)
+        ("_pad", "V3"),
+    ]
+)
+OFFSETS_FILE = "kafka-offsets-{shard}.bin"
+Headers = list[tuple[str, str | bytes | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaOptions:
+    """The Kafka transport's own options (`TargetOptions.transport`); picklable, no resolved secret.
+
+    `properties` are librdkafka's, from the `[kafka]` table then `-X` (later wins); a value
+    `env:VAR` is read from the environment only when the producer is made.
+    """
+
+    properties: tuple[tuple[str, str], ...] = ()
+    key: str | None = None  # FIELD_PATH of the message key; None: the event's entity
+    bootstrap: str | None = None  # [kafka] bootstrap.servers, for a target without hosts: kafka:///orders
+
+    @classmethod
+    def of(cls, config: dict[str, str], x_options: Sequence[str], key: str | None) -> KafkaOptions:
+        """From the [kafka] table of evtool.toml, then `-X key=value` (which wins)."""
+        table = dict(config)
+        bootstrap = table.pop("bootstrap.servers", None)
+        given = [parse_property(text) for text in x_options]
+        return cls(properties=(*table.items(), *given), key=key, bootstrap=bootstrap)
+
+    def merged(self) -> dict[str, str]:
+        """Defaults, then the user's properties; `env:` references unresolved."""
+        out = dict(DEFAULTS)
+        out.update(self.properties)
+        return out
+
+    def redacted(self) -> dict[str, str]:
+        """The settings as the run's meta shows them: secrets replaced, `env:VAR` kept (not secret)."""
+        return {k: (v if v.startswith("env:") or not _SECRET.search(k) else REDACTED)
+                for k, v in self.merged().items()}
+
+
+def parse_property(text: str, *, where: str = "-X") -> tuple[str, str]:
+    """`-X key=value` (as kcat and librdkafka tools take it)."""
+    name, sep, value = text.partition("=")
+    name = name.strip()
+    if not sep or not name or not re.fullmatch(r"[a-z0-9._]+", name):
+        raise UsageError(f"{where} {text.partition('=')[0]!r}...: expected key=value, a librdkafka property "
+                         "such as -X linger.ms=20")
+    if name == "bootstrap.servers":
+        raise UsageError(f"{where} bootstrap.servers: the brokers come from --target kafka://HOST:PORT/TOPIC")
+    return name, value
+
+
+def parse_url(target: str, default_servers: str | None = None) -> tuple[str, str]:
+    """(bootstrap servers, topic) of `kafka://HOST:PORT[,HOST:PORT]/TOPIC`; `kafka:///TOPIC` takes
+    `default_servers` ([kafka] bootstrap.servers)."""
+    rest = target.split("://", 1)[1] if "://" in target else ""
+    servers, _, topic = rest.partition("/")
+    if not servers and default_servers:
+        servers = default_servers
+    hosts = [h.strip() for h in servers.split(",") if h.strip()]
+    if not hosts or not all(re.fullmatch(r"[A-Za-z0-9.\-\[\]:]+:\d{1,5}", h) for h in hosts):
+        raise UsageError(f"--target {target!r}: expected kafka://HOST:PORT[,HOST:PORT]/TOPIC",
+                         hint="e.g. kafka://127.0.0.1:9092/orders")
+    if not _TOPIC.fullmatch(topic) or topic in (".", ".."):
+        raise UsageError(f"--target {target!r}: {topic!r} is not a Kafka topic name",
+                         hint="up to 249 of A-Z a-z 0-9 . _ -, e.g. kafka://127.0.0.1:9092/orders")
+    return ",".join(hosts), topic
+
+
+def resolve(properties: dict[str, str]) -> dict[str, str]:
+    """`env:VAR` values read from the environment (UsageError naming the property when unset)."""
+    out = {}
+    for name, given in properties.items():
+        value = given
+        if given.startswith("env:"):
+            var = given[4:]
+            found = os.environ.get(var)
+            if found is None:
+                raise UsageError(f"Kafka property {name}: environment variable {var} is not set",
+                                 hint=f"export {var}=... before the run")
+            value = found
+        out[name] = value
+    return out
+
+
+def key_getter(path: str | None) -> Callable[[CloudEvent], bytes | None]:
+    """The message key of an event: a field path (`data.order_id`, `subject`, `id`), or the entity."""
+    if path is None:
+        def entity(event: CloudEvent) -> bytes | None:
+            fields = ENTITY_KEYS.get(event.type)
+            if fields is not None:
+                found = _walk(event, fields)
+                if found is not None:
+                    return found
+            return event.subject.encode() if event.subject else None
+
+        return entity
+    parts = tuple(path.split("."))
+    if not path or any(not p for p in parts):
+        raise UsageError(f"--key {path!r}: expected a field path such as data.order_id, subject or id")
+    return lambda event: _walk(event, parts)
+
+
+def doc_key_getter(path: str | None) -> Callable[[dict[str, Any]], bytes | None]:
+    """`key_getter` for a structured event's JSON object (a replayed line), without a CloudEvent."""
+    if path is None:
+        def entity(doc: dict[str, Any]) -> bytes | None:
+            fields = ENTITY_KEYS.get(doc.get("type", ""))
+            if fields is not None:
+                found = _walk_doc(doc, fields)
+                if found is not None:
+                    return found
+            subject = doc.get("subject")
+            return subject.encode() if isinstance(subject, str) and subject else None
+
+        return entity
+    parts = tuple(path.split("."))
+    return lambda doc: _walk_doc(doc, parts)
+
+
+def _walk_doc(doc: dict[str, Any], parts: tuple[str, ...]) -> bytes | None:
+    value: Any = doc
+    for part in parts:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return _key_bytes(value)
+
+
+def _key_bytes(value: Any) -> bytes | None:
+    if value is None or isinstance(value, dict | list):
+        return None
+    return value if isinstance(value, bytes) else str(value).encode()
+
+
+def _walk(event: CloudEvent, parts: tuple[str, ...]) -> bytes | None:
+    head = parts[0]
+    if head == "data":
+        value: Any = event.data
+    elif head in ("id", "source", "type", "subject", "time", "dataschema"):
+        value = getattr(event, head)
+    else:
+        value = event.extensions.get(head)
+    for part in parts[1:]:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    if value is None or isinstance(value, dict | list):
+        return None
+    return value if isinstance(value, bytes) else str(value).encode()
+
+
+def binary_message(event: CloudEvent) -> tuple[bytes, Headers]:
+    """CloudEvents Kafka binding, binary mode: (value, headers)."""
+    headers: Headers = [
+        ("ce_specversion", event.specversion.encode()),
+        ("ce_id", event.id.encode()),
+        ("ce_source", event.source.encode()),
+        ("ce_type", event.type.encode()),
+    ]
+    if event.time is not None:
+        headers.append(("ce_time", event.time.encode()))
+    if event.dataschema is not None:
+        headers.append(("ce_dataschema", event.dataschema.encode()))
+    if event.subject is not None:
+        headers.append(("ce_subject", event.subject.encode()))
+    for name, value in event.extensions.items():
+        headers.append((f"ce_{name}", (value if isinstance(value, str) else str(value)).encode()))
+    headers.append(("content-type", (event.datacontenttype or CONTENT_TYPE_JSON).encode()))
+    data = event.data
+    if data is None:
+        return b"", headers
+    return (data if isinstance(data, bytes) else orjson.dumps(data)), headers
+
+
+STRUCTURED_HEADERS: Headers = [("content-type", f"{CONTENT_TYPE_STRUCTURED}; charset=UTF-8".encode())]
+
+
+def _kafka_reason(error: KafkaError) -> Reason:
+    name = error.name()
+    if name in ("_MSG_TIMED_OUT", "_TIMED_OUT", "REQUEST_TIMED_OUT", "_TIMED_OUT_QUEUE"):
+        return Reason.TIMEOUT
+    if name in ("_PURGE_QUEUE", "_PURGE_INFLIGHT"):
+        return Reason.CANCELLED
+    if name == "_SSL":
+        return Reason.TLS
+    return Reason.TRANSPORT
+
+
+def _detail(error: KafkaError) -> str:
+    return f"{error.name()}: {error.str()}"
+
+
+class _OffsetLog:
+    """`kafka-offsets-<shard>.bin`: one OFFSET_DTYPE record per acknowledged message, buffered."""
+
+    def __init__(self, path: Path) -> None:
+        self._file: BinaryIO = path.open("ab", buffering=0)
+        self._rows = np.zeros(4096, dtype=OFFSET_DTYPE)
+        self._used = 0
+        self.written = 0
+
+    def append(self, key: bytes, partition: int, offset: int, ts_type: int, ts_ms: int) -> None:
+        row = self._rows[self._used]
+        row["key"] = key
+        row["partition"] = partition
+        row["offset"] = offset
+        row["timestamp_type"] = ts_type
+        row["timestamp_ms"] = ts_ms
+        self._used += 1
+        self.written += 1
+        if self._used == len(self._rows):
+            self.flush()
+
+    def flush(self) -> None:
+        if self._used:
+            self._file.write(self._rows[: self._used].tobytes())
+            self._used = 0
+
+    def close(self) -> None:
+        self.flush()
+        self._file.close()
+
+
+def read_offsets(run_dir: Path) -> np.ndarray[Any, np.dtype[np.void]]:
+    """Every shard's offset records of a run (whole records only; a torn tail is skipped)."""
+    parts = []
+    for path in sorted(Path(run_dir).glob("kafka-offsets-*.bin")):
+        raw = path.read_bytes()
+        whole = len(raw) // OFFSET_DTYPE.itemsize * OFFSET_DTYPE.itemsize
+        parts.append(np.frombuffer(raw[:whole], dtype=OFFSET_DTYPE))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=OFFSET_DTYPE)
+
+
+@dataclass
+class _State:
+    """What the delivery reports and the poller share (all on the event loop's thread)."""
+
+    in_flight: int = 0
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    last_error: str | None = None
+    log: list[str] = field(default_factory=list)  # librdkafka's warnings, newest last (a few kept)
+    producer_id: bool = False  # the idempotent producer has its id (stats said so)
+
+    def on_stats(self, text: str) -> None:
+        """librdkafka's statistics, read only until the producer id is assigned (a substring, no JSON)."""
+        if not self.producer_id and _ASSIGNED.search(text) is not None:
+            self.producer_id = True
+
+
+class _KeepLog(logging.Handler):
+    """librdkafka's log lines go here, not to stderr over the live view; errors quote the last."""
+
+    def __init__(self, state: _State) -> None:
+        super().__init__(logging.INFO)
+        self._state = state
+
+    def emit(self, record: logging.LogRecord) -> None:
+        log = self._state.log
+        log.append(record.getMessage())
+        del log[:-5]
+
+
+def _logger(state: _State) -> logging.Logger:
+    logger = logging.Logger("evtool.kafka")  # not in logging's tree: nothing else prints it
+    logger.addHandler(_KeepLog(state))
+    return logger
+
+
+class KafkaTarget(AsyncTarget):
+    """One producer per sender process; `send` gets one event (Kafka messages are not batched here:
+    librdkafka batches by partition itself, per `linger.ms` and `batch.size`)."""
+
+    def __init__(self, options: TargetOptions) -> None:
+        self._options = options
+        self._kafka: KafkaOptions = options.transport if isinstance(options.transport, KafkaOptions) \
+            else KafkaOptions()
+        self._servers, self._topic = parse_url(options.target, self._kafka.bootstrap)
+        self._key = key_getter(self._kafka.key)
+        self._doc_key = doc_key_getter(self._kafka.key)
+        self._structured = options.mode == "structured"
+        self._producer: Producer | None = None
+        self._poller: asyncio.Task[None] | None = None
+        self._state: _State | None = None
+        self._offsets: _OffsetLog | None = None
+        self.partitions = 0
+
+    @property
+    def description(self) -> str:
+        return self._options.target
+
+    def settings(self) -> dict[str, Any]:
+        """For the run's meta: transport, topic, partitions, the producer's properties (no secret)."""
+        return {"transport": "kafka", "bootstrap.servers": self._servers, "topic": self._topic,
+                "partitions": self.partitions, "content_mode": self._options.mode,
+                "key": self._kafka.key or "entity (" + ", ".join(
+                    f"{t}: {'.'.join(p)}" for t, p in ENTITY_KEYS.items()) + ")",
+                "properties": {**self._kafka.redacted(), "message.timeout.ms": str(self._timeout_ms())}}
+
+    def attach_run(self, run_dir: Path, shard: int) -> None:
+        """Where acknowledged offsets go: `kafka-offsets-<shard>.bin` in the run directory."""
+        self._offsets = _OffsetLog(run_dir / OFFSETS_FILE.format(shard=shard))
+
+    def _timeout_ms(self) -> int:
+        given = dict(self._kafka.properties)
+        for name in ("message.timeout.ms", "delivery.timeout.ms"):
+            if name in given:
+                return int(given[name])
+        return max(1, int(self._options.timeout_s * 1000))
+
+    def _config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {
+            "bootstrap.servers": self._servers,
+            "client.id": "evtool",
+            "message.timeout.ms": self._timeout_ms(),
+            "socket.connection.setup.timeout.ms": int(OPEN_TIMEOUT_S * 1000),
+            "allow.auto.create.topics": "false",  # a missing topic is an error before time zero
+        }
+        config.update(resolve(self._kafka.merged()))
+        config.pop("delivery.timeout.ms", None)  # an alias of message.timeout.ms, set above
+        return config
+
+    async def open(self) -> None:
+        from confluent_kafka import KafkaException, Producer
+
+        state = _State()
+        self._state = state
+
+        final: list[str] = []
+
+        def on_error(error: KafkaError) -> None:
+            state.last_error = _detail(error)
+            if error.name() in _FINAL_ERRORS:
+                final.append(state.last_error)
+
+        config = self._config()
+        config["error_cb"] = on_error
+        config["logger"] = _logger(state)
+        idempotent = str(config.get("enable.idempotence", "false")).lower() in ("true", "1")
+        if idempotent and "statistics.interval.ms" not in config:
+            # librdkafka asks for the producer id on a timer (about 0.5 s) after the first connection;
+            # waiting for it here keeps that wait out of the first events' latency
+            config["statistics.interval.ms"] = 50
+            config["stats_cb"] = state.on_stats
+        else:
+            state.producer_id = True
+        try:
+            producer = Producer(config)
+        except KafkaException as exc:
+            error = exc.args[0]
+            raise UsageError(f"Kafka configuration: {error.str() if hasattr(error, 'str') else error}",
+                             hint="check -X and the [kafka] table of evtool.toml") from None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + OPEN_TIMEOUT_S
+        while True:  # short tries, polling between them: error callbacks (auth failed) end it early
+            try:
+                wait = min(1.0, max(0.1, deadline - loop.time()))
+                metadata = await loop.run_in_executor(None, partial(producer.list_topics, self._topic, wait))
+                break
+            except KafkaException as exc:
+                producer.poll(0)
+                if final or loop.time() >= deadline:
+                    why = final[0] if final else state.last_error or _detail(exc.args[0])
+                    if state.log and state.log[-1].rsplit(": ", 1)[-1] not in why:
+                        why = f"{why}; {state.log[-1]}"
+                    raise TargetError(
+                        f"Kafka {self._servers}: cannot read metadata for topic {self._topic} ({why})",
+                        hint="is the broker up, and are security.protocol and sasl.* right?") from None
+        topic = metadata.topics.get(self._topic)
+        if topic is None or topic.error is not None:
+            why = "not in the metadata" if topic is None or topic.error is None else topic.error.str()
+            raise TargetError(f"Kafka {self._servers}: topic {self._topic} is not usable ({why})",
+                              hint="create it first (kafka-topics.sh --create), or check its ACLs")
+        self.partitions = len(topic.partitions)
+        while not state.producer_id and loop.time() < deadline + 1.0:
+            producer.poll(0)
+            await asyncio.sleep(0.01)
+        self._producer = producer
+        self._poller = asyncio.create_task(self._poll_loop(producer, state))
+
+    async def _poll_loop(self, producer: Producer, state: _State) -> None:
+        """Runs the delivery reports on this loop; fast while anything is in flight, idle otherwise."""
+        while True:
+            try:
+                producer.poll(0)
+            except Exception as exc:  # a callback's error must not stop the delivery reports
+                state.last_error = f"{type(exc).__name__}: {exc}"
+            if state.in_flight:
+                await asyncio.sleep(POLL_INTERVAL_S)
+            else:
+                state.wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(state.wake.wait(), IDLE_POLL_S)
+
+    async def send(self, events: Sequence[OutEvent]) -> SendResult:
+        producer, state = self._producer, self._state
+        assert producer is not None, "open() first"
+        assert state is not None
+        if self._structured and isinstance(events, RawBatch) and isinstance(events.source, EventBlock):
+            # a replayed line as recorded: no CloudEvent object, only the fields the key needs
+            block, index = events.source, events.start
+            value = block.line(index)
+            key = self._doc_key(orjson.loads(value))
+            correlation = bytes(block.keys[index])
+            headers = STRUCTURED_HEADERS
+        else:
+            out = events[0]
+            correlation = out.key
+            if self._structured:
+                value = structured_body(events) if isinstance(events, RawBatch) else out.structured()
+                headers = STRUCTURED_HEADERS
+            else:
+                value, headers = binary_message(out.event)
+            key = self._key(out.event)
+        future: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
+        offsets = self._offsets
+
+        def delivered(error: KafkaError | None, message: Message) -> None:
+            state.in_flight -= 1
+            if error is None:
+                if offsets is not None:
+                    ts_type, ts_ms = message.timestamp()
+                    offsets.append(correlation, message.partition() or 0, message.offset() or 0,
+                                   ts_type, ts_ms)
+                result = OK_KAFKA
+            else:
+                result = SendResult(Status.FAILED, _kafka_reason(error), detail=_detail(error))
+            if not future.done():
+                future.set_result(result)
+
+        try:
+            producer.produce(self._topic, value, key, headers=headers, on_delivery=delivered)
+        except BufferError:
+            return QUEUE_FULL
+        except Exception as exc:  # KafkaException: refused locally (MSG_SIZE_TOO_LARGE, unknown partition)
+            error = exc.args[0] if exc.args else None
+            if error is not None and hasattr(error, "name"):
+                return SendResult(Status.FAILED, _kafka_reason(error), detail=_detail(error))
+            return SendResult(Status.FAILED, Reason.OTHER, detail=f"{type(exc).__name__}: {exc}")
+        if not state.in_flight:
+            state.wake.set()
+        state.in_flight += 1
+        return await future
+
+    async def close(self) -> None:
+        producer, state = self._producer, self._state
+        if producer is not None and state is not None:
+            deadline = time.monotonic() + CLOSE_FLUSH_S
+            while len(producer) and time.monotonic() < deadline:  # messages still queued or in flight
+                producer.poll(0)
+                await asyncio.sleep(POLL_INTERVAL_S)
+            producer.purge()
+            producer.poll(0)
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
+        if self._offsets is not None:
+            self._offsets.close()
+            self._offsets = None
+        self._producer = None
+
+
+OK_KAFKA = SendResult(Status.OK)
+QUEUE_FULL = SendResult(Status.DROPPED, Reason.QUEUE_FULL, detail="_QUEUE_FULL: Local: Queue full")
+
+
+def _make(options: TargetOptions) -> Target:
+    return KafkaTarget(options)
+
+
+def _validate(options: TargetOptions) -> None:
+    if options.mode == "batch":
+        raise UsageError("--mode batch: the CloudEvents Kafka binding has no batched mode",
+                         hint="use --mode binary (ce_ headers, the default) or --mode structured")
+    kafka = options.transport if isinstance(options.transport, KafkaOptions) else KafkaOptions()
+    parse_url(options.target, kafka.bootstrap)
+    key_getter(kafka.key)
+    resolve(kafka.merged())  # a missing env: secret is one line before the run
+
+
+register(TransportSpec(("kafka",), _make, "kafka://HOST:PORT[,HOST:PORT]/TOPIC", _validate))
