@@ -17,7 +17,7 @@ from rich.console import Console
 
 from evtool import __version__
 from evtool.cli.views import render_report_text, write_atomically, write_text_view
-from evtool.errors import UsageError
+from evtool.errors import ExitCode, UsageError
 from evtool.units import parse_duration_ns
 
 if TYPE_CHECKING:
@@ -43,8 +43,9 @@ def latency_report(
     run_dirs: Annotated[list[Path], typer.Argument(help="Run directories (several: shards of one test).")],
     slo: Annotated[
         list[str] | None,
-        typer.Option("--slo", help="Objective, repeatable (default p99<=2s and lost<=0); e.g. p95<=500ms, "
-                     "within(2s)>=99.5%, lost<=0.1%, failed<=1%."),
+        typer.Option("--slo", help="Objective, repeatable (default: every event's result within the target, "
+                     "i.e. within(2s)>=100%, with p99<=2s and lost<=0); e.g. p95<=500ms, within(2s)>=99.5%, "
+                     "lost<=0.1%, failed<=1%."),
     ] = None,
     target: Annotated[str, typer.Option("--target", help="Latency target, e.g. 2s or 500ms.")] = "2s",
     baseline: Annotated[
@@ -60,17 +61,18 @@ def latency_report(
     ] = ReportFormat.TEXT,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
 ) -> None:
-    """End-to-end latency of one or more runs against the target; exit 1 when an objective is missed."""
+    """End-to-end latency of one or more runs against the target; exit 1 when an objective is missed
+    or the run is incomplete (it never ended cleanly, or its log is damaged)."""
     from evtool.results.render_html import render_html
     from evtool.results.render_markdown import render_markdown
     from evtool.results.report import build_document, load_stats, render_json
     from evtool.results.slo import parse_slos
 
-    slos = parse_slos(slo)
     target_ns = parse_duration_ns(target, option="--target")
     window_ns = parse_duration_ns(window, option="--window")
     if window_ns <= 0 or target_ns <= 0:
         raise UsageError("--target and --window must be longer than 0")
+    slos = parse_slos(slo, target_ns) if slo else None  # None: the default objectives, spelled out
     timeout_ns = parse_duration_ns(result_timeout, option="--result-timeout") if result_timeout else None
     stats = load_stats(run_dirs, target_ns=target_ns, window_ns=window_ns, result_timeout_ns=timeout_ns)
     base = (load_stats(baseline, target_ns=target_ns, window_ns=window_ns, result_timeout_ns=timeout_ns)
@@ -89,8 +91,9 @@ def latency_report(
             write_atomically(output, text)
         else:
             sys.stdout.write(text)
-    if doc["exit_code"]:
-        raise typer.Exit(doc["exit_code"])
+    code = ExitCode(doc["exit_code"])
+    if code is not ExitCode.OK:
+        raise typer.Exit(code)
 
 
 def _parse_listen(listen: str) -> tuple[str, int]:

@@ -36,6 +36,7 @@ import json
 import os
 import re
 import secrets
+import socket
 import struct
 import time
 import uuid
@@ -235,6 +236,9 @@ class RunMeta:
     incomplete: list[str] = field(default_factory=list)
     format_version: int = FORMAT_VERSION
     notes: list[str] = field(default_factory=list)
+    # the machine that wrote the run: a report blames clocks only when two hosts were involved
+    # (None: unknown, a run written before evtool recorded it)
+    host: str | None = field(default_factory=socket.gethostname)
 
     def write(self, run_dir: Path) -> None:
         """Atomically (write then rename), so a reader never sees half a meta file."""
@@ -253,6 +257,7 @@ class RunMeta:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+            known.setdefault("host", None)  # not this machine's name: an older run's host is unknown
             return cls(**known)
         except (json.JSONDecodeError, TypeError) as exc:
             raise InputError(f"{path}: damaged run metadata: {exc}") from None
