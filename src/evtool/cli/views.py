@@ -195,7 +195,7 @@ def write_text_view(path: Path, render: Callable[[Console], None], *, width: int
 def write_atomically(path: Path, text: str) -> None:
     """Write via a temporary file, so an earlier report is never left half-overwritten."""
     if path.is_dir():
-        raise InputError(f"{path}: cannot write the report: it is a directory", hint="give a file name")
+        raise InputError(f"{path}: cannot write the report: it is a directory; give a file name")
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         tmp.write_text(text, encoding="utf-8")
@@ -203,5 +203,5 @@ def write_atomically(path: Path, text: str) -> None:
     except OSError as exc:
         with contextlib.suppress(OSError):  # on a read-only filesystem even this unlink fails (EROFS)
             tmp.unlink(missing_ok=True)
-        raise InputError(f"{path}: cannot write the report: {exc.strerror or exc}",
-                         hint="choose a writable place for --output") from None
+        raise InputError(f"{path}: cannot write the report: {exc.strerror or exc}; "
+                         "choose a writable place for --output") from None
