@@ -323,3 +323,14 @@ def test_a_verdict_without_data_does_not_hide_a_failure(tmp_path: Path) -> None:
     assert doc["verdict"] == "FAIL"
     assert [s["passed"] for s in doc["slos"]] == [False, None, True]
     assert Verdict.FAIL.value == doc["verdict"]
+
+
+def test_results_the_collector_recorded_but_the_log_lacks_make_it_incomplete(tmp_path: Path) -> None:
+    run = write_run(tmp_path / "r", _fast())
+    (run / "collector-0.json").write_text(json.dumps({"requests": 100, "results": 100}))
+    assert _doc(run)["verdict"] == "PASS"
+    (run / "collector-0.json").write_text(json.dumps({"requests": 150, "results": 150}))
+    doc = _doc(run)
+    assert doc["verdict"] == "INCOMPLETE"
+    assert doc["incomplete"] == [f"{run}: the collector recorded 150 results (collector-*.json) but the "
+                                 "results log holds 100: accepted results are missing"]

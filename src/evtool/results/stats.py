@@ -554,6 +554,19 @@ def _read_collector_counts(path: Path) -> int:
     return total
 
 
+def _collector_recorded(path: Path) -> int | None:
+    """How many results the collectors of a run dir said they wrote to its log (None: no counts file)."""
+    total = None
+    for counts_file in sorted(path.glob(COLLECTOR_COUNTS_GLOB)):
+        try:
+            recorded = json.loads(counts_file.read_text(encoding="utf-8")).get("results")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(recorded, int):
+            total = (total or 0) + recorded
+    return total
+
+
 def _ended_ns(run: Run) -> int | None:
     if not run.meta.ended_at:
         return None
@@ -1023,6 +1036,11 @@ class _Computation:
             if run.meta.ended_at is not None:
                 reasons += [f"{name}: {size} bytes after the last whole record in a run that ended cleanly "
                             "(a damaged log)" for name, size in _torn_tails(run, path)]
+            recorded = _collector_recorded(path)
+            if recorded is not None and recorded > _result_count(run):
+                reasons.append(f"{path}: the collector recorded {recorded} results ({COLLECTOR_COUNTS_GLOB}) "
+                               f"but the results log holds {_result_count(run)}: accepted results are "
+                               "missing")
         for name, damage in self.damaged.items():
             itemsize = (RESULT_DTYPE if Path(name).name.startswith("results") else EVENT_DTYPE).itemsize
             reasons.append(f"{name}: skipped {damage.count} damaged records ({damage.count * itemsize} "
