@@ -102,3 +102,16 @@ def test_report_to_an_unwritable_place_is_one_line_and_exit_2(tmp_path: Path) ->
     done = _evtool("latency-report", str(run_dir), "-o", str(tmp_path))
     assert done.returncode == ExitCode.USAGE
     assert "is a directory" in done.stderr
+
+
+def test_collect_into_an_unwritable_run_dir_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    with unwritable_dir(tmp_path) as nowhere:
+        for run_dir in (nowhere, nowhere / "new"):  # an existing directory, and one to be made there
+            done = _evtool("collect", "--run-dir", str(run_dir), "--listen", "127.0.0.1:0",
+                           "--duration", "1s")
+            assert done.returncode == ExitCode.USAGE, done.stderr
+            assert "Traceback" not in done.stderr
+            lines = done.stderr.strip().splitlines()
+            assert len(lines) == 1, done.stderr
+            assert lines[0].startswith(f"error: --run-dir {run_dir}: cannot write the run there: ")
+            assert lines[0].endswith("; choose a writable directory")

@@ -17,7 +17,7 @@ from rich.console import Console
 
 from evtool import __version__
 from evtool.cli.views import render_report_text, write_atomically, write_text_view
-from evtool.errors import ExitCode, UsageError
+from evtool.errors import ExitCode, InputError, UsageError
 from evtool.units import parse_duration_ns
 
 if TYPE_CHECKING:
@@ -140,7 +140,6 @@ def collect(
     by = CorrelateBy.parse(correlate_by)
     if run_dir.exists() and not run_dir.is_dir():
         raise UsageError(f"--run-dir {run_dir}: exists and is not a directory")
-    run_dir.mkdir(parents=True, exist_ok=True)
     clock = RunClock()
     meta = RunMeta(
         run_id=uuid.uuid4().hex, command=["evtool", *sys.argv[1:]],
@@ -149,7 +148,12 @@ def collect(
         started_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), collector=listen,
         correlate_by=str(by),
     )
-    meta.write(run_dir)
+    try:  # before listening: a run dir that cannot be written is bad input, not a crash mid-run
+        run_dir.mkdir(parents=True, exist_ok=True)
+        meta.write(run_dir)
+    except OSError as exc:
+        raise InputError(f"--run-dir {run_dir}: cannot write the run there: {exc.strerror or exc}; "
+                         "choose a writable directory") from None
     console = Console(stderr=True, highlight=False)
     collector = Collector(host, port, run_dir, by, clock)
     interrupted = False
@@ -163,7 +167,11 @@ def collect(
     if counts.uncorrelated or counts.unreadable:
         meta.notes.append(f"{counts.uncorrelated} results had no correlation value ({by}); "
                           f"{counts.unreadable} bodies were unreadable")
-    meta.write(run_dir)
+    try:
+        meta.write(run_dir)
+    except OSError as exc:  # the run keeps no clean end: a report on it says INCOMPLETE
+        raise InputError(f"--run-dir {run_dir}: cannot record the end of the run: "
+                         f"{exc.strerror or exc}") from None
     console.print(f"{counts.results} results recorded, {counts.uncorrelated} without correlation value, "
                   f"{counts.unreadable} unreadable ({counts.requests} requests)")
 
