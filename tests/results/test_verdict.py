@@ -334,3 +334,19 @@ def test_results_the_collector_recorded_but_the_log_lacks_make_it_incomplete(tmp
     assert doc["verdict"] == "INCOMPLETE"
     assert doc["incomplete"] == [f"{run}: the collector recorded 150 results (collector-*.json) but the "
                                  "results log holds 100: accepted results are missing"]
+
+
+def test_garbage_reads_the_same_whole_or_streamed(tmp_path: Path) -> None:
+    """`read_run` (a run read whole) used to raise on a type index its .types lacks."""
+    from evtool.results.runlog import read_run
+    from evtool.results.stats import compute_stats
+
+    run = write_run(tmp_path / "r", _fast())
+    with (run / "events-0.bin").open("ab") as handle:
+        handle.write(b"\x07" * 56 * 3)
+    whole = compute_stats([read_run(run)], [run])
+    streamed = load_stats([run], target_ns=2000 * MS, window_ns=5000 * MS)
+    assert whole.counts == streamed.counts
+    assert whole.counts.scheduled == 100
+    assert whole.runs[0].skipped_records == 3
+    assert any("skipped 3 damaged records" in r for r in whole.incomplete)

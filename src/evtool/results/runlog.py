@@ -53,6 +53,7 @@ from evtool.errors import InputError
 
 META_FILE = "meta.json"
 FORMAT_VERSION = 1
+UNKNOWN_TYPE = 0xFFFF  # `type` of a record read whole whose type index its shard's .types lacks
 
 
 class Status(IntEnum):
@@ -465,7 +466,8 @@ class RunLog:
 
 
 def read_run(run_dir: Path) -> RunLog:
-    """Read every shard of a run; a torn last record of a shard is skipped and counted.
+    """Read every shard of a run; a torn last record of a shard is skipped and counted, a
+    record naming a type its shard lacks gets `UNKNOWN_TYPE` (the report counts it damaged).
 
     Shards are read straight into one preallocated array: concatenating per-shard arrays
     would hold every record twice (about 1 GB more at ten million events). A report does
@@ -488,10 +490,12 @@ def read_run(run_dir: Path) -> RunLog:
             mapping[local] = global_index[name]
         column = events["type"][start:stop]
         if len(column):
-            if int(column.max()) >= len(shard.types):
-                raise InputError(f"{shard.path}: records name event types missing from "
-                                 f"{shard.path.with_suffix('.types').name}")
-            events["type"][start:stop] = mapping[column]
+            # a type index the .types file does not name marks a damaged record (garbage in the
+            # log): it keeps an index no type has, and the report skips and counts it
+            unknown = column >= len(shard.types)
+            events["type"][start:stop] = mapping[np.where(unknown, 0, column)]
+            if unknown.any():
+                events["type"][start:stop][unknown] = UNKNOWN_TYPE
         start = stop
     results = _read_all(files.result_files, RESULT_DTYPE)
     return RunLog(meta=files.meta, events=events, results=results, types=types,
