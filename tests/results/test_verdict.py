@@ -350,3 +350,12 @@ def test_garbage_reads_the_same_whole_or_streamed(tmp_path: Path) -> None:
     assert whole.counts.scheduled == 100
     assert whole.runs[0].skipped_records == 3
     assert any("skipped 3 damaged records" in r for r in whole.incomplete)
+
+
+def test_events_the_sender_never_reached_make_the_run_not_measurable(tmp_path: Path) -> None:
+    events = [*_fast(), Ev("late", 995, status=Status.DROPPED, reason=Reason.BEHIND_SCHEDULE)]
+    doc = _doc(write_run(tmp_path / "r", events))
+    assert doc["verdict"] == "NOT_MEASURABLE"
+    assert doc["reasons"] == {"dropped:BEHIND_SCHEDULE": 1}
+    assert any("1 events were dropped because the sender had not reached them" in r
+               for r in doc["not_measurable"])

@@ -71,6 +71,7 @@ class Reason(IntEnum):
     PROTOCOL = 5  # malformed answer, disconnect mid-response
     MAX_IN_FLIGHT = 10  # the in-flight cap was reached at the intended send time
     CANCELLED = 11  # the run ended (Ctrl-C, duration over) before the event could be sent
+    BEHIND_SCHEDULE = 12  # the sender had not reached the event by the run's planned end (dropped)
     OTHER = 255
 
 

@@ -196,6 +196,12 @@ def not_measurable_reasons(stats: LatencyStats) -> list[str]:
             f"the sender fell behind its schedule: p99 scheduling lag {lag_p99:.0f} ms > "
             f"{MAX_SCHEDULING_LAG_P99_NS / 1e6:.0f} ms (lower the rate or add workers)"
         )
+    behind = stats.reasons.get(f"dropped:{Reason.BEHIND_SCHEDULE.name}", 0)
+    if behind:
+        reasons.append(
+            f"{behind} events were dropped because the sender had not reached them by the run's planned "
+            "end: it fell behind its schedule (lower the rate or add workers)"
+        )
     in_flight = stats.reasons.get(f"dropped:{Reason.MAX_IN_FLIGHT.name}", 0)
     if stats.counts.scheduled and in_flight / stats.counts.scheduled > MAX_IN_FLIGHT_DROP_SHARE:
         reasons.append(
