@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.support.readonly_fs import unwritable_dir
@@ -26,7 +28,7 @@ def _evtool(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]
                           env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"})
 
 
-def _report(run_dir: Path, *extra: str) -> tuple[int, dict[str, object]]:
+def _report(run_dir: Path, *extra: str) -> tuple[int, dict[str, Any]]:
     done = _evtool("latency-report", str(run_dir), "--format", "json", *extra)
     assert done.stdout, done.stderr
     return done.returncode, json.loads(done.stdout)
@@ -115,3 +117,50 @@ def test_collect_into_an_unwritable_run_dir_is_one_line_and_exit_2(tmp_path: Pat
             assert len(lines) == 1, done.stderr
             assert lines[0].startswith(f"error: --run-dir {run_dir}: cannot write the run there: ")
             assert lines[0].endswith("; choose a writable directory")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_listening(port: int, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def test_results_after_the_timeout_are_shown_above_it_not_capped(tmp_path: Path) -> None:
+    """The reference consumer decides in 30..570 ms; results later than 400 ms are lost. Their
+    latency is only known to exceed 400 ms: the top percentiles say "> 400 ms" (was: the largest
+    result that made it, just under 400 ms, as if nothing were slower)."""
+    consumer_port, collector_port = _free_port(), _free_port()
+    consumer = subprocess.Popen([str(EVTOOL), "consumer", "serve", "--port", str(consumer_port),
+                                 "--results-to", f"http://127.0.0.1:{collector_port}/results",
+                                 "--workers", "64", "--service-time", "300ms", "--jitter", "0.9",
+                                 "--duration", "60s"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run_dir = tmp_path / "run"
+    try:
+        _wait_listening(consumer_port)
+        sent = _evtool("simulate", "--target", f"http://127.0.0.1:{consumer_port}/events", "--rate", "100/s",
+                       "--count", "200", "--collect", f"127.0.0.1:{collector_port}", "--result-timeout",
+                       "400ms", "--run-dir", str(run_dir), "-q")
+        assert sent.returncode == 0, sent.stderr
+    finally:
+        consumer.terminate()
+        consumer.wait(10)
+    code, doc = _report(run_dir)
+    counts, e2e = doc["counts"], doc["latency_ms"]["end_to_end"]
+    assert 0 < counts["lost"] < 200
+    assert "max" in e2e["censored"]
+    assert e2e["lower_bound_ms"] == 400
+    assert e2e["censored_count"] == counts["lost"]
+    assert e2e["count"] == counts["ok"]  # the measured ones
+    assert code == ExitCode.CHECK_FAILED
+    text = _evtool("latency-report", str(run_dir)).stdout
+    assert "> 400 ms" in text
