@@ -359,3 +359,17 @@ def test_events_the_sender_never_reached_make_the_run_not_measurable(tmp_path: P
     assert doc["reasons"] == {"dropped:BEHIND_SCHEDULE": 1}
     assert any("1 events were dropped because the sender had not reached them" in r
                for r in doc["not_measurable"])
+
+
+def test_lost_events_of_a_killed_run_are_only_known_to_exceed_what_they_waited(tmp_path: Path) -> None:
+    """Killed 10 ms after the last event: its missing result says nothing about a 10 s timeout."""
+    events = [Ev(str(i), i * 10, result_ms=[i * 10 + 150]) for i in range(95)]
+    events += [Ev(f"cut{i}", 950 + i * 10) for i in range(5)]  # the last acked at 990 + 10 ms
+    stats = load_stats([write_run(tmp_path / "killed", events, ended=False)], target_ns=2000 * MS,
+                       window_ns=1000 * MS)
+    assert stats.result_timeout_ns == 10_000 * MS
+    assert stats.censored_above_ns == 10 * MS
+    e2e = stats.distributions[E2E]
+    assert e2e.lower_bound_ms == 10
+    assert "max" in e2e.censored
+    assert any("5 lost events' result timeout had not elapsed when the run ended" in n for n in stats.notes)

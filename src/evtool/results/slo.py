@@ -162,7 +162,7 @@ def _actual(slo: Slo, stats: LatencyStats) -> float | None:
     if slo.metric == "percentile":
         assert slo.percentile is not None
         e2e = stats.histograms[E2E]
-        censored = counts.lost if stats.result_timeout_ns is not None else 0
+        censored = counts.lost if stats.censored_above_ns is not None else 0
         if e2e.get_total_count() + censored == 0:
             return None
         highest = hdr.Layout.of(e2e).highest_values()
@@ -223,8 +223,8 @@ def evaluate(slos: Sequence[Slo], stats: LatencyStats, *, default_objectives: bo
         passed = None if actual is None else slo.holds(actual)
         censored = actual is not None and math.isinf(actual)
         if censored:
-            assert stats.result_timeout_ns is not None
-            actual = float(stats.result_timeout_ns)  # the lower bound
+            assert stats.censored_above_ns is not None
+            actual = float(stats.censored_above_ns)  # the lower bound
         results.append(SloResult(slo=slo, actual=actual, passed=passed, censored=censored))
     reasons = not_measurable_reasons(stats)
     if stats.incomplete:

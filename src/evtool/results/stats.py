@@ -216,6 +216,7 @@ class LatencyStats:
     # any entry makes the verdict INCOMPLETE
     incomplete: list[str] = field(default_factory=list)
     result_timeout_ns: int | None = None  # with results: the (shortest) timeout after which an event is lost
+    censored_above_ns: int | None = None  # what every lost event's latency is known to exceed (<= timeout)
 
     @property
     def within_target_share(self) -> float | None:
@@ -664,6 +665,10 @@ class _Computation:
         self.join = _JoinCounts()
         self.damaged_results = 0
         self.timeout_ns: int | None = None  # the shortest result timeout of the runs with events
+        # what every lost event is known to exceed: the timeout, or less when a run ended (or was
+        # killed) before a lost event's timeout had elapsed
+        self.censor_ns: int | None = None
+        self.last_seen = [0] * len(runs)  # latest intended time of each run: its end, when it has none
 
     # -- pass 1 ----------------------------------------------------------------------------
 
@@ -713,6 +718,7 @@ class _Computation:
             lo, hi = int(good_intended.min()), int(good_intended.max())
             self.first_intended = lo if self.first_intended is None else min(self.first_intended, lo)
             self.last_intended = hi if self.last_intended is None else max(self.last_intended, hi)
+            self.last_seen[block.run] = max(self.last_seen[block.run], hi)
 
         # (type, version) groups, numbered as they are first seen
         versions = chunk["schema_version"].astype(np.int64)
@@ -738,6 +744,8 @@ class _Computation:
 
         # latencies the event log alone gives
         ack_ok = ack[ok]
+        if len(ack_ok):
+            self.last_seen[block.run] = max(self.last_seen[block.run], int(ack_ok.max()))
         intended_ok = intended[ok]
         self._fill(ACK, ack_ok - intended_ok)
         self._fill(SERVICE, ack_ok - sent[ok], count_negative=True)
@@ -868,11 +876,14 @@ class _Computation:
         window_classes = np.zeros(max(n_windows, 1) * _CLASSES, dtype=np.int64)
         window_hist = np.zeros(max(n_windows, 1) * length, dtype=np.int64)
         late = unfinished = 0
-        for run, (first_row, end_row) in zip(self.runs, self.run_rows, strict=True):
+        for run_index, (run, (first_row, end_row)) in enumerate(zip(self.runs, self.run_rows, strict=True)):
             timeout = self.result_timeout_ns or run.meta.result_timeout_ns or DEFAULT_RESULT_TIMEOUT_NS
             if self.collecting and end_row > first_row:
                 self.timeout_ns = timeout if self.timeout_ns is None else min(self.timeout_ns, timeout)
-            end_ns = _ended_ns(run)
+                self.censor_ns = timeout if self.censor_ns is None else min(self.censor_ns, timeout)
+            # a run without a clean end (killed, still running) ended, as far as anyone knows, at
+            # the last time its log records
+            end_ns = _ended_ns(run) or (self.last_seen[run_index] or None)
             for start in range(first_row, end_row, self.chunk):
                 rows = slice(start, min(end_row, start + self.chunk))
                 cls = self.cls[rows]
@@ -887,7 +898,11 @@ class _Computation:
                     late += int(np.count_nonzero(lost & has))
                     cls[lost] = _LOST
                     if end_ns is not None:
-                        unfinished += int(np.count_nonzero(lost & ~has & (intended > end_ns - timeout)))
+                        cut = lost & ~has & (intended > end_ns - timeout)
+                        if cut.any():
+                            unfinished += int(np.count_nonzero(cut))
+                            waited = max(0, end_ns - int(intended[cut].max()))
+                            self.censor_ns = waited if self.censor_ns is None else min(self.censor_ns, waited)
                     e2e_rows = in_time
                 else:
                     e2e_rows = ok
@@ -955,7 +970,8 @@ class _Computation:
         if self.too_large:
             notes.append(f"{self.too_large} latencies exceeded one hour and count as one hour")
         if unfinished:
-            notes.append(f"{unfinished} lost events' result timeout had not elapsed when the run ended")
+            notes.append(f"{unfinished} lost events' result timeout had not elapsed when the run ended: "
+                         "their latency is only known to exceed the time they waited")
         if counts.aborted:
             notes.append(f"{counts.aborted} events were aborted: the run ended (duration over, Ctrl-C) "
                          "before they were sent or answered")
@@ -967,7 +983,7 @@ class _Computation:
             if summary.interrupted:
                 notes.append(f"{summary.path}: the run was interrupted before its planned end")
 
-        bound_ns = self.timeout_ns if self.collecting else None
+        bound_ns = self.censor_ns if self.collecting else None
         bound_ms = bound_ns / 1e6 if bound_ns is not None else None
         window_censored = window_classes[:, _LOST] if bound_ns is not None else 0
         window_percentiles = hdr.percentiles_us(window_hist, PERCENTILES, highest_values, window_censored)
@@ -1022,7 +1038,8 @@ class _Computation:
             last_intended_ns=self.last_intended,
             notes=notes,
             incomplete=incomplete,
-            result_timeout_ns=bound_ns,
+            result_timeout_ns=self.timeout_ns if self.collecting else None,
+            censored_above_ns=bound_ns,
         )
 
     def _incomplete(self) -> list[str]:
