@@ -105,7 +105,7 @@ def synthesize(run_dir: Path, n: int, seed: int = 1, slow_from: float = 0.6, slo
     results[order].tofile(run_dir / "results-0.bin")
     RunMeta(run_id="bench", command=["bench"], options={}, tool_version="bench", target="http://127.0.0.1",
             clock_origin_ns=T0, started_at="2026-01-01T00:00:00Z", collector="127.0.0.1:9000",
-            result_timeout_ns=10_000 * MS).write(run_dir)
+            result_timeout_ns=10_000 * MS, ended_at="2026-01-01T01:00:00Z").write(run_dir)
 
 
 def _peak_rss_mib() -> float:

@@ -68,7 +68,7 @@ def test_missed_slo_exits_1_and_json_says_why(bad: Path) -> None:
     doc = json.loads(out)
     assert code == 1
     assert doc["verdict"] == "FAIL"
-    assert [s["passed"] for s in doc["slos"]] == [False, False]
+    assert [s["passed"] for s in doc["slos"]] == [False, False, False]
     assert doc["counts"]["lost"] == 1
     assert doc["counts"]["failed"] == 1
 
@@ -105,14 +105,15 @@ def test_not_a_run_dir_bad_slo_and_bad_duration_exit_2(good: Path, tmp_path: Pat
     assert "soon" in message
 
 
-def test_damaged_log_is_reported_with_what_was_skipped(good: Path) -> None:
+def test_torn_log_of_a_run_that_ended_cleanly_is_incomplete(good: Path) -> None:
     shard = good / "events-0.bin"
     shard.write_bytes(shard.read_bytes()[:-20])
     code, out = run(["latency-report", str(good), "--format", "json"])
     doc = json.loads(out)
-    assert code == 0
+    assert code == 1
+    assert doc["verdict"] == "INCOMPLETE"
     assert doc["counts"]["scheduled"] == 99
-    assert any("skipped 36 bytes" in note for note in doc["notes"])
+    assert any("36 bytes after the last whole record" in reason for reason in doc["incomplete"])
 
 
 def _free_port() -> int:

@@ -33,12 +33,15 @@ class Ev:
 
 
 def write_run(run_dir: Path, events: Sequence[Ev], *, collector: bool = True, shard: int = 0,
-              extra_results: Sequence[tuple[str, float]] = (), timeout_ms: float = 10_000) -> Path:
+              extra_results: Sequence[tuple[str, float]] = (), timeout_ms: float = 10_000,
+              ended: bool = True, incomplete: Sequence[str] = (), host: str | None = "testhost") -> Path:
+    """A run dir; `ended=False` leaves meta.json as a run that is still going (or was killed) has it."""
     run_dir.mkdir(parents=True, exist_ok=True)
     RunMeta(run_id=run_dir.name, command=["evtool"], options={}, tool_version="0", target="http://127.0.0.1",
             clock_origin_ns=T0, started_at="2026-01-01T00:00:00Z",
             collector="127.0.0.1:9000" if collector else None,
-            result_timeout_ns=int(timeout_ms * MS)).write(run_dir)
+            result_timeout_ns=int(timeout_ms * MS), ended_at="2026-01-01T01:00:00Z" if ended else None,
+            incomplete=list(incomplete), host=host).write(run_dir)
     writer = EventLogWriter(run_dir, shard)
     results = ResultLogWriter(run_dir, shard)
     for e in events:

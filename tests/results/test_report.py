@@ -22,8 +22,10 @@ TOP_KEYS = [
     "format", "verdict", "exit_code", "not_measurable", "target_ms", "end_to_end_source", "window_s",
     "duration_s", "runs", "counts", "within_target_share", "reasons", "latency_ms", "slos", "by_type",
     "windows", "distribution", "hdr_histograms", "baseline", "notes",
+    "verdict_line", "verdict_basis", "incomplete", "objectives", "result_timeout_ms",
 ]
-PERCENTILE_KEYS = ["count", "mean", "p50", "p90", "p95", "p99", "p99.9", "max"]
+PERCENTILE_KEYS = ["count", "mean", "p50", "p90", "p95", "p99", "p99.9", "max", "censored", "lower_bound_ms",
+                   "censored_count"]
 
 
 def _doc(tmp_path: Path, baseline: bool = False) -> dict[str, Any]:
@@ -43,10 +45,10 @@ def test_json_has_stable_keys_and_round_trips(tmp_path: Path) -> None:
     assert list(parsed["latency_ms"]) == ["end_to_end", "ack", "service", "scheduling_lag"]
     assert list(parsed["latency_ms"]["end_to_end"]) == PERCENTILE_KEYS
     assert list(parsed["windows"][0]) == ["start_ns", "scheduled", "ok", "failed", "dropped", "aborted",
-                                          "lost", "latency_ms"]
+                                          "lost", "latency_ms", "censored"]
     assert parsed["verdict"] == "FAIL"  # one lost event against the default lost<=0
     assert parsed["counts"]["lost"] == 1
-    assert parsed["slos"][1] == {"slo": "lost<=0", "passed": False, "actual": 1, "unit": "count"}
+    assert parsed["slos"][2] == {"slo": "lost<=0", "passed": False, "actual": 1, "unit": "count"}
     assert sum(b["count"] for b in parsed["distribution"]) == parsed["latency_ms"]["end_to_end"]["count"]
     decoded = HdrHistogram.decode(parsed["hdr_histograms"]["end_to_end"])  # other tools can merge it
     assert decoded.get_total_count() == parsed["latency_ms"]["end_to_end"]["count"]

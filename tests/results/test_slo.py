@@ -45,7 +45,9 @@ def test_bad_expressions_name_themselves_and_the_forms(text: str) -> None:
 
 
 def test_defaults_and_durations() -> None:
-    assert [s.text for s in parse_slos(None)] == ["p99<=2s", "lost<=0"]
+    assert [s.text for s in parse_slos(None)] == ["within(2s)>=100%", "p99<=2s", "lost<=0"]
+    assert [s.text for s in parse_slos(None, 500_000_000)] == ["within(500ms)>=100%", "p99<=500ms", "lost<=0"]
+    assert parse_slos(None, 1_500_000_000)[0].text == "within(1500ms)>=100%"
     assert parse_duration_ns("250us") == 250_000
     assert parse_duration_ns("1.5s") == 1_500_000_000
     with pytest.raises(UsageError):
@@ -68,7 +70,8 @@ def test_pass_and_fail(tmp_path: Path) -> None:
 
 def test_lost_events_fail_the_default(tmp_path: Path) -> None:
     events = [Ev(str(i), i, result_ms=[i + 100]) for i in range(99)] + [Ev("gone", 5)]
-    assert _verdict(tmp_path, events, []) == (Verdict.FAIL, [True, False])
+    # within(2s)>=100% misses the lost one; p99 (rank 99 of 100) is still measured; lost<=0 fails
+    assert _verdict(tmp_path, events, []) == (Verdict.FAIL, [False, True, False])
 
 
 def test_sender_behind_schedule_is_not_measurable(tmp_path: Path) -> None:

@@ -120,7 +120,8 @@ def running() -> Iterator[Callable[[Service, Path, RunClock], Service]]:
 def _meta(run_dir: Path, clock: RunClock, service: Service) -> RunMeta:
     return RunMeta(run_id=run_dir.name, command=["test"], options={}, tool_version="0", target=service.url,
                    clock_origin_ns=clock.wall_origin_ns, started_at="2026-01-01T00:00:00Z",
-                   collector=service.collector_address, result_timeout_ns=10_000 * MS)
+                   collector=service.collector_address, result_timeout_ns=10_000 * MS,
+                   ended_at="2026-01-01T00:01:00Z")  # these runs end cleanly; the reader needs to know
 
 
 def _event(number: int) -> OutEvent:

@@ -17,7 +17,7 @@ from rich.console import Console
 
 from evtool import __version__
 from evtool.cli.views import render_report_text, write_atomically, write_text_view
-from evtool.errors import UsageError
+from evtool.errors import ExitCode, InputError, UsageError
 from evtool.units import parse_duration_ns
 
 if TYPE_CHECKING:
@@ -43,8 +43,9 @@ def latency_report(
     run_dirs: Annotated[list[Path], typer.Argument(help="Run directories (several: shards of one test).")],
     slo: Annotated[
         list[str] | None,
-        typer.Option("--slo", help="Objective, repeatable (default p99<=2s and lost<=0); e.g. p95<=500ms, "
-                     "within(2s)>=99.5%, lost<=0.1%, failed<=1%."),
+        typer.Option("--slo", help="Objective, repeatable (default: every event's result within the target, "
+                     "i.e. within(2s)>=100%, with p99<=2s and lost<=0); e.g. p95<=500ms, within(2s)>=99.5%, "
+                     "lost<=0.1%, failed<=1%."),
     ] = None,
     target: Annotated[str, typer.Option("--target", help="Latency target, e.g. 2s or 500ms.")] = "2s",
     baseline: Annotated[
@@ -60,17 +61,18 @@ def latency_report(
     ] = ReportFormat.TEXT,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
 ) -> None:
-    """End-to-end latency of one or more runs against the target; exit 1 when an objective is missed."""
+    """End-to-end latency of one or more runs against the target; exit 1 when an objective is missed
+    or the run is incomplete (it never ended cleanly, or its log is damaged)."""
     from evtool.results.render_html import render_html
     from evtool.results.render_markdown import render_markdown
     from evtool.results.report import build_document, load_stats, render_json
     from evtool.results.slo import parse_slos
 
-    slos = parse_slos(slo)
     target_ns = parse_duration_ns(target, option="--target")
     window_ns = parse_duration_ns(window, option="--window")
     if window_ns <= 0 or target_ns <= 0:
         raise UsageError("--target and --window must be longer than 0")
+    slos = parse_slos(slo, target_ns) if slo else None  # None: the default objectives, spelled out
     timeout_ns = parse_duration_ns(result_timeout, option="--result-timeout") if result_timeout else None
     stats = load_stats(run_dirs, target_ns=target_ns, window_ns=window_ns, result_timeout_ns=timeout_ns)
     base = (load_stats(baseline, target_ns=target_ns, window_ns=window_ns, result_timeout_ns=timeout_ns)
@@ -89,8 +91,9 @@ def latency_report(
             write_atomically(output, text)
         else:
             sys.stdout.write(text)
-    if doc["exit_code"]:
-        raise typer.Exit(doc["exit_code"])
+    code = ExitCode(doc["exit_code"])
+    if code is not ExitCode.OK:
+        raise typer.Exit(code)
 
 
 def _parse_listen(listen: str) -> tuple[str, int]:
@@ -137,7 +140,6 @@ def collect(
     by = CorrelateBy.parse(correlate_by)
     if run_dir.exists() and not run_dir.is_dir():
         raise UsageError(f"--run-dir {run_dir}: exists and is not a directory")
-    run_dir.mkdir(parents=True, exist_ok=True)
     clock = RunClock()
     meta = RunMeta(
         run_id=uuid.uuid4().hex, command=["evtool", *sys.argv[1:]],
@@ -146,7 +148,12 @@ def collect(
         started_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), collector=listen,
         correlate_by=str(by),
     )
-    meta.write(run_dir)
+    try:  # before listening: a run dir that cannot be written is bad input, not a crash mid-run
+        run_dir.mkdir(parents=True, exist_ok=True)
+        meta.write(run_dir)
+    except OSError as exc:
+        raise InputError(f"--run-dir {run_dir}: cannot write the run there: {exc.strerror or exc}; "
+                         "choose a writable directory") from None
     console = Console(stderr=True, highlight=False)
     collector = Collector(host, port, run_dir, by, clock)
     interrupted = False
@@ -160,7 +167,11 @@ def collect(
     if counts.uncorrelated or counts.unreadable:
         meta.notes.append(f"{counts.uncorrelated} results had no correlation value ({by}); "
                           f"{counts.unreadable} bodies were unreadable")
-    meta.write(run_dir)
+    try:
+        meta.write(run_dir)
+    except OSError as exc:  # the run keeps no clean end: a report on it says INCOMPLETE
+        raise InputError(f"--run-dir {run_dir}: cannot record the end of the run: "
+                         f"{exc.strerror or exc}") from None
     console.print(f"{counts.results} results recorded, {counts.uncorrelated} without correlation value, "
                   f"{counts.unreadable} unreadable ({counts.requests} requests)")
 

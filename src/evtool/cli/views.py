@@ -102,7 +102,8 @@ def print_run_summary(console: Console, s: RunSummary) -> None:
     console.print(f"run: {s.run_dir}", markup=False)
 
 
-_VERDICT_STYLE = {"PASS": "bold green", "FAIL": "bold red", "NOT_MEASURABLE": "bold yellow"}
+_VERDICT_STYLE = {"PASS": "bold green", "FAIL": "bold red", "NOT_MEASURABLE": "bold yellow",
+                  "INCOMPLETE": "bold magenta"}
 _LABELS = {"end_to_end": "end-to-end", "ack": "ack", "service": "service time",
            "scheduling_lag": "scheduling lag"}
 
@@ -110,18 +111,24 @@ _LABELS = {"end_to_end": "end-to-end", "ack": "ack", "service": "service time",
 def render_report_text(doc: dict[str, Any], console: Console) -> None:
     """The terminal view of a latency report: verdict, objectives, percentiles, counts, sparklines."""
     from evtool.results.render_markdown import sparkline
-    from evtool.results.report import fmt_ms, fmt_slo_actual
+    from evtool.results.report import fmt_latency, fmt_ms, fmt_slo_actual
     from evtool.results.stats import PERCENTILE_NAMES
 
     counts = doc["counts"]
     verdict = doc["verdict"]
-    console.print(f"[{_VERDICT_STYLE[verdict]}]{verdict.replace('_', ' ')}[/]  target "
+    word = verdict.replace("_", " ")
+    headline = doc.get("verdict_line", word)
+    console.print(f"[{_VERDICT_STYLE[verdict]}]{word}[/]{escape(headline[len(word):])}  target "
                   f"{fmt_ms(doc['target_ms'])} · {counts['scheduled']} events · "
                   f"{len(doc['runs'])} run dir(s)")
     if doc["end_to_end_source"] == "ack":
         console.print("[yellow]no collector: end-to-end latency is acknowledgement latency[/]")
+    for reason in doc.get("incomplete", []):
+        console.print(f"[magenta]incomplete:[/] {escape(reason)}")
     for reason in doc["not_measurable"]:
         console.print(f"[yellow]not measurable:[/] {escape(reason)}")
+    if (doc.get("objectives") or {}).get("description"):
+        console.print(f"default objectives: {escape(doc['objectives']['description'])}")
     slos = Table(box=None, show_header=True, header_style="bold")
     slos.add_column("objective")
     slos.add_column("actual", justify="right")
@@ -137,7 +144,7 @@ def render_report_text(doc: dict[str, Any], console: Console) -> None:
         table.add_column(name, justify="right")
     for key, label in _LABELS.items():
         d = doc["latency_ms"][key]
-        table.add_row(label, str(d["count"]), *[fmt_ms(d[p]) for p in PERCENTILE_NAMES])
+        table.add_row(label, str(d["count"]), *[fmt_latency(d, p) for p in PERCENTILE_NAMES])
     console.print(table)
     share = doc["within_target_share"]
     console.print(
@@ -162,9 +169,8 @@ def render_report_text(doc: dict[str, Any], console: Console) -> None:
         for g in doc["by_type"]:
             c, lat = g["counts"], g["latency_ms"]
             per.add_row(escape(g["type"]), str(g["schema_version"]), str(c["scheduled"]), str(c["failed"]),
-                        str(c["dropped"]), str(c.get("aborted", 0)), str(c["lost"]), fmt_ms(lat["p50"]),
-                        fmt_ms(lat["p99"]),
-                        fmt_ms(lat["max"]))
+                        str(c["dropped"]), str(c.get("aborted", 0)), str(c["lost"]),
+                        *[fmt_latency(lat, p) for p in ("p50", "p99", "max")])
         console.print(per)
     if doc["baseline"]:
         base = Table(show_header=True, header_style="bold", title="against baseline")
@@ -188,10 +194,14 @@ def write_text_view(path: Path, render: Callable[[Console], None], *, width: int
 
 def write_atomically(path: Path, text: str) -> None:
     """Write via a temporary file, so an earlier report is never left half-overwritten."""
+    if path.is_dir():
+        raise InputError(f"{path}: cannot write the report: it is a directory; give a file name")
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise InputError(f"{path}: cannot write: {exc.strerror}") from None
+        with contextlib.suppress(OSError):  # on a read-only filesystem even this unlink fails (EROFS)
+            tmp.unlink(missing_ok=True)
+        raise InputError(f"{path}: cannot write the report: {exc.strerror or exc}; "
+                         "choose a writable place for --output") from None

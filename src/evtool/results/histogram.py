@@ -106,23 +106,32 @@ def clamp_us(values_ns: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], i
     return us, negative, too_large
 
 
+CENSORED_US = -2  # a percentile that falls among censored values (above the histogram's range)
+
+
 def percentiles_us(
-    counts: npt.NDArray[Any], percentiles: tuple[float, ...], highest: npt.NDArray[np.int64]
+    counts: npt.NDArray[Any], percentiles: tuple[float, ...], highest: npt.NDArray[np.int64],
+    censored: npt.NDArray[Any] | int = 0,
 ) -> npt.NDArray[np.int64]:
     """Percentile values (µs) of one counts vector, or of each row of a 2-D array; -1 where empty.
 
     Same rule as `HdrHistogram.get_value_at_percentile`: the first index whose cumulative
     count reaches round(p% of total), reported as the highest value equivalent to it.
+    `censored` (per row) counts values known only to lie above every recorded one (lost
+    events: no result within the timeout); they join the total, and a percentile whose rank
+    falls among them is `CENSORED_US`, never the largest recorded value.
     """
     matrix = np.atleast_2d(counts).astype(np.int64, copy=False)
     cumulative = np.cumsum(matrix, axis=1)
-    total = cumulative[:, -1]
+    recorded = cumulative[:, -1]
+    total = recorded + np.asarray(censored, dtype=np.int64)
     out = np.full((matrix.shape[0], len(percentiles)), -1, dtype=np.int64)
     for column, p in enumerate(percentiles):
         target = np.maximum((np.minimum(p, 100.0) * total / 100 + 0.5).astype(np.int64), 1)
         index = (cumulative < target[:, None]).sum(axis=1)
         index = np.minimum(index, matrix.shape[1] - 1)
-        out[:, column] = np.where(total > 0, highest[index], -1)
+        value = np.where(target > recorded, CENSORED_US, highest[index])
+        out[:, column] = np.where(total > 0, value, -1)
     return out if counts.ndim == 2 else out[0]
 
 

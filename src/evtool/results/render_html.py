@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
-from evtool.results.report import fmt_ms, fmt_slo_actual
+from evtool.results.report import fmt_latency, fmt_ms, fmt_slo_actual
 from evtool.results.stats import PERCENTILE_NAMES
 
 WIDTH, HEIGHT = 1040, 300
@@ -27,7 +27,7 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;
  max-width:1100px}
 h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:26px 0 8px}
 .verdict{display:inline-block;padding:3px 10px;border-radius:4px;color:#fff;font-weight:600}
-.PASS{background:#2b8a3e}.FAIL{background:#c92a2a}.NOT_MEASURABLE{background:#e67700}
+.PASS{background:#2b8a3e}.FAIL{background:#c92a2a}.NOT_MEASURABLE{background:#e67700}.INCOMPLETE{background:#862e9c}
 table{border-collapse:collapse;font-size:14px;margin:6px 0}
 th,td{border-bottom:1px solid #dee2e6;padding:4px 10px;text-align:right}
 th:first-child,td:first-child{text-align:left}
@@ -241,15 +241,21 @@ def render_html(doc: dict[str, Any]) -> str:
     labels = {"end_to_end": "end-to-end", "ack": "ack", "service": "service time",
               "scheduling_lag": "scheduling lag"}
     share = doc["within_target_share"]
+    headline = doc.get("verdict_line", verdict.replace("_", " "))
+    qualifier = headline[len(verdict.replace("_", " ")):].strip()
+    basis = f" <span class='muted'>{escape(qualifier)}</span>" if qualifier else ""
     sections = [
-        f"<h1>Latency report <span class='verdict {verdict}'>{verdict.replace('_', ' ')}</span></h1>",
+        f"<h1>Latency report <span class='verdict {verdict}'>{verdict.replace('_', ' ')}</span>{basis}</h1>",
         f"<p class='muted'>target {fmt_ms(doc['target_ms'])} · {counts['scheduled']} events · "
         f"{len(doc['runs'])} run dir(s): {escape(', '.join(r['path'] for r in doc['runs']))} · "
         f"{generated}</p>",
     ]
     if doc["end_to_end_source"] == "ack":
         sections.append("<p class='warn'>No collector: end-to-end latency is acknowledgement latency.</p>")
+    sections += [f"<p class='warn'>Incomplete: {escape(r)}</p>" for r in doc.get("incomplete", [])]
     sections += [f"<p class='warn'>Not measurable: {escape(r)}</p>" for r in doc["not_measurable"]]
+    if (doc.get("objectives") or {}).get("description"):
+        sections.append(f"<p>Default objectives: {escape(doc['objectives']['description'])}</p>")
     sections.append("<h2>Objectives</h2>" + _table(
         ["objective", "actual", "result"],
         [[s["slo"], fmt_slo_actual(s), "–" if s["passed"] is None else ("pass" if s["passed"] else "FAIL")]
@@ -257,7 +263,7 @@ def render_html(doc: dict[str, Any]) -> str:
     ))
     sections.append("<h2>Latency</h2>" + _table(
         ["", "count", *PERCENTILE_NAMES],
-        [[label, str(doc["latency_ms"][key]["count"]), *[fmt_ms(doc["latency_ms"][key][p])
+        [[label, str(doc["latency_ms"][key]["count"]), *[fmt_latency(doc["latency_ms"][key], p)
                                                           for p in PERCENTILE_NAMES]]
          for key, label in labels.items()],
     ))
@@ -278,7 +284,7 @@ def render_html(doc: dict[str, Any]) -> str:
             [[g["type"], str(g["schema_version"]), *[str(g["counts"].get(k, 0)) for k in
                                                       ("scheduled", "ok", "failed", "dropped", "aborted",
                                                        "lost")],
-              *[fmt_ms(g["latency_ms"][p]) for p in ("p50", "p99", "max")]] for g in doc["by_type"]],
+              *[fmt_latency(g["latency_ms"], p) for p in ("p50", "p99", "max")]] for g in doc["by_type"]],
         ))
     if doc["baseline"]:
         sections.append("<h2>Against baseline</h2>" + _table(
@@ -294,5 +300,5 @@ def render_html(doc: dict[str, Any]) -> str:
         items = "".join(f"<li>{escape(n)}</li>" for n in doc["notes"])
         sections.append(f"<h2>Notes</h2><ul>{items}</ul>")
     return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-            f"<title>evtool latency report: {verdict}</title><style>{_CSS}</style></head><body>"
+            f"<title>evtool latency report: {escape(headline)}</title><style>{_CSS}</style></head><body>"
             + "\n".join(sections) + "</body></html>\n")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from evtool.results.report import fmt_ms, fmt_slo_actual
+from evtool.results.report import fmt_latency, fmt_ms, fmt_slo_actual
 from evtool.results.stats import PERCENTILE_NAMES
 
-_ICON = {"PASS": "✅", "FAIL": "❌", "NOT_MEASURABLE": "⚠️"}
+_ICON = {"PASS": "✅", "FAIL": "❌", "NOT_MEASURABLE": "⚠️", "INCOMPLETE": "⛔"}
 _SPARK = "▁▂▃▄▅▆▇█"
 
 
@@ -25,8 +25,9 @@ def _row(cells: list[str]) -> str:
 
 def render_markdown(doc: dict[str, Any]) -> str:
     counts = doc["counts"]
+    headline = doc.get("verdict_line", doc["verdict"].replace("_", " "))
     lines = [
-        f"## {_ICON[doc['verdict']]} Latency report: {doc['verdict'].replace('_', ' ')}",
+        f"## {_ICON[doc['verdict']]} Latency report: {headline}",
         "",
         f"Target **{fmt_ms(doc['target_ms'])}** · {counts['scheduled']} events scheduled"
         + (f" over {doc['duration_s']:.1f} s" if doc["duration_s"] is not None else "")
@@ -35,10 +36,14 @@ def render_markdown(doc: dict[str, Any]) -> str:
     ]
     if doc["end_to_end_source"] == "ack":
         lines += ["> **No collector:** end-to-end latency below is acknowledgement latency.", ""]
+    for reason in doc.get("incomplete", []):
+        lines.append(f"> ⛔ Incomplete: {reason}")
     for reason in doc["not_measurable"]:
         lines.append(f"> ⚠️ Not measurable: {reason}")
-    if doc["not_measurable"]:
+    if doc["not_measurable"] or doc.get("incomplete"):
         lines.append("")
+    if (doc.get("objectives") or {}).get("description"):
+        lines += [f"Default objectives: {doc['objectives']['description']}", ""]
     lines += [_row(["Objective", "Actual", "Result"]), _row(["---", "---:", ":---:"])]
     for slo in doc["slos"]:
         result = "–" if slo["passed"] is None else ("pass" if slo["passed"] else "**FAIL**")
@@ -48,7 +53,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
              "scheduling_lag": "scheduling lag"}
     for key, label in names.items():
         d = doc["latency_ms"][key]
-        lines.append(_row([label, str(d["count"]), *[fmt_ms(d[p]) for p in PERCENTILE_NAMES]]))
+        lines.append(_row([label, str(d["count"]), *[fmt_latency(d, p) for p in PERCENTILE_NAMES]]))
     share = doc["within_target_share"]
     lines += [
         "",
@@ -67,7 +72,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
         for g in doc["by_type"]:
             c, lat = g["counts"], g["latency_ms"]
             lines.append(_row([g["type"], str(g["schema_version"]), str(c["scheduled"]), str(c["lost"]),
-                               str(c["failed"]), fmt_ms(lat["p50"]), fmt_ms(lat["p99"]), fmt_ms(lat["max"])]))
+                               str(c["failed"]), *[fmt_latency(lat, p) for p in ("p50", "p99", "max")]]))
         lines += ["", "</details>"]
     if doc["windows"]:
         p99 = [w["latency_ms"]["p99"] or 0.0 for w in doc["windows"]]

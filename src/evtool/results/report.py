@@ -17,10 +17,11 @@ import orjson
 
 from evtool.results import histogram as hdr
 from evtool.results.runlog import open_run
-from evtool.results.slo import Slo, SloReport, evaluate
+from evtool.results.slo import Slo, SloReport, describe_defaults, evaluate, parse_slos
 from evtool.results.stats import (
     E2E,
     PERCENTILE_NAMES,
+    Distribution,
     LatencyStats,
     baseline_deltas,
     compute_stats,
@@ -48,10 +49,13 @@ def load_stats(
     )
 
 
-def _slo_actual(result_metric: str, actual: float | None, relative: bool) -> dict[str, Any]:
+def _slo_actual(result_metric: str, actual: float | None, relative: bool,
+                censored: bool = False) -> dict[str, Any]:
     if actual is None:
         return {"actual": None, "unit": None}
     if result_metric == "percentile":
+        if censored:  # among lost events: `actual` is the result timeout, the true value is above it
+            return {"actual": actual / 1e6, "unit": "ms", "censored": True, "lower_bound_ms": actual / 1e6}
         return {"actual": actual / 1e6, "unit": "ms"}
     if result_metric == "within" or relative:
         return {"actual": actual, "unit": "share"}
@@ -81,20 +85,28 @@ def log_histogram(stats: LatencyStats) -> list[dict[str, Any]]:
     ]
 
 
+def _latency(d: Distribution) -> dict[str, Any]:
+    """One distribution's JSON: percentiles (a censored one holds its lower bound, and is named)."""
+    return {"count": d.count, "mean": d.mean_ms, **d.percentiles_ms, "censored": list(d.censored),
+            "lower_bound_ms": d.lower_bound_ms, "censored_count": d.censored_count}
+
+
 def build_document(
     stats: LatencyStats,
-    slos: Sequence[Slo],
+    slos: Sequence[Slo] | None = None,
     *,
     baseline: LatencyStats | None = None,
     baseline_dirs: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Everything the report says, as JSON types with stable keys."""
-    verdict: SloReport = evaluate(slos, stats)
+    """Everything the report says, as JSON types with stable keys; no `slos`: the default objectives."""
+    default = slos is None
+    objectives = parse_slos(None, stats.target_ns) if slos is None else slos
+    verdict: SloReport = evaluate(objectives, stats, default_objectives=default)
     counts = asdict(stats.counts)
     doc: dict[str, Any] = {
         "format": REPORT_FORMAT,
         "verdict": verdict.verdict.value,
-        "exit_code": verdict.exit_code,
+        "exit_code": int(verdict.exit_code),
         "not_measurable": verdict.not_measurable,
         "target_ms": stats.target_ns / 1e6,
         "end_to_end_source": stats.end_to_end_source,
@@ -104,15 +116,12 @@ def build_document(
         "counts": counts,
         "within_target_share": stats.within_target_share,
         "reasons": stats.reasons,
-        "latency_ms": {
-            name: {"count": d.count, "mean": d.mean_ms, **d.percentiles_ms}
-            for name, d in stats.distributions.items()
-        },
+        "latency_ms": {name: _latency(d) for name, d in stats.distributions.items()},
         "slos": [
             {
                 "slo": r.slo.text,
                 "passed": r.passed,
-                **_slo_actual(r.slo.metric, r.actual, r.slo.relative),
+                **_slo_actual(r.slo.metric, r.actual, r.slo.relative, r.censored),
             }
             for r in verdict.results
         ],
@@ -121,8 +130,7 @@ def build_document(
                 "type": g.event_type,
                 "schema_version": g.schema_version,
                 "counts": asdict(g.counts),
-                "latency_ms": {"count": g.end_to_end.count, "mean": g.end_to_end.mean_ms,
-                               **g.end_to_end.percentiles_ms},
+                "latency_ms": _latency(g.end_to_end),
             }
             for g in stats.by_type
         ],
@@ -136,6 +144,7 @@ def build_document(
                 "aborted": w.aborted,
                 "lost": w.lost,
                 "latency_ms": w.end_to_end_ms,
+                "censored": list(w.censored),
             }
             for w in stats.windows
         ],
@@ -146,6 +155,15 @@ def build_document(
         },
         "baseline": None,
         "notes": stats.notes,
+        # added in this order after the keys above (renderers and scripts index them by name)
+        "verdict_line": verdict.headline,  # the verdict and what it was judged on, as every view shows it
+        "verdict_basis": verdict.basis.value,  # "results", or "acknowledgements" (no results collected)
+        "incomplete": verdict.incomplete,  # why the run cannot stand behind its numbers (INCOMPLETE)
+        "objectives": {
+            "default": default,
+            "description": describe_defaults(stats.target_ns, verdict.basis) if default else None,
+        },
+        "result_timeout_ms": stats.result_timeout_ns / 1e6 if stats.result_timeout_ns is not None else None,
     }
     if baseline is not None:
         doc["baseline"] = {
@@ -173,10 +191,19 @@ def fmt_ms(value: float | None) -> str:
     return f"{value:.2f} ms"
 
 
+def fmt_latency(latency: dict[str, Any], name: str) -> str:
+    """One percentile of a `latency_ms` entry: "> 5.00 s" when it falls among censored values."""
+    if name in latency.get("censored", ()):
+        return "> " + fmt_ms(latency["lower_bound_ms"])
+    return fmt_ms(latency[name])
+
+
 def fmt_slo_actual(entry: dict[str, Any]) -> str:
     actual = entry["actual"]
     if actual is None:
         return "no data"
+    if entry.get("censored"):
+        return "> " + fmt_ms(entry["lower_bound_ms"])
     if entry["unit"] == "ms":
         return fmt_ms(actual)
     if entry["unit"] == "share":
@@ -187,6 +214,7 @@ def fmt_slo_actual(entry: dict[str, Any]) -> str:
 __all__ = [
     "PERCENTILE_NAMES",
     "build_document",
+    "fmt_latency",
     "fmt_ms",
     "fmt_slo_actual",
     "load_stats",

@@ -38,6 +38,7 @@ import json
 import os
 import re
 import secrets
+import socket
 import struct
 import time
 import uuid
@@ -54,6 +55,7 @@ from evtool.errors import InputError
 
 META_FILE = "meta.json"
 FORMAT_VERSION = 1
+UNKNOWN_TYPE = 0xFFFF  # `type` of a record read whole whose type index its shard's .types lacks
 
 
 class Status(IntEnum):
@@ -73,6 +75,7 @@ class Reason(IntEnum):
     MAX_IN_FLIGHT = 10  # the in-flight cap was reached at the intended send time
     CANCELLED = 11  # the run ended (Ctrl-C, duration over) before the event could be sent
     QUEUE_FULL = 12  # the client's local send queue was full at the intended send time (never delayed)
+    BEHIND_SCHEDULE = 13  # the sender had not reached the event by the run's planned end (dropped)
     OTHER = 255
 
 
@@ -242,6 +245,9 @@ class RunMeta:
     transport: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
     notes: list[str] = field(default_factory=list)
+    # the machine that wrote the run: a report blames clocks only when two hosts were involved
+    # (None: unknown, a run written before evtool recorded it)
+    host: str | None = field(default_factory=socket.gethostname)
 
     def write(self, run_dir: Path) -> None:
         """Atomically (write then rename), so a reader never sees half a meta file."""
@@ -260,6 +266,7 @@ class RunMeta:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+            known.setdefault("host", None)  # not this machine's name: an older run's host is unknown
             return cls(**known)
         except (json.JSONDecodeError, TypeError) as exc:
             raise InputError(f"{path}: damaged run metadata: {exc}") from None
@@ -489,7 +496,8 @@ class RunLog:
 
 
 def read_run(run_dir: Path) -> RunLog:
-    """Read every shard of a run; a torn last record of a shard is skipped and counted.
+    """Read every shard of a run; a torn last record of a shard is skipped and counted, a
+    record naming a type its shard lacks gets `UNKNOWN_TYPE` (the report counts it damaged).
 
     Shards are read straight into one preallocated array: concatenating per-shard arrays
     would hold every record twice (about 1 GB more at ten million events). A report does
@@ -512,10 +520,12 @@ def read_run(run_dir: Path) -> RunLog:
             mapping[local] = global_index[name]
         column = events["type"][start:stop]
         if len(column):
-            if int(column.max()) >= len(shard.types):
-                raise InputError(f"{shard.path}: records name event types missing from "
-                                 f"{shard.path.with_suffix('.types').name}")
-            events["type"][start:stop] = mapping[column]
+            # a type index the .types file does not name marks a damaged record (garbage in the
+            # log): it keeps an index no type has, and the report skips and counts it
+            unknown = column >= len(shard.types)
+            events["type"][start:stop] = mapping[np.where(unknown, 0, column)]
+            if unknown.any():
+                events["type"][start:stop][unknown] = UNKNOWN_TYPE
         start = stop
     results = _read_all(files.result_files, RESULT_DTYPE)
     return RunLog(meta=files.meta, events=events, results=results, types=types,

@@ -1,24 +1,31 @@
 """Service-level objectives: parse `--slo` expressions and judge a run against them.
 
-The verdict has three values, not two: when the sender itself fell behind its schedule, the
+The verdict has four values, not two. When the sender itself fell behind its schedule, the
 latencies are the tool's own delay as much as the system's, so the honest answer is "not
-measurable" (exit 1 like a failure, but a different message and a different fix).
+measurable". When the run cannot stand behind its own log (it never ended cleanly, a write
+failed, its input was cut short, a log file is damaged), the answer is INCOMPLETE, whatever
+the numbers say. Both exit 1 like a failure, with a different message and a different fix.
+
+The default objectives are the promise itself: every scheduled event gets its result within
+the target, so a failed, dropped, aborted or lost event is a miss (`within(2s)>=100%`); p99 and
+loss are judged beside it so the report shows them.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
-from evtool.errors import UsageError
+from evtool.errors import ExitCode, UsageError
 from evtool.results import histogram as hdr
 from evtool.results.runlog import Reason
-from evtool.results.stats import E2E, LAG, LatencyStats
+from evtool.results.stats import DEFAULT_TARGET_NS, E2E, LAG, LatencyStats
 from evtool.units import DURATION_PATTERN, NS_PER_UNIT
 
-DEFAULT_SLOS: tuple[str, ...] = ("p99<=2s", "lost<=0")
+DEFAULT_SLOS: tuple[str, ...] = ("within(2s)>=100%", "p99<=2s", "lost<=0")
 MAX_SCHEDULING_LAG_P99_NS = 100_000_000  # beyond this the sender did not keep its schedule
 MAX_IN_FLIGHT_DROP_SHARE = 0.01
 
@@ -37,6 +44,14 @@ class Verdict(Enum):
     PASS = "PASS"
     FAIL = "FAIL"
     NOT_MEASURABLE = "NOT_MEASURABLE"
+    INCOMPLETE = "INCOMPLETE"
+
+
+class Basis(Enum):
+    """What end-to-end latency was measured to: results (a collector) or only acknowledgements."""
+
+    RESULTS = "results"
+    ACKNOWLEDGEMENTS = "acknowledgements"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +78,9 @@ class Slo:
 @dataclass(frozen=True, slots=True)
 class SloResult:
     slo: Slo
-    actual: float | None  # ms for latencies, fraction for shares, count otherwise; None: no data
+    actual: float | None  # ns for latencies, fraction for shares, count otherwise; None: no data
     passed: bool | None  # None: nothing to judge
+    censored: bool = False  # a latency percentile among lost events: the true value exceeds `actual`
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +88,21 @@ class SloReport:
     verdict: Verdict
     results: list[SloResult]
     not_measurable: list[str]  # why the numbers cannot be trusted
+    incomplete: list[str] = field(default_factory=list)  # why the run cannot stand behind its log
+    basis: Basis = Basis.RESULTS
+    default_objectives: bool = False  # no --slo given: the objectives are the default promise
 
     @property
-    def exit_code(self) -> int:
-        return 0 if self.verdict is Verdict.PASS else 1
+    def exit_code(self) -> ExitCode:
+        return ExitCode.OK if self.verdict is Verdict.PASS else ExitCode.CHECK_FAILED
+
+    @property
+    def headline(self) -> str:
+        """The verdict as one line: its word, and what it was judged on when that is not results."""
+        word = self.verdict.value.replace("_", " ")
+        if self.basis is Basis.ACKNOWLEDGEMENTS:
+            return f"{word} (judged on acknowledgements only: no results were collected)"
+        return word
 
 
 def parse_slo(text: str) -> Slo:
@@ -101,8 +128,33 @@ def parse_slo(text: str) -> Slo:
     raise UsageError(f"bad --slo {text!r}: not an objective evtool understands", hint=f"forms: {FORMS}")
 
 
-def parse_slos(texts: Sequence[str] | None) -> list[Slo]:
-    return [parse_slo(t) for t in (texts or DEFAULT_SLOS)]
+def default_slo_texts(target_ns: int = DEFAULT_TARGET_NS) -> tuple[str, ...]:
+    """The default objectives for a latency target: every event in time, p99 in time, nothing lost."""
+    if target_ns == DEFAULT_TARGET_NS:
+        return DEFAULT_SLOS
+    target = format_duration(target_ns)
+    return (f"within({target})>=100%", f"p99<={target}", "lost<=0")
+
+
+def format_duration(ns: int) -> str:
+    """A duration as `parse_slo` reads it back exactly: 2s, 500ms, 1500us."""
+    for unit in ("h", "m", "s", "ms", "us"):
+        if ns % _UNIT_NS[unit] == 0:
+            return f"{ns // _UNIT_NS[unit]}{unit}"
+    return f"{ns / 1000:g}us"
+
+
+def parse_slos(texts: Sequence[str] | None, target_ns: int = DEFAULT_TARGET_NS) -> list[Slo]:
+    """The `--slo` objectives, or the defaults for `target_ns` when none are given."""
+    return [parse_slo(t) for t in (texts or default_slo_texts(target_ns))]
+
+
+def describe_defaults(target_ns: int, basis: Basis) -> str:
+    """The default objectives in words, for the report."""
+    target = format_duration(target_ns)
+    got = "its result" if basis is Basis.RESULTS else "its acknowledgement"
+    return (f"every scheduled event gets {got} within {target} (within({target})>=100%: failed, dropped, "
+            f"aborted and lost events count as misses); p99<={target}; lost<=0")
 
 
 def _actual(slo: Slo, stats: LatencyStats) -> float | None:
@@ -110,10 +162,13 @@ def _actual(slo: Slo, stats: LatencyStats) -> float | None:
     if slo.metric == "percentile":
         assert slo.percentile is not None
         e2e = stats.histograms[E2E]
-        if e2e.get_total_count() == 0:
+        censored = counts.lost if stats.censored_above_ns is not None else 0
+        if e2e.get_total_count() + censored == 0:
             return None
         highest = hdr.Layout.of(e2e).highest_values()
-        value_us = hdr.percentiles_us(hdr.counts_view(e2e), (slo.percentile,), highest)[0]
+        value_us = hdr.percentiles_us(hdr.counts_view(e2e), (slo.percentile,), highest, censored)[0]
+        if value_us == hdr.CENSORED_US:
+            return math.inf  # among lost events: later than any objective can allow
         return float(value_us) * 1000  # ns, compared with limit in ns
     if slo.metric == "within":
         assert slo.threshold_ns is not None
@@ -141,6 +196,12 @@ def not_measurable_reasons(stats: LatencyStats) -> list[str]:
             f"the sender fell behind its schedule: p99 scheduling lag {lag_p99:.0f} ms > "
             f"{MAX_SCHEDULING_LAG_P99_NS / 1e6:.0f} ms (lower the rate or add workers)"
         )
+    behind = stats.reasons.get(f"dropped:{Reason.BEHIND_SCHEDULE.name}", 0)
+    if behind:
+        reasons.append(
+            f"{behind} events were dropped because the sender had not reached them by the run's planned "
+            "end: it fell behind its schedule (lower the rate or add workers)"
+        )
     in_flight = stats.reasons.get(f"dropped:{Reason.MAX_IN_FLIGHT.name}", 0)
     if stats.counts.scheduled and in_flight / stats.counts.scheduled > MAX_IN_FLIGHT_DROP_SHARE:
         reasons.append(
@@ -150,19 +211,35 @@ def not_measurable_reasons(stats: LatencyStats) -> list[str]:
     return reasons
 
 
-def evaluate(slos: Sequence[Slo], stats: LatencyStats) -> SloReport:
+def evaluate(slos: Sequence[Slo], stats: LatencyStats, *, default_objectives: bool = False) -> SloReport:
+    """Judge `stats`: INCOMPLETE before NOT MEASURABLE before FAIL before PASS.
+
+    An objective without data (p99 of a run whose every event failed) does not hide a missed
+    one: when another objective failed, the verdict is FAIL.
+    """
     results = []
     for slo in slos:
         actual = _actual(slo, stats)
         passed = None if actual is None else slo.holds(actual)
-        results.append(SloResult(slo=slo, actual=actual, passed=passed))
+        censored = actual is not None and math.isinf(actual)
+        if censored:
+            assert stats.censored_above_ns is not None
+            actual = float(stats.censored_above_ns)  # the lower bound
+        results.append(SloResult(slo=slo, actual=actual, passed=passed, censored=censored))
     reasons = not_measurable_reasons(stats)
-    if reasons:
+    if stats.incomplete:
+        verdict = Verdict.INCOMPLETE
+    elif reasons:
         verdict = Verdict.NOT_MEASURABLE
+    elif any(r.passed is False for r in results):
+        verdict = Verdict.FAIL
     elif any(r.passed is None for r in results):
         verdict = Verdict.NOT_MEASURABLE
+    else:
+        verdict = Verdict.PASS
+    if verdict is not Verdict.FAIL and any(r.passed is None for r in results):
         reasons.append("no measured latencies to judge " + ", ".join(r.slo.text for r in results
                                                                        if r.passed is None))
-    else:
-        verdict = Verdict.PASS if all(r.passed for r in results) else Verdict.FAIL
-    return SloReport(verdict=verdict, results=results, not_measurable=reasons)
+    basis = Basis.RESULTS if stats.end_to_end_source == "result" else Basis.ACKNOWLEDGEMENTS
+    return SloReport(verdict=verdict, results=results, not_measurable=reasons,
+                     incomplete=list(stats.incomplete), basis=basis, default_objectives=default_objectives)

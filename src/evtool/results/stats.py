@@ -40,7 +40,6 @@ import numpy as np
 import numpy.typing as npt
 from hdrh.histogram import HdrHistogram
 
-from evtool.errors import InputError
 from evtool.results import histogram as hdr
 from evtool.results.runlog import (
     EVENT_DTYPE,
@@ -69,6 +68,9 @@ COLLECTOR_COUNTS_GLOB = "collector-*.json"
 # with `_keep_freed_memory` in malloc's heap (10 M events: 1 << 14 .. 1 << 16 all about 1.0 s;
 # 1 << 20 about 1.8 s, its passes over 56 MiB strided records miss the cache).
 CHUNK_RECORDS = 1 << 15
+# A record's times must fall in [time zero - 1 day, time zero + 1 year] of its run; garbage does not.
+PLAUSIBLE_BEFORE_NS = 86_400 * 1_000_000_000
+PLAUSIBLE_AFTER_NS = 366 * 86_400 * 1_000_000_000
 
 E2E, ACK, SERVICE, LAG = "end_to_end", "ack", "service", "scheduling_lag"
 METRICS: tuple[str, ...] = (E2E, ACK, SERVICE, LAG)
@@ -84,26 +86,49 @@ Run = RunLog | RunFiles
 
 @dataclass(frozen=True, slots=True)
 class Distribution:
-    """Percentiles of one latency in ms (None when nothing was measured)."""
+    """Percentiles of one latency in ms (None when nothing was measured).
 
-    count: int
+    End-to-end latency is censored: a lost event's latency is known only to exceed the result
+    timeout. Those events join the ranks (`censored_count`), and a percentile that falls among
+    them holds the lower bound `lower_bound_ms` and is named in `censored`: the true value is
+    higher, and showing the largest measured value instead would understate it. The mean is of
+    the measured values only.
+    """
+
+    count: int  # measured values
     percentiles_ms: dict[str, float | None]
     mean_ms: float | None
+    censored_count: int = 0
+    lower_bound_ms: float | None = None  # what every censored value exceeds
+    censored: tuple[str, ...] = ()  # names of the percentiles whose true value is above lower_bound_ms
 
     @classmethod
-    def of(cls, histogram: HdrHistogram, highest: npt.NDArray[np.int64]) -> Distribution:
+    def of(cls, histogram: HdrHistogram, highest: npt.NDArray[np.int64], *, censored: int = 0,
+           lower_bound_ns: int | None = None) -> Distribution:
         counts = hdr.counts_view(histogram)
         total = int(counts.sum())
-        values = hdr.percentiles_us(counts, PERCENTILES, highest)
+        if lower_bound_ns is None:
+            censored = 0
+        values = hdr.percentiles_us(counts, PERCENTILES, highest, censored)
         mean = hdr.mean_us(counts, highest) if total else None
+        bound_ms = lower_bound_ns / 1e6 if censored and lower_bound_ns is not None else None
         return cls(
             count=total,
-            percentiles_ms={
-                name: (float(v) / 1000 if total else None)
-                for name, v in zip(PERCENTILE_NAMES, values.tolist(), strict=True)
-            },
+            percentiles_ms=_percentiles_ms(values.tolist(), bound_ms),
             mean_ms=mean / 1000 if mean is not None else None,
+            censored_count=censored,
+            lower_bound_ms=bound_ms,
+            censored=tuple(name for name, v in zip(PERCENTILE_NAMES, values.tolist(), strict=True)
+                           if v == hdr.CENSORED_US),
         )
+
+
+def _percentiles_ms(values_us: list[int], bound_ms: float | None) -> dict[str, float | None]:
+    """Percentile µs values as ms: -1 (nothing measured) is None, a censored one its lower bound."""
+    out: dict[str, float | None] = {}
+    for name, v in zip(PERCENTILE_NAMES, values_us, strict=True):
+        out[name] = bound_ms if v == hdr.CENSORED_US else (float(v) / 1000 if v >= 0 else None)
+    return out
 
 
 @dataclass(slots=True)
@@ -152,6 +177,7 @@ class WindowStats:
     aborted: int
     lost: int
     end_to_end_ms: dict[str, float | None]
+    censored: tuple[str, ...] = ()  # percentiles above the result timeout (values: the lower bound)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +190,9 @@ class RunSummary:
     skipped_bytes: int
     skipped_records: int
     interrupted: bool
+    ended: bool = True  # meta.json records a clean end (`ended_at`)
+    incomplete: list[str] = field(default_factory=list)  # the run's own `RunMeta.incomplete`
+    host: str | None = None
 
 
 @dataclass(slots=True)
@@ -183,6 +212,11 @@ class LatencyStats:
     first_intended_ns: int | None
     last_intended_ns: int | None
     notes: list[str] = field(default_factory=list)
+    # why these numbers cannot be stood behind (no clean end, a write error, damaged records ...):
+    # any entry makes the verdict INCOMPLETE
+    incomplete: list[str] = field(default_factory=list)
+    result_timeout_ns: int | None = None  # with results: the (shortest) timeout after which an event is lost
+    censored_above_ns: int | None = None  # what every lost event's latency is known to exceed (<= timeout)
 
     @property
     def within_target_share(self) -> float | None:
@@ -206,6 +240,7 @@ class _Block:
     base: int
     count: int
     types: Sequence[str]  # names of the `type` values of these records
+    path: str  # the shard file, for saying where damaged records are
     chunks: _Chunks
     sample_keys: tuple[bytes, ...]  # keys of the first, middle and last record: where schemes are read
 
@@ -222,13 +257,14 @@ def _array_chunks(array: npt.NDArray[Any], start: int, stop: int) -> _Chunks:
     return chunks
 
 
-def _event_blocks(run: Run, index: int, base: int) -> list[_Block]:
+def _event_blocks(run: Run, index: int, base: int, path: Path) -> list[_Block]:
     if isinstance(run, RunLog):
         spans = run.blocks or [(0, 0, len(run.events))]
         return [
-            _Block(index, base + start, stop - start, run.types, _array_chunks(run.events, start, stop),
+            _Block(index, base + start, stop - start, run.types, str(path / f"events-{shard}.bin"),
+                   _array_chunks(run.events, start, stop),
                    tuple(bytes(run.events["key"][at]) for at in _samples(start, stop)))
-            for _, start, stop in spans if stop > start
+            for shard, start, stop in spans if stop > start
         ]
     blocks = []
     for shard in run.event_files:
@@ -243,7 +279,7 @@ def _event_blocks(run: Run, index: int, base: int) -> list[_Block]:
         def chunks(size: int, shard: Any = shard) -> Iterator[npt.NDArray[Any]]:
             return shard.chunks(EVENT_DTYPE, size)  # type: ignore[no-any-return]
 
-        blocks.append(_Block(index, base, shard.count, shard.types, chunks, tuple(keys)))
+        blocks.append(_Block(index, base, shard.count, shard.types, str(shard.path), chunks, tuple(keys)))
         base += shard.count
     return blocks
 
@@ -260,12 +296,55 @@ def _result_count(run: Run) -> int:
     return len(run.results) if isinstance(run, RunLog) else run.result_count
 
 
-def _result_chunks(run: Run, size: int) -> Iterator[npt.NDArray[Any]]:
+def _result_chunks(run: Run, path: Path, size: int) -> Iterator[tuple[str, npt.NDArray[Any]]]:
+    """(file, chunk) of every result record (a run read whole names its run dir's results files)."""
     if isinstance(run, RunLog):
-        yield from _array_chunks(run.results, 0, len(run.results))(size)
+        for chunk in _array_chunks(run.results, 0, len(run.results))(size):
+            yield str(path / "results-*.bin"), chunk
         return
     for shard in run.result_files:
-        yield from shard.chunks(RESULT_DTYPE, size)
+        for chunk in shard.chunks(RESULT_DTYPE, size):
+            yield str(shard.path), chunk
+
+
+def _torn_tails(run: Run, path: Path) -> list[tuple[str, int]]:
+    """(file, bytes after its last whole record) of every shard with a torn tail."""
+    if isinstance(run, RunLog):
+        return [(str(path), run.skipped_bytes)] if run.skipped_bytes else []
+    return [(str(f.path), f.torn_bytes) for f in (*run.event_files, *run.result_files) if f.torn_bytes]
+
+
+def _pad_nonzero(chunk: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
+    """Rows whose padding bytes are not all zero: writers always zero them, garbage rarely does.
+
+    Read as the record's last 8-byte word (a strided view, no copy): the padding is its top 7
+    bytes in an event record (below them: `attempts`), all 8 in a result record.
+    """
+    size = chunk.dtype.itemsize
+    word = chunk.view(np.dtype({"names": ["w"], "formats": ["<u8"], "offsets": [size - 8],
+                                "itemsize": size}))["w"]
+    if size == EVENT_DTYPE.itemsize:
+        nonzero: npt.NDArray[np.bool_] = word > np.uint64(0xFF)
+    else:
+        nonzero = word != 0
+    return nonzero
+
+
+@dataclass(slots=True)
+class _Damage:
+    """Damaged records of one file: how many, and the first and last record number."""
+
+    count: int = 0
+    first: int = -1
+    last: int = -1
+
+    def add(self, rows: npt.NDArray[np.intp], offset: int) -> None:
+        if not len(rows):
+            return
+        self.count += len(rows)
+        if self.first < 0:
+            self.first = offset + int(rows[0])
+        self.last = offset + int(rows[-1])
 
 
 # -- the structured-id join ------------------------------------------------------------------
@@ -476,6 +555,19 @@ def _read_collector_counts(path: Path) -> int:
     return total
 
 
+def _collector_recorded(path: Path) -> int | None:
+    """How many results the collectors of a run dir said they wrote to its log (None: no counts file)."""
+    total = None
+    for counts_file in sorted(path.glob(COLLECTOR_COUNTS_GLOB)):
+        try:
+            recorded = json.loads(counts_file.read_text(encoding="utf-8")).get("results")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(recorded, int):
+            total = (total or 0) + recorded
+    return total
+
+
 def _ended_ns(run: Run) -> int | None:
     if not run.meta.ended_at:
         return None
@@ -534,12 +626,13 @@ class _Computation:
         self.notes: list[str] = []
         self.layout = hdr.Layout.of(hdr.new_histogram())
         self.totals = {name: np.zeros(self.layout.counts_len, dtype=np.int64) for name in METRICS}
-        self.negative = self.too_large = 0
+        self.negative = self.too_large = 0  # negative: end-to-end latencies below 0
+        self.acked_before_sent = 0  # negative service times
         self.blocks: list[_Block] = []
         self.run_rows: list[tuple[int, int]] = []
         base = 0
-        for index, run in enumerate(runs):
-            self.blocks += _event_blocks(run, index, base)
+        for index, (run, path) in enumerate(zip(runs, paths, strict=True)):
+            self.blocks += _event_blocks(run, index, base, path)
             count = _event_count(run)
             self.run_rows.append((base, base + count))
             base += count
@@ -549,6 +642,12 @@ class _Computation:
         self.type_ids: dict[str, int] = {}
         self.group_ids: dict[tuple[int, int], int] = {}
         self.skipped_records = [0] * len(runs)
+        self.damaged: dict[str, _Damage] = {}  # file -> its damaged records (events and results)
+        # timestamps a record of each run can hold: a day before its time zero .. a year after
+        self.plausible = [(r.meta.clock_origin_ns - PLAUSIBLE_BEFORE_NS,
+                           r.meta.clock_origin_ns + PLAUSIBLE_AFTER_NS) for r in runs]
+        self.early = 0  # events sent before their intended time
+        self.earliest_ns = 0  # the most any of them was early
         self.reason_codes = np.zeros(1 << 16, dtype=np.int64)
         self.http: dict[int, int] = {}
         self.first_intended: int | None = None
@@ -564,6 +663,12 @@ class _Computation:
             self.inverse = np.full(self.schemes.size, -1, dtype=row_type)
         self.generic_events: list[_Keyed] = []
         self.join = _JoinCounts()
+        self.damaged_results = 0
+        self.timeout_ns: int | None = None  # the shortest result timeout of the runs with events
+        # what every lost event is known to exceed: the timeout, or less when a run ended (or was
+        # killed) before a lost event's timeout had elapsed
+        self.censor_ns: int | None = None
+        self.last_seen = [0] * len(runs)  # latest intended time of each run: its end, when it has none
 
     # -- pass 1 ----------------------------------------------------------------------------
 
@@ -580,17 +685,20 @@ class _Computation:
                     local_to_global: npt.NDArray[np.int64]) -> None:
         n = len(chunk)
         types = chunk["type"]
-        if int(types.max()) >= len(block.types):
-            _raise_types_missing(self.paths[block.run])
         code = status_codes(chunk["status"], chunk["reason"])
         outcome = OUTCOME_BY_CODE[code]
         intended = chunk["intended_ns"]
         sent = chunk["sent_ns"]
         ack = chunk["ack_ns"]
+        # A damaged record (garbage appended to a log, a torn write in its middle) is skipped and
+        # counted, never trusted and never fatal: the good records around it stay reportable.
+        lo, hi = self.plausible[block.run]
         bad = outcome == 0
-        bad |= intended <= 0
+        bad |= (intended < lo) | (intended > hi)
+        bad |= types >= len(block.types)
         ok = outcome == Outcome.OK
         bad |= ok & ((sent <= 0) | (ack <= 0))
+        bad |= _pad_nonzero(chunk)
         n_bad = int(np.count_nonzero(bad))
         valid: npt.NDArray[np.bool_] | None = None
         if n_bad:
@@ -598,6 +706,10 @@ class _Computation:
             outcome[bad] = 0
             ok &= valid
             self.skipped_records[block.run] += n_bad
+            self.damaged.setdefault(block.path, _Damage()).add(np.flatnonzero(bad), row - block.base)
+            code = code.copy()
+            code[bad] = 0
+            types = np.where(bad, 0, types)
         rows = slice(row, row + n)
         self.cls[rows] = outcome
         self.intended[rows] = intended
@@ -606,14 +718,17 @@ class _Computation:
             lo, hi = int(good_intended.min()), int(good_intended.max())
             self.first_intended = lo if self.first_intended is None else min(self.first_intended, lo)
             self.last_intended = hi if self.last_intended is None else max(self.last_intended, hi)
+            self.last_seen[block.run] = max(self.last_seen[block.run], hi)
 
         # (type, version) groups, numbered as they are first seen
         versions = chunk["schema_version"].astype(np.int64)
+        if valid is not None:
+            versions[~valid] = 0
         width = int(versions.max()) + 1
         group_key = local_to_global[types]
         group_key *= width
         group_key += versions
-        seen = np.bincount(group_key if valid is None else group_key[valid])
+        seen = np.bincount(group_key if valid is None else group_key[valid], minlength=1)
         remap = np.zeros(int(group_key.max()) + 1, dtype=np.uint32)
         for key in np.flatnonzero(seen).tolist():
             remap[key] = self.group_ids.setdefault(divmod(key, width), len(self.group_ids))
@@ -629,13 +744,19 @@ class _Computation:
 
         # latencies the event log alone gives
         ack_ok = ack[ok]
+        if len(ack_ok):
+            self.last_seen[block.run] = max(self.last_seen[block.run], int(ack_ok.max()))
         intended_ok = intended[ok]
         self._fill(ACK, ack_ok - intended_ok)
         self._fill(SERVICE, ack_ok - sent[ok], count_negative=True)
         was_sent = sent > 0
         if valid is not None:
             was_sent &= valid
-        self._fill(LAG, sent[was_sent] - intended[was_sent])
+        lag = sent[was_sent] - intended[was_sent]
+        if len(lag) and int(lag.min()) < 0:
+            self.early += int(np.count_nonzero(lag < 0))
+            self.earliest_ns = max(self.earliest_ns, -int(lag.min()))
+        self._fill(LAG, lag)
         if not self.collecting:
             self.done[rows][ok] = ack_ok
             return
@@ -682,7 +803,7 @@ class _Computation:
     def _fill(self, metric: str, ns: npt.NDArray[np.int64], *, count_negative: bool = False) -> None:
         us, negative, too_large = hdr.clamp_us(ns)
         if count_negative:
-            self.negative += negative
+            self.acked_before_sent += negative
         self.too_large += too_large
         self.totals[metric] += np.bincount(self.layout.index_of(us), minlength=self.layout.counts_len)
 
@@ -693,14 +814,24 @@ class _Computation:
             return
         fast = 0
         generic: list[_Keyed] = []
-        for run in self.runs:
-            for chunk in _result_chunks(run, self.chunk):
+        for index, (run, path) in enumerate(zip(self.runs, self.paths, strict=True)):
+            lo, hi = self.plausible[index]
+            offsets: dict[str, int] = {}
+            for name, chunk in _result_chunks(run, path, self.chunk):
                 received = chunk["received_ns"]
                 k0, k1 = key_words(chunk)
-                rest = np.ones(len(chunk), dtype=np.bool_)
+                bad = (received < lo) | (received > hi)
+                bad |= _pad_nonzero(chunk)
+                rest = ~bad
+                offset = offsets.get(name, 0)
+                offsets[name] = offset + len(chunk)
+                if bad.any():
+                    where_bad = np.flatnonzero(bad)
+                    self.damaged.setdefault(name, _Damage()).add(where_bad, offset)
+                    self.damaged_results += len(where_bad)
                 if self.inverse is not None:
                     slot = self.schemes.slots(k0, k1)
-                    hit = np.flatnonzero(slot >= 0)
+                    hit = np.flatnonzero((slot >= 0) & rest)
                     rows = self.inverse[slot[hit]]
                     found = rows >= 0
                     hit = hit[found]
@@ -745,9 +876,14 @@ class _Computation:
         window_classes = np.zeros(max(n_windows, 1) * _CLASSES, dtype=np.int64)
         window_hist = np.zeros(max(n_windows, 1) * length, dtype=np.int64)
         late = unfinished = 0
-        for run, (first_row, end_row) in zip(self.runs, self.run_rows, strict=True):
+        for run_index, (run, (first_row, end_row)) in enumerate(zip(self.runs, self.run_rows, strict=True)):
             timeout = self.result_timeout_ns or run.meta.result_timeout_ns or DEFAULT_RESULT_TIMEOUT_NS
-            end_ns = _ended_ns(run)
+            if self.collecting and end_row > first_row:
+                self.timeout_ns = timeout if self.timeout_ns is None else min(self.timeout_ns, timeout)
+                self.censor_ns = timeout if self.censor_ns is None else min(self.censor_ns, timeout)
+            # a run without a clean end (killed, still running) ended, as far as anyone knows, at
+            # the last time its log records
+            end_ns = _ended_ns(run) or (self.last_seen[run_index] or None)
             for start in range(first_row, end_row, self.chunk):
                 rows = slice(start, min(end_row, start + self.chunk))
                 cls = self.cls[rows]
@@ -762,7 +898,11 @@ class _Computation:
                     late += int(np.count_nonzero(lost & has))
                     cls[lost] = _LOST
                     if end_ns is not None:
-                        unfinished += int(np.count_nonzero(lost & ~has & (intended > end_ns - timeout)))
+                        cut = lost & ~has & (intended > end_ns - timeout)
+                        if cut.any():
+                            unfinished += int(np.count_nonzero(cut))
+                            waited = max(0, end_ns - int(intended[cut].max()))
+                            self.censor_ns = waited if self.censor_ns is None else min(self.censor_ns, waited)
                     e2e_rows = in_time
                 else:
                     e2e_rows = ok
@@ -801,7 +941,8 @@ class _Computation:
         counts = Counts(
             scheduled=int(total[1:].sum()), ok=int(total[_OK]), failed=int(total[_FAILED]),
             dropped=int(total[_DROPPED]), aborted=int(total[_ABORTED]), lost=int(total[_LOST]),
-            within_target=int(group_within.sum()), late_results=late, results=self.results_total,
+            within_target=int(group_within.sum()), late_results=late,
+            results=self.results_total - self.damaged_results,
             matched_results=self.join.matched, duplicate_results=self.join.duplicates,
             unmatched_results=self.join.unmatched, shared_keys=self.join.shared_keys,
             uncorrelated_results=sum(_read_collector_counts(p) for p in self.paths),
@@ -813,26 +954,39 @@ class _Computation:
                 path=str(path), run_id=run.meta.run_id, target=run.meta.target,
                 events=_event_count(run) - skipped, results=_result_count(run),
                 skipped_bytes=run.skipped_bytes, skipped_records=skipped, interrupted=run.meta.interrupted,
+                ended=run.meta.ended_at is not None, incomplete=list(run.meta.incomplete), host=run.meta.host,
             ))
         notes = self.notes
+        incomplete = self._incomplete()
         if self.negative:
-            notes.append(f"{self.negative} latencies were negative (clocks of different machines disagree?) "
-                         "and count as 0")
+            notes.append(self._negative_note())
+        if self.acked_before_sent:
+            notes.append(f"{self.acked_before_sent} events were acknowledged before they were sent on one "
+                         "sender's clock (did the wall clock step during the run?); their service time "
+                         "counts as 0")
+        if self.early:
+            notes.append(f"{self.early} events were sent before their intended time (up to "
+                         f"{self.earliest_ns / 1e6:.3f} ms early): the sender ran ahead of its schedule")
         if self.too_large:
             notes.append(f"{self.too_large} latencies exceeded one hour and count as one hour")
         if unfinished:
-            notes.append(f"{unfinished} lost events' result timeout had not elapsed when the run ended")
+            notes.append(f"{unfinished} lost events' result timeout had not elapsed when the run ended: "
+                         "their latency is only known to exceed the time they waited")
         if counts.aborted:
             notes.append(f"{counts.aborted} events were aborted: the run ended (duration over, Ctrl-C) "
                          "before they were sent or answered")
-        for summary in summaries:
-            if summary.skipped_bytes or summary.skipped_records:
-                notes.append(f"{summary.path}: skipped {summary.skipped_bytes} bytes of torn records and "
-                             f"{summary.skipped_records} damaged records; the rest was read")
+        for summary, run in zip(summaries, self.runs, strict=True):
+            if not summary.ended:
+                for name, size in _torn_tails(run, Path(summary.path)):
+                    notes.append(f"{name}: skipped {size} bytes of a torn last record (expected when a run "
+                                 "is killed); the rest was read")
             if summary.interrupted:
                 notes.append(f"{summary.path}: the run was interrupted before its planned end")
 
-        window_percentiles = hdr.percentiles_us(window_hist, PERCENTILES, highest_values)
+        bound_ns = self.censor_ns if self.collecting else None
+        bound_ms = bound_ns / 1e6 if bound_ns is not None else None
+        window_censored = window_classes[:, _LOST] if bound_ns is not None else 0
+        window_percentiles = hdr.percentiles_us(window_hist, PERCENTILES, highest_values, window_censored)
         windows = [
             WindowStats(
                 start_ns=window_start + w * window,
@@ -840,10 +994,9 @@ class _Computation:
                 ok=int(window_classes[w, _OK]), failed=int(window_classes[w, _FAILED]),
                 dropped=int(window_classes[w, _DROPPED]), aborted=int(window_classes[w, _ABORTED]),
                 lost=int(window_classes[w, _LOST]),
-                end_to_end_ms={
-                    name: (float(v) / 1000 if v >= 0 else None)
-                    for name, v in zip(PERCENTILE_NAMES, window_percentiles[w].tolist(), strict=True)
-                },
+                end_to_end_ms=_percentiles_ms(window_percentiles[w].tolist(), bound_ms),
+                censored=tuple(name for name, v in zip(PERCENTILE_NAMES, window_percentiles[w].tolist(),
+                                                       strict=True) if v == hdr.CENSORED_US),
             )
             for w in range(n_windows)
         ]
@@ -859,7 +1012,8 @@ class _Computation:
                 counts=Counts(scheduled=int(row[1:].sum()), ok=int(row[_OK]), failed=int(row[_FAILED]),
                               dropped=int(row[_DROPPED]), aborted=int(row[_ABORTED]), lost=int(row[_LOST]),
                               within_target=int(group_within[g])),
-                end_to_end=Distribution.of(histogram, highest_values),
+                end_to_end=Distribution.of(histogram, highest_values, censored=int(row[_LOST]),
+                                           lower_bound_ns=bound_ns),
             ))
         histograms = {}
         for name, values in self.totals.items():
@@ -872,14 +1026,56 @@ class _Computation:
             window_ns=window,
             counts=counts,
             reasons=self._reasons(),
-            distributions={name: Distribution.of(h, highest_values) for name, h in histograms.items()},
+            distributions={
+                name: Distribution.of(h, highest_values, censored=counts.lost if name == E2E else 0,
+                                      lower_bound_ns=bound_ns)
+                for name, h in histograms.items()
+            },
             histograms=histograms,
             by_type=by_type,
             windows=windows,
             first_intended_ns=self.first_intended,
             last_intended_ns=self.last_intended,
             notes=notes,
+            incomplete=incomplete,
+            result_timeout_ns=self.timeout_ns if self.collecting else None,
+            censored_above_ns=bound_ns,
         )
+
+    def _incomplete(self) -> list[str]:
+        """Why the runs cannot stand behind their numbers; a torn tail after an unclean end is expected."""
+        reasons = []
+        for run, path in zip(self.runs, self.paths, strict=True):
+            if run.meta.ended_at is None:
+                reasons.append(f"{path}: the run has not ended (still running, or killed): meta.json records "
+                               "no clean end, so events sent last may be missing from the log")
+            reasons += [f"{path}: {reason}" for reason in run.meta.incomplete]
+            if run.meta.ended_at is not None:
+                reasons += [f"{name}: {size} bytes after the last whole record in a run that ended cleanly "
+                            "(a damaged log)" for name, size in _torn_tails(run, path)]
+            recorded = _collector_recorded(path)
+            if recorded is not None and recorded > _result_count(run):
+                reasons.append(f"{path}: the collector recorded {recorded} results ({COLLECTOR_COUNTS_GLOB}) "
+                               f"but the results log holds {_result_count(run)}: accepted results are "
+                               "missing")
+        for name, damage in self.damaged.items():
+            itemsize = (RESULT_DTYPE if Path(name).name.startswith("results") else EVENT_DTYPE).itemsize
+            reasons.append(f"{name}: skipped {damage.count} damaged records ({damage.count * itemsize} "
+                           f"bytes) between record {damage.first} and {damage.last} (from byte "
+                           f"{damage.first * itemsize}); the good records were read")
+        return reasons
+
+    def _negative_note(self) -> str:
+        """Blame clocks only when two were involved: run dirs written on different hosts."""
+        hosts = {r.meta.host for r in self.runs}
+        if len(self.runs) > 1 and (len(hosts) > 1 or None in hosts):
+            known = sorted(h for h in hosts if h)
+            where = f"hosts {', '.join(known)}" if len(known) > 1 else "possibly different hosts"
+            return (f"{self.negative} results arrived before their event's intended time: the run dirs come "
+                    f"from {where}, whose clocks disagree; they count as 0")
+        return (f"{self.negative} results arrived before their event's intended time, on one host's clock: "
+                "those events were sent ahead of their schedule (see scheduling lag), or the results were "
+                "matched to the wrong events (correlation values two events share); they count as 0")
 
     def _reasons(self) -> dict[str, int]:
         reasons: dict[str, int] = {}
@@ -901,10 +1097,6 @@ class _Computation:
 
 def _reason_name(code: int) -> str:
     return Reason(code).name if code in Reason._value2member_map_ else str(code)
-
-
-def _raise_types_missing(path: Path) -> None:
-    raise InputError(f"{path}: records name event types missing from the shard's .types file")
 
 
 def _stack(parts: list[_Keyed]) -> _Keyed:
