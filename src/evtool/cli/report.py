@@ -129,15 +129,14 @@ def collect(
 ) -> None:
     """Receive downstream results (for producers evtool does not drive); report them with latency-report."""
     from evtool.load.collector import Collector, CorrelateBy
+    from evtool.load.sources.base import check_run_dir
     from evtool.results.clock import RunClock
     from evtool.results.runlog import RunMeta
 
     host, port = _parse_listen(listen)
     duration_s = parse_duration_ns(duration) / 1e9 if duration else None
     by = CorrelateBy.parse(correlate_by)
-    if run_dir.exists() and not run_dir.is_dir():
-        raise UsageError(f"--run-dir {run_dir}: exists and is not a directory")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    check_run_dir(run_dir)  # one line (exit 2) for a read-only or unwritable place, before listening
     clock = RunClock()
     meta = RunMeta(
         run_id=uuid.uuid4().hex, command=["evtool", *sys.argv[1:]],
@@ -162,7 +161,9 @@ def collect(
                           f"{counts.unreadable} bodies were unreadable")
     meta.write(run_dir)
     console.print(f"{counts.results} results recorded, {counts.uncorrelated} without correlation value, "
-                  f"{counts.unreadable} unreadable ({counts.requests} requests)")
+                  f"{counts.unreadable} unreadable ({counts.requests} requests)", markup=False)
+    for line in collector.problem_lines():
+        console.print(line, markup=False)
 
 
 __all__ = ["collect", "latency_report", "register"]

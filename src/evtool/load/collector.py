@@ -19,12 +19,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import itertools
 import json
 import logging
 import os
 import resource
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -49,6 +50,9 @@ from evtool.results.runlog import correlation_key
 DEFAULT_CORRELATE_BY = "correlationid,causationid"
 _CE_PREFIX = "ce-"
 CollectorCounts = SourceCounts  # the name older callers use
+_LARGE_BODY = 1 << 20
+_SLICE = 2000  # results recorded between yields to the event loop, for a large body
+_ACCEPT_RETRY_S = 1.5  # asyncio waits 1 s before it retries an accept() that ran out of descriptors
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,16 +66,22 @@ class Limits:
     read_timeout_s: float = 10.0  # a request's whole body
     retry_after_s: int = 1
 
-    def connection_cap(self) -> int:
-        """`max_connections`, but at most half the descriptors this process can still open."""
+    def connection_cap(self) -> tuple[int, int]:
+        """(connections, accept backlog) that fit the descriptors this process can still open.
+
+        At most half the free descriptors are connections. asyncio accepts up to `backlog`
+        connections in one go before a connection over the cap can be closed, so the backlog
+        is an eighth: a burst never runs accept() out of descriptors.
+        """
         soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
         if soft == resource.RLIM_INFINITY:
-            return self.max_connections
+            return self.max_connections, 1024
         try:
             used = len(os.listdir("/proc/self/fd"))
         except OSError:
             used = 32
-        return max(1, min(self.max_connections, (soft - used) // 2))
+        free = max(2, soft - used)
+        return max(1, min(self.max_connections, free // 2)), max(4, min(1024, free // 8))
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,27 +166,36 @@ class _Connections(web.Server):
         self.idle[handler] = None
         if self.open > self.cap:
             counts = self._collector.counts
-            oldest = next((h for h in self.idle if h is not handler), None)
-            if oldest is not None:
+            if self._close_idle(1):
                 counts.problem("connection limit: closed the longest-idle connection")
-                self.drop(oldest)
             else:
-                counts.problem("connection limit: refused a connection (all busy)")
-                self.drop(handler)
+                counts.problem("connection limit: refused a connection (none idle)")
+                self.idle.pop(handler, None)
+                # on the next turn: its handler task must start before the connection can be closed
+                asyncio.get_running_loop().call_later(0, handler.force_close)
 
     def connection_lost(self, handler: RequestHandler, exc: BaseException | None = None) -> None:
         self.idle.pop(handler, None)
         self.open -= 1
         super().connection_lost(handler, exc)
 
-    def drop(self, handler: RequestHandler) -> None:
-        self.idle.pop(handler, None)
-        handler.force_close()
+    def _close_idle(self, count: int) -> int:
+        """Close up to `count` of the longest-idle connections that wait for a request."""
+        victims = []
+        for handler in self.idle:
+            waiter = getattr(handler, "_waiter", None)  # set while aiohttp waits for the next request
+            if waiter is not None and not waiter.done():
+                victims.append(handler)
+                if len(victims) == count:
+                    break
+        for handler in victims:
+            del self.idle[handler]
+            handler.force_close()
+        return len(victims)
 
     def shed(self, share: float) -> None:
         """Close the longest-idle share of connections (accept() ran out of descriptors)."""
-        for handler in list(self.idle)[: max(1, int(len(self.idle) * share))]:
-            self.drop(handler)
+        self._close_idle(max(1, int(len(self.idle) * share)))
 
     def busy(self, handler: RequestHandler) -> None:
         self.idle.pop(handler, None)
@@ -217,10 +236,12 @@ class Collector:
         self._runner: web.ServerRunner | None = None
         self._server: _Connections | None = None
         self._flusher: asyncio.Task[None] | None = None
-        self._in_flight = 0  # body bytes being read (reserved) across requests
+        self._in_flight = 0  # body bytes being read or parsed (reserved) across requests
+        self._large = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._previous_handler: Any = None
         self._listening: set[int] = set()
+        self._accept_failures = 0
         self.bound: tuple[str, int] | None = None
 
     @property
@@ -252,16 +273,17 @@ class Collector:
         log = logging.Logger(f"evtool.collector.{id(self)}")
         log.propagate = False
         log.addHandler(_CountingLog(self._counts))
+        cap, backlog = limits.connection_cap()
         self._server = _Connections(
             self,
-            limits.connection_cap(),
+            cap,
             keepalive_timeout=limits.idle_timeout_s,
             logger=log,
             lingering_time=1.0,
         )
         self._runner = web.ServerRunner(self._server, handle_signals=False, shutdown_timeout=2.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True, backlog=1024)
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True, backlog=backlog)
         try:
             await site.start()
         except OverflowError:
@@ -301,7 +323,11 @@ class Collector:
                 await self._flusher
             self._flusher = None
         if self._loop is not None:
-            self._loop.set_exception_handler(self._previous_handler)
+            loop, previous = self._loop, self._previous_handler
+            if self._accept_failures:  # asyncio retries accept() 1 s after EMFILE, on a closed socket now
+                loop.call_later(_ACCEPT_RETRY_S, loop.set_exception_handler, previous)
+            else:
+                self._loop.set_exception_handler(self._previous_handler)
             self._loop = None
         if self._ledger is not None:
             self._ledger.close()
@@ -309,6 +335,13 @@ class Collector:
                 self._counts.notes.append(self._ledger.write_error)
             self._ledger = None
         self.write_counts()
+
+    def problem_lines(self) -> list[str]:
+        """One line per kind of refusal or problem, with its count (for the end of `evtool collect`)."""
+        c = self._counts
+        lines = [f"answered {reason}: {n} times" for reason, n in sorted(c.rejected.items())]
+        lines += [f"{kind}: {n} times" for kind, n in sorted(c.problems.items())]
+        return lines
 
     def write_counts(self) -> None:
         self._counts.write(self.run_dir, self.shard)
@@ -348,9 +381,13 @@ class Collector:
         if ours and isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS,
                                                                errno.ENOMEM):
             self._counts.problem(f"accept failed: {exc.strerror}")
+            self._accept_failures += 1
             if self._server is not None:
                 self._server.shed(0.25)
             return
+        handle = context.get("handle")
+        if self._accept_failures and isinstance(exc, ValueError) and "_start_serving" in repr(handle):
+            return  # one of those retries, after the collector stopped: nothing to serve any more
         if self._previous_handler is not None:
             self._previous_handler(loop, context)
         else:
@@ -369,7 +406,7 @@ class Collector:
                 server.done(protocol)
 
     def _refuse(self, status: int, reason: str, *, retry: bool = False) -> web.Response:
-        self._counts.reject(reason)
+        self._counts.reject(f"{status} {reason}")
         headers = {"Retry-After": str(self.limits.retry_after_s)} if retry else None
         response = web.Response(status=status, text=reason + "\n", headers=headers)
         response.force_close()  # do not read (and hold) the rest of a body we refused
@@ -390,33 +427,49 @@ class Collector:
         if self._in_flight + reserved > limits.max_bytes_in_flight:
             return self._refuse(503, "busy: too many bytes in flight", retry=True)
         self._in_flight += reserved
-        body = bytearray()
+        body = bytearray(reserved)  # the declared size at once: no regrowth, no second copy
+        size = 0
         try:
-            async with asyncio.timeout(limits.read_timeout_s):
-                while chunk := await request.content.readany():
-                    body += chunk
-                    if len(body) > reserved:  # chunked, or more than declared
-                        if len(body) > limits.max_body_bytes:
-                            return self._refuse(413, f"body over {limits.max_body_bytes} bytes")
-                        grow = len(body) - reserved
-                        if self._in_flight + grow > limits.max_bytes_in_flight:
-                            return self._refuse(503, "busy: too many bytes in flight", retry=True)
-                        self._in_flight += grow
-                        reserved += grow
-        except TimeoutError:
-            self._counts.problem("read timeout: body not received in time")
-            return self._refuse(408, "body not received in time")
-        except (ConnectionError, HttpProcessingError, asyncio.IncompleteReadError):
-            self._counts.problem("poster disconnected mid-body")
-            return self._refuse(400, "incomplete body")
+            try:
+                async with asyncio.timeout(limits.read_timeout_s):
+                    while chunk := await request.content.readany():
+                        end = size + len(chunk)
+                        if end > reserved:  # chunked, or more than declared
+                            if end > limits.max_body_bytes:
+                                return self._refuse(413, f"body over {limits.max_body_bytes} bytes")
+                            if self._in_flight + end - reserved > limits.max_bytes_in_flight:
+                                return self._refuse(503, "busy: too many bytes in flight", retry=True)
+                            self._in_flight += end - reserved
+                            reserved = end
+                        body[size:end] = chunk
+                        size = end
+            except TimeoutError:
+                self._counts.problem("read timeout: body not received in time")
+                return self._refuse(408, "body not received in time")
+            except (ConnectionError, HttpProcessingError, asyncio.IncompleteReadError):
+                self._counts.problem("poster disconnected mid-body")
+                return self._refuse(400, "incomplete body")
+            del body[size:]  # a body shorter than declared
+            if size < _LARGE_BODY:
+                self._record(self._values(request, body), ledger, received_ns)
+            else:  # one large body at a time (its parsed objects are the largest transient), in slices
+                async with self._large:
+                    values = self._values(request, body)
+                    while self._record(itertools.islice(values, _SLICE), ledger, received_ns) == _SLICE:
+                        await asyncio.sleep(0)  # let small posts through meanwhile
         finally:
-            self._in_flight -= reserved
-        for value in self._values(request, body):
+            self._in_flight -= reserved  # held until parsed: a body waiting its turn still counts
+        return web.Response(status=202)
+
+    def _record(self, values: Iterable[str | None], ledger: ResultLedger, received_ns: int) -> int:
+        seen = 0
+        for value in values:
+            seen += 1
             if value is None:
                 self._counts.uncorrelated += 1
                 continue
             ledger.append(correlation_key(value), received_ns)
-        return web.Response(status=202)
+        return seen
 
     def _values(self, request: web.BaseRequest, body: bytes | bytearray) -> Iterator[str | None]:
         content_type = request.content_type.lower()
