@@ -278,3 +278,44 @@ def test_a_busy_port_and_a_read_only_run_dir_are_one_line_each(tmp_path: Path) -
         blocker.close()
     with pytest.raises(UsageError, match="out of range"):
         asyncio.run(Collector("127.0.0.1", 70000, tmp_path / "b").start())
+
+
+@pytest.mark.e2e
+def test_a_202_is_on_disk_within_the_flush_bound_even_after_kill_9(tmp_path: Path) -> None:
+    """Every result answered 202 reaches the kernel within ~50 ms: kill -9 200 ms later loses none."""
+    run_dir = tmp_path / "collect"
+    with collector_process(run_dir) as collector:
+        values = [f"k-{i}" for i in range(50)]
+        answers = asyncio.run(post_results(collector.url, values))
+        time.sleep(0.2)
+        collector.process.kill()
+        collector.process.wait(10)
+    assert [status for status, _ in answers] == [202] * 50
+    assert sorted(_keys(run_dir)) == sorted(correlation_key(v) for v in values)
+
+
+def test_a_full_disk_is_503_and_one_counted_problem(tmp_path: Path) -> None:
+    """ENOSPC on the results log: posts after it get 503 (not 202 and lost), counted once per kind."""
+    from tests.support.tmpfs_mounts import tiny_tmpfs
+
+    async def main() -> tuple[list[int], Collector]:
+        async with Collector("127.0.0.1", 0, tmp_path / "full" / "run") as collector:
+            statuses: list[int] = []
+            url = f"http://{collector.address}/"
+            batch = json.dumps([{"correlationid": f"v-{i}"} for i in range(500)]).encode()
+            async with aiohttp.ClientSession() as session:
+                for _ in range(40):  # 40 x 500 records x 32 bytes = 640 kB > 64 kB
+                    async with session.post(url, data=batch) as response:
+                        statuses.append(response.status)
+                    await asyncio.sleep(0.06)  # let the flush loop run
+        return statuses, collector
+
+    with tiny_tmpfs(tmp_path / "full"):
+        statuses, collector = asyncio.run(main())
+    assert 202 in statuses
+    assert statuses[-1] == 503
+    first_refusal = statuses.index(503)
+    assert set(statuses[first_refusal:]) == {503}
+    assert collector.write_error is None  # stopped; the reason went to the notes
+    assert any("No space left on device" in note for note in collector.counts.notes)
+    assert collector.counts.problems == {"write error (No space left on device)": 1}
