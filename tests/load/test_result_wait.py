@@ -117,7 +117,7 @@ def test_the_wait_counts_distinct_acked_keys_only(tmp_path: Path, structured: bo
             url = f"http://{collector.address}/"
             # before the dispatch ended: a duplicate, a failed event's result, a foreign one
             await _post(url, [names[0], names[0], names[4], other_run_id(), "unknown"])
-            collector.expect(run_dir)
+            await collector.expect(run_dir)
             waiting = asyncio.create_task(collector.wait_for_results(10.0))
             await _post(url, [names[1], names[1], names[2], names[3]])  # 4 distinct of 5 acked
             await asyncio.sleep(0.3)
@@ -141,7 +141,7 @@ def test_stop_ends_the_wait(tmp_path: Path) -> None:
 
     async def main() -> tuple[bool, float]:
         async with Collector("127.0.0.1", 0, run_dir) as collector:
-            collector.expect(run_dir)
+            await collector.expect(run_dir)
             stop = asyncio.Event()
             asyncio.get_running_loop().call_later(0.2, stop.set)
             started = time.monotonic()

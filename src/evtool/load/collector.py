@@ -361,10 +361,10 @@ class Collector:
     def write_error(self) -> str | None:
         return self._ledger.write_error if self._ledger is not None else None
 
-    def expect(self, run_dir: Path) -> None:
+    async def expect(self, run_dir: Path) -> None:
         if self._ledger is None:
             raise RuntimeError("collector is not running")
-        self._ledger.expect(run_dir)
+        await self._ledger.expect(run_dir)
 
     async def wait_for_results(self, timeout_s: float, stop: asyncio.Event | None = None) -> WaitOutcome:
         if self._ledger is None:

@@ -236,7 +236,7 @@ async def _await_results(
             loop.add_signal_handler(sig, interrupt)
             installed.append(sig)
     try:
-        source.expect(run_dir)
+        await source.expect(run_dir)
         outcome = await source.wait_for_results(timeout_s, stop)
     finally:
         for sig in installed:
