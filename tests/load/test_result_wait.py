@@ -192,3 +192,23 @@ def test_ctrl_c_during_the_wait_is_an_interrupt(tmp_path: Path) -> None:
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__]))
+
+
+def test_a_result_source_other_than_http_plugs_in_by_scheme(tmp_path: Path) -> None:
+    """The runner knows only the ResultSource seam: a registered memory:// source runs a whole wait."""
+    from tests.support import memory_source
+
+    memory_source.install()
+    run_dir = tmp_path / "run"
+    poster = ResultPoster("unused", delay_s=0.3, duplicate_every=5,
+                          deliver=lambda value: memory_source.deliver("seam", value))
+    with serving(poster):
+        code = evtool(["simulate", "-t", poster.url, "--rate", "100/s", "--count", "50",
+                       "--collect", "memory://seam", "--result-timeout", "5s",
+                       "--run-dir", str(run_dir), "-q"])
+    assert code == 0
+    assert not (_ok_keys(run_dir) - _distinct_result_keys(run_dir))
+    counts = json.loads((run_dir / "collector-0.json").read_text())
+    assert counts["matched"] == 50
+    assert counts["duplicates"] >= 9
+    assert RunMeta.read(run_dir).collector == "memory://seam"
