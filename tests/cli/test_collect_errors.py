@@ -62,3 +62,41 @@ def test_collect_run_dir_that_is_a_file(tmp_path: Path) -> None:
     code, lines = _evtool("collect", "--listen", "127.0.0.1:0", "--duration", "1s",
                           "--run-dir", str(tmp_path / "file"))
     _one_clear_line(code, lines, "--run-dir", "not a directory")
+
+
+def test_collect_stops_at_the_first_write_error_with_one_line(tmp_path: Path) -> None:
+    """A full disk under `evtool collect`: it stops by itself, exit 2, one line with the OS error."""
+    import asyncio
+    import json
+    import time
+
+    import aiohttp
+    from tests.support.collector_load import collector_process
+    from tests.support.tmpfs_mounts import tiny_tmpfs
+
+    async def fill(url: str) -> list[int]:
+        batch = json.dumps([{"correlationid": f"v-{i}"} for i in range(500)]).encode()
+        statuses = []
+        async with aiohttp.ClientSession() as session:
+            for _ in range(40):  # 640 kB of records for a 64 kB filesystem
+                try:
+                    async with session.post(url, data=batch) as response:
+                        statuses.append(response.status)
+                except aiohttp.ClientError:
+                    statuses.append(0)  # it stopped listening
+                await asyncio.sleep(0.06)
+        return statuses
+
+    with tiny_tmpfs(tmp_path / "full"), collector_process(tmp_path / "full" / "run") as collector:
+        statuses = asyncio.run(fill(collector.url))
+        deadline = time.monotonic() + 15
+        while collector.process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        exited_by_itself = collector.process.poll() is not None
+        code, _, err = collector.stop()
+    assert 202 in statuses
+    assert statuses[-1] != 202
+    assert exited_by_itself
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    _one_clear_line(code, lines, "results-0.bin", "No space left on device")
+    assert "Traceback" not in err

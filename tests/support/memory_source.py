@@ -32,7 +32,6 @@ class MemorySource:
         self._ledger: ResultLedger | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._flusher: asyncio.Task[None] | None = None
-        self.entered_before_results = False
 
     @property
     def counts(self) -> SourceCounts:
@@ -46,7 +45,6 @@ class MemorySource:
         self._ledger = ResultLedger(self.run_dir, 0, self._counts)
         self._loop = asyncio.get_running_loop()
         self._flusher = asyncio.create_task(self._ledger.flush_periodically())
-        self.entered_before_results = not any(self.run_dir.glob("events-*.bin"))
         with _LOCK:
             _RUNNING[self.name] = self
         return self

@@ -17,7 +17,7 @@ from rich.console import Console
 
 from evtool import __version__
 from evtool.cli.views import render_report_text, write_atomically, write_text_view
-from evtool.errors import UsageError
+from evtool.errors import InputError, UsageError
 from evtool.units import parse_duration_ns
 
 if TYPE_CHECKING:
@@ -109,8 +109,10 @@ async def _collect(collector: Collector, duration_s: float | None, console: Cons
     async with collector:
         console.print(f"collecting on http://{collector.address}/ into {collector.run_dir} "
                       f"({'for ' + str(duration_s) + ' s' if duration_s else 'until Ctrl-C'})")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=duration_s)
+        waits = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(collector.wait_failed())}
+        await asyncio.wait(waits, timeout=duration_s, return_when=asyncio.FIRST_COMPLETED)
+        for waiting in waits:
+            waiting.cancel()
 
 
 def collect(
@@ -159,11 +161,18 @@ def collect(
     if counts.uncorrelated or counts.unreadable:
         meta.notes.append(f"{counts.uncorrelated} results had no correlation value ({by}); "
                           f"{counts.unreadable} bodies were unreadable")
-    meta.write(run_dir)
+    meta.notes.extend(f"collector {line}" for line in collector.problem_lines())
+    if collector.write_error:
+        meta.incomplete.append(collector.write_error)
+    with contextlib.suppress(OSError):  # the disk may be as full for meta.json
+        meta.write(run_dir)
     console.print(f"{counts.results} results recorded, {counts.uncorrelated} without correlation value, "
                   f"{counts.unreadable} unreadable ({counts.requests} requests)", markup=False)
     for line in collector.problem_lines():
         console.print(line, markup=False)
+    if collector.write_error:
+        raise InputError(f"{collector.write_error}: stopped collecting",
+                         hint="free space on that filesystem or choose another --run-dir")
 
 
 __all__ = ["collect", "latency_report", "register"]

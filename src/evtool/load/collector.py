@@ -242,6 +242,7 @@ class Collector:
         self._previous_handler: Any = None
         self._listening: set[int] = set()
         self._accept_failures = 0
+        self._write_error: str | None = None
         self.bound: tuple[str, int] | None = None
 
     @property
@@ -333,6 +334,7 @@ class Collector:
             self._ledger.close()
             if self._ledger.write_error:
                 self._counts.notes.append(self._ledger.write_error)
+                self._write_error = self._ledger.write_error
             self._ledger = None
         self.write_counts()
 
@@ -359,7 +361,14 @@ class Collector:
 
     @property
     def write_error(self) -> str | None:
-        return self._ledger.write_error if self._ledger is not None else None
+        """The first write error of the results log (kept after `stop`)."""
+        return self._ledger.write_error if self._ledger is not None else self._write_error
+
+    async def wait_failed(self) -> None:
+        """Returns at the first write error of the results log (never, while writes succeed)."""
+        if self._ledger is None:
+            return
+        await self._ledger.failed.wait()
 
     async def expect(self, run_dir: Path) -> None:
         if self._ledger is None:

@@ -242,6 +242,7 @@ class ResultLedger:
         self._pending: list[bytes] | None = None  # keys not yet matched (only once `expect` was called)
         self._arrived = asyncio.Event()
         self.write_error: str | None = None
+        self.failed = asyncio.Event()  # set at the first write error: a source stops taking results
 
     @property
     def writable(self) -> bool:
@@ -270,6 +271,7 @@ class ResultLedger:
         except OSError as exc:
             self.write_error = f"results log {self.run_dir / f'results-{self.shard}.bin'}: {exc.strerror}"
             self.counts.problem(f"write error ({exc.strerror})")
+            self.failed.set()
             return False
         return True
 
