@@ -38,6 +38,10 @@ class MemorySource:
         return self._counts
 
     @property
+    def write_error(self) -> str | None:
+        return self._ledger.write_error if self._ledger is not None else None
+
+    @property
     def description(self) -> str:
         return f"memory://{self.name}"
 

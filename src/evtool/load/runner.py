@@ -195,6 +195,8 @@ async def _single(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None)
             if collector is not None and spec.collector is not None and not result.interrupted:
                 waited = await _await_results(collector, dispatcher, run_dir, spec.collector.result_timeout_s)
                 result = replace(result, interrupted=result.interrupted or waited)
+        if collector is not None and collector.write_error:  # known once the source has closed
+            meta.incomplete.append(collector.write_error)
     finally:
         await target.close()
         gc.unfreeze()

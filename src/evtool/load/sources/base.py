@@ -113,6 +113,10 @@ class ResultSource(Protocol):
     @property
     def description(self) -> str: ...
 
+    @property
+    def write_error(self) -> str | None:
+        """The first write error of the results log: the run cannot stand behind its results."""
+
     async def expect(self, run_dir: Path) -> None:
         """Match what arrived and arrives against the acknowledged events logged in `run_dir`."""
 
