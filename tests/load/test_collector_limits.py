@@ -316,6 +316,7 @@ def test_a_full_disk_is_503_and_one_counted_problem(tmp_path: Path) -> None:
     assert statuses[-1] == 503
     first_refusal = statuses.index(503)
     assert set(statuses[first_refusal:]) == {503}
-    assert collector.write_error is None  # stopped; the reason went to the notes
+    assert collector.write_error is not None
+    assert "No space left on device" in collector.write_error  # kept after stop, for meta.incomplete
     assert any("No space left on device" in note for note in collector.counts.notes)
     assert collector.counts.problems == {"write error (No space left on device)": 1}

@@ -216,12 +216,18 @@ async def _collector(spec: RunSpec, run_dir: Path, clock: RunClock) -> AsyncIter
 
 
 async def _await_results(
-    source: ResultSource, dispatcher: Dispatcher, run_dir: Path, timeout_s: float
+    source: ResultSource,
+    dispatcher: Dispatcher,
+    run_dir: Path,
+    timeout_s: float,
+    on_signal: Callable[[], None] | None = None,
 ) -> bool:
     """After the last send, wait until every acknowledged event has a distinct result, or the timeout.
 
     Counts come from the event log (the dispatch is over, its records are on disk): repeats
-    and keys of other runs never shorten the wait. Ctrl-C / SIGTERM end it: returns True then.
+    and keys of other runs never shorten the wait. Ctrl-C / SIGTERM end it (and stop the
+    dispatcher, so the run is marked interrupted): returns True then. Afterwards the signals
+    go back to `on_signal` (default: `dispatcher.stop`).
     """
     if dispatcher.stopping:
         return True
@@ -242,7 +248,7 @@ async def _await_results(
         outcome = await source.wait_for_results(timeout_s, stop)
     finally:
         for sig in installed:
-            loop.add_signal_handler(sig, dispatcher.stop)  # as the dispatcher had it
+            loop.add_signal_handler(sig, on_signal or dispatcher.stop)
     return outcome.stopped
 
 
