@@ -152,7 +152,7 @@ def _run_spec(options: DemoOptions, consumer_url: str, collector_port: int) -> R
         command=("evtool", "demo"),
         options=recorded,
         planned_duration_s=options.duration_s,
-        collector=CollectorSpec(LOOPBACK, collector_port, result_timeout_s=options.result_timeout_s),
+        collector=CollectorSpec(f"{LOOPBACK}:{collector_port}", result_timeout_s=options.result_timeout_s),
     )
 
 

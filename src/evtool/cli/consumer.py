@@ -47,6 +47,8 @@ def serve(
     """Accept CloudEvents (binary, structured, batch), decide, and post a correlated result."""
     from evtool.consumer.service import ConsumerSettings
 
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port {port}: not a port number", hint="use 0-65535 (0: any free port)")
     if results_to is not None and not results_to.startswith(("http://", "https://")):
         raise UsageError(f"--results-to {results_to!r}: expected an http:// or https:// URL")
     settings = ConsumerSettings(

@@ -112,8 +112,10 @@ async def _collect(collector: Collector, duration_s: float | None, console: Cons
     async with collector:
         console.print(f"collecting on http://{collector.address}/ into {collector.run_dir} "
                       f"({'for ' + str(duration_s) + ' s' if duration_s else 'until Ctrl-C'})")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=duration_s)
+        waits = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(collector.wait_failed())}
+        await asyncio.wait(waits, timeout=duration_s, return_when=asyncio.FIRST_COMPLETED)
+        for waiting in waits:
+            waiting.cancel()
 
 
 def collect(
@@ -132,6 +134,7 @@ def collect(
 ) -> None:
     """Receive downstream results (for producers evtool does not drive); report them with latency-report."""
     from evtool.load.collector import Collector, CorrelateBy
+    from evtool.load.sources.base import check_run_dir
     from evtool.results.clock import RunClock
     from evtool.results.runlog import RunMeta
 
@@ -140,6 +143,7 @@ def collect(
     by = CorrelateBy.parse(correlate_by)
     if run_dir.exists() and not run_dir.is_dir():
         raise UsageError(f"--run-dir {run_dir}: exists and is not a directory")
+    check_run_dir(run_dir)  # one line (exit 2) for a read-only or unwritable place, before listening
     clock = RunClock()
     meta = RunMeta(
         run_id=uuid.uuid4().hex, command=["evtool", *sys.argv[1:]],
@@ -167,13 +171,22 @@ def collect(
     if counts.uncorrelated or counts.unreadable:
         meta.notes.append(f"{counts.uncorrelated} results had no correlation value ({by}); "
                           f"{counts.unreadable} bodies were unreadable")
+    meta.notes.extend(f"collector {line}" for line in collector.problem_lines())
+    if collector.write_error:
+        meta.incomplete.append(collector.write_error)
     try:
         meta.write(run_dir)
     except OSError as exc:  # the run keeps no clean end: a report on it says INCOMPLETE
-        raise InputError(f"--run-dir {run_dir}: cannot record the end of the run: "
-                         f"{exc.strerror or exc}") from None
+        if not collector.write_error:  # (a full disk is reported below, as the write error it is)
+            raise InputError(f"--run-dir {run_dir}: cannot record the end of the run: "
+                             f"{exc.strerror or exc}") from None
     console.print(f"{counts.results} results recorded, {counts.uncorrelated} without correlation value, "
-                  f"{counts.unreadable} unreadable ({counts.requests} requests)")
+                  f"{counts.unreadable} unreadable ({counts.requests} requests)", markup=False)
+    for line in collector.problem_lines():
+        console.print(line, markup=False)
+    if collector.write_error:
+        raise InputError(f"{collector.write_error}: stopped collecting",
+                         hint="free space on that filesystem or choose another --run-dir")
 
 
 __all__ = ["collect", "latency_report", "register"]

@@ -319,12 +319,8 @@ def _collector(collect: str | None, correlate_by: str | None, result_timeout: st
 
     if collect is None:
         return None
-    host, sep, port = collect.rpartition(":")
-    if not sep or not port.isdigit() or not host:
-        raise UsageError(f"--collect {collect!r}: expected HOST:PORT, e.g. 127.0.0.1:9000")
     return CollectorSpec(
-        host,
-        int(port),
+        collect,
         correlate_by=correlate_by,
         result_timeout_s=units.parse_duration(result_timeout, option="--result-timeout"),
     )

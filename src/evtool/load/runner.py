@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import gc
-import importlib
 import itertools
 import multiprocessing
 import os
@@ -21,7 +20,7 @@ import queue
 import secrets
 import signal
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -33,6 +32,7 @@ from evtool.errors import EvtoolError, TargetError, UsageError
 from evtool.load.dispatcher import Dispatcher, DispatchOptions, DispatchResult
 from evtool.load.live import LiveStats, Snapshot, Tick
 from evtool.load.plan import EventBlock, Plan
+from evtool.load.sources.base import CollectorSpec, ResultSource
 from evtool.load.targets import make_target
 from evtool.load.targets.base import Target, TargetOptions
 from evtool.results.clock import RunClock
@@ -45,14 +45,6 @@ T = TypeVar("T")
 
 class PlanFactory(Protocol):
     def __call__(self, shard: int, workers: int) -> Plan: ...
-
-
-@dataclass(frozen=True, slots=True)
-class CollectorSpec:
-    host: str
-    port: int
-    correlate_by: str | None = None
-    result_timeout_s: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +195,10 @@ async def _single(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None)
             finally:
                 writer.close()
             if collector is not None and spec.collector is not None and not result.interrupted:
-                await _await_results(collector, dispatcher, result.ok, spec.collector.result_timeout_s)
+                waited = await _await_results(collector, dispatcher, run_dir, spec.collector.result_timeout_s)
+                result = replace(result, interrupted=result.interrupted or waited)
+        if collector is not None and collector.write_error:  # known once the source has closed
+            meta.incomplete.append(collector.write_error)
     finally:
         await target.close()
         gc.unfreeze()
@@ -211,24 +206,52 @@ async def _single(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None)
 
 
 @contextlib.asynccontextmanager
-async def _collector(spec: RunSpec, run_dir: Path, clock: RunClock) -> Any:
-    """Run the downstream-result collector (evtool.load.collector) around the dispatch."""
+async def _collector(spec: RunSpec, run_dir: Path, clock: RunClock) -> AsyncIterator[ResultSource | None]:
+    """The run's result source (`--collect`, chosen by its scheme), ready before time zero."""
     if spec.collector is None:
         yield None
         return
-    module = importlib.import_module("evtool.load.collector")
-    c = spec.collector
-    correlate = module.CorrelateBy.parse(c.correlate_by) if c.correlate_by else None
-    async with module.Collector(c.host, c.port, run_dir, correlate, clock) as running:
-        yield running
+    from evtool.load.sources import open_source
+
+    async with open_source(spec.collector, run_dir, clock) as source:
+        yield source
 
 
-async def _await_results(collector: Any, dispatcher: Dispatcher, expected: int, timeout_s: float) -> None:
-    """After the last send, wait for late results until all came or the result timeout passed."""
+async def _await_results(
+    source: ResultSource,
+    dispatcher: Dispatcher,
+    run_dir: Path,
+    timeout_s: float,
+    on_signal: Callable[[], None] | None = None,
+) -> bool:
+    """After the last send, wait until every acknowledged event has a distinct result, or the timeout.
+
+    Counts come from the event log (the dispatch is over, its records are on disk): repeats
+    and keys of other runs never shorten the wait. Ctrl-C / SIGTERM end it (and stop the
+    dispatcher, so the run is marked interrupted): returns True then. Afterwards the signals
+    go back to `on_signal` (default: `dispatcher.stop`).
+    """
+    if dispatcher.stopping:
+        return True
+    stop = asyncio.Event()
+
+    def interrupt() -> None:
+        stop.set()
+        dispatcher.stop()
+
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while collector.counts.results < expected and loop.time() < deadline and not dispatcher.stopping:
-        await asyncio.sleep(0.05)
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, interrupt)
+            installed.append(sig)
+    try:
+        await source.expect(run_dir)
+        outcome = await source.wait_for_results(timeout_s, stop)
+    finally:
+        for sig in installed:
+            loop.add_signal_handler(sig, on_signal or dispatcher.stop)
+    return outcome.stopped
 
 
 # -- N processes ---------------------------------------------------------------------------
@@ -422,7 +445,7 @@ def _meta(spec: RunSpec, run_dir: Path, start_ns: int) -> RunMeta:
         clock_origin_ns=start_ns,
         started_at=_iso(start_ns),
         workers=spec.workers,
-        collector=f"{collector.host}:{collector.port}" if collector else None,
+        collector=collector.address if collector else None,
         correlate_by=collector.correlate_by if collector else None,
         result_timeout_ns=int(collector.result_timeout_s * 1e9) if collector else None,
     )
