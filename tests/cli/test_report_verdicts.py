@@ -114,9 +114,9 @@ def test_collect_into_an_unwritable_run_dir_is_one_line_and_exit_2(tmp_path: Pat
             assert done.returncode == ExitCode.USAGE, done.stderr
             assert "Traceback" not in done.stderr
             lines = done.stderr.strip().splitlines()
-            assert len(lines) == 1, done.stderr
-            assert lines[0].startswith(f"error: --run-dir {run_dir}: cannot write the run there: ")
-            assert lines[0].endswith("; choose a writable directory")
+            assert len(lines) == 2, done.stderr  # the error and its hint
+            assert lines[0].startswith(f"error: --run-dir {run_dir}: cannot write there (")
+            assert lines[1] == "  hint: choose a writable directory"
 
 
 def _free_port() -> int:

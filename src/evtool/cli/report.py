@@ -141,8 +141,6 @@ def collect(
     host, port = _parse_listen(listen)
     duration_s = parse_duration_ns(duration) / 1e9 if duration else None
     by = CorrelateBy.parse(correlate_by)
-    if run_dir.exists() and not run_dir.is_dir():
-        raise UsageError(f"--run-dir {run_dir}: exists and is not a directory")
     check_run_dir(run_dir)  # one line (exit 2) for a read-only or unwritable place, before listening
     clock = RunClock()
     meta = RunMeta(
