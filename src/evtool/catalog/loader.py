@@ -21,8 +21,8 @@ from evtool.catalog.model import Catalog, SchemaFile, SchemaFormat, Subject
 from evtool.catalog.source import parse_json_text
 from evtool.errors import InputError, SchemaError
 
-_Shown = Callable[[str, str], Path]  # (subject, file name) -> the path users are shown
 _Read = Callable[[], str]  # reads a version file's text when the layout says it is one
+_Entry = tuple[Path, _Read]  # (the path users are shown, its reader)
 
 MAX_SCHEMA_BYTES = 16 * 1024 * 1024
 
@@ -89,18 +89,28 @@ def read_text_file(path: Path, *, shown: Path | str, limit: int | None = None) -
             f"{shown}: cannot read: {exc.strerror}", hint="make it readable or move it out"
         ) from None
     limit = MAX_SCHEMA_BYTES if limit is None else limit
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
+    try:
+        status = os.fstat(fd)
+        mode = status.st_mode
+        if not stat.S_ISREG(mode):
+            raise SchemaError(
+                f"{shown}: not a regular file ({_kind(mode)})",
+                hint="a schema must be a plain file; copy its content into one",
+            )
+        chunks: list[bytes] = []
+        size = 0
+        step = max(status.st_size + 1, 64 * 1024)  # one read for nearly every file
+        while size <= limit:  # a file that grows while read stops at the cap
+            chunk = os.read(fd, min(step, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise InputError(f"{shown}: cannot read: {exc.strerror}") from None
+    finally:
         os.close(fd)
-        raise SchemaError(
-            f"{shown}: not a regular file ({_kind(mode)})",
-            hint="a schema must be a plain file; copy its content into one",
-        )
-    with os.fdopen(fd, "rb") as fh:
-        try:
-            data = fh.read(limit + 1)
-        except OSError as exc:
-            raise InputError(f"{shown}: cannot read: {exc.strerror}") from None
+    data = b"".join(chunks)
     if len(data) > limit:
         raise SchemaError(
             f"{shown}: larger than {limit // (1024 * 1024)} MiB, too large for a schema",
@@ -155,16 +165,17 @@ def load_catalog(root: Path) -> Catalog:
             hint="pass --schemas DIR or set schema_dir in evtool.toml",
         )
     shown_root = display_path(root)
-    files: dict[str, dict[str, _Read]] = {}
+    files: dict[str, dict[str, _Entry]] = {}
     for subject_dir in _listing(root, shown_root):
         if not subject_dir.is_dir():
             continue
-        entries: dict[str, _Read] = {}
-        for file in _listing(subject_dir, shown_root / subject_dir.name):
-            shown = shown_root / subject_dir.name / file.name
-            entries[file.name] = partial(read_text_file, file, shown=shown)
+        shown_dir = shown_root / subject_dir.name
+        entries: dict[str, _Entry] = {}
+        for file in _listing(subject_dir, shown_dir):
+            shown = shown_dir / file.name
+            entries[file.name] = (shown, partial(read_text_file, file, shown=shown))
         files[subject_dir.name] = entries
-    catalog = _build(root, files, lambda subject, name: shown_root / subject / name)
+    catalog = _build(root, files)
     if not catalog.subjects:
         raise InputError(f"no subjects found under {shown_root}", hint=layout_hint(shown_root))
     return catalog
@@ -192,13 +203,12 @@ def load_catalog_at_ref(root: Path, ref: str) -> Catalog:
         and (format_of(rel[1]) is not None or _looks_like_version(rel[1]))
     ]
     blobs = _cat_files(top, ref, [str(p) for p in wanted])
-    shown: _Shown = lambda subject, name: Path(f"{ref}:{prefix / subject / name}")  # noqa: E731
-    files: dict[str, dict[str, _Read]] = {}
+    files: dict[str, dict[str, _Entry]] = {}
     for path in wanted:
         subject, name = path.relative_to(prefix).parts
-        read = partial(decode_text, blobs[str(path)], shown=shown(subject, name))
-        files.setdefault(subject, {})[name] = read
-    return _build(root, files, shown)
+        shown = Path(f"{ref}:{path}")
+        files.setdefault(subject, {})[name] = (shown, partial(decode_text, blobs[str(path)], shown=shown))
+    return _build(root, files)
 
 
 def _looks_like_version(name: str) -> bool:
@@ -207,12 +217,11 @@ def _looks_like_version(name: str) -> bool:
     return head.isdigit()
 
 
-def _build(root: Path, files: dict[str, dict[str, _Read]], shown: _Shown) -> Catalog:
+def _build(root: Path, files: dict[str, dict[str, _Entry]]) -> Catalog:
     subjects: dict[str, Subject] = {}
     for subject in sorted(files):
         versions: list[SchemaFile] = []
-        for name, read in files[subject].items():
-            path = shown(subject, name)
+        for name, (path, read) in files[subject].items():
             found = format_of(name)
             if found is None:
                 if _looks_like_version(name):
