@@ -207,6 +207,17 @@ def test_unreadable_subject_directory_is_named(tmp_path: Path) -> None:
     assert done.stdout == ""
 
 
+@pytest.mark.e2e
+def test_unreadable_file_given_to_schema_diff_is_named(tmp_path: Path) -> None:
+    (tmp_path / "old.json").write_text("{}")
+    (tmp_path / "new.json").write_text("{}")
+    (tmp_path / "new.json").chmod(0)
+    done = run_installed(["schema", "diff", "old.json", "new.json"], cwd=tmp_path, honour_file_modes=True)
+    assert done.returncode == 2, done
+    assert "'new.json' is not readable" in done.stderr  # Typer's own check of the argument
+    assert "Traceback" not in done.stderr
+
+
 # --- duplicate keys ------------------------------------------------------------------------
 
 

@@ -22,7 +22,7 @@ from evtool.errors import EvtoolError, ExitCode
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"evtool {__version__}")
-        raise typer.Exit()
+        raise typer.Exit(int(ExitCode.OK))
 
 
 def build_app() -> typer.Typer:
