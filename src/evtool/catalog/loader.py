@@ -285,8 +285,11 @@ def _cat_files(top: str, ref: str, paths: list[str]) -> dict[str, bytes]:
         return {}
     request = "".join(f"{ref}:{p}\n" for p in paths).encode()
     done = subprocess.run(
-        ["git", "cat-file", "--batch"], cwd=top, input=request, capture_output=True, check=True
+        ["git", "cat-file", "--batch"], cwd=top, input=request, capture_output=True, check=False
     )
+    if done.returncode != 0:
+        message = done.stderr.decode(errors="replace").strip().splitlines() or ["git failed"]
+        raise InputError(f"git cat-file at {ref}: {message[-1]}")
     out = done.stdout
     blobs: dict[str, bytes] = {}
     pos = 0
