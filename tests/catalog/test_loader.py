@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import json
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from evtool.catalog import SchemaFormat, load_catalog, load_catalog_at_ref
 from evtool.catalog.bundled import bundled_schema_dir
+from evtool.catalog.source import MAX_DEPTH, parse_json_text
 from evtool.errors import InputError, SchemaError
 
 
@@ -92,3 +95,75 @@ def test_bundled_catalogue_has_the_three_starter_events() -> None:
     formats = {s.format for s in catalog.subjects.values()}
     assert formats == {SchemaFormat.AVRO, SchemaFormat.JSON}
     assert all(len(s.versions) >= 2 for s in catalog.subjects.values())
+
+
+def _git_repo(root: Path) -> Callable[..., None]:
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    git("config", "user.email", "t@example.org")
+    git("config", "user.name", "t")
+    return git
+
+
+def test_layout_rule_is_the_same_at_a_git_ref(tmp_path: Path) -> None:
+    git = _git_repo(tmp_path)
+    _write(tmp_path, "schemas/a.b/1.json", '{"type": "string"}')
+    _write(tmp_path, "schemas/a.b/README.md", "owner: x")
+    (tmp_path / "schemas/a.b/bundle.tgz").write_bytes(b"\x1f\x8b\xff\xfe")
+    _write(tmp_path, "schemas/docs/notes.txt", "not a subject")
+    git("add", ".")
+    git("commit", "-qm", "one")
+    at_main = load_catalog_at_ref(tmp_path / "schemas", "main")
+    assert list(at_main.subjects) == ["a.b"]
+    assert [s.version for s in at_main.subject("a.b").versions] == [1]
+
+
+def test_non_utf8_version_at_a_git_ref_is_named(tmp_path: Path) -> None:
+    git = _git_repo(tmp_path)
+    (tmp_path / "schemas/a.b").mkdir(parents=True)
+    (tmp_path / "schemas/a.b/1.json").write_bytes(b'{\n  "title": "caf\xe9"\n}')
+    git("add", ".")
+    git("commit", "-qm", "one")
+    # before, the bytes were replaced with U+FFFD and compared as if they were the schema
+    expected = r"^main:schemas/a\.b/1\.json:2:16: not UTF-8 \(byte 0xe9 at offset 17\)"
+    with pytest.raises(SchemaError, match=expected):
+        load_catalog_at_ref(tmp_path / "schemas", "main")
+
+
+def test_empty_ref_catalogue_is_allowed_but_an_empty_folder_is_not(tmp_path: Path) -> None:
+    """Against a ref from before the first schema there is nothing published: that is fine."""
+    git = _git_repo(tmp_path)
+    _write(tmp_path, "README.md", "x")
+    git("add", ".")
+    git("commit", "-qm", "one")
+    (tmp_path / "schemas").mkdir()
+    assert load_catalog_at_ref(tmp_path / "schemas", "main").subjects == {}
+    with pytest.raises(InputError, match="no subjects found under"):
+        load_catalog(tmp_path / "schemas")
+
+
+def test_hidden_entries_are_ignored(tmp_path: Path) -> None:
+    _write(tmp_path, "a.b/1.json", "{}")
+    _write(tmp_path, "a.b/.1.json.swp", "\xff garbage")
+    _write(tmp_path, ".cache/1.json", "not json")
+    assert list(load_catalog(tmp_path).subjects) == ["a.b"]
+
+
+def test_duplicate_keys_are_found_past_escapes_and_strings() -> None:
+    text = '{"a": "x\\"y", "b": {"c": 1}, "\\u0062": 2}'  # "\u0062" is "b" again
+    with pytest.raises(SchemaError, match=r"^f\.json:1: duplicate key 'b'"):
+        parse_json_text(text, source="f.json")
+    assert parse_json_text('{"a": {"a": {"a": 1}}}', source="f.json") == {"a": {"a": {"a": 1}}}
+
+
+def test_depth_limit_counts_objects_and_arrays() -> None:
+    assert parse_json_text("[" * MAX_DEPTH + "]" * MAX_DEPTH, source="f")
+    with pytest.raises(SchemaError, match="nested too deep"):
+        parse_json_text("[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1), source="f")
+    # many brackets, little depth: the quick count is not the verdict
+    wide = "[" + ",".join(["[]"] * (MAX_DEPTH * 3)) + "]"
+    assert len(parse_json_text(wide, source="f")) == MAX_DEPTH * 3
+    # brackets inside strings are not nesting
+    assert parse_json_text(json.dumps({"d": "[" * 1000}), source="f") == {"d": "[" * 1000}

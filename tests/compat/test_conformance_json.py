@@ -37,19 +37,6 @@ def _load() -> list[dict[str, Any]]:
 
 CASES = _load()
 
-# Expectations in the file that Confluent's rules (and the data) contradict; the engine keeps
-# Confluent's verdict and the lead has the reasons. Direction -> (file says, engine says).
-DISPUTED: dict[str, dict[str, tuple[bool, bool]]] = {
-    # FORWARD = old reads new. New drops multipleOf 4 from 'threshold', so new events may carry
-    # threshold 1, which old rejects; Confluent's diff(new -> old) is MULTIPLE_OF_ADDED, which is
-    # not in its compatible set. The engine proves it with a counterexample (asserted below).
-    "json-inventory-multipleof-removed": {"forward": (True, False)},
-    # FORWARD = old [n, n, n] (closed) reads new [n, n] (closed): every new 'geo' has at most two
-    # numbers, which old accepts. Confluent's diff(new -> old) is ITEM_ADDED_TO_CLOSED_CONTENT_MODEL,
-    # which it lists as compatible.
-    "json-inventory-tuple-item-removed-closed": {"forward": (False, True)},
-}
-
 # Transitive verdicts for the cases with a history (new against every earlier version).
 TRANSITIVE: dict[str, tuple[bool, bool]] = {
     # v1 channel:int can't be read by v3 channel:string (and vice versa).
@@ -73,22 +60,13 @@ def _parse(doc: Any, name: str) -> engine.JsonSchemaDoc:
     return engine.parse(doc, source=name)
 
 
-def _expected(case: dict[str, Any], direction: str) -> bool:
-    disputed = DISPUTED.get(case["id"], {}).get(direction)
-    if disputed is not None:
-        file_says, engine_says = disputed
-        assert case["expect"][direction] is file_says, "the file changed: update DISPUTED"
-        return engine_says
-    return bool(case["expect"][direction])
-
-
 @pytest.mark.parametrize("case", CASES, ids=_ids(CASES))
 def test_case(case: dict[str, Any]) -> None:
     old, new = _parse(case["old"], "old.json"), _parse(case["new"], "new.json")
     backward = engine.incompatibilities(new, old)
     forward = engine.incompatibilities(old, new)
-    assert (not backward) is _expected(case, "backward"), [i.message for i in backward]
-    assert (not forward) is _expected(case, "forward"), [i.message for i in forward]
+    assert (not backward) is case["expect"]["backward"], [i.message for i in backward]
+    assert (not forward) is case["expect"]["forward"], [i.message for i in forward]
     for reader_doc, writer_doc, found in ((case["new"], case["old"], backward),
                                           (case["old"], case["new"], forward)):
         for inc in found:
@@ -102,7 +80,7 @@ def test_case(case: dict[str, Any]) -> None:
                 assert inc.no_counterexample_reason
 
 
-def test_disputed_forward_multipleof_is_proven() -> None:
+def test_forward_multipleof_removed_is_proven() -> None:
     case = next(c for c in CASES if c["id"] == "json-inventory-multipleof-removed")
     found = engine.incompatibilities(_parse(case["old"], "old"), _parse(case["new"], "new"))
     assert [i.code for i in found] == ["multiple-of-added"]

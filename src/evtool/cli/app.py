@@ -1,8 +1,10 @@
 """The `evtool` command: option parsing and rendering only; the work happens in the core.
 
-Every command module exposes `register(app)`. `main` is the one place that turns an
+Every command module exposes `register(app)`. `run` is the one place that turns an
 `EvtoolError` into a one-line message and its exit code, so no command prints a traceback
-for bad input.
+for bad input. As a safety net it does the same for the errors that user input raises where
+no command caught them first (an OSError names its file; a UnicodeError or RecursionError is
+malformed input): one line, exit 2. The specific checks in the core give better messages.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from evtool.errors import EvtoolError, ExitCode
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"evtool {__version__}")
-        raise typer.Exit()
+        raise typer.Exit(int(ExitCode.OK))
 
 
 def build_app() -> typer.Typer:
@@ -60,10 +62,7 @@ def run(argv: list[str] | None = None) -> int:
     try:
         result = app(args=argv, prog_name="evtool", standalone_mode=False)
     except EvtoolError as exc:
-        err.print(Text.assemble(("error: ", "bold red"), exc.message))
-        if exc.hint:
-            err.print(f"  hint: {exc.hint}", markup=False)
-        return int(exc.exit_code)
+        return _fail(err, exc.message, exc.hint, exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         err.print("interrupted", markup=False)
         return int(ExitCode.INTERRUPTED)
@@ -74,8 +73,34 @@ def run(argv: list[str] | None = None) -> int:
         else:
             err.print(f"error: {exc}", markup=False)
         return int(getattr(exc, "exit_code", ExitCode.USAGE))
+    except RecursionError:
+        return _fail(
+            err,
+            "input nested too deeply to process",
+            "flatten the nesting of the schema or document given (a few dozen levels is plenty)",
+        )
+    except UnicodeError as exc:
+        return _fail(err, f"input is not valid text: {exc}", "save the file as UTF-8")
+    except OSError as exc:
+        return _fail(err, _os_error_text(exc), "check the path, its permissions and free space")
     # Outside standalone mode a `typer.Exit(code)` comes back as the return value.
     return result if isinstance(result, int) else int(ExitCode.OK)
+
+
+def _fail(err: Console, message: str, hint: str | None, code: ExitCode = ExitCode.USAGE) -> int:
+    err.print(Text.assemble(("error: ", "bold red"), message))
+    if hint:
+        err.print(f"  hint: {hint}", markup=False)
+    return int(code)
+
+
+def _os_error_text(exc: OSError) -> str:
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    if exc.filename is None:
+        return reason
+    if exc.filename2 is not None:
+        return f"{exc.filename} -> {exc.filename2}: {reason}"
+    return f"{exc.filename}: {reason}"
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from evtool import __version__
 from evtool.cli.views import write_atomically, write_text_view
-from evtool.errors import UsageError
+from evtool.errors import ExitCode, UsageError
 from evtool.modes import CompatibilityMode
 
 if TYPE_CHECKING:
@@ -94,8 +94,8 @@ def check(
         if output_format is OutputFormat.GITHUB and os.environ.get("GITHUB_STEP_SUMMARY"):
             with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
                 summary.write(ci_output.to_markdown_summary(report))
-    if not report.ok:
-        raise typer.Exit(1)
+    if report.exit_code is not ExitCode.OK:
+        raise typer.Exit(int(report.exit_code))
 
 
 @schema_app.command("diff")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from evtool.catalog.model import Catalog, SchemaFile, Subject
 from evtool.catalog.source import escape_pointer_token
-from evtool.compat.engines import ParsedCatalog, engine_for
+from evtool.compat.engines import ParsedCatalog, engine_for, too_deep_names
 from evtool.compat.findings import (
     CheckedPair,
     CheckReport,
@@ -105,7 +105,8 @@ def _check(
     parsed = ParsedCatalog()
     for subject in catalog.subjects.values():
         for schema in subject.versions:  # every file must at least be a valid schema
-            parsed.get(schema)
+            with too_deep_names(schema):
+                parsed.get(schema)
         subject_mode = mode or settings.mode_for(subject.name)
         report.modes[subject.name] = subject_mode.value
         report.subjects_checked += 1
@@ -121,8 +122,9 @@ def _check(
             report.pairs.append(
                 CheckedPair(subject.name, pair.old.version, pair.new.version, pair.direction)
             )
-            for issue in engine.incompatibilities(parsed.get(pair.reader), parsed.get(pair.writer)):
-                report.findings.append(_finding(pair, issue))
+            with too_deep_names(pair.reader, pair.writer):
+                issues = engine.incompatibilities(parsed.get(pair.reader), parsed.get(pair.writer))
+            report.findings.extend(_finding(pair, issue) for issue in issues)
     if base is not None:
         for name, published in base.subjects.items():
             if name not in catalog.subjects:

@@ -7,7 +7,8 @@ first use and keeps the result.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +53,20 @@ def parse_schema(schema: SchemaFile) -> Any:
         if line is not None and message.startswith(prefix):
             message = f"{source}:{line}: {message[len(prefix):]}"
         raise SchemaError(message, hint=exc.hint, pointer=exc.pointer) from None
+
+
+@contextmanager
+def too_deep_names(*schemas: SchemaFile) -> Iterator[None]:
+    """Name the files when an engine runs out of stack despite the catalogue's depth limit
+    (a $ref web can be deep without deep text): bad input, exit 2, never "incompatible"."""
+    try:
+        yield
+    except RecursionError:
+        names = " and ".join(dict.fromkeys(str(s.path) for s in schemas))
+        raise SchemaError(
+            f"{names}: nested too deep to check",
+            hint="flatten the schema: fewer levels of nested types or $ref chains",
+        ) from None
 
 
 @dataclass(slots=True)

@@ -7,6 +7,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from evtool.errors import ExitCode
+
 
 class Direction(StrEnum):
     """Which side reads: BACKWARD means the new schema reads data written with the old one."""
@@ -96,6 +98,11 @@ class CheckReport:
     @property
     def ok(self) -> bool:
         return not self.findings
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """What `schema check` ends with: CHECK_FAILED as soon as one finding stands."""
+        return ExitCode.OK if self.ok else ExitCode.CHECK_FAILED
 
 
 @dataclass(frozen=True, slots=True)
