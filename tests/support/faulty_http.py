@@ -18,10 +18,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 OK_ANSWER = b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n"
+BAD_GATEWAY = b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n"
 
 
 class Fault(enum.Enum):
     NONE = "answer, keep the connection"
+    BAD_GATEWAY = "answer 502 (retryable), keep the connection"
     CLOSE_AFTER = "answer, then close (without Connection: close)"
     HANG_UP = "read the request, close without answering"
     RESET = "read the request, reset the connection"
@@ -147,10 +149,10 @@ class _Connection(asyncio.Protocol):
                 server.answered += 1
             if fault is Fault.CLOSE_AFTER:
                 self.done = True
-                if server.close_delay_s:
-                    asyncio.get_running_loop().call_later(server.close_delay_s, _reset_or_close, transport)
-                else:
-                    transport.close()
+                # closed later, bytes that came meanwhile are unread: the kernel resets, as real servers do
+                asyncio.get_running_loop().call_later(server.close_delay_s, transport.close)
+        elif fault is Fault.BAD_GATEWAY:
+            transport.write(BAD_GATEWAY)
         elif fault is Fault.HANG_UP:
             self.done = True
             transport.close()
@@ -165,10 +167,6 @@ class _Connection(asyncio.Protocol):
             self.done = True
             transport.write(OK_ANSWER[:20])
             transport.close()
-
-
-def _reset_or_close(transport: asyncio.Transport) -> None:
-    transport.close()  # unread bytes in the socket make the kernel send a reset, as real servers do
 
 
 @contextlib.contextmanager
