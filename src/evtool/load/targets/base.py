@@ -204,10 +204,15 @@ class Header:
 
 
 def parse_header(text: str) -> Header:
+    """`Name: value`; an error never repeats the text (the value may be a secret), only the name."""
     name, sep, value = text.partition(":")
     name = name.strip()
-    if not sep or not name or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
-        raise UsageError(f"-H {text!r}: expected 'Name: value' (or 'Name: env:VAR' for a secret)")
+    expected = "expected 'Name: value' (or 'Name: env:VAR' for a secret)"
+    if not sep:
+        raise UsageError(f"-H: a header without ':', {expected}")
+    if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
+        shown = repr(name) if len(name) <= 40 and not _BAD_FIELD_CHAR.search(name) else "(not shown)"
+        raise UsageError(f"-H {shown}: not a header name, {expected}")
     return Header(name, value.strip())
 
 
@@ -284,6 +289,11 @@ class TargetOptions:
                 raise UsageError(
                     f"--target {shown!r}: the port must be a number from 1 to 65535",
                     hint="e.g. http://127.0.0.1:8080/events",
+                )
+            if parts.username is not None and any(h.name.lower() == "authorization" for h in self.headers):
+                raise UsageError(
+                    f"--target {shown!r}: user info in the URL and -H Authorization both set the credentials",
+                    hint="give one of them",
                 )
 
     @property

@@ -15,10 +15,11 @@ after an answer without saying `Connection: close`); the rule for that race is o
 from __future__ import annotations
 
 import asyncio
+import base64
 import random
 from collections.abc import Sequence
 from typing import cast
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from evtool.errors import TargetError, UsageError
 from evtool.load.targets.base import OutEvent, SendResult, TargetOptions
@@ -160,6 +161,9 @@ class LeanHttpTarget:
             path += "?" + parts.query
         host_header = self._host if parts.port is None else f"{self._host}:{self._port}"
         fixed = {"Host": host_header, "User-Agent": options.user_agent}
+        if parts.username is not None:  # user info in the URL is Basic auth, as aiohttp sends it
+            userinfo = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            fixed["Authorization"] = "Basic " + base64.b64encode(userinfo.encode("latin-1")).decode()
         fixed.update({h.name: h.resolve() for h in options.headers})
         self._head = f"POST {path} HTTP/1.1\r\n".encode() + b"".join(
             f"{name}: {value}\r\n".encode("latin-1") for name, value in fixed.items()
