@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, overload
 from urllib.parse import urlsplit, urlunsplit
@@ -20,7 +20,9 @@ from evtool.results.runlog import Reason, Status
 Mode = Literal["binary", "structured", "batch"]
 MODES: tuple[Mode, ...] = ("binary", "structured", "batch")
 REDACTED = "***"
-_SECRET_NAME = re.compile(r"auth|token|secret|key|cookie|password|session|signature", re.IGNORECASE)
+# RFC 9110 field values: visible ASCII, obs-text, space and tab; a CR or LF would end the header
+# line early and smuggle in another header (or a second request) on the lean client's raw write
+_BAD_FIELD_CHAR = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 @dataclass(slots=True)
@@ -165,43 +167,82 @@ class Header:
         return self.value.startswith("env:")
 
     def resolve(self) -> str:
+        """The value to send; refuses one that could not be sent as it is (never saying it)."""
         if not self.from_env:
-            return self.value
-        var = self.value[4:]
-        resolved = os.environ.get(var)
-        if resolved is None:
+            value = self.value
+            where = f"-H {self.name}: the value"
+        else:
+            var = self.value[4:]
+            resolved = os.environ.get(var)
+            if resolved is None:
+                raise UsageError(
+                    f"-H {self.name}: environment variable {var} is not set",
+                    hint=f"export {var}=... before the run, or pass the value directly",
+                )
+            value = resolved
+            where = f"-H {self.name}: the value of environment variable {var}"
+        bad = _BAD_FIELD_CHAR.search(value)
+        if bad is not None:
+            what = "a line break" if bad.group() in "\r\n" else "a control character"
             raise UsageError(
-                f"-H {self.name}: environment variable {var} is not set",
-                hint=f"export {var}=... before the run, or pass the value directly",
+                f"{where} holds {what} (at character {bad.start() + 1}), which HTTP headers cannot carry",
+                hint="remove it (a trailing newline from a file read into the variable, say)",
             )
-        return resolved
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError as exc:
+            raise UsageError(
+                f"{where} holds a character outside Latin-1 (at character {exc.start + 1}), "
+                "which HTTP headers cannot carry",
+                hint="percent- or base64-encode it, as the receiving service expects",
+            ) from None
+        return value
 
     def redacted(self) -> str:
-        """For meta and reports: env references stay (they are not secrets), secret-looking values go."""
+        """For meta, reports and logs: the name, and the value only when it is an env reference
+        (`env:VAR` names a variable, it is not the secret); a literal value may be one, whatever
+        the header is called (`X-Custom-Auth`, `X-Api`), so it never leaves the process."""
         if self.from_env:
             return f"{self.name}: {self.value}"
-        if _SECRET_NAME.search(self.name):
-            return f"{self.name}: {REDACTED}"
-        return f"{self.name}: {self.value}"
+        return f"{self.name}: {REDACTED}"
 
 
 def parse_header(text: str) -> Header:
+    """`Name: value`; an error never repeats the text (the value may be a secret), only the name."""
     name, sep, value = text.partition(":")
     name = name.strip()
-    if not sep or not name or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
-        raise UsageError(f"-H {text!r}: expected 'Name: value' (or 'Name: env:VAR' for a secret)")
+    expected = "expected 'Name: value' (or 'Name: env:VAR' for a secret)"
+    if not sep:
+        raise UsageError(f"-H: a header without ':', {expected}")
+    if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
+        shown = repr(name) if len(name) <= 40 and not _BAD_FIELD_CHAR.search(name) else "(not shown)"
+        raise UsageError(f"-H {shown}: not a header name, {expected}")
     return Header(name, value.strip())
 
 
 def redact_url(url: str) -> str:
-    """Drop a password from the URL's user info; everything else is kept."""
-    parts = urlsplit(url)
-    if parts.password is None:
+    """The URL as it may be stored or shown: the user info's password and every query (and
+    fragment) value replaced (`?api_key=***&tenant=***`); scheme, host, port, path and names kept."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not even splittable (a stray `[`): keep the part before any secret
+        return url.split("?", 1)[0].split("#", 1)[0].rpartition("@")[2] + "?" + REDACTED
+    netloc = parts.netloc
+    userinfo, at, host = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        netloc = f"{userinfo.partition(':')[0]}:{REDACTED}@{host}"
+    query = "&".join(_redact_pair(pair) for pair in parts.query.split("&")) if parts.query else ""
+    fragment = "&".join(_redact_pair(p) for p in parts.fragment.split("&")) if parts.fragment else ""
+    if (netloc, query, fragment) == (parts.netloc, parts.query, parts.fragment):
         return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:{REDACTED}@{host}"))
+    return urlunsplit(parts._replace(netloc=netloc, query=query, fragment=fragment))
+
+
+def _redact_pair(pair: str) -> str:
+    name, sep, value = pair.partition("=")
+    if not sep:
+        return REDACTED if name else name  # `?token` alone: the bare word may be the secret
+    return f"{name}={REDACTED}" if value else pair
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,8 +284,23 @@ class TargetOptions:
         kind = target_kind(self.target)
         if kind == "http":
             parts = urlsplit(self.target)
+            shown = redact_url(self.target)
             if not parts.hostname:
-                raise UsageError(f"--target {redact_url(self.target)!r}: the URL has no host")
+                raise UsageError(f"--target {shown!r}: the URL has no host")
+            try:
+                port = parts.port
+            except ValueError:
+                port = -1
+            if port is not None and not 1 <= port <= 65535:
+                raise UsageError(
+                    f"--target {shown!r}: the port must be a number from 1 to 65535",
+                    hint="e.g. http://127.0.0.1:8080/events",
+                )
+            if parts.username is not None and any(h.name.lower() == "authorization" for h in self.headers):
+                raise UsageError(
+                    f"--target {shown!r}: user info in the URL and -H Authorization both set the credentials",
+                    hint="give one of them",
+                )
         from evtool.load.targets.registry import transport_for
 
         transport_for(self.target).validate(self)
@@ -270,32 +326,36 @@ def target_kind(target: str) -> str:
 
 
 def redact_argv(argv: list[str]) -> list[str]:
-    """The command line as meta.json keeps it: secret header values and URL passwords removed."""
+    """The command line as meta.json keeps it: header values (but `env:` references) and URL
+    passwords and query values removed, in every spelling click accepts (`-H v`, `-Hv`, `-qH v`,
+    `--header v`, `--header=v`; the same for `-t`/`--target`)."""
     out: list[str] = []
-    header_next = property_next = False
+    pending: Callable[[str], str] | None = None
     for arg in argv:
-        if header_next:
-            out.append(_redact_header_text(arg))
-            header_next = False
+        if pending is not None:
+            out.append(pending(arg))
+            pending = None
             continue
-        if property_next:  # -X sasl.password=... (a librdkafka property)
-            out.append(_redact_property_text(arg))
-            property_next = False
-            continue
-        if arg == "-X":
-            property_next = True
+        short = _SHORT_VALUE.fullmatch(arg)
+        if arg == "-X":  # -X sasl.password=... (a librdkafka property)
+            pending = _redact_property_text
             out.append(arg)
         elif arg.startswith("-X") and len(arg) > 2:
             out.append("-X" + _redact_property_text(arg[2:]))
-        elif arg in ("-H", "--header"):
-            header_next = True
+        elif arg in ("-H", "--header") or (short and short["option"] == "H" and not short["value"]):
+            pending = _redact_header_text
+            out.append(arg)
+        elif arg in ("-t", "--target") or (short and short["option"] == "t" and not short["value"]):
+            pending = redact_url
             out.append(arg)
         elif arg.startswith("--header="):
             out.append("--header=" + _redact_header_text(arg[len("--header=") :]))
-        elif arg.startswith("-H") and len(arg) > 2:
-            out.append("-H" + _redact_header_text(arg[2:]))
         elif arg.startswith("--target="):
             out.append("--target=" + redact_url(arg[len("--target=") :]))
+        elif short and short["option"] == "H":
+            out.append(short["flags"] + _redact_header_text(short["value"]))
+        elif short and short["option"] == "t":
+            out.append(short["flags"] + redact_url(short["value"]))
         elif "://" in arg:
             out.append(redact_url(arg))
         else:
@@ -308,6 +368,10 @@ def _redact_property_text(text: str) -> str:
     if sep and not value.startswith("env:") and re.search(r"password|secret|jaas|token", name, re.IGNORECASE):
         return f"{name}={REDACTED}"
     return text
+
+
+# a cluster of short options: flags (`-q`), then `-H` or `-t` with its value attached or next
+_SHORT_VALUE = re.compile(r"(?P<flags>-q*(?P<option>[Ht]))(?P<value>.*)", re.DOTALL)
 
 
 def _redact_header_text(text: str) -> str:

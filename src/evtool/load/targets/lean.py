@@ -6,32 +6,50 @@ writes a pre-built request head plus the body in one write on a pooled connectio
 only what the log needs (status, length or chunked framing, Retry-After, Connection: close).
 One request per connection at a time (no pipelining); a connection per request in flight, so
 `--max-in-flight` bounds the pool and nothing queues inside the client. TLS targets use aiohttp.
+
+`--timeout` bounds each attempt from the first byte of connecting to the last byte of the
+answer. A server may close a kept-alive connection at any moment (RFC 9112 §9.3.1, often right
+after an answer without saying `Connection: close`); the rule for that race is on `_attempt`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import random
 from collections.abc import Sequence
 from typing import cast
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from evtool.errors import TargetError, UsageError
 from evtool.load.targets.base import OutEvent, SendResult, TargetOptions
-from evtool.load.targets.http import PROBE_TIMEOUT_S, BrokenResponse, request_parts, with_retries
+from evtool.load.targets.http import (
+    PROBE_TIMEOUT_S,
+    BrokenResponse,
+    UnansweredOnReuse,
+    request_parts,
+    with_retries,
+)
 
 _NO_BODY = frozenset({204, 304})
 WRITE_APART_BYTES = 16_384  # a larger body is handed to the transport beside its head, not copied after it
 
 
 class _Connection(asyncio.Protocol):
-    """One keep-alive connection; `request` sends and resolves with (status, Retry-After, keep)."""
+    """One keep-alive connection; `waiter` resolves with (status, Retry-After, keep).
+
+    `pooled` is set once it has waited in the pool (after the open probe or an exchange),
+    `answered` once any byte of the current answer arrived: together they tell a pooled
+    connection the server had already dropped from a request that failed.
+    """
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.waiter: asyncio.Future[tuple[int, str | None, bool]] | None = None
         self.closed = False
+        self.pooled = False
+        self.answered = False
         self._until_close: tuple[int, str | None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -39,12 +57,16 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
+        self.answered = True
         if self.waiter is not None and not self.waiter.done():
             try:
                 self._parse()
             except (ValueError, IndexError):
                 self.waiter.set_exception(BrokenResponse("malformed HTTP response"))
                 self.abort()
+
+    def eof_received(self) -> None:
+        self.closed = True  # no more requests on it from now; the transport closes itself
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -53,6 +75,8 @@ class _Connection(asyncio.Protocol):
             if self._until_close is not None:
                 code, retry_after = self._until_close
                 waiter.set_result((code, retry_after, False))
+            elif self.pooled and not self.answered:
+                waiter.set_exception(UnansweredOnReuse("kept-alive connection closed before any answer"))
             else:
                 waiter.set_exception(BrokenResponse("connection closed before a complete response"))
 
@@ -137,6 +161,9 @@ class LeanHttpTarget:
             path += "?" + parts.query
         host_header = self._host if parts.port is None else f"{self._host}:{self._port}"
         fixed = {"Host": host_header, "User-Agent": options.user_agent}
+        if parts.username is not None:  # user info in the URL is Basic auth, as aiohttp sends it
+            userinfo = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            fixed["Authorization"] = "Basic " + base64.b64encode(userinfo.encode("latin-1")).decode()
         fixed.update({h.name: h.resolve() for h in options.headers})
         self._head = f"POST {path} HTTP/1.1\r\n".encode() + b"".join(
             f"{name}: {value}\r\n".encode("latin-1") for name, value in fixed.items()
@@ -157,6 +184,7 @@ class LeanHttpTarget:
                 f"target {self.description}: cannot connect to {self._host}:{self._port} ({why})",
                 hint="start the service first, or check --target",
             ) from None
+        connection.pooled = True
         self._idle.append(connection)
 
     async def _connect(self) -> _Connection:
@@ -169,23 +197,38 @@ class LeanHttpTarget:
         extra = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
         head = self._head + f"{extra}Content-Length: {len(body)}\r\n\r\n".encode("latin-1")
         request = (head, body) if len(body) > WRITE_APART_BYTES else (head + body,)
-        return await with_retries(lambda: self._attempt(request), self._options.retries, self._rng)
+        return await with_retries(
+            lambda fresh: self._attempt(request, fresh), self._options.retries, self._rng
+        )
 
-    async def _attempt(self, request: tuple[bytes | memoryview, ...]) -> tuple[int, str | None]:
+    async def _attempt(self, request: tuple[bytes | memoryview, ...], fresh: bool) -> tuple[int, str | None]:
+        """One request on a pooled connection (a new one when `fresh` or none is idle).
+
+        A pooled connection already seen closed, or holding bytes nobody asked for, is dropped
+        unused. One that closes or resets after the request was written and before any byte
+        of the answer came raises `UnansweredOnReuse`: `with_retries` then sends the request
+        once more on a fresh connection (see there for why that is safe enough to do).
+        """
         connection: _Connection | None = None
-        while self._idle:
-            candidate = self._idle.pop()
-            if not candidate.closed:
+        idle = self._idle
+        while idle and not fresh:
+            candidate = idle.pop()
+            if not candidate.closed and not candidate.buffer:
                 connection = candidate
                 break
-        if connection is None:
-            connection = await self._connect()
+            candidate.abort()
         loop = asyncio.get_running_loop()
+        timeout_s = self._options.timeout_s
+        if connection is None:
+            started = loop.time()
+            connection = await asyncio.wait_for(self._connect(), timeout_s)
+            timeout_s -= loop.time() - started
         waiter: asyncio.Future[tuple[int, str | None, bool]] = loop.create_future()
         connection.waiter = waiter
+        connection.answered = False
         assert connection.transport is not None
         connection.transport.writelines(request)
-        timer = loop.call_later(self._options.timeout_s, _expire, waiter)
+        timer = loop.call_later(timeout_s, _expire, waiter)
         try:
             code, retry_after, keep = await waiter
         except BaseException:
@@ -195,7 +238,8 @@ class LeanHttpTarget:
             timer.cancel()
             connection.waiter = None
         if keep and not connection.closed:
-            self._idle.append(connection)
+            connection.pooled = True
+            idle.append(connection)
         else:
             connection.abort()
         return code, retry_after
