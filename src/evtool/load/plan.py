@@ -12,6 +12,7 @@ object and no JSON parse, only its key, type, version and time cut out of the li
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from evtool.errors import InputError, UsageError
 from evtool.events.envelope import CloudEvent, parse_dataschema
 from evtool.load import arrivals
 from evtool.load.targets.base import OutEvent
-from evtool.results.runlog import EventIds, correlation_key
+from evtool.results.runlog import EVENT_DTYPE, SEQ_BITS, EventIds, correlation_key
 
 Plan = Iterator[tuple[int, OutEvent]]
 LINK_EXTENSIONS = ("correlationid", "causationid")  # extensions that name another event's id
@@ -128,14 +129,21 @@ class GeneratedPlan:
         offsets = arrivals.shard(self.arrival.offsets(), shard, workers)
         events = iter(self.events(shard, workers))
         if not self.structured_ids:
-            for offset in offsets:
-                event = next(events, None)
-                if event is None:
-                    return
-                yield offset, to_out(event, self.correlate_by)
-            return
+            return self._plain(offsets, events)
         ids = StructuredIds(shard)
         by_id = not self.correlate_by or self.correlate_by == "id"
+        return GeneratedRun(self._structured(offsets, events, ids, by_id), offsets, ids if by_id else None)
+
+    def _plain(self, offsets: Iterator[int], events: Iterator[CloudEvent]) -> Plan:
+        for offset in offsets:
+            event = next(events, None)
+            if event is None:
+                return
+            yield offset, to_out(event, self.correlate_by)
+
+    def _structured(
+        self, offsets: Iterator[int], events: Iterator[CloudEvent], ids: StructuredIds, by_id: bool
+    ) -> Plan:
         for offset in offsets:
             event = next(events, None)
             if event is None:
@@ -143,6 +151,61 @@ class GeneratedPlan:
             key = ids.assign(event)
             yield offset, (OutEvent(event=event, key=key, schema_version=_version(event)) if by_id
                            else to_out(event, self.correlate_by))
+
+
+class GeneratedRun:
+    """A generated plan being run: iterated as its generator, plus the records of what it has left.
+
+    `rest_records` serves a run that fell behind its end (`Dispatcher(end_ns=...)`): the rest of
+    the schedule, with the ids the events would have had, as records, without making the events.
+    """
+
+    def __init__(self, events: Plan, offsets: Iterator[int], ids: StructuredIds | None) -> None:
+        self._events = events
+        self._offsets = offsets
+        self._ids = ids
+
+    def __iter__(self) -> Plan:
+        return self._events
+
+    def prime(self) -> None:
+        """Make the first event now (before time zero); it is still the first one iterated."""
+        first = next(self._events, None)
+        if first is not None:
+            self._events = itertools.chain([first], self._events)
+
+    def __next__(self) -> tuple[int, OutEvent]:
+        return next(self._events)
+
+    def rest_records(
+        self, start_ns: int, type_index: int, chunk: int = 1 << 16
+    ) -> Iterator[npt.NDArray[Any]]:
+        """`EVENT_DTYPE` records (key, intended time, `type_index`) of every event not yet taken."""
+        if self._ids is None:  # keys come from the events themselves: make them
+            for offset, event in self._events:
+                rows = np.zeros(1, dtype=EVENT_DTYPE)
+                rows["key"] = np.frombuffer(event.key, dtype=KEY_DTYPE)
+                rows["intended_ns"] = start_ns + offset
+                rows["type"] = type_index
+                rows["schema_version"] = event.schema_version
+                yield rows
+            return
+        ids = self._ids.ids
+        words = np.empty((chunk, 2), dtype=">u8")
+        while True:
+            offsets = np.fromiter(islice(self._offsets, chunk), dtype=np.int64)
+            n = len(offsets)
+            if not n:
+                return
+            first = ids.next_seq
+            ids.next_seq = first + n
+            words[:n, 0] = ids.scheme.high
+            words[:n, 1] = (ids.scheme.prefix << SEQ_BITS | first) + np.arange(n, dtype=np.uint64)
+            rows = np.zeros(n, dtype=EVENT_DTYPE)
+            rows["key"] = words[:n].view(KEY_DTYPE).ravel()
+            rows["intended_ns"] = offsets + start_ns
+            rows["type"] = type_index
+            yield rows
 
 
 class StructuredIds:
@@ -157,12 +220,12 @@ class StructuredIds:
     """
 
     def __init__(self, shard: int, nonce: int | None = None) -> None:
-        self._ids = EventIds(shard, nonce)
+        self.ids = EventIds(shard, nonce)
         self._roots: dict[str, str] = {}
 
     def assign(self, event: CloudEvent) -> bytes:
         """Rename `event` (and its links); returns the correlation key of its new id."""
-        new_id, key = self._ids.next()
+        new_id, key = self.ids.next()
         old_id = event.id
         event.id = new_id
         extensions = event.extensions
