@@ -6,6 +6,7 @@ Parsing and rendering only: the run itself is `evtool.load.runner.run`, which re
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -117,6 +118,7 @@ def simulate(
     result_timeout: ResultTimeoutOpt = "10s",
 ) -> None:
     """Send generated events at a chosen rate (open model) and log every one of them."""
+    _interrupt_on_sigterm()
     from evtool.load.plan import GeneratedPlan
     from evtool.load.source import GeneratedEvents
 
@@ -190,8 +192,13 @@ def replay(
     collect: CollectOpt = None,
     correlate_by: CorrelateOpt = None,
     result_timeout: ResultTimeoutOpt = "10s",
+    skip_bad_lines: Annotated[
+        bool,
+        typer.Option("--skip-bad-lines", help="Skip (and count) lines that are not events; default: refuse."),
+    ] = False,
 ) -> None:
     """Re-send a recorded event log, keeping its gaps (or --speed, --rate, --as-fast-as-possible)."""
+    _interrupt_on_sigterm()
     from evtool.load.plan import ReplayPlan
 
     if speed <= 0:
@@ -203,7 +210,7 @@ def replay(
     fixed_rate = units.parse_rate(rate) if rate is not None else None
     if fixed_rate is not None and fixed_rate <= 0:
         raise UsageError(f"--rate {rate}: must be more than 0")
-    duration_s = units.parse_duration(duration) if duration is not None else None
+    duration_s = _positive_duration(duration)
     if count is not None and count < 0:
         raise UsageError(f"--count {count}: must be 0 or more")
     plan = ReplayPlan(
@@ -214,8 +221,15 @@ def replay(
         correlate_by=correlate_by,
         count=count,
         duration_s=duration_s,
+        skip_bad_lines=skip_bad_lines,
     )
-    next(iter(plan(0, 1)), None)  # an unreadable first event fails now, with its line
+    checked = plan.check()  # the whole log, before time zero: a bad line fails now, with its line
+    bad = checked.bad_lines
+    skipped = f"{bad} bad lines of {file} skipped (--skip-bad-lines)" if bad else ""
+    if not checked.events:
+        raise UsageError(f"{file}: holds no events" + (f" ({skipped})" if skipped else ""),
+                         hint="pass a log written by `evtool generate`")
+    notes = (skipped,) if skipped else ()
     planned = duration_s
     if planned is None and fixed_rate is not None and count is not None:
         planned = count / fixed_rate
@@ -226,10 +240,12 @@ def replay(
         "as_fast_as_possible": as_fast_as_possible,
         "duration": duration,
         "count": count,
+        "skip_bad_lines": skip_bad_lines,
     }
     _execute(
         plan,
         options,
+        notes=notes,
         planned_duration_s=planned,
         target=target,
         mode=mode,
@@ -265,7 +281,7 @@ def _arrival(
     from evtool.load import arrivals
     from evtool.load.plan import ArrivalSpec
 
-    duration_s = units.parse_duration(duration) if duration is not None else None
+    duration_s = _positive_duration(duration)
     if count is not None and count < 0:
         raise UsageError(f"--count {count}: must be 0 or more")
     if arrival not in ("constant", "poisson"):
@@ -288,6 +304,24 @@ def _arrival(
     if arrival == "poisson":
         return ArrivalSpec("poisson", rate=value, duration_s=duration_s, count=count, seed=seed)
     return ArrivalSpec("constant", rate=value, duration_s=duration_s, count=count, seed=seed)
+
+
+def _positive_duration(duration: str | None) -> float | None:
+    if duration is None:
+        return None
+    value = units.parse_duration(duration)
+    if value <= 0:
+        raise UsageError(f"--duration {duration}: must be more than 0", hint="e.g. --duration 30s")
+    return value
+
+
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM before the run's own handlers are in place ends like Ctrl-C (exit 130, a message)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def _collector(collect: str | None, correlate_by: str | None, result_timeout: str) -> CollectorSpec | None:
@@ -329,6 +363,7 @@ def _execute(
     result_timeout: str,
     as_fast_as_possible: bool,
     stamp_time: bool = False,
+    notes: tuple[str, ...] = (),
 ) -> None:
     from evtool.load.dispatcher import DispatchOptions
     from evtool.load.runner import RunSpec
@@ -388,6 +423,7 @@ def _execute(
         options=recorded,
         planned_duration_s=planned_duration_s,
         collector=_collector(collect, correlate_by, result_timeout),
+        notes=notes,
     )
     # the live view goes to stderr, so stdout stays clean for `--target -` and for the summary
     err = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
-from evtool.errors import InputError, UsageError
+from evtool.errors import EvtoolError, InputError, UsageError
 from evtool.events.envelope import CloudEvent, parse_dataschema
 from evtool.load import arrivals
 from evtool.load.targets.base import OutEvent
@@ -265,6 +265,31 @@ class ReplayPlan:
     count: int | None = None
     duration_s: float | None = None
     chunk_bytes: int = CHUNK_BYTES
+    skip_bad_lines: bool = False  # skip (and count) lines that are not events, instead of stopping
+
+    def check(self) -> ReplayCheck:
+        """Read the whole log (up to `count` events) before time zero: a torn or invalid line is an
+        InputError with its file:line now, not after part of the run was sent; skipped ones are counted.
+        """
+        if not self.path.is_file():
+            raise UsageError(f"{self.path}: no such file", hint="pass a log written by `evtool generate`")
+        with self.path.open("rb") as handle:
+            avro = handle.read(4) == b"Obj\x01"
+        events = 0
+        if avro:
+            for _ in read_log(self.path):
+                events += 1
+                if self.count is not None and events >= self.count:
+                    break
+            return ReplayCheck(events, 0)
+        keep_gaps = not self.as_fast_as_possible and self.rate is None
+        parser = BlockParser(str(self.path), self.correlate_by, need_times=keep_gaps,
+                             skip_bad_lines=self.skip_bad_lines)
+        for at, chunk in read_chunks(self.path, self.chunk_bytes):
+            events += len(parser.parse(at, chunk).starts)
+            if self.count is not None and events >= self.count:
+                return ReplayCheck(self.count, parser.bad_lines)
+        return ReplayCheck(events, parser.bad_lines)
 
     def blocks(self, shard: int, workers: int) -> Iterator[EventBlock] | None:
         """This worker's share in blocks of columns (`EventBlock`); None for an Avro log (no recorded JSON).
@@ -281,7 +306,8 @@ class ReplayPlan:
 
     def _blocks(self, shard: int, workers: int) -> Iterator[EventBlock]:
         keep_gaps = not self.as_fast_as_possible and self.rate is None
-        parser = BlockParser(str(self.path), self.correlate_by, need_times=keep_gaps)
+        parser = BlockParser(str(self.path), self.correlate_by, need_times=keep_gaps,
+                             skip_bad_lines=self.skip_bad_lines)
         count = self.count
         limit = None if self.duration_s is None else round(self.duration_s * arrivals.NS)
         index = 0  # the plan's number of the chunk's first event
@@ -337,7 +363,7 @@ class ReplayPlan:
                 return
 
     def __call__(self, shard: int, workers: int) -> Plan:
-        records = read_log(self.path)
+        records = read_log(self.path, skip_bad_lines=self.skip_bad_lines)
         if self.count is not None:
             records = islice(records, self.count)
         if self.as_fast_as_possible:
@@ -383,11 +409,20 @@ def _time_ns(event: CloudEvent, index: int) -> int:
     return (delta.days * 86_400 + delta.seconds) * arrivals.NS + delta.microseconds * 1000
 
 
-def read_log(path: Path) -> Iterator[tuple[CloudEvent, bytes | None]]:
+@dataclass(frozen=True, slots=True)
+class ReplayCheck:
+    """What `ReplayPlan.check` found: the events the run will take and the bad lines it will skip."""
+
+    events: int
+    bad_lines: int
+
+
+def read_log(path: Path, *, skip_bad_lines: bool = False) -> Iterator[tuple[CloudEvent, bytes | None]]:
     """Events of a JSONL (structured CloudEvents, one a line) or Avro log, lazily.
 
     JSONL lines are kept as they are (`raw`), so structured and batch modes re-send the
-    recorded bytes without re-encoding them.
+    recorded bytes without re-encoding them. `skip_bad_lines` passes over JSONL lines that
+    are not events (`ReplayPlan.check` counted them) instead of raising.
     """
     if not path.is_file():
         raise UsageError(f"{path}: no such file", hint="pass a log written by `evtool generate`")
@@ -400,7 +435,13 @@ def read_log(path: Path) -> Iterator[tuple[CloudEvent, bytes | None]]:
         for number, text in enumerate(handle, start=1):
             line = text.strip()
             if line:
-                yield CloudEvent.from_json_bytes(line, where=f"{path}:{number}"), line
+                try:
+                    event = CloudEvent.from_json_bytes(line, where=f"{path}:{number}")
+                except EvtoolError:
+                    if skip_bad_lines:
+                        continue
+                    raise
+                yield event, line
 
 
 def _read_avro(path: Path) -> Iterator[CloudEvent]:
@@ -550,6 +591,7 @@ class _Columns:
     versions: npt.NDArray[np.uint16]
     times: npt.NDArray[np.int64] | None
     fast: int = 0  # how many lines took the fast path (for tests and benchmarks)
+    contiguous: bool = True  # False when bad lines were left out
 
 
 def read_chunks(path: Path, size: int = CHUNK_BYTES) -> Iterator[tuple[int, bytes]]:
@@ -580,6 +622,8 @@ class BlockParser:
     where: str
     correlate_by: str | None = None
     need_times: bool = False
+    skip_bad_lines: bool = False  # lines that are not events are left out (and counted) instead of raising
+    bad_lines: int = 0
     type_names: list[str] = field(default_factory=list)
     _type_index: dict[str, int] = field(default_factory=dict)
     _raw_types: dict[bytes, int] = field(default_factory=dict)
@@ -611,16 +655,31 @@ class BlockParser:
         else:
             slow = np.arange(n)
         first_line = self._line_number(at) if len(slow) else 0
+        bad: list[int] = []
         for i in slow.tolist():
             number = first_line + (numbers[i] if numbers is not None else i)
             line = chunk[int(starts[i]) : int(ends[i])]
-            event = CloudEvent.from_json_bytes(line, where=f"{self.where}:{number}")
+            try:
+                event = CloudEvent.from_json_bytes(line, where=f"{self.where}:{number}")
+                if times is not None:
+                    times[i] = _time_ns(event, number - 1)
+            except EvtoolError:
+                if not self.skip_bad_lines:
+                    raise
+                bad.append(i)
+                continue
             keys[i] = correlation_key(correlation_value(event, self.correlate_by))
             types[i] = self._type(event.type)
             versions[i] = _version(event)
-            if times is not None:
-                times[i] = _time_ns(event, number - 1)
-        return _Columns(chunk, starts, ends.astype(np.int64), keys, types, versions, times, n - len(slow))
+        columns = _Columns(chunk, starts, ends.astype(np.int64), keys, types, versions, times, n - len(slow))
+        if bad:
+            self.bad_lines += len(bad)
+            keep = np.ones(n, dtype=bool)
+            keep[bad] = False
+            columns = _Columns(chunk, starts[keep], columns.ends[keep], keys[keep], types[keep],
+                               versions[keep], None if times is None else times[keep], columns.fast,
+                               contiguous=False)
+        return columns
 
     def _line_number(self, at: int) -> int:
         """The number of the line that starts at byte `at` (counted on from the last call: O(file) in all)."""
@@ -833,6 +892,7 @@ def _block(columns: _Columns, offsets: npt.NDArray[np.int64], parser: BlockParse
         offsets,
         parser.type_names,
         parser.where,
+        columns.contiguous,
     )
 
 

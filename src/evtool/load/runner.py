@@ -70,6 +70,7 @@ class RunSpec:
     planned_duration_s: float | None = None
     lag_bound_ms: float = 10.0
     collector: CollectorSpec | None = None
+    notes: tuple[str, ...] = ()  # for meta.notes from the start (e.g. bad lines a replay skips)
 
 
 @dataclass(frozen=True, slots=True)
@@ -524,6 +525,7 @@ def _meta(spec: RunSpec, run_dir: Path, start_ns: int) -> RunMeta:
         collector=f"{collector.host}:{collector.port}" if collector else None,
         correlate_by=collector.correlate_by if collector else None,
         result_timeout_ns=int(collector.result_timeout_s * 1e9) if collector else None,
+        notes=list(spec.notes),
     )
 
 
