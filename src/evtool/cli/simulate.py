@@ -6,10 +6,12 @@ Parsing and rendering only: the run itself is `evtool.load.runner.run`, which re
 
 from __future__ import annotations
 
+import functools
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, ParamSpec
 
 import typer
 from rich.console import Console
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
     from evtool.load.plan import ArrivalSpec
     from evtool.load.runner import CollectorSpec, PlanFactory, RunSpec, RunSummary
     from evtool.load.targets.base import Mode
+
+P = ParamSpec("P")
 
 # The load stack (aiohttp, numpy, the generators) loads inside the commands, so other commands
 # and `evtool --help` do not pay for it.
@@ -75,8 +79,25 @@ CountOpt = Annotated[int | None, typer.Option("--count", "-n", help="Number of e
 
 
 def register(app: typer.Typer) -> None:
-    app.command("simulate")(simulate)
-    app.command("replay")(replay)
+    app.command("simulate")(_interruptible(simulate))
+    app.command("replay")(_interruptible(replay))
+
+
+def _interruptible(command: Callable[P, None]) -> Callable[P, None]:
+    """Ctrl-C or SIGTERM before the run's own handlers are in place (loading schemas, parsing the log,
+    connecting): exit 130 with a line saying so. (Typer would turn it into a silent exit 130.)"""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        _interrupt_on_sigterm()
+        try:
+            command(*args, **kwargs)
+        except KeyboardInterrupt:
+            err = Console(stderr=True, highlight=False)
+            err.print("interrupted before the run started: nothing was sent", markup=False)
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+
+    return wrapper
 
 
 def simulate(
@@ -118,7 +139,6 @@ def simulate(
     result_timeout: ResultTimeoutOpt = "10s",
 ) -> None:
     """Send generated events at a chosen rate (open model) and log every one of them."""
-    _interrupt_on_sigterm()
     from evtool.load.plan import GeneratedPlan
     from evtool.load.source import GeneratedEvents
 
@@ -198,7 +218,6 @@ def replay(
     ] = False,
 ) -> None:
     """Re-send a recorded event log, keeping its gaps (or --speed, --rate, --as-fast-as-possible)."""
-    _interrupt_on_sigterm()
     from evtool.load.plan import ReplayPlan
 
     if speed <= 0:

@@ -12,6 +12,7 @@ object and no JSON parse, only its key, type, version and time cut out of the li
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator
@@ -97,6 +98,25 @@ class ArrivalSpec:
             )
         return arrivals.constant_offsets(self.rate, duration_s=self.duration_s, count=self.count)
 
+    def constant_rest(
+        self, taken: int, shard: int, workers: int, chunk: int
+    ) -> Iterator[npt.NDArray[np.int64]]:
+        """A constant rate's offsets of shard `shard` after its first `taken`, `chunk` at a time, computed
+        as `offsets` does (round(i * gap), to the same float) but in arrays."""
+        gap = arrivals.NS / self.rate
+        limit = 1 << 62 if self.duration_s is None else round(self.duration_s * arrivals.NS)
+        end = 1 << 62 if self.count is None else self.count
+        index = shard + taken * workers
+        while index < end:
+            numbers = index + np.arange(chunk, dtype=np.int64) * workers
+            numbers = numbers[numbers < end]
+            part = np.rint(numbers * gap).astype(np.int64)
+            part = part[part < limit]
+            if not len(part):
+                return
+            yield part
+            index += chunk * workers
+
     @property
     def planned_duration_s(self) -> float | None:
         if self.kind == "stages":
@@ -132,7 +152,10 @@ class GeneratedPlan:
             return self._plain(offsets, events)
         ids = StructuredIds(shard)
         by_id = not self.correlate_by or self.correlate_by == "id"
-        return GeneratedRun(self._structured(offsets, events, ids, by_id), offsets, ids if by_id else None)
+        rest = (functools.partial(self.arrival.constant_rest, shard=shard, workers=workers)
+                if self.arrival.kind == "constant" else None)
+        plan = self._structured(offsets, events, ids, by_id)
+        return GeneratedRun(plan, offsets, rest, ids if by_id else None)
 
     def _plain(self, offsets: Iterator[int], events: Iterator[CloudEvent]) -> Plan:
         for offset in offsets:
@@ -153,6 +176,9 @@ class GeneratedPlan:
                            else to_out(event, self.correlate_by))
 
 
+RestOffsets = Callable[..., Iterator[npt.NDArray[np.int64]]]
+
+
 class GeneratedRun:
     """A generated plan being run: iterated as its generator, plus the records of what it has left.
 
@@ -160,10 +186,19 @@ class GeneratedRun:
     the schedule, with the ids the events would have had, as records, without making the events.
     """
 
-    def __init__(self, events: Plan, offsets: Iterator[int], ids: StructuredIds | None) -> None:
+    def __init__(self, events: Plan, offsets: Iterator[int], computed: RestOffsets | None,
+                 ids: StructuredIds | None) -> None:
         self._events = events
-        self._offsets = offsets
+        self._offsets = offsets  # the schedule the events are zipped with (what is left of it)
+        self._computed = computed  # (taken=, chunk=) -> the same offsets after the first `taken`, in arrays
         self._ids = ids
+
+    def _rest_offsets(self, taken: int, chunk: int) -> Iterator[npt.NDArray[np.int64]]:
+        if self._computed is not None:
+            yield from self._computed(taken=taken, chunk=chunk)
+            return
+        while len(part := np.fromiter(islice(self._offsets, chunk), dtype=np.int64)):
+            yield part
 
     def __iter__(self) -> Plan:
         return self._events
@@ -192,11 +227,9 @@ class GeneratedRun:
             return
         ids = self._ids.ids
         words = np.empty((chunk, 2), dtype=">u8")
-        while True:
-            offsets = np.fromiter(islice(self._offsets, chunk), dtype=np.int64)
+        # the plan's events are numbered in order: the sequence number is the count taken so far
+        for offsets in self._rest_offsets(taken=ids.next_seq, chunk=chunk):
             n = len(offsets)
-            if not n:
-                return
             first = ids.next_seq
             ids.next_seq = first + n
             words[:n, 0] = ids.scheme.high
