@@ -76,15 +76,21 @@ def test_appends_reach_the_file_within_50_ms_without_another_write(tmp_path: Pat
 
 
 def test_kill_9_loses_at_most_about_50_ms_of_sends_and_results(tmp_path: Path) -> None:
-    """kill -9 at 5 s of 500/s: the sink's own count against the records on disk (was 57-99 events)."""
-    gap = kill9_gap(tmp_path / "run", rate=500.0, kill_after_s=5.0)
-    assert gap.received > 2000, gap
+    """kill -9 at 500/s: the sink's own count against the records on disk (was up to 125 events).
+
+    Two kills an eighth of a second apart: a periodic flush every 0.25 s (today's ticker) loses at
+    least 62 events in one of them, whatever the phase; a 50 ms bound loses at most ~25 + in flight.
+    """
     bound = int(500 * 0.05) + 15  # 50 ms of sends, plus the requests in flight and a loaded machine
-    assert 0 <= gap.gap_events <= bound, gap
-    assert gap.results_accepted > 1500, gap
-    assert gap.result_gap <= bound, gap
-    assert gap.ended_at is None  # never ended cleanly: the verdict must say INCOMPLETE
-    assert RunMeta.read(tmp_path / "run").incomplete == []
+    for number, kill_after_s in enumerate((4.0, 4.125)):
+        run_dir = tmp_path / f"run-{number}"
+        gap = kill9_gap(run_dir, rate=500.0, kill_after_s=kill_after_s)
+        assert gap.received > 1500, gap
+        assert 0 <= gap.gap_events <= bound, gap
+        assert gap.results_accepted > 1000, gap
+        assert gap.result_gap <= bound, gap
+        assert gap.ended_at is None  # never ended cleanly: the verdict must say INCOMPLETE
+        assert RunMeta.read(run_dir).incomplete == []
 
 
 # -- a full disk --------------------------------------------------------------------------------------
