@@ -27,6 +27,12 @@ shard's (nonce, shard) pair is read from its own records, so old logs read as be
 (DROPPED + CANCELLED) or in flight (FAILED + CANCELLED). The disk format keeps those two
 encodings (FORMAT_VERSION 1, readable by older readers); `outcomes` classifies them as
 `Outcome.ABORTED`, so every reader counts scheduled = ok + failed + dropped + aborted.
+Events a sender had not reached by the run's planned end are DROPPED + BEHIND_SCHEDULE.
+
+**What a kill -9 loses.** A record is appended when its event's outcome is known; appends reach
+the OS within `FLUSH_INTERVAL_S` (50 ms, a timer on the running loop), so kill -9 loses the last
+~50 ms of records plus the requests in flight (measured: benchmarks/bench_kill9.py). A write
+error stops the run (`LogWriteError`); the file then ends at the last whole record.
 """
 
 from __future__ import annotations
