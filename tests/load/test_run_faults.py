@@ -118,6 +118,31 @@ def test_full_disk_stops_at_the_first_write_error_with_one_line(tmp_path: Path) 
     assert "File too large" in meta.incomplete[0]
 
 
+def test_a_full_64_kib_tmpfs_stops_the_run_with_one_line(tmp_path: Path) -> None:
+    """The real thing (ENOSPC) where this may mount a tmpfs (root); elsewhere the file size limit
+    above stands in (EFBIG), so the test runs everywhere."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)],
+                             capture_output=True, check=False).returncode == 0
+    run_dir = disk / "run"
+    try:
+        with counting_sink() as sink:
+            process = spawn(["simulate", "-t", sink.url, "--rate", "2000/s", "--duration", "20s",
+                             "--run-dir", str(run_dir), "-q"],
+                            preexec_fn=None if mounted else file_size_limit(64 * 1024))
+            rc, out, err = _finish(process)
+            received, _ = settle(sink, quiet_s=0.3)
+        _one_clear_line(rc, out, err, "run log", str(run_dir),
+                        "No space left on device" if mounted else "File too large")
+        files = open_run(run_dir)
+        assert 0 < files.event_count < received < files.event_count + 400
+        assert files.meta.ended_at is None  # and meta.incomplete, when there was room to say it
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(disk)], check=False)
+
+
 # -- replay input --------------------------------------------------------------------------------------
 
 
