@@ -438,6 +438,10 @@ class ResultLogWriter:
         """The first write error (then nothing more is written; the collector should stop taking results)."""
         return self._records.error
 
+    def on_error(self, callback: Callable[[LogWriteError], None]) -> None:
+        """Call `callback` once, at the first write error (from an append, a flush or the timer)."""
+        self._records.on_error = callback
+
     def append(self, key: bytes, received_ns: int) -> None:
         self._records.write(_RESULT_STRUCT.pack(key, received_ns))
         self.written += 1
