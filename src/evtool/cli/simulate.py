@@ -89,13 +89,15 @@ def _interruptible(command: Callable[P, None]) -> Callable[P, None]:
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
-        _interrupt_on_sigterm()
+        previous = _interrupt_on_sigterm()
         try:
             command(*args, **kwargs)
         except KeyboardInterrupt:
             err = Console(stderr=True, highlight=False)
             err.print("interrupted before the run started: nothing was sent", markup=False)
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
     return wrapper
 
@@ -334,13 +336,14 @@ def _positive_duration(duration: str | None) -> float | None:
     return value
 
 
-def _interrupt_on_sigterm() -> None:
-    """SIGTERM before the run's own handlers are in place ends like Ctrl-C (exit 130, a message)."""
+def _interrupt_on_sigterm() -> Any:
+    """SIGTERM before the run's own handlers are in place ends like Ctrl-C (exit 130, a message);
+    returns the handler it replaced."""
 
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, interrupt)
+    return signal.signal(signal.SIGTERM, interrupt)
 
 
 def _collector(collect: str | None, correlate_by: str | None, result_timeout: str) -> CollectorSpec | None:
