@@ -56,3 +56,7 @@ class InputError(EvtoolError):
 
 class TargetError(EvtoolError):
     """A target that cannot be reached or used at all (unreachable before the run started)."""
+
+
+class LogWriteError(EvtoolError):
+    """The run log could not be written (disk full, file size limit): the run stops at once."""

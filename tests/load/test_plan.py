@@ -5,8 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
+import numpy as np
+import pytest
+
 from evtool.events.envelope import CloudEvent
-from evtool.load.plan import RENAMED_ROOTS, ArrivalSpec, GeneratedPlan, StructuredIds
+from evtool.load.plan import RENAMED_ROOTS, ArrivalSpec, GeneratedPlan, GeneratedRun, StructuredIds
 from evtool.load.targets.base import OutEvent
 from evtool.results.runlog import IdScheme, correlation_key
 
@@ -81,3 +84,30 @@ def test_generator_ids_can_be_kept() -> None:
     outs = [out for _, out in plan(0, 1)]
     assert all(uuid.UUID(out.event.id).version == 4 for out in outs)
     assert outs[1].event.extensions["causationid"] == outs[0].event.id
+
+
+@pytest.mark.parametrize(("arrival", "shard", "workers"), [
+    (ArrivalSpec(kind="constant", rate=3333.0, duration_s=0.9), 0, 1),
+    (ArrivalSpec(kind="constant", rate=7000.0, count=5000), 1, 3),
+    (ArrivalSpec(kind="poisson", rate=2000.0, duration_s=1.0, seed=5), 0, 2),
+])
+def test_the_rest_of_a_plan_as_records_is_what_the_plan_would_have_made(
+    arrival: ArrivalSpec, shard: int, workers: int
+) -> None:
+    """A run behind its end drops the rest of the plan as records, without making the events: the
+    records must carry the very keys and times the events would have had."""
+    taken = 37
+    full = list(GeneratedPlan(arrival, _flow)(shard, workers))
+    plan = GeneratedPlan(arrival, _flow)(shard, workers)
+    assert isinstance(plan, GeneratedRun)
+    plan.prime()
+    first = next(plan)[1].key
+    for _ in range(taken - 1):
+        next(plan)
+    rows = np.concatenate(list(plan.rest_records(1_000, 7, chunk=512)))
+    assert len(rows) == len(full) - taken
+    assert rows["intended_ns"].tolist() == [1_000 + offset for offset, _ in full[taken:]]
+    scheme = IdScheme.of_key(first)  # this plan's nonce: the ids its next events would have had
+    assert scheme is not None
+    assert [bytes(k) for k in rows["key"]] == [scheme.key(seq) for seq in range(taken, len(full))]
+    assert set(rows["type"].tolist()) == {7}

@@ -6,8 +6,8 @@ block path must agree with it on every log shape, taking the fast path only wher
 
 from __future__ import annotations
 
+import asyncio
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from evtool.events.codecs import write_jsonl
 from evtool.load import dispatcher as dispatcher_module
 from evtool.load.dispatcher import DispatchOptions
 from evtool.load.plan import BlockParser, EventBlock, ReplayPlan, read_chunks
-from evtool.load.runner import RunSpec, run
+from evtool.load.runner import START_LEAD_NS, RunSpec, run
 from evtool.load.source import GeneratedEvents
 from evtool.load.targets.base import RawBatch, TargetOptions
 from evtool.results.runlog import Reason, Status, correlation_key, read_run
@@ -363,23 +363,19 @@ def test_stopping_mid_run_accounts_for_every_taken_event(sink: Any, tmp_path: Pa
         run_dir=tmp_path / "run",
     )
     original = dispatcher_module.Dispatcher.run
-    holder: list[Any] = []
 
-    async def run_and_remember(self: Any) -> Any:
-        holder.append(self)
+    async def run_and_stop(self: Any) -> Any:
+        # stop from inside the loop, 0.2 s after time zero (not from a thread, and not timed from
+        # before the set-up, which takes longer than that on a loaded machine)
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.2 + START_LEAD_NS / 1e9, self.stop)
         return await original(self)
 
-    def stop_it() -> None:
-        holder[0].stop()
-
-    timer = threading.Timer(0.15, stop_it)
-    dispatcher_module.Dispatcher.run = run_and_remember  # type: ignore[method-assign]
+    dispatcher_module.Dispatcher.run = run_and_stop  # type: ignore[method-assign]
     try:
-        timer.start()
         summary = run(spec)
     finally:
         dispatcher_module.Dispatcher.run = original  # type: ignore[method-assign]
-        timer.cancel()
     assert summary.interrupted
     assert summary.scheduled == summary.ok + summary.failed + summary.dropped + summary.aborted
     assert 0 < summary.ok < 400

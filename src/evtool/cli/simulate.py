@@ -6,9 +6,12 @@ Parsing and rendering only: the run itself is `evtool.load.runner.run`, which re
 
 from __future__ import annotations
 
+import functools
+import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, ParamSpec
 
 import typer
 from rich.console import Console
@@ -21,6 +24,8 @@ if TYPE_CHECKING:
     from evtool.load.plan import ArrivalSpec
     from evtool.load.runner import CollectorSpec, PlanFactory, RunSpec, RunSummary
     from evtool.load.targets.base import Mode
+
+P = ParamSpec("P")
 
 # The load stack (aiohttp, numpy, the generators) loads inside the commands, so other commands
 # and `evtool --help` do not pay for it.
@@ -90,8 +95,27 @@ CountOpt = Annotated[int | None, typer.Option("--count", "-n", help="Number of e
 
 
 def register(app: typer.Typer) -> None:
-    app.command("simulate")(simulate)
-    app.command("replay")(replay)
+    app.command("simulate")(_interruptible(simulate))
+    app.command("replay")(_interruptible(replay))
+
+
+def _interruptible(command: Callable[P, None]) -> Callable[P, None]:
+    """Ctrl-C or SIGTERM before the run's own handlers are in place (loading schemas, parsing the log,
+    connecting): exit 130 with a line saying so. (Typer would turn it into a silent exit 130.)"""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        previous = _interrupt_on_sigterm()
+        try:
+            command(*args, **kwargs)
+        except KeyboardInterrupt:
+            err = Console(stderr=True, highlight=False)
+            err.print("interrupted before the run started: nothing was sent", markup=False)
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    return wrapper
 
 
 def simulate(
@@ -212,6 +236,10 @@ def replay(
     result_timeout: ResultTimeoutOpt = "10s",
     kafka_property: KafkaPropertyOpt = None,
     key: KeyOpt = None,
+    skip_bad_lines: Annotated[
+        bool,
+        typer.Option("--skip-bad-lines", help="Skip (and count) lines that are not events; default: refuse."),
+    ] = False,
 ) -> None:
     """Re-send a recorded event log, keeping its gaps (or --speed, --rate, --as-fast-as-possible)."""
     from evtool.load.plan import ReplayPlan
@@ -225,7 +253,7 @@ def replay(
     fixed_rate = units.parse_rate(rate) if rate is not None else None
     if fixed_rate is not None and fixed_rate <= 0:
         raise UsageError(f"--rate {rate}: must be more than 0")
-    duration_s = units.parse_duration(duration) if duration is not None else None
+    duration_s = _positive_duration(duration)
     if count is not None and count < 0:
         raise UsageError(f"--count {count}: must be 0 or more")
     plan = ReplayPlan(
@@ -236,8 +264,15 @@ def replay(
         correlate_by=correlate_by,
         count=count,
         duration_s=duration_s,
+        skip_bad_lines=skip_bad_lines,
     )
-    next(iter(plan(0, 1)), None)  # an unreadable first event fails now, with its line
+    checked = plan.check()  # the whole log, before time zero: a bad line fails now, with its line
+    bad = checked.bad_lines
+    skipped = f"{bad} bad lines of {file} skipped (--skip-bad-lines)" if bad else ""
+    if not checked.events:
+        raise UsageError(f"{file}: holds no events" + (f" ({skipped})" if skipped else ""),
+                         hint="pass a log written by `evtool generate`")
+    notes = (skipped,) if skipped else ()
     planned = duration_s
     if planned is None and fixed_rate is not None and count is not None:
         planned = count / fixed_rate
@@ -248,10 +283,12 @@ def replay(
         "as_fast_as_possible": as_fast_as_possible,
         "duration": duration,
         "count": count,
+        "skip_bad_lines": skip_bad_lines,
     }
     _execute(
         plan,
         options,
+        notes=notes,
         planned_duration_s=planned,
         target=target,
         mode=mode,
@@ -289,7 +326,7 @@ def _arrival(
     from evtool.load import arrivals
     from evtool.load.plan import ArrivalSpec
 
-    duration_s = units.parse_duration(duration) if duration is not None else None
+    duration_s = _positive_duration(duration)
     if count is not None and count < 0:
         raise UsageError(f"--count {count}: must be 0 or more")
     if arrival not in ("constant", "poisson"):
@@ -312,6 +349,25 @@ def _arrival(
     if arrival == "poisson":
         return ArrivalSpec("poisson", rate=value, duration_s=duration_s, count=count, seed=seed)
     return ArrivalSpec("constant", rate=value, duration_s=duration_s, count=count, seed=seed)
+
+
+def _positive_duration(duration: str | None) -> float | None:
+    if duration is None:
+        return None
+    value = units.parse_duration(duration)
+    if value <= 0:
+        raise UsageError(f"--duration {duration}: must be more than 0", hint="e.g. --duration 30s")
+    return value
+
+
+def _interrupt_on_sigterm() -> Any:
+    """SIGTERM before the run's own handlers are in place ends like Ctrl-C (exit 130, a message);
+    returns the handler it replaced."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, interrupt)
 
 
 def _collector(collect: str | None, correlate_by: str | None, result_timeout: str) -> CollectorSpec | None:
@@ -351,6 +407,7 @@ def _execute(
     stamp_time: bool = False,
     kafka_property: list[str] | None = None,
     key: str | None = None,
+    notes: tuple[str, ...] = (),
 ) -> None:
     from evtool.load.dispatcher import DispatchOptions
     from evtool.load.runner import RunSpec
@@ -411,6 +468,7 @@ def _execute(
         options=recorded,
         planned_duration_s=planned_duration_s,
         collector=_collector(collect, correlate_by, result_timeout),
+        notes=notes,
     )
     # the live view goes to stderr, so stdout stays clean for `--target -` and for the summary
     err = Console(stderr=True, highlight=False, soft_wrap=True)

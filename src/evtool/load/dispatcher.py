@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from evtool.errors import LogWriteError
 from evtool.load.live import Tick, histogram
 from evtool.load.targets.base import OutEvent, RawBatch, SendResult, Target
 from evtool.results.clock import RunClock
@@ -33,6 +34,10 @@ if TYPE_CHECKING:
 
 Plan = Iterator[tuple[int, OutEvent]]  # (intended offset from time zero in ns, event)
 YIELD_EVERY_NS = 1_000_000
+# a timer that fires this close to its time is finished by yielding to the loop, not re-armed
+# (uvloop's timers have millisecond resolution and may fire up to about a millisecond early)
+SPIN_BELOW_NS = 2_000_000
+NOT_GENERATED = "(not generated)"  # the type of events dropped behind schedule before they were made
 Records = npt.NDArray[np.void]  # rows of EVENT_DTYPE
 
 
@@ -58,6 +63,7 @@ class DispatchResult:
     aborted: int
     interrupted: bool
     lag_max_ns: int
+    error: LogWriteError | None = None  # the run log's first write error: the run stopped there
 
 
 class Dispatcher:
@@ -75,8 +81,13 @@ class Dispatcher:
         on_tick: Callable[[Tick], None] | None = None,
         source: int = 0,
         blocks: Iterator[EventBlock] | None = None,
+        end_ns: int | None = None,
     ) -> None:
-        """`blocks`, when given, replaces `plan`: pre-serialized events in columns (`_schedule_blocks`)."""
+        """`blocks`, when given, replaces `plan`: pre-serialized events in columns (`_schedule_blocks`).
+
+        `end_ns` bounds the run: an event not sent by then is dropped (BEHIND_SCHEDULE), as is the
+        rest of the plan, so a rate the sender cannot reach still ends on time with every event counted.
+        """
         self._plan = plan
         self._blocks = blocks
         self._type_map = np.zeros(0, dtype=np.uint16)  # a block's type index -> this log's type index
@@ -87,6 +98,9 @@ class Dispatcher:
         self._options = options
         self._on_tick = on_tick
         self._source = source
+        self._end_ns = end_ns
+        self._error: LogWriteError | None = None
+        writer.on_error(self._on_write_error)
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._interrupted = False
@@ -116,6 +130,18 @@ class Dispatcher:
     def stopping(self) -> bool:
         return self._stopping
 
+    @property
+    def interrupted(self) -> bool:
+        """Stopped by Ctrl-C / SIGTERM, also after `run` returned (the wait for late results)."""
+        return self._interrupted
+
+    def _on_write_error(self, error: LogWriteError) -> None:
+        """The log cannot take records: stop sending now, with no grace (nothing more can be logged)."""
+        self._error = error
+        self.stop(interrupted=False)
+        if self._grace_cut is not None:
+            self._grace_cut.set()
+
     def install_signal_handlers(self) -> None:
         """SIGINT and SIGTERM stop the run cleanly (only from the main thread)."""
         loop = asyncio.get_running_loop()
@@ -129,11 +155,13 @@ class Dispatcher:
         self._grace_cut = asyncio.Event()
         ticker = asyncio.create_task(self._ticker())
         try:
-            if self._blocks is not None:
-                await self._schedule_blocks(self._blocks)
-            else:
-                await self._schedule()
-            await self._drain()
+            try:
+                if self._blocks is not None:
+                    await self._schedule_blocks(self._blocks)
+                else:
+                    await self._schedule()
+            finally:  # also when the plan fails (an unreadable line): what is in flight gets its record
+                await self._drain()
         finally:
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -148,6 +176,7 @@ class Dispatcher:
             aborted=self.aborted,
             interrupted=self._interrupted,
             lag_max_ns=self.lag_max_ns,
+            error=self._error or self._writer.error,
         )
 
     async def _schedule(self) -> None:
@@ -159,7 +188,9 @@ class Dispatcher:
         stamp = _Rfc3339() if self._options.stamp_time else None
         clock = self._clock
         last_yield = clock.now_ns()
-        for offset, event in self._plan:
+        end_ns = self._end_ns if self._end_ns is not None and not afap else 1 << 62
+        plan = self._plan
+        for offset, event in plan:
             if self._stopping:
                 self._cancel_unsent([event])
                 break
@@ -174,6 +205,11 @@ class Dispatcher:
                 intended = self._start_ns + offset
                 event.intended_ns = intended
                 now = clock.now_ns()
+                if now > end_ns:  # the run is over and this event was not reached: nor the rest
+                    self._cancel_unsent([*batch, event], Reason.BEHIND_SCHEDULE)
+                    batch = []
+                    await self._drop_rest(plan)
+                    break
                 if now - last_yield > YIELD_EVERY_NS:
                     # behind schedule: let requests start and finish, or they would pile up as "in flight"
                     await asyncio.sleep(0)
@@ -227,19 +263,35 @@ class Dispatcher:
         afap = self._options.as_fast_as_possible
         linger_ns = int(self._options.batch_linger_s * 1e9)
         for block in blocks:
-            await self._schedule_block(block, size, afap, linger_ns)
+            behind = await self._schedule_block(block, size, afap, linger_ns)
+            if behind:  # the run is over: the rest of the plan was not reached
+                for rest in blocks:
+                    if self._writer.error is not None:
+                        break
+                    self._cancel_records(self._behind(rest), Reason.BEHIND_SCHEDULE)
+                break
             if self._stopping:
                 break
 
-    async def _schedule_block(self, block: EventBlock, size: int, afap: bool, linger_ns: int) -> None:
-        """Every event of `block` launched, dropped or (when the run stops) recorded as aborted."""
+    def _behind(self, block: EventBlock) -> Records:
+        template = self._template(block)
+        template["intended_ns"] = block.offsets + self._start_ns
+        return template
+
+    async def _schedule_block(self, block: EventBlock, size: int, afap: bool, linger_ns: int) -> bool:
+        """Every event of `block` launched, dropped or (when the run stops) recorded as aborted.
+
+        True when the run's end came first (the rest of the block is dropped as BEHIND_SCHEDULE).
+        """
         clock = self._clock
+        end_ns = self._end_ns if self._end_ns is not None else 1 << 62
+        behind = False
         last_yield = clock.now_ns()
         count = len(block)
         template = self._template(block)
         if self._stopping:
             self._cancel_records(template)
-            return
+            return False
         if afap:
             intended = template["intended_ns"]
         else:
@@ -270,6 +322,9 @@ class Dispatcher:
             else:
                 leave = offsets[stop - 1]
             now = clock.now_ns()
+            if now > end_ns:
+                behind = True
+                break
             if now - last_yield > YIELD_EVERY_NS:
                 await asyncio.sleep(0)
                 last_yield = now
@@ -281,7 +336,8 @@ class Dispatcher:
             self._launch_rows(block, template, start, stop)
             start = stop
         if start < count:
-            self._cancel_records(template[start:])
+            self._cancel_records(template[start:], Reason.BEHIND_SCHEDULE if behind else Reason.CANCELLED)
+        return behind
 
     def _template(self, block: EventBlock) -> Records:
         """The block's records with what is known before sending: key, type, version."""
@@ -355,17 +411,20 @@ class Dispatcher:
             if waiter is not None and not waiter.done() and self._waiting_for_slot:
                 waiter.set_result(None)
 
-    def _cancel_records(self, rows: Records) -> None:
-        """Events taken from the plan that will not be sent: aborted, like `_cancel_unsent`."""
+    def _cancel_records(self, rows: Records, reason: Reason = Reason.CANCELLED) -> None:
+        """Events taken from the plan that will not be sent: aborted or dropped, like `_cancel_unsent`."""
         if not len(rows):
             return
         unset = rows["intended_ns"] == 0
         rows["intended_ns"][unset] = self._clock.now_ns()
         rows["status"] = Status.DROPPED
-        rows["reason"] = Reason.CANCELLED
+        rows["reason"] = reason
         self._write_records(rows)
         self.scheduled += len(rows)
-        self.aborted += len(rows)
+        if reason is Reason.CANCELLED:
+            self.aborted += len(rows)
+        else:
+            self.dropped += len(rows)
 
     def _write_records(self, rows: Records) -> None:
         self._writer.append_records(rows)
@@ -434,13 +493,42 @@ class Dispatcher:
             detail=detail,
         )
 
-    def _cancel_unsent(self, events: list[OutEvent]) -> None:
+    def _cancel_unsent(self, events: list[OutEvent], reason: Reason = Reason.CANCELLED) -> None:
+        """Events taken from the plan that will not be sent: aborted (CANCELLED) or dropped (behind)."""
         for event in events:
             if not event.intended_ns:
                 event.intended_ns = self._clock.now_ns()
-            self._record(event, 0, 0, Status.DROPPED, Reason.CANCELLED, 0, 0)
+            self._record(event, 0, 0, Status.DROPPED, reason, 0, 0)
         self.scheduled += len(events)
-        self.aborted += len(events)
+        if reason is Reason.CANCELLED:
+            self.aborted += len(events)
+        else:
+            self.dropped += len(events)
+
+    async def _drop_rest(self, plan: Plan) -> None:
+        """The plan's events the sender did not reach before the end: one DROPPED record each.
+
+        A plan that can (`GeneratedRun.rest_records`) gives their records without making the
+        events (at 5,000,000/s making them would take minutes); any other is walked to its end.
+        """
+        rest = getattr(plan, "rest_records", None)
+        if rest is not None:
+            type_index = self._writer.type_index(NOT_GENERATED)
+            for rows in rest(self._start_ns, type_index):
+                if self._writer.error is not None:
+                    return
+                rows["status"] = Status.DROPPED
+                rows["reason"] = Reason.BEHIND_SCHEDULE
+                self._write_records(rows)
+                self.scheduled += len(rows)
+                self.dropped += len(rows)
+                await asyncio.sleep(0)  # requests in flight still get their answers on time
+            return
+        for offset, event in plan:
+            if self._writer.error is not None:
+                return
+            event.intended_ns = self._start_ns + offset
+            self._cancel_unsent([event], Reason.BEHIND_SCHEDULE)
 
     async def _drain(self) -> None:
         """Wait up to the grace period for requests in flight, then cancel (and record) the rest."""
@@ -464,18 +552,31 @@ class Dispatcher:
     # -- time ------------------------------------------------------------------------------
 
     async def _sleep_until(self, at_ns: int) -> None:
-        delay = (at_ns - self._clock.now_ns()) / 1e9
-        if delay <= 0:
-            return
+        """Until the run clock reads `at_ns` or later (never earlier), or the run stops.
+
+        The loop's timer may fire early (uvloop rounds to milliseconds against a cached loop time):
+        a wake-up short of `at_ns` sleeps again, or, within `SPIN_BELOW_NS`, yields to the loop
+        (requests in flight still progress) until the clock gets there, so no lag is added.
+        """
+        clock = self._clock
         loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[None] = loop.create_future()
-        self._waiter = waiter
-        handle = loop.call_later(delay, _wake, waiter)
-        try:
-            await waiter
-        finally:
-            handle.cancel()
-            self._waiter = None
+        slept = False
+        while not self._stopping:
+            left = at_ns - clock.now_ns()
+            if left <= 0:
+                return
+            if slept and left < SPIN_BELOW_NS:
+                await asyncio.sleep(0)
+                continue
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._waiter = waiter
+            handle = loop.call_later(left / 1e9, _wake, waiter)
+            try:
+                await waiter
+            finally:
+                handle.cancel()
+                self._waiter = None
+            slept = True
 
     async def _wait_for_slot(self) -> None:
         """Until a request completes (or the run stops): one future, resolved by `_send` or `stop`."""

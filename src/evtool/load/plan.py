@@ -12,6 +12,8 @@ object and no JSON parse, only its key, type, version and time cut out of the li
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -23,11 +25,11 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
-from evtool.errors import InputError, UsageError
+from evtool.errors import EvtoolError, InputError, UsageError
 from evtool.events.envelope import CloudEvent, parse_dataschema
 from evtool.load import arrivals
 from evtool.load.targets.base import OutEvent
-from evtool.results.runlog import EventIds, correlation_key
+from evtool.results.runlog import EVENT_DTYPE, SEQ_BITS, EventIds, correlation_key
 
 Plan = Iterator[tuple[int, OutEvent]]
 LINK_EXTENSIONS = ("correlationid", "causationid")  # extensions that name another event's id
@@ -96,6 +98,25 @@ class ArrivalSpec:
             )
         return arrivals.constant_offsets(self.rate, duration_s=self.duration_s, count=self.count)
 
+    def constant_rest(
+        self, taken: int, shard: int, workers: int, chunk: int
+    ) -> Iterator[npt.NDArray[np.int64]]:
+        """A constant rate's offsets of shard `shard` after its first `taken`, `chunk` at a time, computed
+        as `offsets` does (round(i * gap), to the same float) but in arrays."""
+        gap = arrivals.NS / self.rate
+        limit = 1 << 62 if self.duration_s is None else round(self.duration_s * arrivals.NS)
+        end = 1 << 62 if self.count is None else self.count
+        index = shard + taken * workers
+        while index < end:
+            numbers = index + np.arange(chunk, dtype=np.int64) * workers
+            numbers = numbers[numbers < end]
+            part = np.rint(numbers * gap).astype(np.int64)
+            part = part[part < limit]
+            if not len(part):
+                return
+            yield part
+            index += chunk * workers
+
     @property
     def planned_duration_s(self) -> float | None:
         if self.kind == "stages":
@@ -128,14 +149,24 @@ class GeneratedPlan:
         offsets = arrivals.shard(self.arrival.offsets(), shard, workers)
         events = iter(self.events(shard, workers))
         if not self.structured_ids:
-            for offset in offsets:
-                event = next(events, None)
-                if event is None:
-                    return
-                yield offset, to_out(event, self.correlate_by)
-            return
+            return self._plain(offsets, events)
         ids = StructuredIds(shard)
         by_id = not self.correlate_by or self.correlate_by == "id"
+        rest = (functools.partial(self.arrival.constant_rest, shard=shard, workers=workers)
+                if self.arrival.kind == "constant" else None)
+        plan = self._structured(offsets, events, ids, by_id)
+        return GeneratedRun(plan, offsets, rest, ids if by_id else None)
+
+    def _plain(self, offsets: Iterator[int], events: Iterator[CloudEvent]) -> Plan:
+        for offset in offsets:
+            event = next(events, None)
+            if event is None:
+                return
+            yield offset, to_out(event, self.correlate_by)
+
+    def _structured(
+        self, offsets: Iterator[int], events: Iterator[CloudEvent], ids: StructuredIds, by_id: bool
+    ) -> Plan:
         for offset in offsets:
             event = next(events, None)
             if event is None:
@@ -143,6 +174,71 @@ class GeneratedPlan:
             key = ids.assign(event)
             yield offset, (OutEvent(event=event, key=key, schema_version=_version(event)) if by_id
                            else to_out(event, self.correlate_by))
+
+
+RestOffsets = Callable[..., Iterator[npt.NDArray[np.int64]]]
+
+
+class GeneratedRun:
+    """A generated plan being run: iterated as its generator, plus the records of what it has left.
+
+    `rest_records` serves a run that fell behind its end (`Dispatcher(end_ns=...)`): the rest of
+    the schedule, with the ids the events would have had, as records, without making the events.
+    """
+
+    def __init__(self, events: Plan, offsets: Iterator[int], computed: RestOffsets | None,
+                 ids: StructuredIds | None) -> None:
+        self._events = events
+        self._offsets = offsets  # the schedule the events are zipped with (what is left of it)
+        self._computed = computed  # (taken=, chunk=) -> the same offsets after the first `taken`, in arrays
+        self._ids = ids
+
+    def _rest_offsets(self, taken: int, chunk: int) -> Iterator[npt.NDArray[np.int64]]:
+        if self._computed is not None:
+            yield from self._computed(taken=taken, chunk=chunk)
+            return
+        while len(part := np.fromiter(islice(self._offsets, chunk), dtype=np.int64)):
+            yield part
+
+    def __iter__(self) -> Plan:
+        return self._events
+
+    def prime(self) -> None:
+        """Make the first event now (before time zero); it is still the first one iterated."""
+        first = next(self._events, None)
+        if first is not None:
+            self._events = itertools.chain([first], self._events)
+
+    def __next__(self) -> tuple[int, OutEvent]:
+        return next(self._events)
+
+    def rest_records(
+        self, start_ns: int, type_index: int, chunk: int = 1 << 16
+    ) -> Iterator[npt.NDArray[Any]]:
+        """`EVENT_DTYPE` records (key, intended time, `type_index`) of every event not yet taken."""
+        if self._ids is None:  # keys come from the events themselves: make them
+            for offset, event in self._events:
+                rows = np.zeros(1, dtype=EVENT_DTYPE)
+                rows["key"] = np.frombuffer(event.key, dtype=KEY_DTYPE)
+                rows["intended_ns"] = start_ns + offset
+                rows["type"] = type_index
+                rows["schema_version"] = event.schema_version
+                yield rows
+            return
+        ids = self._ids.ids
+        words = np.empty((chunk, 2), dtype=">u8")
+        # the plan's events are numbered in order: the sequence number is the count taken so far
+        for offsets in self._rest_offsets(taken=ids.next_seq, chunk=chunk):
+            n = len(offsets)
+            first = ids.next_seq
+            ids.next_seq = first + n
+            words[:n, 0] = ids.scheme.high
+            words[:n, 1] = (ids.scheme.prefix << SEQ_BITS | first) + np.arange(n, dtype=np.uint64)
+            rows = np.zeros(n, dtype=EVENT_DTYPE)
+            rows["key"] = words[:n].view(KEY_DTYPE).ravel()
+            rows["intended_ns"] = offsets + start_ns
+            rows["type"] = type_index
+            yield rows
 
 
 class StructuredIds:
@@ -157,12 +253,12 @@ class StructuredIds:
     """
 
     def __init__(self, shard: int, nonce: int | None = None) -> None:
-        self._ids = EventIds(shard, nonce)
+        self.ids = EventIds(shard, nonce)
         self._roots: dict[str, str] = {}
 
     def assign(self, event: CloudEvent) -> bytes:
         """Rename `event` (and its links); returns the correlation key of its new id."""
-        new_id, key = self._ids.next()
+        new_id, key = self.ids.next()
         old_id = event.id
         event.id = new_id
         extensions = event.extensions
@@ -202,6 +298,31 @@ class ReplayPlan:
     count: int | None = None
     duration_s: float | None = None
     chunk_bytes: int = CHUNK_BYTES
+    skip_bad_lines: bool = False  # skip (and count) lines that are not events, instead of stopping
+
+    def check(self) -> ReplayCheck:
+        """Read the whole log (up to `count` events) before time zero: a torn or invalid line is an
+        InputError with its file:line now, not after part of the run was sent; skipped ones are counted.
+        """
+        if not self.path.is_file():
+            raise UsageError(f"{self.path}: no such file", hint="pass a log written by `evtool generate`")
+        with self.path.open("rb") as handle:
+            avro = handle.read(4) == b"Obj\x01"
+        events = 0
+        if avro:
+            for _ in read_log(self.path):
+                events += 1
+                if self.count is not None and events >= self.count:
+                    break
+            return ReplayCheck(events, 0)
+        keep_gaps = not self.as_fast_as_possible and self.rate is None
+        parser = BlockParser(str(self.path), self.correlate_by, need_times=keep_gaps,
+                             skip_bad_lines=self.skip_bad_lines)
+        for at, chunk in read_chunks(self.path, self.chunk_bytes):
+            events += len(parser.parse(at, chunk).starts)
+            if self.count is not None and events >= self.count:
+                return ReplayCheck(self.count, parser.bad_lines)
+        return ReplayCheck(events, parser.bad_lines)
 
     def blocks(self, shard: int, workers: int) -> Iterator[EventBlock] | None:
         """This worker's share in blocks of columns (`EventBlock`); None for an Avro log (no recorded JSON).
@@ -218,7 +339,8 @@ class ReplayPlan:
 
     def _blocks(self, shard: int, workers: int) -> Iterator[EventBlock]:
         keep_gaps = not self.as_fast_as_possible and self.rate is None
-        parser = BlockParser(str(self.path), self.correlate_by, need_times=keep_gaps)
+        parser = BlockParser(str(self.path), self.correlate_by, need_times=keep_gaps,
+                             skip_bad_lines=self.skip_bad_lines)
         count = self.count
         limit = None if self.duration_s is None else round(self.duration_s * arrivals.NS)
         index = 0  # the plan's number of the chunk's first event
@@ -274,7 +396,7 @@ class ReplayPlan:
                 return
 
     def __call__(self, shard: int, workers: int) -> Plan:
-        records = read_log(self.path)
+        records = read_log(self.path, skip_bad_lines=self.skip_bad_lines)
         if self.count is not None:
             records = islice(records, self.count)
         if self.as_fast_as_possible:
@@ -320,11 +442,20 @@ def _time_ns(event: CloudEvent, index: int) -> int:
     return (delta.days * 86_400 + delta.seconds) * arrivals.NS + delta.microseconds * 1000
 
 
-def read_log(path: Path) -> Iterator[tuple[CloudEvent, bytes | None]]:
+@dataclass(frozen=True, slots=True)
+class ReplayCheck:
+    """What `ReplayPlan.check` found: the events the run will take and the bad lines it will skip."""
+
+    events: int
+    bad_lines: int
+
+
+def read_log(path: Path, *, skip_bad_lines: bool = False) -> Iterator[tuple[CloudEvent, bytes | None]]:
     """Events of a JSONL (structured CloudEvents, one a line) or Avro log, lazily.
 
     JSONL lines are kept as they are (`raw`), so structured and batch modes re-send the
-    recorded bytes without re-encoding them.
+    recorded bytes without re-encoding them. `skip_bad_lines` passes over JSONL lines that
+    are not events (`ReplayPlan.check` counted them) instead of raising.
     """
     if not path.is_file():
         raise UsageError(f"{path}: no such file", hint="pass a log written by `evtool generate`")
@@ -337,7 +468,13 @@ def read_log(path: Path) -> Iterator[tuple[CloudEvent, bytes | None]]:
         for number, text in enumerate(handle, start=1):
             line = text.strip()
             if line:
-                yield CloudEvent.from_json_bytes(line, where=f"{path}:{number}"), line
+                try:
+                    event = CloudEvent.from_json_bytes(line, where=f"{path}:{number}")
+                except EvtoolError:
+                    if skip_bad_lines:
+                        continue
+                    raise
+                yield event, line
 
 
 def _read_avro(path: Path) -> Iterator[CloudEvent]:
@@ -487,6 +624,7 @@ class _Columns:
     versions: npt.NDArray[np.uint16]
     times: npt.NDArray[np.int64] | None
     fast: int = 0  # how many lines took the fast path (for tests and benchmarks)
+    contiguous: bool = True  # False when bad lines were left out
 
 
 def read_chunks(path: Path, size: int = CHUNK_BYTES) -> Iterator[tuple[int, bytes]]:
@@ -517,6 +655,8 @@ class BlockParser:
     where: str
     correlate_by: str | None = None
     need_times: bool = False
+    skip_bad_lines: bool = False  # lines that are not events are left out (and counted) instead of raising
+    bad_lines: int = 0
     type_names: list[str] = field(default_factory=list)
     _type_index: dict[str, int] = field(default_factory=dict)
     _raw_types: dict[bytes, int] = field(default_factory=dict)
@@ -548,16 +688,31 @@ class BlockParser:
         else:
             slow = np.arange(n)
         first_line = self._line_number(at) if len(slow) else 0
+        bad: list[int] = []
         for i in slow.tolist():
             number = first_line + (numbers[i] if numbers is not None else i)
             line = chunk[int(starts[i]) : int(ends[i])]
-            event = CloudEvent.from_json_bytes(line, where=f"{self.where}:{number}")
+            try:
+                event = CloudEvent.from_json_bytes(line, where=f"{self.where}:{number}")
+                if times is not None:
+                    times[i] = _time_ns(event, number - 1)
+            except EvtoolError:
+                if not self.skip_bad_lines:
+                    raise
+                bad.append(i)
+                continue
             keys[i] = correlation_key(correlation_value(event, self.correlate_by))
             types[i] = self._type(event.type)
             versions[i] = _version(event)
-            if times is not None:
-                times[i] = _time_ns(event, number - 1)
-        return _Columns(chunk, starts, ends.astype(np.int64), keys, types, versions, times, n - len(slow))
+        columns = _Columns(chunk, starts, ends.astype(np.int64), keys, types, versions, times, n - len(slow))
+        if bad:
+            self.bad_lines += len(bad)
+            keep = np.ones(n, dtype=bool)
+            keep[bad] = False
+            columns = _Columns(chunk, starts[keep], columns.ends[keep], keys[keep], types[keep],
+                               versions[keep], None if times is None else times[keep], columns.fast,
+                               contiguous=False)
+        return columns
 
     def _line_number(self, at: int) -> int:
         """The number of the line that starts at byte `at` (counted on from the last call: O(file) in all)."""
@@ -770,6 +925,7 @@ def _block(columns: _Columns, offsets: npt.NDArray[np.int64], parser: BlockParse
         offsets,
         parser.type_names,
         parser.where,
+        columns.contiguous,
     )
 
 

@@ -31,7 +31,7 @@ from evtool import __version__
 from evtool.errors import EvtoolError, TargetError, UsageError
 from evtool.load.dispatcher import Dispatcher, DispatchOptions, DispatchResult
 from evtool.load.live import LiveStats, Snapshot, Tick
-from evtool.load.plan import EventBlock, Plan
+from evtool.load.plan import EventBlock, GeneratedRun, Plan
 from evtool.load.sources.base import CollectorSpec, ResultSource
 from evtool.load.targets import make_target
 from evtool.load.targets.base import Target, TargetOptions
@@ -39,6 +39,7 @@ from evtool.results.clock import RunClock
 from evtool.results.runlog import EventLogWriter, Reason, RunMeta, Status, read_run
 
 START_LEAD_NS = 50_000_000  # time zero a little after everything is ready
+END_SLACK_NS = 100_000_000  # events not sent by the planned end plus this are dropped (BEHIND_SCHEDULE)
 READY_TIMEOUT_S = 60.0
 T = TypeVar("T")
 
@@ -61,6 +62,7 @@ class RunSpec:
     planned_duration_s: float | None = None
     lag_bound_ms: float = 10.0
     collector: CollectorSpec | None = None
+    notes: tuple[str, ...] = ()  # for meta.notes from the start (e.g. bad lines a replay skips)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,15 +89,42 @@ def default_run_dir(now: dt.datetime | None = None) -> Path:
     return Path("runs") / f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
-def prepare_run_dir(run_dir: Path | None) -> Path:
+@dataclass(frozen=True, slots=True)
+class RunDirectory:
+    """A run directory being set up: what was there before, so a failed start can take back what it made."""
+
+    path: Path
+    created: bool
+    before: frozenset[str]
+
+    def discard(self) -> None:
+        """Remove what this run wrote (and the directory, if the run made it), so it can be reused."""
+        with contextlib.suppress(OSError):
+            for entry in self.path.iterdir():
+                if entry.name not in self.before and entry.is_file():
+                    entry.unlink()
+            if self.created:
+                self.path.rmdir()
+
+
+def prepare_run_dir(run_dir: Path | None) -> RunDirectory:
+    """Create (or check) the run directory: new, and writable (a file is created and removed)."""
     path = run_dir or default_run_dir()
     if (path / "meta.json").exists() or any(path.glob("events-*.bin")):
         raise UsageError(f"--run-dir {path}: already holds a run", hint="choose a new directory")
+    existed = path.is_dir()
     try:
+        before = frozenset(p.name for p in path.iterdir()) if existed else frozenset()
         path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".evtool-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
     except OSError as exc:
-        raise UsageError(f"--run-dir {path}: cannot create it ({exc.strerror})") from None
-    return path
+        raise UsageError(
+            f"--run-dir {path}: cannot write there ({exc.strerror or exc})",
+            hint="choose a directory on a writable filesystem",
+        ) from None
+    return RunDirectory(path, not existed, before)
 
 
 def run(spec: RunSpec, *, on_snapshot: Callable[[Snapshot], None] | None = None) -> RunSummary:
@@ -122,6 +151,9 @@ def _run_async(coro: Coroutine[Any, Any, T]) -> T:
 
 def _primed(plan: Plan) -> Plan:
     """Take the first event now: building generators (schemas, pools) must not eat into the schedule."""
+    if isinstance(plan, GeneratedRun):
+        plan.prime()  # keeps the plan's `rest_records`
+        return plan
     first = next(plan, None)
     return plan if first is None else itertools.chain([first], plan)
 
@@ -152,33 +184,75 @@ def _plan(spec: RunSpec, shard: int) -> tuple[Plan, Iterator[EventBlock] | None]
     return _primed(spec.plan(shard, spec.workers)), None
 
 
+class _Stopper:
+    """Ctrl-C / SIGTERM from the first moment of a run: before the dispatcher exists it is noted
+    (the run then starts stopped, and ends with its summary and exit 130), after that it stops it."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.dispatcher: Dispatcher | None = None
+
+    def install(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self.stop)
+
+    def attach(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+        if self.requests:
+            dispatcher.stop()
+
+    def stop(self) -> None:
+        self.requests += 1
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
+
+    @property
+    def interrupted(self) -> bool:
+        return self.requests > 0
+
+
+def _end_ns(spec: RunSpec, start_ns: int) -> int | None:
+    """When the run is over whatever the sender reached: the planned duration and a little slack."""
+    if spec.planned_duration_s is None or spec.dispatch.as_fast_as_possible:
+        return None
+    return start_ns + int(spec.planned_duration_s * 1e9) + END_SLACK_NS
+
+
 async def _single(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None) -> RunSummary:
+    stopper = _Stopper()
+    stopper.install()
     target = make_target(spec.target)
-    await target.open()
+    directory: RunDirectory | None = None
+    started = False
     try:
-        run_dir = prepare_run_dir(spec.run_dir)
-        _attach(target, run_dir, 0)
+        await target.open()
         plan, blocks = _plan(spec, 0)
-        _settle_heap()
+        directory = prepare_run_dir(spec.run_dir)
+        run_dir = directory.path
+        _attach(target, run_dir, 0)
         clock = RunClock()
-        start_ns = clock.now_ns() + START_LEAD_NS
-        meta = _meta(spec, run_dir, start_ns)
-        meta.transport = _settings(target)
-        meta.write(run_dir)
-        stats = LiveStats(
-            start_ns=start_ns,
-            workers=1,
-            planned_duration_s=spec.planned_duration_s,
-            lag_bound_ns=int(spec.lag_bound_ms * 1e6),
-        )
-
-        def on_tick(tick: Tick) -> None:
-            stats.update(tick)
-            if on_snapshot is not None:
-                on_snapshot(stats.snapshot(tick.at_ns))
-
-        writer = EventLogWriter(run_dir, 0)
         async with _collector(spec, run_dir, clock) as collector:
+            _settle_heap()
+            start_ns = clock.now_ns() + START_LEAD_NS
+            meta = _meta(spec, run_dir, start_ns)
+            meta.transport = _settings(target)
+            meta.write(run_dir)
+            started = True
+            stats = LiveStats(
+                start_ns=start_ns,
+                workers=1,
+                planned_duration_s=spec.planned_duration_s,
+                lag_bound_ns=int(spec.lag_bound_ms * 1e6),
+            )
+
+            def on_tick(tick: Tick) -> None:
+                stats.update(tick)
+                if on_snapshot is not None:
+                    on_snapshot(stats.snapshot(tick.at_ns))
+
+            writer = EventLogWriter(run_dir, 0)
             try:
                 dispatcher = Dispatcher(
                     plan,
@@ -189,20 +263,44 @@ async def _single(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None)
                     options=spec.dispatch,
                     on_tick=on_tick,
                     blocks=blocks,
+                    end_ns=_end_ns(spec, start_ns),
                 )
-                dispatcher.install_signal_handlers()
-                result = await dispatcher.run()
+                stopper.attach(dispatcher)
+                try:
+                    result = await dispatcher.run()
+                except EvtoolError as exc:  # the plan failed mid-run (an unreadable event)
+                    _give_up(run_dir, meta, f"input cut short: {exc.message}")
+                    raise
             finally:
                 writer.close()
-            if collector is not None and spec.collector is not None and not result.interrupted:
-                waited = await _await_results(collector, dispatcher, run_dir, spec.collector.result_timeout_s)
-                result = replace(result, interrupted=result.interrupted or waited)
+            error = result.error or writer.error
+            if error is not None:
+                _give_up(run_dir, meta, error.message)
+                raise error
+            if collector is not None and spec.collector is not None and not dispatcher.interrupted:
+                await _await_results(
+                    collector, dispatcher, run_dir, spec.collector.result_timeout_s, on_signal=stopper.stop
+                )
         if collector is not None and collector.write_error:  # known once the source has closed
             meta.incomplete.append(collector.write_error)
+    except BaseException:
+        if directory is not None and not started:
+            directory.discard()  # a failed start leaves nothing that a retry would call "already holds a run"
+        raise
     finally:
         await target.close()
         gc.unfreeze()
-    return _finish(run_dir, meta, stats, clock.now_ns(), result.interrupted)
+    return _finish(run_dir, meta, stats, clock.now_ns(), dispatcher.interrupted or stopper.interrupted)
+
+
+def _give_up(run_dir: Path, meta: RunMeta, reason: str) -> None:
+    """Record why the run cannot stand behind its numbers; best effort (meta may not be writable either).
+
+    `ended_at` stays unset: the run did not end cleanly.
+    """
+    meta.incomplete.append(reason)
+    with contextlib.suppress(OSError):
+        meta.write(run_dir)
 
 
 @contextlib.asynccontextmanager
@@ -262,7 +360,10 @@ def _multi(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None) -> Run
         raise UsageError("--collect with --workers > 1 is not supported yet", hint="use --workers 1")
     # probe once here, so an unreachable target is one clear error before any process starts
     transport = _run_async(_probe(spec.target))
-    run_dir = prepare_run_dir(spec.run_dir)
+    directory = prepare_run_dir(spec.run_dir)
+    run_dir = directory.path
+    started = False
+    failure: EvtoolError | None = None
     ctx = multiprocessing.get_context("spawn")
     messages: Any = ctx.Queue()
     go = ctx.Event()
@@ -309,6 +410,7 @@ def _multi(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None) -> Run
         meta = _meta(spec, run_dir, start_ns)
         meta.transport = transport
         meta.write(run_dir)
+        started = True
         start_at.value = start_ns
         go.set()
         stats = LiveStats(
@@ -332,13 +434,29 @@ def _multi(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None) -> Run
                 if on_snapshot is not None:
                     on_snapshot(stats.snapshot(clock.now_ns()))
             elif kind == "error":
-                meta.notes.append(f"worker {index}: {payload}")
+                if isinstance(payload, EvtoolError):  # a write error, an unreadable event: the run stops
+                    failure = failure or payload
+                    forward(signal.SIGTERM, None)
+                else:
+                    meta.notes.append(f"worker {index}: {payload}")
         for process in processes:
             process.join(timeout=10)
+        with contextlib.suppress(queue.Empty, OSError, EOFError):
+            while True:  # an error sent after a worker's last tick
+                kind, index, payload = messages.get(timeout=0.1)
+                if kind == "error" and isinstance(payload, EvtoolError):
+                    failure = failure or payload
+    except BaseException:
+        if not started:
+            directory.discard()
+        raise
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         _stop_all(processes)
+    if failure is not None:
+        _give_up(run_dir, meta, failure.message)
+        raise failure
     return _finish(run_dir, meta, stats, clock.now_ns(), stop_requests > 0)
 
 
@@ -400,10 +518,13 @@ async def _worker(spec: RunSpec, run_dir: Path, index: int, messages: Any, go: A
             on_tick=lambda tick: messages.put(("tick", index, tick)),
             source=index,
             blocks=blocks,
+            end_ns=_end_ns(spec, int(start_at.value)),
         )
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signal.SIGTERM, dispatcher.stop)
-        await dispatcher.run()
+        result = await dispatcher.run()
+        if result.error is not None:
+            raise result.error
     finally:
         writer.close()
         await target.close()
@@ -448,6 +569,7 @@ def _meta(spec: RunSpec, run_dir: Path, start_ns: int) -> RunMeta:
         collector=collector.address if collector else None,
         correlate_by=collector.correlate_by if collector else None,
         result_timeout_ns=int(collector.result_timeout_s * 1e9) if collector else None,
+        notes=list(spec.notes),
     )
 
 

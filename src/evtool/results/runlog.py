@@ -29,10 +29,17 @@ shard's (nonce, shard) pair is read from its own records, so old logs read as be
 (DROPPED + CANCELLED) or in flight (FAILED + CANCELLED). The disk format keeps those two
 encodings (FORMAT_VERSION 1, readable by older readers); `outcomes` classifies them as
 `Outcome.ABORTED`, so every reader counts scheduled = ok + failed + dropped + aborted.
+Events a sender had not reached by the run's planned end are DROPPED + BEHIND_SCHEDULE.
+
+**What a kill -9 loses.** A record is appended when its event's outcome is known; appends reach
+the OS within `FLUSH_INTERVAL_S` (50 ms, a timer on the running loop), so kill -9 loses the last
+~50 ms of records plus the requests in flight (measured: benchmarks/bench_kill9.py). A write
+error stops the run (`LogWriteError`); the file then ends at the last whole record.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -42,7 +49,7 @@ import socket
 import struct
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from enum import IntEnum
 from pathlib import Path
@@ -51,7 +58,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from evtool.errors import InputError
+from evtool.errors import InputError, LogWriteError
 
 META_FILE = "meta.json"
 FORMAT_VERSION = 1
@@ -272,35 +279,95 @@ class RunMeta:
             raise InputError(f"{path}: damaged run metadata: {exc}") from None
 
 
-class _ShardFile:
-    """An append-only binary file that flushes to the OS at least every `flush_interval_s`."""
+FLUSH_INTERVAL_S = 0.05  # the most a kill -9 loses of what was appended (see `_ShardFile`)
 
-    def __init__(self, path: Path, flush_interval_s: float) -> None:
-        self._file: BinaryIO = path.open("ab", buffering=0)
+
+class _ShardFile:
+    """An append-only binary file whose appends reach the OS within `flush_interval_s`.
+
+    Why a timer and not only a check on write: a run that goes quiet (the last sends, the wait
+    for late results) writes nothing that would trigger a flush, so kill -9 would lose whatever
+    sat in the buffer. The first append into an empty buffer arms one `call_later` on the running
+    loop (outside a loop: the check on write only); the hot path is a bytearray append.
+
+    A write error (disk full, file size limit) is never raised from an append or a timer: the
+    first one is kept in `error`, reported once to `on_error`, and later appends are discarded
+    (the log ends at the last whole record before the error; the run must stop).
+    """
+
+    def __init__(self, path: Path, flush_interval_s: float = FLUSH_INTERVAL_S) -> None:
+        self.path = path
+        try:
+            self._file: BinaryIO = path.open("ab", buffering=0)
+        except OSError as exc:
+            raise LogWriteError(f"run log {path}: cannot create it ({exc.strerror or exc})") from None
         self._buffer = bytearray()
+        self._flush_interval_s = flush_interval_s
         self._flush_interval_ns = int(flush_interval_s * 1e9)
         self._last_flush = time.monotonic_ns()
+        self._timer: asyncio.TimerHandle | None = None
+        self.error: LogWriteError | None = None
+        self.on_error: Callable[[LogWriteError], None] | None = None
 
-    def write(self, data: bytes) -> None:
-        self._buffer += data
-        if len(self._buffer) >= 1 << 16 or time.monotonic_ns() - self._last_flush >= self._flush_interval_ns:
+    def write(self, data: bytes | memoryview) -> None:
+        if self.error is not None:
+            return
+        buffer = self._buffer
+        if not buffer and self._timer is None:
+            self._arm()
+        buffer += data
+        if len(buffer) >= 1 << 16 or time.monotonic_ns() - self._last_flush >= self._flush_interval_ns:
             self.flush()
 
+    def _arm(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._timer = loop.call_later(self._flush_interval_s, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self.flush()
+
     def flush(self) -> None:
-        if self._buffer:
-            self._file.write(self._buffer)
-            self._buffer.clear()
+        buffer = self._buffer
+        if buffer and self.error is None:
+            try:
+                done = self._file.write(buffer) or 0
+                while done < len(buffer):  # a raw write may be short (the disk filling up): write the rest
+                    done += self._file.write(buffer[done:]) or 0
+            except OSError as exc:
+                self._fail(exc)
+        buffer.clear()
         self._last_flush = time.monotonic_ns()
 
+    def fail(self, exc: OSError, path: Path | None = None) -> None:
+        """Record a write error met outside this file (the shard's `.types` file)."""
+        self._fail(exc, path)
+
+    def _fail(self, exc: OSError, path: Path | None = None) -> None:
+        if self.error is not None:
+            return
+        self.error = LogWriteError(
+            f"run log {path or self.path}: cannot write ({exc.strerror or exc}); the run stopped there",
+            hint="free space on that filesystem (or raise its limits) and run again",
+        )
+        if self.on_error is not None:
+            self.on_error(self.error)
+
     def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         self.flush()
         self._file.close()
 
 
 class EventLogWriter:
-    """Appends event records for one sender process; call `flush` from a timer as well."""
+    """Appends event records for one sender process; they reach the OS within `flush_interval_s`."""
 
-    def __init__(self, run_dir: Path, shard: int = 0, *, flush_interval_s: float = 0.5) -> None:
+    def __init__(self, run_dir: Path, shard: int = 0, *, flush_interval_s: float = FLUSH_INTERVAL_S) -> None:
         self._records = _ShardFile(run_dir / f"events-{shard}.bin", flush_interval_s)
         self._types_path = run_dir / f"events-{shard}.types"
         self._type_index: dict[str, int] = {}
@@ -313,8 +380,11 @@ class EventLogWriter:
         if index is None:
             index = len(self._type_index)
             self._type_index[event_type] = index
-            with self._types_path.open("a", encoding="utf-8") as handle:
-                handle.write(event_type + "\n")
+            try:
+                with self._types_path.open("a", encoding="utf-8") as handle:
+                    handle.write(event_type + "\n")
+            except OSError as exc:
+                self._records.fail(exc, self._types_path)
         return index
 
     def detail_index(self, text: str) -> int:
@@ -326,9 +396,21 @@ class EventLogWriter:
             index = len(self._detail_index)
             self._detail_index[text] = index
             line = text.replace("\n", " ") if index < 0xFFFF else "(more failure texts than are kept)"
-            with self._details_path.open("a", encoding="utf-8") as handle:
-                handle.write(line + "\n")
+            try:
+                with self._details_path.open("a", encoding="utf-8") as handle:
+                    handle.write(line + "\n")
+            except OSError as exc:
+                self._records.fail(exc, self._details_path)
         return index
+
+    @property
+    def error(self) -> LogWriteError | None:
+        """The first write error of this shard (then nothing more is written)."""
+        return self._records.error
+
+    def on_error(self, callback: Callable[[LogWriteError], None]) -> None:
+        """Call `callback` once, at the first write error (from an append, a flush or the timer)."""
+        self._records.on_error = callback
 
     def append(
         self,
@@ -380,9 +462,18 @@ class EventLogWriter:
 class ResultLogWriter:
     """Appends one record per downstream result received by the collector."""
 
-    def __init__(self, run_dir: Path, shard: int = 0, *, flush_interval_s: float = 0.5) -> None:
+    def __init__(self, run_dir: Path, shard: int = 0, *, flush_interval_s: float = FLUSH_INTERVAL_S) -> None:
         self._records = _ShardFile(run_dir / f"results-{shard}.bin", flush_interval_s)
         self.written = 0
+
+    @property
+    def error(self) -> LogWriteError | None:
+        """The first write error (then nothing more is written; the collector should stop taking results)."""
+        return self._records.error
+
+    def on_error(self, callback: Callable[[LogWriteError], None]) -> None:
+        """Call `callback` once, at the first write error (from an append, a flush or the timer)."""
+        self._records.on_error = callback
 
     def append(self, key: bytes, received_ns: int) -> None:
         self._records.write(_RESULT_STRUCT.pack(key, received_ns))
