@@ -60,3 +60,7 @@ class TargetError(EvtoolError):
 
 class LogWriteError(EvtoolError):
     """The run log could not be written (disk full, file size limit): the run stops at once."""
+
+    def __init__(self, message: str, *, hint: str | None = None, strerror: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.strerror = strerror  # the OS error's text ("No space left on device"), for counting by kind

@@ -352,6 +352,7 @@ class _ShardFile:
         self.error = LogWriteError(
             f"run log {path or self.path}: cannot write ({exc.strerror or exc}); the run stopped there",
             hint="free space on that filesystem (or raise its limits) and run again",
+            strerror=exc.strerror or str(exc),
         )
         if self.on_error is not None:
             self.on_error(self.error)

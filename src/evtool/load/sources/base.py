@@ -257,6 +257,9 @@ class ResultLedger:
         if self._writer is None:
             return
         self._writer.append(key, received_ns)
+        if self._writer.error is not None:  # the append met a full disk: this result is not kept
+            self._note_write_error()
+            return
         self.counts.results += 1
         if self._pending is not None:
             self._pending.append(key)
@@ -270,14 +273,19 @@ class ResultLedger:
         """Hand buffered records to the kernel; False (and the reason kept) when the write failed."""
         if self._writer is None or self.write_error is not None:
             return self.write_error is None
-        try:
-            self._writer.flush()
-        except OSError as exc:
-            self.write_error = f"results log {self.run_dir / f'results-{self.shard}.bin'}: {exc.strerror}"
-            self.counts.problem(f"write error ({exc.strerror})")
-            self.failed.set()
+        self._writer.flush()
+        if self._writer.error is not None:  # the writer keeps its first error instead of raising
+            self._note_write_error()
             return False
         return True
+
+    def _note_write_error(self) -> None:
+        error = self._writer.error if self._writer is not None else None
+        if error is None or self.write_error is not None:
+            return
+        self.write_error = f"results log {self.run_dir / f'results-{self.shard}.bin'}: {error.strerror}"
+        self.counts.problem(f"write error ({error.strerror})")
+        self.failed.set()
 
     async def flush_periodically(self) -> None:
         while self._writer is not None:
