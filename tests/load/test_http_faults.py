@@ -57,7 +57,10 @@ def test_server_closing_after_every_answer_loses_nothing(
     """The keep-alive race (the server hangs up after each answer without `Connection: close`):
     every event is OK, the server answered each exactly once, and the replays are on record."""
     with faulty_server(lambda request: Fault.CLOSE_AFTER, close_delay_s=close_delay_s) as server:
-        summary = _run(tmp_path, server.url, ArrivalSpec("constant", rate=2500, count=2500), client)
+        # aiohttp opens a connection per request here: at 2,500/s a loaded 2-core box falls behind
+        # the schedule (and the run then drops what it never reached), which is not under test
+        rate = 2500 if client == "lean" else 500
+        summary = _run(tmp_path, server.url, ArrivalSpec("constant", rate=rate, count=2500), client)
         received, answered = server.received(), server.answered
     assert (summary.ok, summary.failed, summary.aborted) == (2500, 0, 0)
     assert answered == received == summary.ok  # no request lost, none sent twice
