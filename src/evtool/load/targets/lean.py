@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlsplit
 
 from evtool.errors import TargetError, UsageError
 from evtool.load.targets.base import OutEvent, SendResult, TargetOptions
-from evtool.load.targets.http import (
+from evtool.load.targets.http_common import (
     PROBE_TIMEOUT_S,
     BrokenResponse,
     UnansweredOnReuse,

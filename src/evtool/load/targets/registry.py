@@ -36,8 +36,8 @@ class TransportSpec:
 
 # the built-in transports' modules, imported when their scheme is first asked for
 BUILTIN: dict[str, str] = {
-    "http": "evtool.load.targets.http",
-    "https": "evtool.load.targets.http",
+    "http": "evtool.load.targets.http_transport",
+    "https": "evtool.load.targets.http_transport",
     "file": "evtool.load.targets.file",
     "-": "evtool.load.targets.file",
     "kafka": "evtool.load.targets.kafka",
