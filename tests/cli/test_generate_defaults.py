@@ -4,7 +4,10 @@ catalogue (never the bundled type names), and the seed is fresh each run, printe
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -124,3 +127,26 @@ def test_simulate_records_its_fresh_seed_and_repeats_with_it(project: Path) -> N
     seed_c, data_c = simulate("c", "--seed", str(seed_a))
     assert seed_c == seed_a
     assert data_c == data_a
+
+
+def test_out_to_a_fifo_writes_into_it_and_leaves_it_a_fifo(tmp_path: Path) -> None:
+    """`--out /dev/null` once renamed a regular file over /dev/null; a FIFO shows the same path
+    (a special file is written into, never replaced) without touching the machine's devices."""
+    fifo = tmp_path / "events.fifo"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    done = run_installed(["generate", "-n", "5", "--seed", "3", "--out", str(fifo)], cwd=tmp_path)
+    reader.join(timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert len(received[0].splitlines()) == 5
+    assert not list(tmp_path.glob(".*.partial"))
+
+
+def test_out_to_a_directory_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    done = run_installed(["generate", "-n", "5", "--out", str(tmp_path)], cwd=tmp_path)
+    assert done.returncode == 2
+    assert "cannot write" in done.stderr
+    assert "Traceback" not in done.stderr

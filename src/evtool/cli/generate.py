@@ -120,6 +120,16 @@ def _output(path: Path | None) -> Iterator[IO[bytes]]:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
         return
+    if path.exists() and not path.is_file():
+        # /dev/null, a FIFO, a terminal: renaming a temporary file over it would replace the
+        # device itself (as root, /dev/null for the whole machine); write into it instead
+        try:
+            special = path.open("wb")
+        except OSError as exc:
+            raise InputError(f"{path}: cannot write: {exc.strerror}") from None
+        with special:
+            yield special
+        return
     tmp = path.with_name(f".{path.name}.partial")
     try:
         handle = tmp.open("wb")
