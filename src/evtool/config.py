@@ -17,7 +17,7 @@ from evtool.modes import CompatibilityMode
 
 CONFIG_FILE = "evtool.toml"
 _TOP_KEYS = {"schema_dir", "default_mode", "subjects", "kafka"}
-_SUBJECT_KEYS = {"mode", "owner", "format"}
+_SUBJECT_KEYS = {"mode", "owner", "format", "weight"}
 _FORMATS = {"avro", "json"}
 
 
@@ -26,6 +26,7 @@ class SubjectSettings:
     mode: CompatibilityMode | None = None
     owner: str | None = None
     format: str | None = None
+    weight: float | None = None  # share in the default mix of generate/simulate; None: 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,11 @@ class Settings:
         if configured is not None and configured.mode is not None:
             return configured.mode
         return self.default_mode
+
+    def weight_of(self, subject: str) -> float:
+        """The subject's share in the default mix (`weight` of its table, else 1)."""
+        configured = self.subjects.get(subject)
+        return configured.weight if configured is not None and configured.weight is not None else 1.0
 
     def owner_of(self, subject: str) -> str | None:
         configured = self.subjects.get(subject)
@@ -115,7 +121,14 @@ def _settings_from(data: dict[str, Any], *, base: Path, where: str, source: Path
         owner = table.get("owner")
         if owner is not None and not isinstance(owner, str):
             raise ConfigError(f"{where}: key '{key}.owner' must be a string")
-        subjects[name] = SubjectSettings(mode=mode, owner=owner, format=fmt)
+        weight = table.get("weight")
+        if weight is not None and (
+            isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 < weight < float("inf")
+        ):
+            raise ConfigError(f"{where}: key '{key}.weight' must be a positive number, e.g. weight = 70")
+        subjects[name] = SubjectSettings(
+            mode=mode, owner=owner, format=fmt, weight=None if weight is None else float(weight)
+        )
     return Settings(
         schema_dir=(base / schema_dir).resolve(),
         default_mode=default_mode,

@@ -227,6 +227,24 @@ def test_schema_diff_classifies_each_change(repo: Path, capsys: pytest.CaptureFi
     assert run(["schema", "diff", str(old), str(repo / "schemas" / ORDER / "1.avsc")]) == 2
 
 
+def test_schema_diff_exits_1_on_a_backward_incompatible_change(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Like `buf breaking`: version 1 of the stock alert is a closed model without the newer
+    optional properties, so its readers cannot read data written with version 2."""
+    newer = repo / "schemas" / "inventory.stock.low" / "2.json"
+    older = repo / "schemas" / "inventory.stock.low" / "1.json"
+    assert run(["schema", "diff", str(newer), str(older)]) == 1
+    assert "backward INCOMPATIBLE" in capsys.readouterr().out
+    assert run(["schema", "diff", str(newer), str(older), "--json"]) == 1
+    result = json.loads(capsys.readouterr().out)
+    assert result["backward_compatible"] is False
+    assert result["format"] == "evtool.schema-diff"
+    assert result["format_version"] == 1
+    # a change that breaks forward compatibility only does not fail the command
+    assert run(["schema", "diff", str(older), str(newer)]) == 0
+
+
 @pytest.mark.e2e
 def test_installed_command_runs_end_to_end(repo: Path) -> None:
     beside_python = Path(sys.executable).parent / "evtool"

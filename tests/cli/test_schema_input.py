@@ -170,7 +170,7 @@ def test_schemas_at_the_depth_limit_are_still_checked(tmp_path: Path) -> None:
     findings = json.loads(outcome.stdout)["findings"]
     assert {f["direction"] for f in findings} == {"backward", "forward"}
     diff = invoke(["schema", "diff", str(subject / "1.json"), str(subject / "2.json")])
-    assert diff.code == 0, diff
+    assert diff.code == 1, diff  # a verdict: integer -> string breaks backward (exit 1, like buf breaking)
     assert "breaks backward" in diff.stdout
 
 

@@ -163,3 +163,22 @@ def test_markdown_summary_has_a_row_per_finding() -> None:
     text = ci_output.to_markdown_summary(_report())
     assert "2 finding(s)" in text
     assert text.count("\n| a.b") + text.count("\n| c.d") == 2
+
+
+def test_json_names_its_format_and_version() -> None:
+    document = json.loads(ci_output.to_json(_report()))
+    assert document["format"] == "evtool.schema-check"
+    assert document["format_version"] == 1
+
+
+def test_junit_without_pairs_to_check_still_has_a_passed_case_per_subject() -> None:
+    """Jenkins rejects tests="0" by default: a check with no new version passes each subject."""
+    nothing_new = CheckReport(subjects_checked=2, modes={"a.b": "FULL", "c.d": "BACKWARD"})
+    root = ET.fromstring(ci_output.to_junit(nothing_new))
+    suite = root.find("testsuite")
+    assert suite is not None
+    assert root.get("tests") == suite.get("tests") == "2"
+    assert suite.get("failures") == "0"
+    cases = suite.findall("testcase")
+    assert [c.get("classname") for c in cases] == ["a.b", "c.d"]
+    assert all(c.find("failure") is None for c in cases)

@@ -10,12 +10,14 @@ from typing import Any
 import pytest
 
 from evtool.catalog import Catalog, SchemaFile, load_catalog
+from evtool.catalog.bundled import bundled_settings
 from evtool.errors import SchemaError, UsageError
 from evtool.events import (
     EventStream,
     GenerateOptions,
     InvalidEventError,
     MixEntry,
+    default_mix,
     parse_count,
     parse_flow,
     parse_mix,
@@ -91,7 +93,9 @@ def test_locale_sets_currency_and_country(catalog: Catalog) -> None:
 
 
 def test_default_mix_follows_weights(catalog: Catalog) -> None:
-    counts = Counter(e.type for e in EventStream(catalog, GenerateOptions(count=10000)))
+    # the bundled catalogue's evtool.toml weighs orders 70, stock alerts 20, complaints 10
+    mix = default_mix(catalog, bundled_settings())
+    counts = Counter(e.type for e in EventStream(catalog, GenerateOptions(mix=mix, count=10000)))
     assert 6500 < counts["commerce.order.placed"] < 7500
     assert 1500 < counts["inventory.stock.low"] < 2500
     assert 700 < counts["support.complaint.filed"] < 1300

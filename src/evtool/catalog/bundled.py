@@ -36,3 +36,15 @@ def resolve_schema_dir(explicit: Path | None, configured: Path) -> Path:
     if configured.is_dir():
         return configured
     return bundled_schema_dir()
+
+
+def resolve_catalogue(explicit: Path | None, settings: Settings) -> tuple[Path, Settings]:
+    """The schema folder (as `resolve_schema_dir`) and the settings that go with it.
+
+    The bundled catalogue comes with its own evtool.toml (modes, owners, mix weights); a
+    project's settings name its own subjects, not these.
+    """
+    root = resolve_schema_dir(explicit, settings.schema_dir)
+    if root == bundled_schema_dir():
+        return root, bundled_settings()
+    return root, settings

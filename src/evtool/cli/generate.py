@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import sys
 from collections.abc import Iterator
@@ -21,6 +20,11 @@ class EventFormat(StrEnum):
     AVRO = "avro"
 
 
+def announce_seed(seed: int) -> None:
+    """On stderr, so it never mixes with events on stdout, and a run can be repeated exactly."""
+    typer.echo(f"seed {seed} (repeat with --seed {seed})", err=True)
+
+
 def register(app: typer.Typer) -> None:
     app.command("generate")(generate)
 
@@ -30,7 +34,9 @@ def generate(
     mix: Annotated[
         str | None,
         typer.Option(
-            "--mix", help="Weights of independent event types, e.g. order=70,inventory=20,complaint=10."
+            "--mix",
+            help="Weights of independent event types, e.g. order=70,inventory=20,complaint=10 "
+            "(default: every subject of the catalogue, weighted by `weight` in evtool.toml).",
         ),
     ] = None,
     flow: Annotated[
@@ -42,7 +48,12 @@ def generate(
     schema_versions: Annotated[
         str | None, typer.Option("--schema-versions", help="A mix of versions, e.g. 1:30,2:70.")
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Same seed and options: byte-identical output.")] = 0,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed", min=0, help="Same seed and options: byte-identical output (default: fresh, printed)."
+        ),
+    ] = None,
     event_format: Annotated[EventFormat, typer.Option("--format", help="Output format.")] = EventFormat.JSONL,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output file (default: stdout).")] = None,
     validate: Annotated[
@@ -54,11 +65,13 @@ def generate(
 ) -> None:
     """Generate realistic business events that conform to the catalogue's schemas."""
     from evtool.catalog import load_catalog
-    from evtool.catalog.bundled import resolve_schema_dir
+    from evtool.catalog.bundled import resolve_catalogue
     from evtool.config import load_settings
     from evtool.events import (
         EventStream,
         GenerateOptions,
+        default_mix,
+        fresh_seed,
         parse_count,
         parse_flow,
         parse_mix,
@@ -73,9 +86,12 @@ def generate(
         raise UsageError("--schema-version and --schema-versions exclude each other")
     if event_format is EventFormat.AVRO and out is None and sys.stdout.isatty():
         raise UsageError("--format avro writes binary", hint="add --out FILE or redirect stdout")
-    settings = load_settings(config)
-    catalog = load_catalog(resolve_schema_dir(schemas, settings.schema_dir))
+    root, settings = resolve_catalogue(schemas, load_settings(config))
+    catalog = load_catalog(root)
+    if seed is None:
+        seed = fresh_seed()
     options = GenerateOptions(
+        mix=parse_mix(mix) if mix else default_mix(catalog, settings),
         count=parse_count(count),
         flow=parse_flow(flow) if flow else None,
         schema_version=schema_version,
@@ -84,9 +100,8 @@ def generate(
         locale=locale,
         validate=validate,
     )
-    if mix:
-        options = dataclasses.replace(options, mix=parse_mix(mix))
     stream = EventStream(catalog, options)  # resolves and compiles: bad input fails here
+    announce_seed(seed)
     with _output(out) as handle:
         if event_format is EventFormat.AVRO:
             write_avro(stream, handle, catalog)
@@ -104,6 +119,16 @@ def _output(path: Path | None) -> Iterator[IO[bytes]]:
         except BrokenPipeError:  # `evtool generate | head`: the reader has what it wanted
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
+        return
+    if path.exists() and not path.is_file():
+        # /dev/null, a FIFO, a terminal: renaming a temporary file over it would replace the
+        # device itself (as root, /dev/null for the whole machine); write into it instead
+        try:
+            special = path.open("wb")
+        except OSError as exc:
+            raise InputError(f"{path}: cannot write: {exc.strerror}") from None
+        with special:
+            yield special
         return
     tmp = path.with_name(f".{path.name}.partial")
     try:

@@ -19,6 +19,7 @@ from evtool.errors import ExitCode, UsageError
 from evtool.modes import CompatibilityMode
 
 if TYPE_CHECKING:
+    from evtool.compat.diff import SchemaDiff
     from evtool.compat.findings import CheckReport, Finding
 
 
@@ -104,14 +105,27 @@ def diff(
     new_file: Annotated[Path, typer.Argument(help="The later schema file.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the changes as JSON.")] = False,
 ) -> None:
-    """List every change between two schema files, each classified backward / forward."""
+    """List every change between two schema files, each classified backward / forward.
+
+    Exit 1 when a change breaks backward compatibility (readers of the new schema can no
+    longer read data written with the old one: the Schema Registry's default mode), as
+    `buf breaking` does, so the command can gate a pull request on its own.
+    """
     from evtool.compat.diff import diff_files
 
     result = diff_files(old_file, new_file)
+    _render_diff(result, as_json=as_json)
+    if not result.backward_compatible:
+        raise typer.Exit(int(ExitCode.CHECK_FAILED))
+
+
+def _render_diff(result: SchemaDiff, *, as_json: bool) -> None:
     if as_json:
         typer.echo(
             json.dumps(
                 {
+                    "format": "evtool.schema-diff",
+                    "format_version": 1,
                     "old": str(result.old.path),
                     "new": str(result.new.path),
                     "backward_compatible": result.backward_compatible,

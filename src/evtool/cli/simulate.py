@@ -136,7 +136,12 @@ def simulate(
     schema_versions: Annotated[
         str | None, typer.Option("--schema-versions", help="Schema versions to write, as for generate.")
     ] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed for events and poisson arrivals.")] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed", min=0, help="Seed for events and poisson arrivals (default: a fresh seed, printed)."
+        ),
+    ] = None,
     schemas: Annotated[
         Path | None, typer.Option("--schemas", help="Schema directory (default: evtool.toml, else bundled).")
     ] = None,
@@ -159,9 +164,11 @@ def simulate(
     key: KeyOpt = None,
 ) -> None:
     """Send generated events at a chosen rate (open model) and log every one of them."""
+    from evtool.events.source import fresh_seed
     from evtool.load.plan import GeneratedPlan
     from evtool.load.source import GeneratedEvents
 
+    seed = fresh_seed() if seed is None else seed  # recorded in meta.json with the options
     arrival_spec = _arrival(rate, arrival, stages, duration, count, seed)
     events = GeneratedEvents(mix=mix, flow=flow, schema_versions=schema_versions, seed=seed, schemas=schemas)
     events.check()
@@ -475,6 +482,10 @@ def _execute(
     out = err if target == "-" else Console(highlight=False, soft_wrap=True)
     summary = _run_with_view(spec, err, quiet or target == "-")
     print_run_summary(out, summary)
+    if options.get("seed") is not None:  # after the run, so a bad option stays a one-line error
+        from evtool.cli.generate import announce_seed
+
+        announce_seed(options["seed"])
     if summary.interrupted:
         raise typer.Exit(int(ExitCode.INTERRUPTED))
 

@@ -9,8 +9,9 @@ their data in blocks too, so a count is always a prefix of a longer run with the
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import accumulate, islice
 from typing import Any, cast
@@ -18,6 +19,7 @@ from typing import Any, cast
 import numpy as np
 
 from evtool.catalog.model import Catalog, SchemaFile
+from evtool.config import Settings
 from evtool.errors import SchemaError, UsageError
 from evtool.events.context import FastRandom, GenContext, uuid4_block
 from evtool.events.domain import COMPLAINT_SUBJECT, ORDER_SUBJECT, STOCK_SUBJECT, DomainState, domain_maker
@@ -48,6 +50,8 @@ __all__ = [
     "FlowSpec",
     "GenerateOptions",
     "MixEntry",
+    "default_mix",
+    "fresh_seed",
     "generate_events",
     "parse_count",
     "parse_flow",
@@ -146,15 +150,27 @@ def resolve_subject(catalog: Catalog, name: str) -> str:
     )
 
 
-def _default_mix() -> tuple[MixEntry, ...]:
-    return parse_mix(DEFAULT_MIX_TEXT)
+def fresh_seed() -> int:
+    """A seed for a run that did not ask for one (printed and recorded, so it can be repeated)."""
+    return secrets.randbelow(2**31)
+
+
+def default_mix(catalog: Catalog, settings: Settings | None = None) -> tuple[MixEntry, ...]:
+    """Every subject of the catalogue, weighted by `weight` in evtool.toml (else equally).
+
+    Never the bundled types by name: a user's own catalogue has its own subjects.
+    """
+    return tuple(
+        MixEntry(subject, settings.weight_of(subject) if settings is not None else 1.0)
+        for subject in catalog.subjects
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class GenerateOptions:
     """What to generate. `flow` replaces `mix`; a version pinned in the mix beats the global choice."""
 
-    mix: tuple[MixEntry, ...] = field(default_factory=_default_mix)
+    mix: tuple[MixEntry, ...] | None = None  # None: every subject of the catalogue, equally
     flow: FlowSpec | None = None
     schema_version: int | None = None  # one version for every subject; None: the latest
     version_mix: tuple[tuple[int, float], ...] | None = None  # e.g. ((1, 30), (2, 70))
@@ -213,7 +229,10 @@ class EventStream:
         options = self.options
         if options.flow is not None:
             return [(s, None, 1.0) for s in FLOW_SUBJECTS[options.flow.name]]
-        return [(resolve_subject(self.catalog, e.name), e.version, e.weight) for e in options.mix]
+        mix = options.mix if options.mix is not None else default_mix(self.catalog)
+        if not mix:
+            raise UsageError("the catalogue has no subjects to generate", hint="add schemas/<subject>/1.json")
+        return [(resolve_subject(self.catalog, e.name), e.version, e.weight) for e in mix]
 
     def _choice(self, subject: str, pinned: int | None) -> _Choice:
         entry = self.catalog.subject(subject)

@@ -11,11 +11,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from evtool.catalog.bundled import resolve_schema_dir
+from evtool.catalog.bundled import resolve_catalogue
 from evtool.catalog.loader import load_catalog
 from evtool.config import load_settings
 from evtool.events.envelope import CloudEvent
-from evtool.events.source import EventStream, GenerateOptions, parse_flow, parse_mix, parse_version_mix
+from evtool.events.source import (
+    EventStream,
+    GenerateOptions,
+    default_mix,
+    parse_flow,
+    parse_mix,
+    parse_version_mix,
+)
 
 WORKER_SEED_STRIDE = 1_000_003
 
@@ -32,11 +39,14 @@ class GeneratedEvents:
 
     def stream(self, shard: int = 0) -> EventStream:
         """A compiled stream; bad options raise UsageError/SchemaError here, before any event."""
-        root = resolve_schema_dir(self.schemas, load_settings(None).schema_dir)
+        root, settings = resolve_catalogue(self.schemas, load_settings(None))
+        catalog = load_catalog(root)
         options = GenerateOptions(seed=(self.seed or 0) + shard * WORKER_SEED_STRIDE)
         kwargs: dict[str, object] = {}
         if self.mix:
             kwargs["mix"] = parse_mix(self.mix)
+        elif not self.flow:
+            kwargs["mix"] = default_mix(catalog, settings)
         if self.flow:
             kwargs["flow"] = parse_flow(self.flow)
         if self.schema_versions:
@@ -47,7 +57,7 @@ class GeneratedEvents:
                 kwargs["version_mix"] = versions
         if kwargs:
             options = replace(options, **kwargs)  # type: ignore[arg-type]
-        return EventStream(load_catalog(root), options)
+        return EventStream(catalog, options)
 
     def check(self) -> None:
         """Resolve everything once in the parent, so bad options fail before any process starts."""
