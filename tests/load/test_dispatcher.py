@@ -80,14 +80,19 @@ def test_rate_is_accurate_and_evenly_spaced(sink: Any, tmp_path: Path, client: s
     assert sink.count() == 400
     arrived = np.array([a.at_ns for a in sink.arrivals])
     assert np.diff(arrived).mean() / 1e6 == pytest.approx(5.0, rel=0.02)
-    # evenly spaced at the server: 20 a 100 ms window, never a burst (the sink shares our GIL: ±5)
+    # evenly spaced: 20 sends a 100 ms window by the sender's own clock, never a burst; at the
+    # server too, looser (the sink is a thread of this process: on a loaded box it is scheduled late)
+    log = read_run(tmp_path / "run")
+    sent = np.sort(log.events["sent_ns"])
+    sent_windows = np.bincount(((sent - sent.min()) // 100_000_000).astype(int))[:-1]
+    assert len(sent_windows) >= 19
+    assert np.abs(sent_windows - 20).max() <= 4
     windows = np.bincount(((arrived - arrived.min()) // 100_000_000).astype(int))[:-1]
     assert len(windows) >= 19
-    assert np.abs(windows - 20).max() <= 5
+    assert np.abs(windows - 20).max() <= 12
     assert summary.achieved_rate == pytest.approx(200, rel=0.02)
     assert summary.lag_p99_ms is not None
     assert summary.lag_p99_ms < 10
-    log = read_run(tmp_path / "run")
     assert (log.events["status"] == Status.OK).all()
     assert (log.events["http_status"] == 202).all()
     intended = np.sort(log.events["intended_ns"])
@@ -329,11 +334,14 @@ def test_replay_keeps_gaps(sink: Any, tmp_path: Path, speed: float, scale: float
     summary = run(spec)
     assert summary.ok == 5
     expected = np.array([200, 400, 600, 800]) * scale
-    intended = np.sort(read_run(tmp_path / "run").events["intended_ns"])
+    events = read_run(tmp_path / "run").events
+    intended = np.sort(events["intended_ns"])
     assert np.diff(intended) / 1e6 == pytest.approx(expected, abs=0.001)
-    # server side (the first request also opens the connection, so its gap is left out)
+    assert np.diff(np.sort(events["sent_ns"])) / 1e6 == pytest.approx(expected, abs=6)
+    # server side, looser (a thread of this process); the first request also opens the
+    # connection, so its gap is left out
     gaps_ms = np.diff([a.at_ns for a in sink.arrivals]) / 1e6
-    assert gaps_ms[1:] == pytest.approx(expected[1:], abs=6)
+    assert gaps_ms[1:] == pytest.approx(expected[1:], abs=15)
     assert [json.loads(a.body)["id"] for a in sink.arrivals] == [f"r-{i}" for i in range(5)]
 
 
