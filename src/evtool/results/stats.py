@@ -530,13 +530,18 @@ def _hash_join(
     result_parts: list[_Keyed],
     done: npt.NDArray[np.int64],
     counts: _JoinCounts,
+    written_parts: list[npt.NDArray[np.int64]] | None = None,
+    written_out: npt.NDArray[np.int64] | None = None,
 ) -> None:
     """Match (k0, k1, row) events with (k0, k1, received) results; first arrival into done[row].
 
     Takes the parts as lists and empties them, so each array is freed as soon as it is used.
+    With `written_parts` (the results' broker timestamps, parallel to `result_parts`), one of each
+    event's results' timestamps goes into written_out[row].
     """
     rk0, rk1, received = _stack(result_parts)
     result_parts.clear()
+    written = np.concatenate(written_parts) if written_parts else None
     if not len(rk0):
         event_parts.clear()
         return
@@ -550,7 +555,8 @@ def _hash_join(
     copies = np.diff(np.append(starts, len(order)))
     group_hashes = sorted_hashes[starts]
     first_words = rk0[order[starts]]
-    del sorted_hashes, order, rk0, received
+    group_written = written[order[starts]] if written is not None and written_out is not None else None
+    del sorted_hashes, order, rk0, received, written
     matched = np.zeros(len(starts), dtype=np.bool_)
     ek0, ek1, rows = _stack(event_parts)
     event_parts.clear()
@@ -569,6 +575,8 @@ def _hash_join(
         found, groups = found[same], groups[same]
         matched[groups] = True
         done[rows[found]] = first[groups]
+        if group_written is not None and written_out is not None:
+            written_out[rows[found]] = group_written[groups]
         if len(groups):
             per_group = np.bincount(groups)
             counts.shared_keys += int(per_group[per_group > 1].sum())
@@ -899,6 +907,7 @@ class _Computation:
             return
         fast = 0
         generic: list[_Keyed] = []
+        generic_written: list[npt.NDArray[np.int64]] = []
         for index, (run, path) in enumerate(zip(self.runs, self.paths, strict=True)):
             lo, hi = self.plausible[index]
             offsets: dict[str, int] = {}
@@ -929,18 +938,21 @@ class _Computation:
                 where = np.flatnonzero(rest)
                 if len(where):
                     generic.append((k0[where], k1[where], received[where]))
+                    if written is not None:
+                        generic_written.append(written[where])
         self.inverse = None
         if fast:
             distinct = int(np.count_nonzero(self.done != _NONE))  # before the hash join adds its rows
             self.join.matched += fast
             self.join.duplicates += fast - distinct
-        _hash_join(self.generic_events, generic, self.done, self.join)  # empties both lists
+        if generic_written and self.written is None:
+            self.written = np.zeros(self.n, dtype=np.int64)
+        # (every result chunk has the broker column or none does: one dtype per reader)
+        _hash_join(self.generic_events, generic, self.done, self.join,  # empties both lists
+                   generic_written if len(generic_written) == len(generic) else None, self.written)
 
     def _written_at(self, rows: npt.NDArray[Any], written: npt.NDArray[Any]) -> None:
-        """written[row] = a result's broker timestamp (any of the event's results: repeats are rare).
-
-        Only results joined by structured id carry it here; the hash join does not (yet).
-        """
+        """written[row] = a result's broker timestamp (any of the event's results: repeats are rare)."""
         if self.written is None:
             self.written = np.zeros(self.n, dtype=np.int64)
         self.written[rows] = written
