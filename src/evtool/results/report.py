@@ -111,9 +111,9 @@ STAGES: tuple[tuple[str, str, str, str], ...] = (
 LATENCIES = (E2E, ACK, SERVICE, LAG)  # `latency_ms` (the stages after the ack are in `stages`)
 _RESULT_STAGES = (ACK_TO_RESULT, ACK_TO_WRITTEN, WRITTEN_TO_SEEN, E2E)
 _TWO_CLOCK_STAGES = (ACK_TO_WRITTEN, WRITTEN_TO_SEEN)
-STAGES_NOTE = ("each stage is a distribution of its own: percentiles of stages do not add up to end-to-end; "
-               "stages between the broker's timestamp and this host's clock are approximate (the clocks' "
-               "offset shifts them; a negative difference counts as 0)")
+STAGES_NOTE = "each stage is a distribution of its own: percentiles of stages do not add up to end-to-end"
+TWO_CLOCKS_NOTE = ("stages between the broker's timestamp and this host's clock are approximate (the clocks' "
+                   "offset shifts them; a negative difference counts as 0)")
 
 
 def _stages(stats: LatencyStats) -> list[dict[str, Any]]:
@@ -218,8 +218,10 @@ def build_document(
         # the collectors' own counts (collector-<i>.json), None without one
         "collector": stats.collector,
         "stages": _stages(stats),
-        "stages_note": STAGES_NOTE,
+        "stages_note": None,
     }
+    two_clocks = any(stage["approximate"] for stage in doc["stages"])
+    doc["stages_note"] = f"{STAGES_NOTE}; {TWO_CLOCKS_NOTE}" if two_clocks else STAGES_NOTE
     if baseline is not None:
         doc["baseline"] = {
             "runs": list(baseline_dirs),
