@@ -36,11 +36,12 @@ def test_report_of_a_kafka_run_names_topic_partitions_settings_and_kafka_errors(
     log = tmp_path / "log.jsonl"
     _log(log, 30, {4, 9, 17})
     run_dir = tmp_path / "run"
-    sent = run_evtool("replay", log, "--target", f"kafka://{kafka_broker.bootstrap}/{topic}", "--rate", "30/s",
-                      "-X", "linger.ms=0", "--run-dir", run_dir, "-q")
+    target = f"kafka://{kafka_broker.bootstrap}/{topic}"
+    sent = run_evtool("replay", log, "--target", target, "--rate", "30/s", "-X", "linger.ms=0",
+                      "--run-dir", run_dir, "-q")
     assert sent.code == 0, sent.stderr
-    assert any(line.startswith("failed 3: kafka MSG_SIZE_TOO_LARGE: ") for line in sent.stdout.splitlines()), \
-        sent.stdout
+    summary = sent.stdout.splitlines()
+    assert any(line.startswith("failed 3: kafka MSG_SIZE_TOO_LARGE: ") for line in summary), sent.stdout
 
     report = run_evtool("latency-report", run_dir, "--format", "json")
     doc = json.loads(report.stdout)
