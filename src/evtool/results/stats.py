@@ -345,14 +345,16 @@ def _torn_tails(run: Run, path: Path) -> list[tuple[str, int]]:
     return [(str(f.path), f.torn_bytes) for f in (*run.event_files, *run.result_files) if f.torn_bytes]
 
 
-_EVENT_LOW_FIELDS = 0xFF_FFFF  # `attempts` (1 byte) and `detail` (2) below an event record's padding
+# An event record's last word holds `attempts` (1 byte) and `detail` (2 bytes) below its 5 bytes of
+# padding: only those top 5 bytes must be zero (a failure text's index is no damage).
+_EVENT_LOW_FIELDS = 0xFF_FFFF
 
 
 def _pad_nonzero(chunk: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
     """Rows whose padding bytes are not all zero: writers always zero them, garbage rarely does.
 
-    Read as the record's last 8-byte word (a strided view, no copy): the padding is its top 5
-    bytes in an event record (below them: `attempts` and `detail`), all 8 in a result record.
+    Read as the record's last 8-byte word (a strided view, no copy): the padding is its top 7
+    bytes in an event record (below them: `attempts`), all 8 in a result record.
     """
     size = chunk.dtype.itemsize
     if size != EVENT_DTYPE.itemsize and "_pad" not in (chunk.dtype.names or ()):
@@ -913,7 +915,6 @@ class _Computation:
             offsets: dict[str, int] = {}
             for name, chunk in _result_chunks(run, path, self.chunk):
                 received = chunk["received_ns"]
-                written = _written_column(chunk)
                 k0, k1 = key_words(chunk)
                 bad = (received < lo) | (received > hi)
                 bad |= _pad_nonzero(chunk)
@@ -924,6 +925,7 @@ class _Computation:
                     where_bad = np.flatnonzero(bad)
                     self.damaged.setdefault(name, _Damage()).add(where_bad, offset)
                     self.damaged_results += len(where_bad)
+                written = _written_column(chunk)
                 if self.inverse is not None:
                     slot = self.schemes.slots(k0, k1)
                     hit = np.flatnonzero((slot >= 0) & rest)
