@@ -97,6 +97,8 @@ def print_run_summary(console: Console, s: RunSummary) -> None:
         f"ack p50 {_ms(s.ack_p50_ms)} p99 {_ms(s.ack_p99_ms)}; send lag p99 {_ms(s.lag_p99_ms)}",
         markup=False,
     )
+    for failure in s.failures:
+        console.print(failure, markup=False)
     for note in s.notes:
         console.print(f"note: {note}", markup=False)
     console.print(f"run: {s.run_dir}", markup=False)
@@ -111,7 +113,15 @@ _LABELS = {"end_to_end": "end-to-end", "ack": "ack", "service": "service time",
 def render_report_text(doc: dict[str, Any], console: Console) -> None:
     """The terminal view of a latency report: verdict, objectives, percentiles, counts, sparklines."""
     from evtool.results.render_markdown import sparkline
-    from evtool.results.report import fmt_latency, fmt_ms, fmt_slo_actual
+    from evtool.results.report import (
+        STAGE_COLUMNS,
+        collector_line,
+        fmt_latency,
+        fmt_ms,
+        fmt_slo_actual,
+        stage_rows,
+        transport_lines,
+    )
     from evtool.results.stats import PERCENTILE_NAMES
 
     counts = doc["counts"]
@@ -121,6 +131,8 @@ def render_report_text(doc: dict[str, Any], console: Console) -> None:
     console.print(f"[{_VERDICT_STYLE[verdict]}]{word}[/]{escape(headline[len(word):])}  target "
                   f"{fmt_ms(doc['target_ms'])} · {counts['scheduled']} events · "
                   f"{len(doc['runs'])} run dir(s)")
+    for line in transport_lines(doc):
+        console.print(escape(line))
     if doc["end_to_end_source"] == "ack":
         console.print("[yellow]no collector: end-to-end latency is acknowledgement latency[/]")
     for reason in doc.get("incomplete", []):
@@ -146,14 +158,28 @@ def render_report_text(doc: dict[str, Any], console: Console) -> None:
         d = doc["latency_ms"][key]
         table.add_row(label, str(d["count"]), *[fmt_latency(d, p) for p in PERCENTILE_NAMES])
     console.print(table)
+    if doc.get("stages"):
+        stages = Table(show_header=True, header_style="bold", title="stages")
+        for column in STAGE_COLUMNS:
+            stages.add_column(column, justify="left" if column in ("stage", "clocks") else "right")
+        for row in stage_rows(doc):
+            stages.add_row(*[escape(cell) for cell in row])
+        console.print(stages)
+        console.print(f"[dim]{escape(doc['stages_note'])}[/]")
     share = doc["within_target_share"]
     console.print(
         f"ok {counts['ok']} · failed {counts['failed']} · dropped {counts['dropped']} · aborted "
         f"{counts.get('aborted', 0)} · lost {counts['lost']}"
         f" · within {fmt_ms(doc['target_ms'])}: {f'{share:.3%}' if share is not None else '–'}"
-        f" · results {counts['results']} (unmatched {counts['unmatched_results']}, duplicate "
-        f"{counts['duplicate_results']}, uncorrelated {counts['uncorrelated_results']})"
+        f" · results {counts['results']} (matching no event {counts['unmatched_results']}, duplicate "
+        f"{counts['duplicate_results']}, uncorrelated {counts['uncorrelated_results']}, unreadable "
+        f"{counts.get('unreadable_results', 0)})"
     )
+    for failure in doc.get("failures", []):
+        console.print(f"[red]{escape(failure['line'])}[/]")
+    collected = collector_line(doc)
+    if collected:
+        console.print(escape(collected))
     if doc["distribution"]:
         bins = doc["distribution"]
         console.print(f"distribution {fmt_ms(bins[0]['from_ms'])} "

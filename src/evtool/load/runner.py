@@ -36,6 +36,7 @@ from evtool.load.sources.base import CollectorSpec, ResultSource
 from evtool.load.targets import make_target
 from evtool.load.targets.base import Target, TargetOptions
 from evtool.results.clock import RunClock
+from evtool.results.failures import run_failures
 from evtool.results.runlog import EventLogWriter, Reason, RunMeta, Status, read_run
 
 START_LEAD_NS = 50_000_000  # time zero a little after everything is ready
@@ -82,6 +83,7 @@ class RunSummary:
     lag_max_ms: float | None
     interrupted: bool
     notes: tuple[str, ...]
+    failures: tuple[str, ...] = ()  # "failed 30: HTTP 501", most events first (results.failures)
 
 
 def default_run_dir(now: dt.datetime | None = None) -> Path:
@@ -619,6 +621,7 @@ def summarize(run_dir: Path, *, interrupted: bool = False, notes: list[str] | No
         lag_max_ms=float(lags.max()) if len(lags) else None,
         interrupted=interrupted,
         notes=tuple(notes or ()),
+        failures=tuple(f.line for f in run_failures(run_dir)) if len(events) > int(ok_mask.sum()) else (),
     )
 
 

@@ -13,7 +13,15 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
-from evtool.results.report import fmt_latency, fmt_ms, fmt_slo_actual
+from evtool.results.report import (
+    STAGE_COLUMNS,
+    collector_line,
+    fmt_latency,
+    fmt_ms,
+    fmt_slo_actual,
+    stage_rows,
+    transport_lines,
+)
 from evtool.results.stats import PERCENTILE_NAMES
 
 WIDTH, HEIGHT = 1040, 300
@@ -250,6 +258,10 @@ def render_html(doc: dict[str, Any]) -> str:
         f"{len(doc['runs'])} run dir(s): {escape(', '.join(r['path'] for r in doc['runs']))} · "
         f"{generated}</p>",
     ]
+    transports = transport_lines(doc)
+    if transports:
+        items = "".join(f"<li>{escape(line.strip())}</li>" for line in transports)
+        sections.append(f"<ul class='run'>{items}</ul>")
     if doc["end_to_end_source"] == "ack":
         sections.append("<p class='warn'>No collector: end-to-end latency is acknowledgement latency.</p>")
     sections += [f"<p class='warn'>Incomplete: {escape(r)}</p>" for r in doc.get("incomplete", [])]
@@ -269,11 +281,17 @@ def render_html(doc: dict[str, Any]) -> str:
     ))
     sections.append(_table(
         ["scheduled", "ok", "failed", "dropped", "aborted", "lost", f"within {fmt_ms(doc['target_ms'])}",
-         "unmatched results", "duplicate results"],
+         "results matching no event", "duplicate results"],
         [[str(counts["scheduled"]), str(counts["ok"]), str(counts["failed"]), str(counts["dropped"]),
           str(counts.get("aborted", 0)), str(counts["lost"]), f"{share:.3%}" if share is not None else "–",
           str(counts["unmatched_results"]), str(counts["duplicate_results"])]],
     ))
+    collected = collector_line(doc)
+    if collected:
+        sections.append(f"<p>{escape(collected)}</p>")
+    if doc.get("stages"):
+        sections.append("<h2>Stages</h2>" + _table(list(STAGE_COLUMNS), stage_rows(doc))
+                        + f"<p class='muted'>{escape(doc['stages_note'])}</p>")
     sections.append("<h2>End-to-end distribution</h2>" + distribution_svg(doc))
     sections.append("<h2>Percentiles over time</h2>" + percentiles_svg(doc))
     sections.append("<h2>Throughput over time</h2>" + throughput_svg(doc))
@@ -293,7 +311,11 @@ def render_html(doc: dict[str, Any]) -> str:
               "–" if d["delta_ms"] is None else f"{d['delta_ms']:+.1f} ms"]
              for name, d in doc["baseline"]["percentiles"].items()],
         ))
-    if doc["reasons"]:
+    if doc.get("failures"):
+        sections.append("<h2>Failures and drops</h2>" + _table(
+            ["outcome", "reason", "events"],
+            [[f["outcome"], f["text"], str(f["count"])] for f in doc["failures"]]))
+    elif doc["reasons"]:
         sections.append("<h2>Failures and drops</h2>" + _table(
             ["reason", "events"], [[k, str(v)] for k, v in doc["reasons"].items()]))
     if doc["notes"]:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from evtool.results.report import fmt_latency, fmt_ms, fmt_slo_actual
+from evtool.results.report import (
+    STAGE_COLUMNS,
+    collector_line,
+    fmt_latency,
+    fmt_ms,
+    fmt_slo_actual,
+    stage_rows,
+    transport_lines,
+)
 from evtool.results.stats import PERCENTILE_NAMES
 
 _ICON = {"PASS": "✅", "FAIL": "❌", "NOT_MEASURABLE": "⚠️", "INCOMPLETE": "⛔"}
@@ -34,6 +42,9 @@ def render_markdown(doc: dict[str, Any]) -> str:
         + f" · {len(doc['runs'])} run director{'y' if len(doc['runs']) == 1 else 'ies'}",
         "",
     ]
+    transports = transport_lines(doc)
+    if transports:
+        lines += [f"- {line.strip()}" for line in transports] + [""]
     if doc["end_to_end_source"] == "ack":
         lines += ["> **No collector:** end-to-end latency below is acknowledgement latency.", ""]
     for reason in doc.get("incomplete", []):
@@ -58,13 +69,23 @@ def render_markdown(doc: dict[str, Any]) -> str:
     lines += [
         "",
         _row(["ok", "failed", "dropped", "aborted", "lost", f"within {fmt_ms(doc['target_ms'])}",
-              "unmatched results", "duplicate results"]),
+              "results matching no event", "duplicate results"]),
         _row(["---:"] * 8),
         _row([str(counts["ok"]), str(counts["failed"]), str(counts["dropped"]),
               str(counts.get("aborted", 0)), str(counts["lost"]),
               f"{share:.3%}" if share is not None else "–", str(counts["unmatched_results"]),
               str(counts["duplicate_results"])]),
     ]
+    if doc.get("failures"):
+        lines += ["", "**Failures by reason**", ""] + [f"- {f['line']}" for f in doc["failures"]]
+    collected = collector_line(doc)
+    if collected:
+        lines += ["", collected]
+    if doc.get("stages"):
+        lines += ["", "**Stages**", "", _row([c.capitalize() for c in STAGE_COLUMNS]),
+                  _row(["---", "---:", "---:", "---:", "---"])]
+        lines += [_row(row) for row in stage_rows(doc)]
+        lines += ["", f"_{doc['stages_note']}_"]
     if len(doc["by_type"]) > 1:
         lines += ["", "<details><summary>Per event type</summary>", "",
                   _row(["type", "version", "events", "lost", "failed", "p50", "p99", "max"]),

@@ -16,11 +16,18 @@ import numpy as np
 import orjson
 
 from evtool.results import histogram as hdr
+from evtool.results.failures import Failure
 from evtool.results.runlog import open_run
 from evtool.results.slo import Slo, SloReport, describe_defaults, evaluate, parse_slos
 from evtool.results.stats import (
+    ACK,
+    ACK_TO_RESULT,
+    ACK_TO_WRITTEN,
     E2E,
+    LAG,
     PERCENTILE_NAMES,
+    SERVICE,
+    WRITTEN_TO_SEEN,
     Distribution,
     LatencyStats,
     baseline_deltas,
@@ -91,6 +98,48 @@ def _latency(d: Distribution) -> dict[str, Any]:
             "lower_bound_ms": d.lower_bound_ms, "censored_count": d.censored_count}
 
 
+# (metric, from, to, clocks): the way from intended time to the result, one stage a row
+STAGES: tuple[tuple[str, str, str, str], ...] = (
+    (LAG, "intended", "sent", "this host"),
+    (SERVICE, "sent", "acked", "this host"),
+    (ACK, "intended", "acked", "this host"),
+    (ACK_TO_RESULT, "acked", "result seen", "this host"),
+    (ACK_TO_WRITTEN, "acked", "result written", "this host → broker"),
+    (WRITTEN_TO_SEEN, "result written", "result seen", "broker → this host"),
+    (E2E, "intended", "result seen", "this host"),
+)
+LATENCIES = (E2E, ACK, SERVICE, LAG)  # `latency_ms` (the stages after the ack are in `stages`)
+_RESULT_STAGES = (ACK_TO_RESULT, ACK_TO_WRITTEN, WRITTEN_TO_SEEN, E2E)
+_TWO_CLOCK_STAGES = (ACK_TO_WRITTEN, WRITTEN_TO_SEEN)
+STAGES_NOTE = "each stage is a distribution of its own: percentiles of stages do not add up to end-to-end"
+TWO_CLOCKS_NOTE = ("stages between the broker's timestamp and this host's clock are approximate (the clocks' "
+                   "offset shifts them; a negative difference counts as 0)")
+
+
+def _stages(stats: LatencyStats) -> list[dict[str, Any]]:
+    """p50 / p99 of each stage the run can show: with results, those after the ack too; the
+    result-written split only where results carry their broker timestamp."""
+    out = []
+    for metric, start, end, clocks in STAGES:
+        d = stats.distributions.get(metric)
+        if d is None:
+            continue
+        if metric in _RESULT_STAGES and stats.end_to_end_source != "result":
+            continue
+        if metric in _TWO_CLOCK_STAGES and not d.count:
+            continue
+        out.append({"stage": f"{start} → {end}", "metric": metric, "from": start, "to": end,
+                    "clocks": clocks, "approximate": metric in _TWO_CLOCK_STAGES, "count": d.count,
+                    "p50_ms": d.percentiles_ms["p50"], "p99_ms": d.percentiles_ms["p99"],
+                    "censored": list(d.censored), "lower_bound_ms": d.lower_bound_ms})
+    return out
+
+
+def _failure(f: Failure) -> dict[str, Any]:
+    return {"outcome": f.outcome, "reason": f.reason, "http_status": f.http_status, "detail": f.detail,
+            "text": f.text, "count": f.count, "line": f.line}
+
+
 def build_document(
     stats: LatencyStats,
     slos: Sequence[Slo] | None = None,
@@ -116,7 +165,7 @@ def build_document(
         "counts": counts,
         "within_target_share": stats.within_target_share,
         "reasons": stats.reasons,
-        "latency_ms": {name: _latency(d) for name, d in stats.distributions.items()},
+        "latency_ms": {name: _latency(stats.distributions[name]) for name in LATENCIES},
         "slos": [
             {
                 "slo": r.slo.text,
@@ -151,7 +200,7 @@ def build_document(
         "distribution": log_histogram(stats),
         "hdr_histograms": {
             name: h.encode().decode("ascii") if h.get_total_count() else None  # HdrHistogram.decode()
-            for name, h in stats.histograms.items()
+            for name, h in stats.histograms.items() if name in LATENCIES
         },
         "baseline": None,
         "notes": stats.notes,
@@ -164,7 +213,15 @@ def build_document(
             "description": describe_defaults(stats.target_ns, verdict.basis) if default else None,
         },
         "result_timeout_ms": stats.result_timeout_ns / 1e6 if stats.result_timeout_ns is not None else None,
+        # why events failed / were dropped / were aborted, in words, most events first
+        "failures": [_failure(f) for f in stats.failures],
+        # the collectors' own counts (collector-<i>.json), None without one
+        "collector": stats.collector,
+        "stages": _stages(stats),
+        "stages_note": None,
     }
+    two_clocks = any(stage["approximate"] for stage in doc["stages"])
+    doc["stages_note"] = f"{STAGES_NOTE}; {TWO_CLOCKS_NOTE}" if two_clocks else STAGES_NOTE
     if baseline is not None:
         doc["baseline"] = {
             "runs": list(baseline_dirs),
@@ -211,13 +268,79 @@ def fmt_slo_actual(entry: dict[str, Any]) -> str:
     return str(actual)
 
 
+def transport_lines(doc: dict[str, Any]) -> list[str]:
+    """What each run sent to, as every view shows it: transport, target, topic, partitions, settings."""
+    lines = []
+    for run in doc["runs"]:
+        transport = run.get("transport") or "?"
+        line = f"{transport} → {run['target']}"
+        if run.get("topic"):
+            line += f" · topic {run['topic']}"
+        partitions = run.get("partitions") or {}
+        if partitions:
+            line += f" · {len(partitions)} partition(s) touched: " + ", ".join(
+                f"{p}: {n}" for p, n in partitions.items())
+        lines.append(line)
+        settings = {k: v for k, v in (run.get("settings") or {}).items()
+                    if k not in ("transport", "topic") and v not in (None, "", {}, [])}
+        if settings:
+            lines.append("  settings: " + _settings_text(settings))
+    return lines
+
+
+def _settings_text(settings: dict[str, Any]) -> str:
+    parts = []
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            parts += [f"{k}={v}" for k, v in value.items()]
+        else:
+            parts.append(f"{key}={value}")
+    return ", ".join(parts)
+
+
+STAGE_COLUMNS = ("stage", "count", "p50", "p99", "clocks")
+
+
+def stage_rows(doc: dict[str, Any]) -> list[list[str]]:
+    """The stage table's cells (STAGE_COLUMNS), as every view shows them."""
+    rows = []
+    for st in doc.get("stages", []):
+        latency = {"p50": st["p50_ms"], "p99": st["p99_ms"], "censored": st["censored"],
+                   "lower_bound_ms": st["lower_bound_ms"]}
+        rows.append([st["stage"], str(st["count"]), fmt_latency(latency, "p50"), fmt_latency(latency, "p99"),
+                     st["clocks"] + (" (approximate)" if st["approximate"] else "")])
+    return rows
+
+
+def collector_line(doc: dict[str, Any]) -> str | None:
+    """The collectors' counts in one line; duplicates and foreign results are not losses."""
+    c = doc.get("collector")
+    if not c:
+        return None
+    line = f"collector: {c['results']} results"
+    if c.get("matched_to_run"):
+        line += (f" = matched {c['matched']} + unacked {c['unacked']} + duplicates {c['duplicates']}"
+                 f" + foreign {c['foreign']} (duplicates and foreign are not lost events)")
+    line += f"; uncorrelated {c['uncorrelated']}, unreadable {c['unreadable']}"
+    if c.get("rejected"):
+        line += "; rejected " + ", ".join(f"{k}: {n}" for k, n in c["rejected"].items())
+    if c.get("problems"):
+        line += "; problems " + ", ".join(f"{k}: {n}" for k, n in c["problems"].items())
+    return line
+
+
 __all__ = [
     "PERCENTILE_NAMES",
+    "STAGES",
+    "STAGE_COLUMNS",
     "build_document",
+    "collector_line",
     "fmt_latency",
     "fmt_ms",
     "fmt_slo_actual",
     "load_stats",
     "log_histogram",
     "render_json",
+    "stage_rows",
+    "transport_lines",
 ]

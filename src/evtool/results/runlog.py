@@ -648,3 +648,39 @@ def failure_details(run_dir: Path) -> dict[str, int]:
                 text = shard.details[index] if index < len(shard.details) else f"detail {index + 1}"
                 counts[text] = counts.get(text, 0) + int(found[index + 1])
     return counts
+
+
+# -- Kafka side files -------------------------------------------------------------------------
+# `kafka-offsets-<shard>.bin`: one record per event the broker acknowledged (the Kafka target
+# writes them; a later audit of the topic and the report's "partitions touched" read them).
+OFFSET_DTYPE = np.dtype(
+    [
+        ("key", "V16"),  # the event's correlation key, as in events-<shard>.bin
+        ("offset", "<i8"),
+        ("timestamp_ms", "<i8"),  # the record's Kafka timestamp (CreateTime or LogAppendTime)
+        ("partition", "<i4"),
+        ("timestamp_type", "u1"),  # 1 CreateTime, 2 LogAppendTime (librdkafka's TIMESTAMP_*)
+        ("_pad", "V3"),
+    ]
+)
+OFFSETS_GLOB = "kafka-offsets-*.bin"
+
+
+def partition_counts(run_dir: Path, chunk_records: int = 1 << 16) -> dict[int, int]:
+    """Acknowledged events per partition from the run's offsets files ({} for a run not on Kafka).
+
+    Read in chunks (only the partition column is kept), whole records only: a torn tail is skipped.
+    """
+    counts: dict[int, int] = {}
+    size = OFFSET_DTYPE.itemsize
+    for path in sorted(Path(run_dir).glob(OFFSETS_GLOB)):
+        with path.open("rb") as handle:
+            while raw := handle.read(chunk_records * size):
+                whole = len(raw) // size
+                if not whole:
+                    break
+                column = np.frombuffer(raw, dtype=OFFSET_DTYPE, count=whole)["partition"]
+                values, found = np.unique(column, return_counts=True)
+                for partition, n in zip(values.tolist(), found.tolist(), strict=True):
+                    counts[int(partition)] = counts.get(int(partition), 0) + int(n)
+    return dict(sorted(counts.items()))

@@ -41,6 +41,7 @@ import numpy.typing as npt
 from hdrh.histogram import HdrHistogram
 
 from evtool.results import histogram as hdr
+from evtool.results.failures import Failure, FailureKey, count_chunk, describe, transport_name
 from evtool.results.runlog import (
     EVENT_DTYPE,
     OUTCOME_BY_CODE,
@@ -54,6 +55,7 @@ from evtool.results.runlog import (
     RunLog,
     Status,
     key_words,
+    partition_counts,
     status_codes,
 )
 
@@ -73,7 +75,16 @@ PLAUSIBLE_BEFORE_NS = 86_400 * 1_000_000_000
 PLAUSIBLE_AFTER_NS = 366 * 86_400 * 1_000_000_000
 
 E2E, ACK, SERVICE, LAG = "end_to_end", "ack", "service", "scheduling_lag"
-METRICS: tuple[str, ...] = (E2E, ACK, SERVICE, LAG)
+# stages after the ack: acked -> result seen; where results carry their broker timestamp, split
+# into acked -> result written (broker clock) and result written -> result seen (this host)
+ACK_TO_RESULT, ACK_TO_WRITTEN, WRITTEN_TO_SEEN = "ack_to_result", "ack_to_written", "written_to_seen"
+METRICS: tuple[str, ...] = (E2E, ACK, SERVICE, LAG, ACK_TO_RESULT, ACK_TO_WRITTEN, WRITTEN_TO_SEEN)
+# The hook for results that carry their record's broker timestamp (a Kafka result source): the
+# first of these RESULT_DTYPE fields that exists is read as "result written" (ns on the broker's
+# clock, 0 when unknown). Without one, the result-written stages stay empty.
+RESULT_WRITTEN_FIELDS: tuple[str, ...] = (
+    "broker_ns", "result_broker_ns", "broker_timestamp_ns", "written_ns",
+)
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 # per-event classes after the join (Outcome values, plus LOST); 0 marks a damaged record
@@ -152,6 +163,7 @@ class Counts:
     duplicate_results: int = 0
     unmatched_results: int = 0
     uncorrelated_results: int = 0  # reported by the collector: no correlation value found
+    unreadable_results: int = 0  # reported by the collector: not JSON / not an event (counted, not logged)
     shared_keys: int = 0  # events whose correlation key another event of the runs also has
 
     def add(self, other: Counts) -> None:
@@ -193,6 +205,12 @@ class RunSummary:
     ended: bool = True  # meta.json records a clean end (`ended_at`)
     incomplete: list[str] = field(default_factory=list)  # the run's own `RunMeta.incomplete`
     host: str | None = None
+    transport: str = ""  # "http", "kafka", "file", "stdout" ...
+    topic: str | None = None  # Kafka: the topic the events went to
+    # the transport's settings as the run recorded them (RunMeta.transport; no secrets)
+    settings: dict[str, Any] = field(default_factory=dict)
+    # Kafka: acknowledged events per partition (from kafka-offsets-<shard>.bin), partition as text
+    partitions: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -217,6 +235,9 @@ class LatencyStats:
     incomplete: list[str] = field(default_factory=list)
     result_timeout_ns: int | None = None  # with results: the (shortest) timeout after which an event is lost
     censored_above_ns: int | None = None  # what every lost event's latency is known to exceed (<= timeout)
+    failures: list[Failure] = field(default_factory=list)  # why events failed / were dropped, most first
+    # what the collectors said (collector-<i>.json, summed over run dirs); None: no counts file
+    collector: dict[str, Any] | None = None
 
     @property
     def within_target_share(self) -> float | None:
@@ -243,6 +264,7 @@ class _Block:
     path: str  # the shard file, for saying where damaged records are
     chunks: _Chunks
     sample_keys: tuple[bytes, ...]  # keys of the first, middle and last record: where schemes are read
+    details: tuple[str, ...] = ()  # the shard's failure texts: `detail` N is details[N - 1]
 
 
 _Chunks = Callable[[int], Iterator[npt.NDArray[Any]]]
@@ -263,7 +285,8 @@ def _event_blocks(run: Run, index: int, base: int, path: Path) -> list[_Block]:
         return [
             _Block(index, base + start, stop - start, run.types, str(path / f"events-{shard}.bin"),
                    _array_chunks(run.events, start, stop),
-                   tuple(bytes(run.events["key"][at]) for at in _samples(start, stop)))
+                   tuple(bytes(run.events["key"][at]) for at in _samples(start, stop)),
+                   _details(path / f"events-{shard}.details"))
             for shard, start, stop in spans if stop > start
         ]
     blocks = []
@@ -279,9 +302,17 @@ def _event_blocks(run: Run, index: int, base: int, path: Path) -> list[_Block]:
         def chunks(size: int, shard: Any = shard) -> Iterator[npt.NDArray[Any]]:
             return shard.chunks(EVENT_DTYPE, size)  # type: ignore[no-any-return]
 
-        blocks.append(_Block(index, base, shard.count, shard.types, str(shard.path), chunks, tuple(keys)))
+        blocks.append(_Block(index, base, shard.count, shard.types, str(shard.path), chunks, tuple(keys),
+                             shard.details))
         base += shard.count
     return blocks
+
+
+def _details(path: Path) -> tuple[str, ...]:
+    try:
+        return tuple(path.read_text(encoding="utf-8").splitlines())
+    except (OSError, UnicodeDecodeError):
+        return ()
 
 
 def _samples(start: int, stop: int) -> list[int]:
@@ -314,6 +345,11 @@ def _torn_tails(run: Run, path: Path) -> list[tuple[str, int]]:
     return [(str(f.path), f.torn_bytes) for f in (*run.event_files, *run.result_files) if f.torn_bytes]
 
 
+# An event record's last word holds `attempts` (1 byte) and `detail` (2 bytes) below its 5 bytes of
+# padding: only those top 5 bytes must be zero (a failure text's index is no damage).
+_EVENT_LOW_FIELDS = 0xFF_FFFF
+
+
 def _pad_nonzero(chunk: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
     """Rows whose padding bytes are not all zero: writers always zero them, garbage rarely does.
 
@@ -321,10 +357,12 @@ def _pad_nonzero(chunk: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
     bytes in an event record (below them: `attempts`), all 8 in a result record.
     """
     size = chunk.dtype.itemsize
+    if size != EVENT_DTYPE.itemsize and "_pad" not in (chunk.dtype.names or ()):
+        return np.zeros(len(chunk), dtype=np.bool_)  # the spare bytes hold a field (a broker timestamp)
     word = chunk.view(np.dtype({"names": ["w"], "formats": ["<u8"], "offsets": [size - 8],
                                 "itemsize": size}))["w"]
     if size == EVENT_DTYPE.itemsize:
-        nonzero: npt.NDArray[np.bool_] = word > np.uint64(0xFF)
+        nonzero: npt.NDArray[np.bool_] = word > np.uint64(_EVENT_LOW_FIELDS)
     else:
         nonzero = word != 0
     return nonzero
@@ -494,13 +532,18 @@ def _hash_join(
     result_parts: list[_Keyed],
     done: npt.NDArray[np.int64],
     counts: _JoinCounts,
+    written_parts: list[npt.NDArray[np.int64]] | None = None,
+    written_out: npt.NDArray[np.int64] | None = None,
 ) -> None:
     """Match (k0, k1, row) events with (k0, k1, received) results; first arrival into done[row].
 
     Takes the parts as lists and empties them, so each array is freed as soon as it is used.
+    With `written_parts` (the results' broker timestamps, parallel to `result_parts`), one of each
+    event's results' timestamps goes into written_out[row].
     """
     rk0, rk1, received = _stack(result_parts)
     result_parts.clear()
+    written = np.concatenate(written_parts) if written_parts else None
     if not len(rk0):
         event_parts.clear()
         return
@@ -514,7 +557,8 @@ def _hash_join(
     copies = np.diff(np.append(starts, len(order)))
     group_hashes = sorted_hashes[starts]
     first_words = rk0[order[starts]]
-    del sorted_hashes, order, rk0, received
+    group_written = written[order[starts]] if written is not None and written_out is not None else None
+    del sorted_hashes, order, rk0, received, written
     matched = np.zeros(len(starts), dtype=np.bool_)
     ek0, ek1, rows = _stack(event_parts)
     event_parts.clear()
@@ -533,6 +577,8 @@ def _hash_join(
         found, groups = found[same], groups[same]
         matched[groups] = True
         done[rows[found]] = first[groups]
+        if group_written is not None and written_out is not None:
+            written_out[rows[found]] = group_written[groups]
         if len(groups):
             per_group = np.bincount(groups)
             counts.shared_keys += int(per_group[per_group > 1].sum())
@@ -544,15 +590,54 @@ def _hash_join(
 # -- small helpers ---------------------------------------------------------------------------
 
 
-def _read_collector_counts(path: Path) -> int:
-    total = 0
-    for counts_file in sorted(path.glob(COLLECTOR_COUNTS_GLOB)):
-        try:
-            data = json.loads(counts_file.read_text(encoding="utf-8"))
-            total += int(data.get("uncorrelated", 0)) + int(data.get("unreadable", 0))
-        except (OSError, ValueError, TypeError):
-            continue
+_COLLECTOR_COUNTS = ("results", "uncorrelated", "unreadable", "matched", "unacked", "duplicates", "foreign")
+_COLLECTOR_TABLES = ("rejected", "problems")
+
+
+def _read_collector(paths: Sequence[Path]) -> dict[str, Any] | None:
+    """The collectors' own counts (collector-<i>.json of every run dir), summed; None: no file.
+
+    `matched_to_run` is true when every file split its results into matched / unacked /
+    duplicates / foreign (a bare `evtool collect` does not know the run's events).
+    """
+    total: dict[str, Any] | None = None
+    for path in paths:
+        for counts_file in sorted(path.glob(COLLECTOR_COUNTS_GLOB)):
+            try:
+                data = json.loads(counts_file.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if not isinstance(data, dict):
+                continue
+            if total is None:
+                total = dict.fromkeys(_COLLECTOR_COUNTS, 0)
+                total.update({name: {} for name in _COLLECTOR_TABLES}, files=0, matched_to_run=True)
+            total["files"] += 1
+            total["matched_to_run"] = total["matched_to_run"] and data.get("matched_to_run") is True
+            for name in _COLLECTOR_COUNTS:
+                value = data.get(name, 0)
+                total[name] += value if isinstance(value, int) and not isinstance(value, bool) else 0
+            for name in _COLLECTOR_TABLES:
+                table = data.get(name)
+                for kind, n in (table.items() if isinstance(table, dict) else ()):
+                    if isinstance(n, int):
+                        total[name][str(kind)] = total[name].get(str(kind), 0) + n
     return total
+
+
+def _topic(settings: Any) -> str | None:
+    topic = settings.get("topic") if isinstance(settings, dict) else None
+    return topic if isinstance(topic, str) else None
+
+
+def _written_column(chunk: npt.NDArray[Any]) -> npt.NDArray[np.int64] | None:
+    """The results' broker timestamps (ns, 0: unknown) when their records hold one, else None."""
+    names = chunk.dtype.names or ()
+    for name in RESULT_WRITTEN_FIELDS:
+        if name in names:
+            column: npt.NDArray[np.int64] = chunk[name].astype(np.int64, copy=False)
+            return column
+    return None
 
 
 def _collector_recorded(path: Path) -> int | None:
@@ -650,12 +735,18 @@ class _Computation:
         self.earliest_ns = 0  # the most any of them was early
         self.reason_codes = np.zeros(1 << 16, dtype=np.int64)
         self.http: dict[int, int] = {}
+        self.failures: dict[FailureKey, int] = {}
+        self.transports = [transport_name(r.meta) for r in runs]
         self.first_intended: int | None = None
         self.last_intended: int | None = None
         self.intended = np.zeros(self.n, dtype=np.int64)
         self.cls = np.zeros(self.n, dtype=np.uint8)
         self.group = np.zeros(self.n, dtype=np.uint32)
         self.done = np.full(self.n, _NONE, dtype=np.int64)
+        # for the stages after the ack: each event's ack time, and its result's broker timestamp
+        # (only when results carry one, see RESULT_WRITTEN_FIELDS)
+        self.ack = np.zeros(self.n, dtype=np.int64) if self.collecting else None
+        self.written: npt.NDArray[np.int64] | None = None
         self.schemes = _Schemes.of(self.blocks if self.collecting and structured_ids else [])
         row_type = np.int32 if max(self.n, self.schemes.size) < 2**31 - 1 else np.int64
         self.inverse: npt.NDArray[Any] | None = None
@@ -736,6 +827,9 @@ class _Computation:
 
         # why events failed or were dropped
         self.reason_codes += np.bincount(code if valid is None else code[valid], minlength=1 << 16)
+        unsuccessful = outcome > Outcome.OK
+        if unsuccessful.any():
+            count_chunk(self.failures, chunk, code, unsuccessful, block.details, self.transports[block.run])
         failed = outcome == Outcome.FAILED
         if failed.any():
             http = chunk["http_status"][failed]
@@ -757,9 +851,10 @@ class _Computation:
             self.early += int(np.count_nonzero(lag < 0))
             self.earliest_ns = max(self.earliest_ns, -int(lag.min()))
         self._fill(LAG, lag)
-        if not self.collecting:
+        if self.ack is None:
             self.done[rows][ok] = ack_ok
             return
+        self.ack[rows] = ack
 
         # correlation keys: structured ones into the inverse, the rest kept for the hash join
         k0, k1 = key_words(chunk)
@@ -814,6 +909,7 @@ class _Computation:
             return
         fast = 0
         generic: list[_Keyed] = []
+        generic_written: list[npt.NDArray[np.int64]] = []
         for index, (run, path) in enumerate(zip(self.runs, self.paths, strict=True)):
             lo, hi = self.plausible[index]
             offsets: dict[str, int] = {}
@@ -829,6 +925,7 @@ class _Computation:
                     where_bad = np.flatnonzero(bad)
                     self.damaged.setdefault(name, _Damage()).add(where_bad, offset)
                     self.damaged_results += len(where_bad)
+                written = _written_column(chunk)
                 if self.inverse is not None:
                     slot = self.schemes.slots(k0, k1)
                     hit = np.flatnonzero((slot >= 0) & rest)
@@ -836,17 +933,31 @@ class _Computation:
                     found = rows >= 0
                     hit = hit[found]
                     self._first_arrivals(rows[found], received[hit])
+                    if written is not None:
+                        self._written_at(rows[found], written[hit])
                     fast += len(hit)
                     rest[hit] = False
                 where = np.flatnonzero(rest)
                 if len(where):
                     generic.append((k0[where], k1[where], received[where]))
+                    if written is not None:
+                        generic_written.append(written[where])
         self.inverse = None
         if fast:
             distinct = int(np.count_nonzero(self.done != _NONE))  # before the hash join adds its rows
             self.join.matched += fast
             self.join.duplicates += fast - distinct
-        _hash_join(self.generic_events, generic, self.done, self.join)  # empties both lists
+        if generic_written and self.written is None:
+            self.written = np.zeros(self.n, dtype=np.int64)
+        # (every result chunk has the broker column or none does: one dtype per reader)
+        _hash_join(self.generic_events, generic, self.done, self.join,  # empties both lists
+                   generic_written if len(generic_written) == len(generic) else None, self.written)
+
+    def _written_at(self, rows: npt.NDArray[Any], written: npt.NDArray[Any]) -> None:
+        """written[row] = a result's broker timestamp (any of the event's results: repeats are rare)."""
+        if self.written is None:
+            self.written = np.zeros(self.n, dtype=np.int64)
+        self.written[rows] = written
 
     def _first_arrivals(self, rows: npt.NDArray[Any], received: npt.NDArray[np.int64]) -> None:
         """done[row] = the earliest of the row's results so far: a scatter, repeats fixed up apart."""
@@ -904,6 +1015,7 @@ class _Computation:
                             waited = max(0, end_ns - int(intended[cut].max()))
                             self.censor_ns = waited if self.censor_ns is None else min(self.censor_ns, waited)
                     e2e_rows = in_time
+                    self._after_ack(rows, done, in_time)
                 else:
                     e2e_rows = ok
                 e2e = latency[e2e_rows]
@@ -932,6 +1044,24 @@ class _Computation:
                            window_classes.reshape(-1, _CLASSES)[:n_windows],
                            window_hist.reshape(-1, length)[:n_windows], late, unfinished)
 
+    def _after_ack(self, rows: slice, done: npt.NDArray[np.int64], in_time: npt.NDArray[np.bool_]) -> None:
+        """The stages after the ack of the events whose result came in time.
+
+        Acked -> result written and written -> seen cross two clocks (the broker's, this host's):
+        approximate, a negative difference counts as 0.
+        """
+        assert self.ack is not None
+        acked = self.ack[rows][in_time]
+        seen = done[in_time]
+        self._fill(ACK_TO_RESULT, seen - acked)
+        if self.written is None:
+            return
+        written = self.written[rows][in_time]
+        has = written > 0
+        if has.any():
+            self._fill(ACK_TO_WRITTEN, written[has] - acked[has])
+            self._fill(WRITTEN_TO_SEEN, seen[has] - written[has])
+
     def _stats(self, window: int, window_start: int, n_windows: int, group_classes: npt.NDArray[np.int64],
                group_within: npt.NDArray[np.int64], group_hist: npt.NDArray[np.int64],
                window_classes: npt.NDArray[np.int64], window_hist: npt.NDArray[np.int64],
@@ -945,8 +1075,11 @@ class _Computation:
             results=self.results_total - self.damaged_results,
             matched_results=self.join.matched, duplicate_results=self.join.duplicates,
             unmatched_results=self.join.unmatched, shared_keys=self.join.shared_keys,
-            uncorrelated_results=sum(_read_collector_counts(p) for p in self.paths),
         )
+        collector = _read_collector(self.paths)
+        if collector is not None:
+            counts.uncorrelated_results = collector["uncorrelated"]
+            counts.unreadable_results = collector["unreadable"]
         summaries = []
         for index, (run, path) in enumerate(zip(self.runs, self.paths, strict=True)):
             skipped = self.skipped_records[index]
@@ -955,6 +1088,9 @@ class _Computation:
                 events=_event_count(run) - skipped, results=_result_count(run),
                 skipped_bytes=run.skipped_bytes, skipped_records=skipped, interrupted=run.meta.interrupted,
                 ended=run.meta.ended_at is not None, incomplete=list(run.meta.incomplete), host=run.meta.host,
+                transport=self.transports[index], topic=_topic(run.meta.transport),
+                settings=dict(run.meta.transport) if isinstance(run.meta.transport, dict) else {},
+                partitions={str(p): n for p, n in partition_counts(path).items()},
             ))
         notes = self.notes
         incomplete = self._incomplete()
@@ -1040,6 +1176,8 @@ class _Computation:
             incomplete=incomplete,
             result_timeout_ns=self.timeout_ns if self.collecting else None,
             censored_above_ns=bound_ns,
+            failures=describe(self.failures),
+            collector=collector,
         )
 
     def _incomplete(self) -> list[str]:

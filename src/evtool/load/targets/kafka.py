@@ -48,7 +48,7 @@ from evtool.load.targets.base import (
     structured_body,
 )
 from evtool.load.targets.registry import AsyncTarget, TransportSpec, register
-from evtool.results.runlog import Reason, Status
+from evtool.results.runlog import OFFSET_DTYPE, Reason, Status
 
 if TYPE_CHECKING:
     from confluent_kafka import KafkaError, Message, Producer
@@ -77,16 +77,6 @@ ENTITY_KEYS: dict[str, tuple[str, ...]] = {
     "inventory.stock.low": ("data", "sku"),
     "support.complaint.filed": ("data", "customer", "customer_id"),
 }
-OFFSET_DTYPE = np.dtype(
-    [
-        ("key", "V16"),  # the event's correlation key, as in events-<shard>.bin
-        ("offset", "<i8"),
-        ("timestamp_ms", "<i8"),  # the record's Kafka timestamp (CreateTime or LogAppendTime)
-        ("partition", "<i4"),
-        ("timestamp_type", "u1"),  # 1 CreateTime, 2 LogAppendTime (librdkafka's TIMESTAMP_*)
-        ("_pad", "V3"),
-    ]
-)
 OFFSETS_FILE = "kafka-offsets-{shard}.bin"
 Headers = list[tuple[str, str | bytes | None]]
 
