@@ -337,11 +337,12 @@ def test_replay_keeps_gaps(sink: Any, tmp_path: Path, speed: float, scale: float
     events = read_run(tmp_path / "run").events
     intended = np.sort(events["intended_ns"])
     assert np.diff(intended) / 1e6 == pytest.approx(expected, abs=0.001)
-    assert np.diff(np.sort(events["sent_ns"])) / 1e6 == pytest.approx(expected, abs=6)
+    # (a send may be late by the box's scheduling noise; a replay that ignored the gaps is off by 200+ ms)
+    assert np.diff(np.sort(events["sent_ns"])) / 1e6 == pytest.approx(expected, abs=15)
     # server side, looser (a thread of this process); the first request also opens the
     # connection, so its gap is left out
     gaps_ms = np.diff([a.at_ns for a in sink.arrivals]) / 1e6
-    assert gaps_ms[1:] == pytest.approx(expected[1:], abs=15)
+    assert gaps_ms[1:] == pytest.approx(expected[1:], abs=25)
     assert [json.loads(a.body)["id"] for a in sink.arrivals] == [f"r-{i}" for i in range(5)]
 
 
