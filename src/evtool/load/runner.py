@@ -161,24 +161,26 @@ async def _single(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None)
         plan, blocks = _plan(spec, 0)
         _settle_heap()
         clock = RunClock()
-        start_ns = clock.now_ns() + START_LEAD_NS
-        meta = _meta(spec, run_dir, start_ns)
-        meta.transport = _settings(target)
-        meta.write(run_dir)
-        stats = LiveStats(
-            start_ns=start_ns,
-            workers=1,
-            planned_duration_s=spec.planned_duration_s,
-            lag_bound_ns=int(spec.lag_bound_ms * 1e6),
-        )
-
-        def on_tick(tick: Tick) -> None:
-            stats.update(tick)
-            if on_snapshot is not None:
-                on_snapshot(stats.snapshot(tick.at_ns))
-
-        writer = EventLogWriter(run_dir, 0)
+        # the result source first: a Kafka consumer takes a moment to be positioned, and time zero
+        # must come after it is
         async with _collector(spec, run_dir, clock) as collector:
+            start_ns = clock.now_ns() + START_LEAD_NS
+            meta = _meta(spec, run_dir, start_ns)
+            meta.transport = _settings(target)
+            meta.write(run_dir)
+            stats = LiveStats(
+                start_ns=start_ns,
+                workers=1,
+                planned_duration_s=spec.planned_duration_s,
+                lag_bound_ns=int(spec.lag_bound_ms * 1e6),
+            )
+
+            def on_tick(tick: Tick) -> None:
+                stats.update(tick)
+                if on_snapshot is not None:
+                    on_snapshot(stats.snapshot(tick.at_ns))
+
+            writer = EventLogWriter(run_dir, 0)
             try:
                 dispatcher = Dispatcher(
                     plan,
