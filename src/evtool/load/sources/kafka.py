@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from confluent_kafka import Consumer, KafkaError, Message
 
 BATCH = 10_000  # records per consume() call at most
-CONSUME_WAIT_S = 0.02  # a consume() call returns within this when the topic is quiet
+CONSUME_WAIT_S = 0.05  # the thread checks for a stop this often when the topic is quiet
 # librdkafka properties of [kafka] / -X that are about reaching the brokers, not about producing:
 # the result source takes these (producer settings like acks or linger.ms do not apply to it)
 _CONNECTION = ("security.", "sasl.", "ssl.", "ssl_", "socket.", "broker.", "reconnect.", "client.",
@@ -281,7 +281,12 @@ class KafkaResultSource:
         assert loop is not None
         while not self._stopping.is_set():
             try:
-                messages = consumer.consume(BATCH, CONSUME_WAIT_S)
+                # one record as soon as there is one, then what else is queued without waiting:
+                # consume(n, timeout) alone waits out its timeout for a batch that never fills
+                first = consumer.poll(CONSUME_WAIT_S)
+                if first is None:
+                    continue
+                messages = [first, *consumer.consume(BATCH - 1, 0)]
             except Exception as exc:  # a closed consumer, a fatal error: counted, then stop
                 self._problems[f"kafka consume: {type(exc).__name__}: {str(exc)[:60]}"] += 1
                 return
