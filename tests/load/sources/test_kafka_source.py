@@ -218,11 +218,14 @@ def test_done_when_p50_matches_the_consumers_injected_delay(kafka_broker: Broker
     order = np.argsort(events["key"])
     at = order[np.searchsorted(events["key"], results["key"], sorter=order)]
     assert (events["key"][at] == results["key"]).all()
-    written, seen, acked = results["broker_ns"], results["received_ns"], events["ack_ns"][at]
+    written, seen, sent = results["broker_ns"], results["received_ns"], events["sent_ns"][at]
     assert (written > 0).all()
-    # stages in order (the broker timestamp has ms resolution, CreateTime on the consumer's clock: 2 ms slack)
-    assert (written + 2_000_000 >= acked + 200_000_000).all()
+    # stages in order: the decision was written 200 ms after the event was sent, and seen after that
+    # (the record timestamp has ms resolution, CreateTime on the consumer's clock: 2 ms slack). Not
+    # against ack_ns: that is when evtool saw the ack, and the consumer may read the event before.
+    assert (written + 2_000_000 >= sent + 200_000_000).all()
     assert (seen + 2_000_000 >= written).all()
+    assert np.median(seen - written) < 100_000_000  # the source keeps up: seen soon after written
 
 
 @pytest.mark.e2e
