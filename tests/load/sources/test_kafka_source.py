@@ -285,3 +285,17 @@ def test_collect_source_kafka_records_results(kafka_broker: Broker, tmp_path: Pa
     meta = json.loads((run_dir / "meta.json").read_text())
     assert meta["collector"] == f"kafka://{kafka_broker.bootstrap}/{decisions}"
     assert meta["ended_at"]
+
+
+def test_help_and_address_checks_import_no_kafka_client() -> None:
+    """`evtool --help` stays fast: the Kafka source is registered and its address checked without
+    confluent_kafka (or the source module) being imported; that happens when a source opens."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from evtool.cli.app import main; "
+            "from evtool.load.sources.base import CollectorSpec; "
+            "CollectorSpec('kafka://127.0.0.1:9092/decisions'); "
+            "print(sorted(m for m in ('confluent_kafka', 'evtool.load.sources.kafka') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
