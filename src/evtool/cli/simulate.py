@@ -67,7 +67,9 @@ RunDirOpt = Annotated[
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No live view; only the summary.")]
 CollectOpt = Annotated[
-    str | None, typer.Option("--collect", help="Collect downstream results on HOST:PORT during the run.")
+    str | None,
+    typer.Option("--collect", help="Collect downstream results during the run: HOST:PORT (HTTP collector) "
+                 "or kafka://HOST:PORT/TOPIC (a results topic, read from its end)."),
 ]
 CorrelateOpt = Annotated[
     str | None,

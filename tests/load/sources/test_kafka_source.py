@@ -239,9 +239,16 @@ def test_noisy_results_topic_foreign_and_garbage_counted_apart(kafka_broker: Bro
     produce(bootstrap, decisions, [binary_result(i) for i in foreign_ids(500)] + list(GARBAGE))
     during = [binary_result(i) for i in foreign_ids(1000)] + list(GARBAGE) * 4
     run_dir = tmp_path / "run"
+    noise = TrickleWriter(bootstrap, decisions, during, seconds=2.0)
+
+    def start_noise_once_positioned() -> None:  # meta.json is written once the source is positioned
+        deadline = time.monotonic() + 120
+        while not (run_dir / "meta.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        noise.start()
+
     with reference_consumer(bootstrap, orders, decisions, service_time="100ms"):
-        noise = TrickleWriter(bootstrap, decisions, during, seconds=3.0)
-        threading.Timer(0.5, noise.start).start()
+        threading.Thread(target=start_noise_once_positioned, daemon=True).start()
         ran = run_evtool("simulate", "--target", f"kafka://{bootstrap}/{orders}", "--rate", "200/s",
                          "--duration", "4s", "--collect", f"kafka://{bootstrap}/{decisions}",
                          "--run-dir", run_dir, "-q", timeout_s=180)
