@@ -17,6 +17,7 @@ import contextlib
 import logging
 import random
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -149,9 +150,15 @@ class KafkaReferenceConsumer:
         except Exception:
             committed = partitions
         for tp in committed:
-            if tp.offset < 0:
-                _, high = consumer.get_watermark_offsets(tp, timeout=OPEN_TIMEOUT_S, cached=False)
-                tp.offset = high
+            for attempt in range(50):  # a new topic's leader may not be known yet
+                if tp.offset >= 0:
+                    break
+                try:
+                    _, tp.offset = consumer.get_watermark_offsets(tp, timeout=1.0, cached=False)
+                except Exception:
+                    if attempt == 49:
+                        raise
+                    time.sleep(0.1)
         consumer.assign(committed)
         self.stats.partitions = sorted(tp.partition for tp in committed)
         self._assigned.set()

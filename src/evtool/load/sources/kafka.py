@@ -25,6 +25,7 @@ import contextlib
 import logging
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -40,7 +41,7 @@ from evtool.results.clock import RunClock
 from evtool.results.runlog import correlation_key
 
 if TYPE_CHECKING:
-    from confluent_kafka import Consumer, KafkaError, Message
+    from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 BATCH = 10_000  # records per consume() call at most
 CONSUME_WAIT_S = 0.05  # the thread checks for a stop this often when the topic is quiet
@@ -50,6 +51,8 @@ _CONNECTION = ("security.", "sasl.", "ssl.", "ssl_", "socket.", "broker.", "reco
                "connections.", "metadata.", "topic.metadata.", "api.version", "enable.ssl.",
                "enable.sasl.", "https.", "oauthbearer", "retry.backoff")
 _TIMESTAMP_TYPES = {1: "CreateTime", 2: "LogAppendTime"}
+_TRANSIENT = frozenset({"NOT_LEADER_OR_FOLLOWER", "NOT_LEADER_FOR_PARTITION", "LEADER_NOT_AVAILABLE",
+                        "UNKNOWN_TOPIC_OR_PART", "_TIMED_OUT", "_TRANSPORT"})
 
 
 def connection_properties(options: KafkaOptions) -> dict[str, str]:
@@ -206,13 +209,10 @@ class KafkaResultSource:
                                   f"({why})",
                                   hint="create it first (kafka-topics.sh --create), or check its ACLs")
             assignment = []
+            deadline = time.monotonic() + OPEN_TIMEOUT_S
             for partition in sorted(topic.partitions):
                 tp = TopicPartition(self.topic, partition)
-                try:
-                    low, high = consumer.get_watermark_offsets(tp, timeout=OPEN_TIMEOUT_S, cached=False)
-                except KafkaException as exc:
-                    raise TargetError(f"--collect {self.description}: cannot read the end of partition "
-                                      f"{partition} ({exc.args[0].str()})") from None
+                low, high = self._watermarks(consumer, tp, deadline, final)
                 start = (low if low >= 0 else OFFSET_BEGINNING) if self._from_beginning else high
                 self.start_offsets[partition] = start
                 assignment.append(TopicPartition(self.topic, partition, start))
@@ -221,6 +221,23 @@ class KafkaResultSource:
             consumer.close()
             raise
         return consumer
+
+    def _watermarks(self, consumer: Consumer, tp: TopicPartition, deadline: float,
+                    final: list[str]) -> tuple[int, int]:
+        """(low, high) of a partition; a new topic's leader may not be known yet: retried until `deadline`."""
+        from confluent_kafka import KafkaException
+
+        while True:
+            try:
+                low, high = consumer.get_watermark_offsets(tp, timeout=1.0, cached=False)
+                return low, high
+            except KafkaException as exc:
+                error = exc.args[0]
+                transient = error.retriable() or error.name() in _TRANSIENT
+                if final or not transient or time.monotonic() >= deadline:
+                    raise TargetError(f"--collect {self.description}: cannot read the end of partition "
+                                      f"{tp.partition} ({error.str()})") from None
+                time.sleep(0.1)
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
