@@ -11,6 +11,10 @@ Two measurements, each on its own fresh 3-partition topic of CloudEvents binary-
   source's arrival stamp) p50/p99: a source that falls behind shows a growing lag.
 
     EVTOOL_KAFKA_BOOTSTRAP=127.0.0.1:PORT .venv/bin/python benchmarks/bench_kafka_source.py [--records 500000]
+
+Measured on the shared 2-core box (Kafka 4.1.1, librdkafka 2.16): load average 1.6, drain 109,000/s and
+live 50,000/s all seen (seen - written p50 15 ms, p99 42 ms); at load average 4.5 (other suites running)
+drain 33,000-77,000/s, live still every one of 500,000 seen, p99 80-215 ms.
 """
 
 from __future__ import annotations
