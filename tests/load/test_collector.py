@@ -79,6 +79,7 @@ def test_every_content_mode_is_recorded_with_its_correlation_key(tmp_path: Path)
     counts = json.loads((tmp_path / "collector-0.json").read_text())
     assert counts["results"] == 5
     assert counts["requests"] == 4
+    assert counts["settings"]["transport"] == "http"  # what the source was (a Kafka source says its topic)
 
 
 def test_field_path_reaches_into_data_and_plain_json(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from evtool.errors import UsageError
 from evtool.units import parse_duration
 
 if TYPE_CHECKING:
+    from evtool.consumer.kafka import KafkaConsumerSettings
     from evtool.consumer.service import ConsumerSettings
 
 consumer_app = typer.Typer(help="The reference event-driven AI consumer.", no_args_is_help=True)
@@ -43,10 +44,24 @@ def serve(
     duration: Annotated[
         str | None, typer.Option("--duration", help="Stop after this long (default: until Ctrl-C).")
     ] = None,
+    source: Annotated[
+        str | None, typer.Option("--source", help="Kafka mode: read events from kafka://HOST:PORT/TOPIC.")
+    ] = None,
+    sink: Annotated[
+        str | None, typer.Option("--sink", help="Kafka mode: write decisions to kafka://HOST:PORT/TOPIC.")
+    ] = None,
+    group: Annotated[str, typer.Option("--group", help="Kafka mode: the consumer group.")] = "",
+    kafka_property: Annotated[
+        list[str] | None, typer.Option("-X", help="Kafka mode: a librdkafka connection property key=value.")
+    ] = None,
 ) -> None:
-    """Accept CloudEvents (binary, structured, batch), decide, and post a correlated result."""
+    """Accept CloudEvents (binary, structured, batch), decide, and post a correlated result; with
+    --source/--sink, read the events from a Kafka topic and write the decisions to another."""
     from evtool.consumer.service import ConsumerSettings
 
+    if source is not None or sink is not None:
+        _serve_kafka(source, sink, group, kafka_property, workers, service_time, jitter, duration)
+        return
     if not 0 <= port <= 65535:
         raise UsageError(f"--port {port}: not a port number", hint="use 0-65535 (0: any free port)")
     if results_to is not None and not results_to.startswith(("http://", "https://")):
@@ -92,3 +107,59 @@ async def _serve(
         f"max queue {stats.max_queue}",
         markup=False,
     )
+
+
+def _serve_kafka(source: str | None, sink: str | None, group: str, kafka_property: list[str] | None,
+                 workers: int, service_time: str, jitter: float, duration: str | None) -> None:
+    from evtool.config import load_settings
+    from evtool.consumer.kafka import DEFAULT_GROUP, KafkaConsumerSettings
+    from evtool.load.sources.kafka import connection_properties
+    from evtool.load.targets.kafka import KafkaOptions, parse_url, resolve
+
+    if source is None or sink is None:
+        raise UsageError("Kafka mode needs both --source kafka://HOST:PORT/TOPIC and --sink kafka://HOST:PORT/TOPIC")
+    table = load_settings().kafka
+    options = KafkaOptions.of(table, kafka_property or [], None)
+    parse_url(source, options.bootstrap, option="--source")
+    parse_url(sink, options.bootstrap, option="--sink")
+    settings = KafkaConsumerSettings(
+        source=source, sink=sink, workers=workers,
+        service_time_s=parse_duration(service_time, option="--service-time"), service_jitter=jitter,
+        group=group or DEFAULT_GROUP, properties=tuple(resolve(connection_properties(options)).items()),
+    )
+    limit_s = parse_duration(duration) if duration else None
+    console = Console(stderr=True, highlight=False)
+    asyncio.run(_serve_kafka_async(settings, limit_s, console))
+
+
+async def _serve_kafka_async(settings: KafkaConsumerSettings, limit_s: float | None,
+                             console: Console) -> None:
+    from evtool.consumer.kafka import KafkaReferenceConsumer
+
+    consumer = KafkaReferenceConsumer(settings)
+    await consumer.start()
+    console.print(
+        f"reference consumer reading {settings.source} (group {settings.group}, partitions "
+        f"{','.join(map(str, consumer.stats.partitions))}), writing to {settings.sink} — "
+        f"{settings.workers} workers, {settings.service_time_s * 1000:.0f} ms a decision, "
+        f"capacity ≈ {settings.capacity_per_s:,.0f}/s",
+        markup=False,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=limit_s)
+    finally:
+        await consumer.stop()
+    stats = consumer.stats
+    console.print(
+        f"received {stats.received}, decided {stats.decided}, results written {stats.results_posted} "
+        f"(failed {stats.results_failed})",
+        markup=False,
+    )
+    for line in consumer.problem_lines():
+        console.print(line, markup=False)

@@ -22,6 +22,7 @@ from evtool.units import parse_duration_ns
 
 if TYPE_CHECKING:
     from evtool.load.collector import Collector
+    from evtool.load.sources.kafka import KafkaResultSource
 
 # The core modules below (numpy, hdrh, aiohttp) load inside each command, so `evtool --help`
 # and the other commands do not pay for them.
@@ -103,14 +104,17 @@ def _parse_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-async def _collect(collector: Collector, duration_s: float | None, console: Console) -> None:
+async def _collect(collector: Collector | KafkaResultSource, duration_s: float | None,
+                   console: Console) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     async with collector:
-        console.print(f"collecting on http://{collector.address}/ into {collector.run_dir} "
+        where = (f"on http://{collector.address}/" if not hasattr(collector, "topic")
+                 else f"from {collector.description}")
+        console.print(f"collecting {where} into {collector.run_dir} "
                       f"({'for ' + str(duration_s) + ' s' if duration_s else 'until Ctrl-C'})")
         waits = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(collector.wait_failed())}
         await asyncio.wait(waits, timeout=duration_s, return_when=asyncio.FIRST_COMPLETED)
@@ -131,6 +135,15 @@ def collect(
     duration: Annotated[
         str | None, typer.Option("--duration", help="Stop after this long (default: until Ctrl-C).")
     ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option("--source", help="Read results from a Kafka topic, kafka://HOST:PORT/TOPIC, instead of "
+                     "listening (from its end: results already there are not counted)."),
+    ] = None,
+    kafka_property: Annotated[
+        list[str] | None,
+        typer.Option("-X", help="With --source kafka://: a librdkafka connection property key=value."),
+    ] = None,
 ) -> None:
     """Receive downstream results (for producers evtool does not drive); report them with latency-report."""
     from evtool.load.collector import Collector, CorrelateBy
@@ -138,16 +151,23 @@ def collect(
     from evtool.results.clock import RunClock
     from evtool.results.runlog import RunMeta
 
-    host, port = _parse_listen(listen)
+    if source is not None or kafka_property:
+        if source is None or not source.lower().startswith("kafka:"):
+            raise UsageError(f"--source {source!r}: expected kafka://HOST:PORT/TOPIC"
+                             if source is not None else "-X applies with --source kafka://… only")
+        host, port = "", 0
+    else:
+        host, port = _parse_listen(listen)
     duration_s = parse_duration_ns(duration) / 1e9 if duration else None
     by = CorrelateBy.parse(correlate_by)
     check_run_dir(run_dir)  # one line (exit 2) for a read-only or unwritable place, before listening
     clock = RunClock()
     meta = RunMeta(
         run_id=uuid.uuid4().hex, command=["evtool", *sys.argv[1:]],
-        options={"listen": listen, "correlate_by": str(by), "duration": duration},
+        options={"listen": None if source else listen, "source": source, "correlate_by": str(by),
+                 "duration": duration},
         tool_version=__version__, target="collect-only", clock_origin_ns=clock.wall_origin_ns,
-        started_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), collector=listen,
+        started_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), collector=source or listen,
         correlate_by=str(by),
     )
     try:  # before listening: a run dir that cannot be written is bad input, not a crash mid-run
@@ -157,7 +177,17 @@ def collect(
         raise InputError(f"--run-dir {run_dir}: cannot write the run there: {exc.strerror or exc}; "
                          "choose a writable directory") from None
     console = Console(stderr=True, highlight=False)
-    collector = Collector(host, port, run_dir, by, clock)
+    collector: Collector | KafkaResultSource
+    if source is not None:
+        from evtool.config import load_settings
+        from evtool.load.sources.base import CollectorSpec
+        from evtool.load.sources.kafka import KafkaResultSource
+        from evtool.load.targets.kafka import KafkaOptions
+
+        options = KafkaOptions.of(load_settings().kafka, kafka_property or [], None)
+        collector = KafkaResultSource(CollectorSpec(source, correlate_by, transport=options), run_dir, clock)
+    else:
+        collector = Collector(host, port, run_dir, by, clock)
     interrupted = False
     try:
         asyncio.run(_collect(collector, duration_s, console))

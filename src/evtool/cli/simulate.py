@@ -72,7 +72,9 @@ RunDirOpt = Annotated[
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No live view; only the summary.")]
 CollectOpt = Annotated[
-    str | None, typer.Option("--collect", help="Collect downstream results on HOST:PORT during the run.")
+    str | None,
+    typer.Option("--collect", help="Collect downstream results during the run: HOST:PORT (HTTP collector) "
+                 "or kafka://HOST:PORT/TOPIC (a results topic, read from its end)."),
 ]
 CorrelateOpt = Annotated[
     str | None,
@@ -377,15 +379,23 @@ def _interrupt_on_sigterm() -> Any:
     return signal.signal(signal.SIGTERM, interrupt)
 
 
-def _collector(collect: str | None, correlate_by: str | None, result_timeout: str) -> CollectorSpec | None:
+def _collector(collect: str | None, correlate_by: str | None, result_timeout: str,
+               kafka_property: list[str] | None = None) -> CollectorSpec | None:
     from evtool.load.runner import CollectorSpec
 
     if collect is None:
         return None
+    transport = None
+    if collect.lower().startswith("kafka:"):  # its connection settings: [kafka] and -X, as for the target
+        from evtool.config import load_settings
+        from evtool.load.targets.kafka import KafkaOptions
+
+        transport = KafkaOptions.of(load_settings().kafka, kafka_property or [], None)
     return CollectorSpec(
         collect,
         correlate_by=correlate_by,
         result_timeout_s=units.parse_duration(result_timeout, option="--result-timeout"),
+        transport=transport,
     )
 
 
@@ -439,7 +449,7 @@ def _execute(
         retries=retries,
         max_in_flight=max_in_flight,
         user_agent=f"evtool/{__version__}",
-        transport=_transport_options(target, kafka_property, key),
+        transport=_transport_options(target, kafka_property, key, kafka_collect=_kafka_collect(collect)),
     )
     dispatch = DispatchOptions(
         max_in_flight=max_in_flight,
@@ -474,7 +484,7 @@ def _execute(
         command=tuple(redact_argv(["evtool", *sys.argv[1:]])),
         options=recorded,
         planned_duration_s=planned_duration_s,
-        collector=_collector(collect, correlate_by, result_timeout),
+        collector=_collector(collect, correlate_by, result_timeout, kafka_property),
         notes=notes,
     )
     # the live view goes to stderr, so stdout stays clean for `--target -` and for the summary
@@ -490,11 +500,17 @@ def _execute(
         raise typer.Exit(int(ExitCode.INTERRUPTED))
 
 
-def _transport_options(target: str, kafka_property: list[str] | None, key: str | None) -> Any:
-    """The target's own options: Kafka's from [kafka] in evtool.toml and -X/--key; None otherwise."""
+def _kafka_collect(collect: str | None) -> bool:
+    return collect is not None and collect.lower().startswith("kafka:")
+
+
+def _transport_options(target: str, kafka_property: list[str] | None, key: str | None, *,
+                       kafka_collect: bool = False) -> Any:
+    """The target's own options: Kafka's from [kafka] in evtool.toml and -X/--key; None otherwise
+    (-X also applies to a kafka:// --collect)."""
     if not target.lower().startswith("kafka:"):
-        if kafka_property or key is not None:
-            raise UsageError("-X and --key apply to kafka:// targets only")
+        if (kafka_property and not kafka_collect) or key is not None:
+            raise UsageError("-X and --key apply to kafka:// targets (and -X to kafka:// --collect) only")
         return None
     from evtool.config import load_settings
     from evtool.load.targets.kafka import KafkaOptions

@@ -346,6 +346,8 @@ class Collector:
         return lines
 
     def write_counts(self) -> None:
+        if self.bound is not None:  # what the source was, as the Kafka source says it too
+            self._counts.settings = {"transport": "http", "listen": self.address}
         self._counts.write(self.run_dir, self.shard)
 
     async def __aenter__(self) -> Collector:

@@ -235,6 +235,8 @@ async def _single(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None)
         run_dir = directory.path
         _attach(target, run_dir, 0)
         clock = RunClock()
+        # the result source first: a Kafka consumer takes a moment to be positioned, and time zero
+        # must come after it is
         async with _collector(spec, run_dir, clock) as collector:
             _settle_heap()
             start_ns = clock.now_ns() + START_LEAD_NS

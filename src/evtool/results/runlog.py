@@ -12,7 +12,8 @@ A run directory holds:
 - ``events-<shard>.types`` the event type names, line N naming type index N of that shard;
 - ``events-<shard>.details`` why events failed, in the transport's own words (an HTTP reason, a
   Kafka error name and text): line N is the text of `detail` N of that shard (0: none);
-- ``results-<shard>.bin`` one `RESULT_DTYPE` record per downstream result the collector received.
+- ``results-<shard>.bin`` one `RESULT_DTYPE` record per downstream result the collector received
+  (with the record's broker timestamp when the source is Kafka, 0 otherwise).
 
 Events and results are joined by a 16-byte correlation key (`correlation_key`), so the
 collector writes what arrives without knowing what was sent, and the report does the matching.
@@ -140,8 +141,16 @@ EVENT_DTYPE = np.dtype(
 _EVENT_STRUCT = struct.Struct("<16sqqqHHBBHBH5x")
 assert _EVENT_STRUCT.size == EVENT_DTYPE.itemsize == 56
 
-RESULT_DTYPE = np.dtype([("key", "V16"), ("received_ns", "<i8"), ("_pad", "V8")])
-_RESULT_STRUCT = struct.Struct("<16sq8x")
+RESULT_DTYPE = np.dtype(
+    [
+        ("key", "V16"),
+        ("received_ns", "<i8"),  # when this host saw the result (the run clock)
+        # the result record's own time from its transport, in ns: a Kafka record's timestamp
+        # (CreateTime or LogAppendTime, ms resolution); 0 when unknown (HTTP, older logs: padding)
+        ("broker_ns", "<i8"),
+    ]
+)
+_RESULT_STRUCT = struct.Struct("<16sqq")
 assert _RESULT_STRUCT.size == RESULT_DTYPE.itemsize == 32
 
 
@@ -476,8 +485,8 @@ class ResultLogWriter:
         """Call `callback` once, at the first write error (from an append, a flush or the timer)."""
         self._records.on_error = callback
 
-    def append(self, key: bytes, received_ns: int) -> None:
-        self._records.write(_RESULT_STRUCT.pack(key, received_ns))
+    def append(self, key: bytes, received_ns: int, broker_ns: int = 0) -> None:
+        self._records.write(_RESULT_STRUCT.pack(key, received_ns, broker_ns))
         self.written += 1
 
     def flush(self) -> None:

@@ -354,7 +354,8 @@ def _pad_nonzero(chunk: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
     """Rows whose padding bytes are not all zero: writers always zero them, garbage rarely does.
 
     Read as the record's last 8-byte word (a strided view, no copy): the padding is its top 7
-    bytes in an event record (below them: `attempts`), all 8 in a result record.
+    bytes in an event record (below them: `attempts`). (A result record's last word is its
+    `broker_ns`, checked for plausibility instead.)
     """
     size = chunk.dtype.itemsize
     if size != EVENT_DTYPE.itemsize and "_pad" not in (chunk.dtype.names or ()):
@@ -917,7 +918,8 @@ class _Computation:
                 received = chunk["received_ns"]
                 k0, k1 = key_words(chunk)
                 bad = (received < lo) | (received > hi)
-                bad |= _pad_nonzero(chunk)
+                broker = chunk["broker_ns"]  # 0 (unknown, older logs' padding) or a plausible time
+                bad |= (broker != 0) & ((broker < lo) | (broker > hi))
                 rest = ~bad
                 offset = offsets.get(name, 0)
                 offsets[name] = offset + len(chunk)

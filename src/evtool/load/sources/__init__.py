@@ -1,6 +1,7 @@
 """The result-source registry: `--collect` picks a source by its scheme.
 
-``host:port`` and ``http://host:port`` are the HTTP collector (`evtool.load.collector`). A
+``host:port`` and ``http://host:port`` are the HTTP collector (`evtool.load.collector`),
+``kafka://host:port/topic`` a consumer of the results topic (`evtool.load.sources.kafka`). A
 source is registered with a cheap `check` of its address (run while the options are parsed,
 importing nothing heavy) and the module that opens it (imported only when a run starts, so
 `evtool --help` does not pay for aiohttp). The opener is `open_source(spec, run_dir, clock)`
@@ -79,6 +80,14 @@ def _check_http(address: str) -> None:
     http_host_port(address)
 
 
+def _check_kafka(address: str) -> None:
+    """`kafka://HOST:PORT[,HOST:PORT]/TOPIC` (`kafka:///TOPIC`: the brokers of [kafka], when it opens)."""
+    from evtool.load.targets.kafka import parse_url
+
+    parse_url(address, "localhost:9092", option="--collect")
+
+
 register_source(SourceKind("http", _check_http, "evtool.load.collector"))
+register_source(SourceKind("kafka", _check_kafka, "evtool.load.sources.kafka"))
 
 __all__ = ["SourceKind", "check_address", "http_host_port", "open_source", "register_source", "scheme_of"]

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -48,6 +48,9 @@ class CollectorSpec:
     address: str
     correlate_by: str | None = None
     result_timeout_s: float = 10.0
+    # the source's own typed options (Kafka: `targets.kafka.KafkaOptions` from [kafka] and -X,
+    # of which the connection settings apply); None: its defaults. Holds no resolved secret.
+    transport: Any = None
 
     def __post_init__(self) -> None:
         from evtool.load.sources import check_address
@@ -77,6 +80,8 @@ class SourceCounts:
     rejected: dict[str, int] = field(default_factory=dict)  # answered 4xx/5xx, by reason
     problems: dict[str, int] = field(default_factory=dict)  # one count per kind, never a traceback each
     notes: list[str] = field(default_factory=list)
+    # what the source was, as it ran (Kafka: topic, group, partitions, start/next offsets, timestamp types)
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def problem(self, kind: str, count: int = 1) -> None:
         self.problems[kind] = self.problems.get(kind, 0) + count
@@ -252,11 +257,12 @@ class ResultLedger:
     def writable(self) -> bool:
         return self._writer is not None and self.write_error is None
 
-    def append(self, key: bytes, received_ns: int) -> None:
-        """Append one result (call `flush` before answering for it, or rely on the flush loop)."""
+    def append(self, key: bytes, received_ns: int, broker_ns: int = 0) -> None:
+        """Append one result (call `flush` before answering for it, or rely on the flush loop);
+        `broker_ns` is the result record's own timestamp where the transport has one (Kafka)."""
         if self._writer is None:
             return
-        self._writer.append(key, received_ns)
+        self._writer.append(key, received_ns, broker_ns)
         if self._writer.error is not None:  # the append met a full disk: this result is not kept
             self._note_write_error()
             return

@@ -125,19 +125,20 @@ def parse_property(text: str, *, where: str = "-X") -> tuple[str, str]:
     return name, value
 
 
-def parse_url(target: str, default_servers: str | None = None) -> tuple[str, str]:
+def parse_url(target: str, default_servers: str | None = None, *,
+              option: str = "--target") -> tuple[str, str]:
     """(bootstrap servers, topic) of `kafka://HOST:PORT[,HOST:PORT]/TOPIC`; `kafka:///TOPIC` takes
-    `default_servers` ([kafka] bootstrap.servers)."""
+    `default_servers` ([kafka] bootstrap.servers). `option` names the option in errors (--collect)."""
     rest = target.split("://", 1)[1] if "://" in target else ""
     servers, _, topic = rest.partition("/")
     if not servers and default_servers:
         servers = default_servers
     hosts = [h.strip() for h in servers.split(",") if h.strip()]
     if not hosts or not all(re.fullmatch(r"[A-Za-z0-9.\-\[\]:]+:\d{1,5}", h) for h in hosts):
-        raise UsageError(f"--target {target!r}: expected kafka://HOST:PORT[,HOST:PORT]/TOPIC",
+        raise UsageError(f"{option} {target!r}: expected kafka://HOST:PORT[,HOST:PORT]/TOPIC",
                          hint="e.g. kafka://127.0.0.1:9092/orders")
     if not _TOPIC.fullmatch(topic) or topic in (".", ".."):
-        raise UsageError(f"--target {target!r}: {topic!r} is not a Kafka topic name",
+        raise UsageError(f"{option} {target!r}: {topic!r} is not a Kafka topic name",
                          hint="up to 249 of A-Z a-z 0-9 . _ -, e.g. kafka://127.0.0.1:9092/orders")
     return ",".join(hosts), topic
 
