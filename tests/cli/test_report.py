@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import sys
 import threading
 import time
@@ -12,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 import typer
+from tests.support.http_servers import free_port
 from typer.testing import CliRunner
 
 from evtool.cli.report import register
@@ -116,14 +116,8 @@ def test_torn_log_of_a_run_that_ended_cleanly_is_incomplete(good: Path) -> None:
     assert any("36 bytes after the last whole record" in reason for reason in doc["incomplete"])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_collect_writes_a_results_only_run(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     run_dir = tmp_path / "collected"
     outcome: list[int] = []
     thread = threading.Thread(target=lambda: outcome.append(run(

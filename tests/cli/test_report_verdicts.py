@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.http_servers import free_port, status_sink
 from tests.support.readonly_fs import unwritable_dir
-from tests.support.status_sink import status_sink
 
 from evtool.errors import ExitCode
 
@@ -119,12 +119,6 @@ def test_collect_into_an_unwritable_run_dir_is_one_line_and_exit_2(tmp_path: Pat
             assert lines[1] == "  hint: choose a writable directory"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _wait_listening(port: int, seconds: float = 20) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -139,7 +133,7 @@ def test_results_after_the_timeout_are_shown_above_it_not_capped(tmp_path: Path)
     """The reference consumer decides in 30..570 ms; results later than 400 ms are lost. Their
     latency is only known to exceed 400 ms: the top percentiles say "> 400 ms" (was: the largest
     result that made it, just under 400 ms, as if nothing were slower)."""
-    consumer_port, collector_port = _free_port(), _free_port()
+    consumer_port, collector_port = free_port(), free_port()
     consumer = subprocess.Popen([str(EVTOOL), "consumer", "serve", "--port", str(consumer_port),
                                  "--results-to", f"http://127.0.0.1:{collector_port}/results",
                                  "--workers", "64", "--service-time", "300ms", "--jitter", "0.9",

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.support.faulty_http import faulty_server
+from tests.support.http_servers import faulty_server
 
 EVTOOL = Path(sys.executable).parent / "evtool"
 SECRETS = {

@@ -18,7 +18,7 @@ from pathlib import Path
 import aiohttp
 import numpy as np
 import pytest
-from tests.support.result_poster import ResultPoster, free_port, other_run_id, serving
+from tests.support.http_servers import ResultPoster, free_port, other_run_id, serving
 
 from evtool.cli.app import run as evtool
 from evtool.load.collector import Collector, CorrelateBy

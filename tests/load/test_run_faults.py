@@ -1,6 +1,6 @@
 """A run under faults, end to end: the installed `evtool` in a real subprocess against real servers
-on 127.0.0.1 (tests/support/counting_sink.py keeps its own count), killed, signalled, starved of
-disk, fed a torn log. What each test holds the run to is in its name.
+on 127.0.0.1 (tests/support/http_servers.py: `counting_sink` keeps its own count), killed, signalled,
+starved of disk, fed a torn log. What each test holds the run to is in its name.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.support.counting_sink import counting_sink, free_port, settle
 from tests.support.evtool_process import file_size_limit, kill9_gap, spawn, wait_for
+from tests.support.http_servers import counting_sink, free_port, settle
 
 from evtool.results.runlog import EventLogWriter, Reason, ResultLogWriter, RunMeta, Status, open_run, read_run
 

@@ -22,12 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.support.http_servers import free_port
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The installed `evtool` in a real subprocess: start it, signal it, kill -9 it, limit it.
 
 `kill9_gap` is the measurement behind the run log's loss bound: `evtool simulate --collect`
-against a `CountingSink` that posts results back, killed with SIGKILL mid-run, then the
+against a `counting_sink` that posts results back, killed with SIGKILL mid-run, then the
 sink's own counts held against the records on disk (events sent and never logged; results
 answered 202 and never logged).
 """
@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.counting_sink import counting_sink, free_port, settle
+from tests.support.http_servers import counting_sink, free_port, settle
 
 from evtool.results.runlog import open_run
 
