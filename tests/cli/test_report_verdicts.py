@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.filesystems import unwritable_dir
 from tests.support.http_servers import free_port, status_sink
-from tests.support.readonly_fs import unwritable_dir
 
 from evtool.errors import ExitCode
 
@@ -93,7 +93,7 @@ def test_report_to_an_unwritable_place_is_one_line_and_exit_2(tmp_path: Path) ->
     with status_sink() as sink:
         assert _evtool("simulate", "--target", sink.url, "--rate", "200/s", "--count", "20",
                        "--run-dir", str(run_dir), "-q").returncode == 0
-    with unwritable_dir(tmp_path) as nowhere:
+    with unwritable_dir(tmp_path / "readonly") as nowhere:
         for fmt in ("text", "json", "html"):
             done = _evtool("latency-report", str(run_dir), "--format", fmt, "-o", str(nowhere / "report.out"))
             assert done.returncode == ExitCode.USAGE, done.stderr
@@ -107,7 +107,7 @@ def test_report_to_an_unwritable_place_is_one_line_and_exit_2(tmp_path: Path) ->
 
 
 def test_collect_into_an_unwritable_run_dir_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    with unwritable_dir(tmp_path) as nowhere:
+    with unwritable_dir(tmp_path / "readonly") as nowhere:
         for run_dir in (nowhere, nowhere / "new"):  # an existing directory, and one to be made there
             done = _evtool("collect", "--run-dir", str(run_dir), "--listen", "127.0.0.1:0",
                            "--duration", "1s")

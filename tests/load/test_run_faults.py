@@ -6,18 +6,17 @@ starved of disk, fed a torn log. What each test holds the run to is in its name.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.support.evtool_process import file_size_limit, kill9_gap, spawn, wait_for
+from tests.support.evtool_process import kill9_gap, spawn, wait_for
+from tests.support.filesystems import file_size_limit, read_only_filesystem, tiny_tmpfs
 from tests.support.http_servers import counting_sink, free_port, settle
 
 from evtool.results.runlog import EventLogWriter, Reason, ResultLogWriter, RunMeta, Status, open_run, read_run
@@ -125,11 +124,8 @@ def test_a_full_64_kib_tmpfs_stops_the_run_with_one_line(tmp_path: Path) -> None
     """The real thing (ENOSPC) where this may mount a tmpfs (root); elsewhere the file size limit
     above stands in (EFBIG), so the test runs everywhere."""
     disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)],
-                             capture_output=True, check=False).returncode == 0
     run_dir = disk / "run"
-    try:
+    with tiny_tmpfs(disk, "64k", required=False) as mounted:
         with counting_sink() as sink:
             process = spawn(["simulate", "-t", sink.url, "--rate", "2000/s", "--duration", "20s",
                              "--run-dir", str(run_dir), "-q"],
@@ -141,9 +137,6 @@ def test_a_full_64_kib_tmpfs_stops_the_run_with_one_line(tmp_path: Path) -> None
         files = open_run(run_dir)
         assert 0 < files.event_count < received < files.event_count + 400
         assert files.meta.ended_at is None  # and meta.incomplete, when there was room to say it
-    finally:
-        if mounted:
-            subprocess.run(["umount", str(disk)], check=False)
 
 
 # -- replay input --------------------------------------------------------------------------------------
@@ -330,25 +323,8 @@ def test_a_run_dir_under_a_regular_file_is_one_line(tmp_path: Path) -> None:
     _one_clear_line(rc, out, err, f"--run-dir {plain / 'run'}")
 
 
-@contextlib.contextmanager
-def _read_only_dir(tmp_path: Path) -> Iterator[Path]:
-    """An existing directory on a read-only filesystem: a read-only tmpfs when this may mount (root),
-    else procfs's /proc/self/fdinfo (no file can be created there by anyone)."""
-    mount = tmp_path / "ro"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(mount)],
-                          capture_output=True, check=False)
-    if done.returncode != 0:
-        yield Path("/proc/self/fdinfo")
-        return
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=False)
-
-
 def test_an_existing_run_dir_on_a_read_only_filesystem_is_one_line(tmp_path: Path) -> None:
-    with _read_only_dir(tmp_path) as read_only:
+    with read_only_filesystem(tmp_path / "ro") as read_only:
         rc, out, err = _evtool(["simulate", "-t", "-", "--rate", "10/s", "-n", "3",
                                 "--run-dir", str(read_only)])
     _one_clear_line(rc, out, err, f"--run-dir {read_only}", "cannot write")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -53,17 +52,6 @@ def wait_for(path: Path, process: subprocess.Popen[str], timeout_s: float = 60.0
             process.kill()
             raise AssertionError(f"{path} did not appear in {timeout_s} s")
         time.sleep(0.01)
-
-
-def file_size_limit(limit_bytes: int) -> Callable[[], None]:
-    """A preexec_fn: RLIMIT_FSIZE at `limit_bytes`, SIGXFSZ ignored, so a write past it fails with EFBIG
-    (a full disk without root or a mount)."""
-
-    def apply() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
-
-    return apply
 
 
 @dataclass(frozen=True)
