@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
+from tests.support.cli import run_evtool
 from tests.support.filesystems import unwritable_dir
 
 pytestmark = pytest.mark.e2e
 
 
 def _evtool(*argv: str) -> tuple[int, list[str]]:
-    done = subprocess.run(["evtool", *argv], check=False, capture_output=True, text=True, timeout=60,
-                          env={"COLUMNS": "200", "PATH": os.environ["PATH"]})
-    return done.returncode, [line for line in done.stderr.splitlines() if line.strip()]
+    done = run_evtool(*argv, timeout_s=60)
+    return done.code, [line for line in done.stderr.splitlines() if line.strip()]
 
 
 def _one_clear_line(code: int, lines: list[str], *words: str) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.support.evtool_process import kill9_gap, spawn, wait_for
+from tests.support.cli import finish, kill9_gap, spawn, wait_for
 from tests.support.filesystems import file_size_limit, read_only_filesystem, tiny_tmpfs
 from tests.support.http_servers import counting_sink, free_port, settle
 
@@ -24,18 +24,8 @@ from evtool.results.runlog import EventLogWriter, Reason, ResultLogWriter, RunMe
 pytestmark = pytest.mark.e2e
 
 
-def _finish(process: subprocess.Popen[str], timeout_s: float = 60) -> tuple[int, str, str]:
-    try:
-        out, err = process.communicate(timeout=timeout_s)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    return process.returncode, out, err
-
-
 def _evtool(args: list[str], timeout_s: float = 60) -> tuple[int, str, str]:
-    return _finish(spawn(args), timeout_s)
+    return finish(spawn(args), timeout_s)
 
 
 def _one_clear_line(rc: int, out: str, err: str, *needles: str) -> None:
@@ -104,7 +94,7 @@ def test_full_disk_stops_at_the_first_write_error_with_one_line(tmp_path: Path, 
         process = spawn(["simulate", "-t", sink.url, "--rate", "2000/s", "--duration", "20s",
                          "--run-dir", str(run_dir), "-q", "--workers", str(workers)],
                         preexec_fn=file_size_limit(64 * 1024))
-        rc, out, err = _finish(process)
+        rc, out, err = finish(process)
         elapsed = time.monotonic() - started
         received, _ = settle(sink, quiet_s=0.3)
     _one_clear_line(rc, out, err, "run log", str(run_dir), "File too large")
@@ -130,7 +120,7 @@ def test_a_full_64_kib_tmpfs_stops_the_run_with_one_line(tmp_path: Path) -> None
             process = spawn(["simulate", "-t", sink.url, "--rate", "2000/s", "--duration", "20s",
                              "--run-dir", str(run_dir), "-q"],
                             preexec_fn=None if mounted else file_size_limit(64 * 1024))
-            rc, out, err = _finish(process)
+            rc, out, err = finish(process)
             received, _ = settle(sink, quiet_s=0.3)
         _one_clear_line(rc, out, err, "run log", str(run_dir),
                         "No space left on device" if mounted else "File too large")
@@ -220,7 +210,7 @@ def test_a_signal_during_the_wait_for_late_results_is_an_interrupt(tmp_path: Pat
         time.sleep(max(0.0, origin_ns / 1e9 + 2.5 - time.time()))  # the dispatch ended at 1 s
         assert process.poll() is None
         process.send_signal(sig)
-        rc, out, err = _finish(process, timeout_s=20)
+        rc, out, err = finish(process, timeout_s=20)
     assert rc == 130, (rc, out, err)
     assert out.startswith("interrupted: scheduled 100 = ok 100"), out
     assert "Traceback" not in err
@@ -252,7 +242,7 @@ def test_a_signal_in_the_first_second_is_exit_130_with_its_message(
     else:
         wait_for(run_dir / "meta.json", process)
     process.send_signal(sig)
-    rc, out, err = _finish(process, timeout_s=30)
+    rc, out, err = finish(process, timeout_s=30)
     assert rc == 130, (rc, out[-500:], err[-2000:])
     assert "Traceback" not in err
     assert "interrupted" in err  # `--target -`: the summary goes to stderr, stdout holds the events
@@ -270,7 +260,7 @@ def test_a_rate_beyond_reach_ends_at_its_duration_with_every_event_counted(tmp_p
     with counting_sink() as sink:
         process = spawn(["simulate", "-t", sink.url, "--rate", "1000000/s", "--duration", "1s",
                          "--grace", "1s", "--run-dir", str(run_dir), "-q"])
-        rc, out, err = _finish(process, timeout_s=60)
+        rc, out, err = finish(process, timeout_s=60)
         received, _ = settle(sink, quiet_s=0.2)
     assert rc == 0, err
     meta = RunMeta.read(run_dir)

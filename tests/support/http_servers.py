@@ -9,7 +9,7 @@ and so it keeps the independent count a run log or a report is checked against:
   mid-run; `status_sink` is one that answers by status only;
 - `counting_sink` / `CountingSink`: counts the events it received (batch arrays by length) and,
   given a collector, posts each one's result there and counts the 202s (kill -9 gaps);
-- `result_poster` / `ResultPoster`: a system under test that posts results after a delay, with
+- `ResultPoster` (served by `serving`): a system under test that posts results after a delay, with
   duplicates and results of other runs on demand;
 - `faulty_server` / `FaultyHttpServer`: a raw asyncio server that breaks HTTP as it is told
   (hang-ups, resets, garbage, closes without `Connection: close`); `silent_listener`: never accepts.
