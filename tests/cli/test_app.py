@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import typer
-from tests.support.evtool_cli import invoke, run_installed
+from tests.support.cli import invoke, run_evtool
 
 from evtool.catalog.bundled import bundled_schema_dir
 from evtool.compat.findings import CheckReport, Finding, Location
@@ -30,7 +30,7 @@ def test_unwritable_step_summary_names_the_file(tmp_path: Path, monkeypatch: pyt
 @pytest.mark.e2e
 def test_config_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "evtool.toml").write_bytes(b'schema_dir = "sch\xe9mas"\n')
-    done = run_installed(["schema", "check", "--config", "evtool.toml"], cwd=tmp_path)
+    done = run_evtool("schema", "check", "--config", "evtool.toml", cwd=tmp_path)
     assert done.returncode == ExitCode.USAGE, done
     assert "Traceback" not in done.stderr
     assert _error_lines(done.stderr) == ["error: evtool.toml: not UTF-8 (at byte offset 17)"]

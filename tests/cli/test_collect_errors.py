@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
-from tests.support.tmpfs_mounts import read_only_dir
+from tests.support.cli import run_evtool
+from tests.support.filesystems import unwritable_dir
 
 pytestmark = pytest.mark.e2e
 
 
 def _evtool(*argv: str) -> tuple[int, list[str]]:
-    done = subprocess.run(["evtool", *argv], check=False, capture_output=True, text=True, timeout=60,
-                          env={"COLUMNS": "200", "PATH": os.environ["PATH"]})
-    return done.returncode, [line for line in done.stderr.splitlines() if line.strip()]
+    done = run_evtool(*argv, timeout_s=60)
+    return done.code, [line for line in done.stderr.splitlines() if line.strip()]
 
 
 def _one_clear_line(code: int, lines: list[str], *words: str) -> None:
@@ -48,7 +46,7 @@ def test_collect_option_unknown_scheme(tmp_path: Path) -> None:
 
 
 def test_collect_run_dir_that_cannot_be_written(tmp_path: Path) -> None:
-    with read_only_dir(tmp_path / "ro"):
+    with unwritable_dir(tmp_path / "ro"):
         code, lines = _evtool("collect", "--listen", "127.0.0.1:0", "--duration", "1s",
                               "--run-dir", str(tmp_path / "ro" / "run"))
         _one_clear_line(code, lines, "--run-dir")
@@ -72,7 +70,7 @@ def test_collect_stops_at_the_first_write_error_with_one_line(tmp_path: Path) ->
 
     import aiohttp
     from tests.support.collector_load import collector_process
-    from tests.support.tmpfs_mounts import tiny_tmpfs
+    from tests.support.filesystems import tiny_tmpfs
 
     async def fill(url: str) -> list[int]:
         batch = json.dumps([{"correlationid": f"v-{i}"} for i in range(500)]).encode()

@@ -5,36 +5,19 @@ from __future__ import annotations
 import json
 import re
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from tests.support.cli import Ran, run_evtool
 
 from evtool.catalog.bundled import bundled_settings
 from evtool.demo import DemoOptions
 
-EVTOOL = Path(sys.executable).parent / "evtool"
 
-
-def _demo(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, object]]:
+def _demo(tmp_path: Path, *args: str) -> tuple[Ran, dict[str, object]]:
     run_dir = tmp_path / "run"
-    done = subprocess.run(
-        [str(EVTOOL), "demo", "--quiet", "--run-dir", str(run_dir), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-        check=False,
-    )
-    report = subprocess.run(
-        [str(EVTOOL), "latency-report", str(run_dir), "--format", "json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-        check=False,
-    )
+    done = run_evtool("demo", "--quiet", "--run-dir", run_dir, *args, cwd=tmp_path)
+    report = run_evtool("latency-report", run_dir, "--format", "json", cwd=tmp_path, timeout_s=60)
     assert report.stdout, report.stderr
     return done, json.loads(report.stdout)
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import fastavro
 import pytest
+from tests.support.cli import installed_evtool
 
 from evtool.catalog import load_catalog
 from evtool.catalog.bundled import bundled_schema_dir
@@ -94,7 +94,7 @@ def test_failed_run_leaves_an_existing_output_file_alone(tmp_path: Path) -> None
 
 @pytest.mark.e2e
 def test_installed_command_streams_to_a_closed_pipe_without_error() -> None:
-    script = Path(sys.executable).parent / "evtool"
+    script = installed_evtool()
     done = subprocess.run(
         f"'{script}' generate -n 100000 | head -n 2", shell=True, capture_output=True, text=True, check=False
     )

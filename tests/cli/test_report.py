@@ -3,45 +3,23 @@
 from __future__ import annotations
 
 import json
-import socket
-import sys
 import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-import typer
-from typer.testing import CliRunner
-
-from evtool.cli.report import register
-from evtool.errors import EvtoolError
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "results"))
-from runfixtures import Ev, write_run
+from tests.results.runfixtures import Ev, write_run
+from tests.support.cli import invoke
+from tests.support.http_servers import free_port
 
 from evtool.results.runlog import Status, read_run
 
 
-def _app() -> typer.Typer:
-    app = typer.Typer(pretty_exceptions_enable=False)
-
-    @app.callback()
-    def _root() -> None:
-        """evtool."""
-
-    register(app)
-    return app
-
-
 def run(argv: list[str]) -> tuple[int, str]:
-    """(exit code, output) as `evtool.cli.app.run` gives them: EvtoolError -> its exit code and message."""
-    result = CliRunner().invoke(_app(), argv, prog_name="evtool")
-    if isinstance(result.exception, EvtoolError):
-        return int(result.exception.exit_code), str(result.exception)
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.output
+    """(exit code, output) of `evtool ARGV` in this process (tests/support/cli.py `invoke`)."""
+    outcome = invoke(argv)
+    return outcome.code, outcome.all_output
 
 
 @pytest.fixture
@@ -116,14 +94,8 @@ def test_torn_log_of_a_run_that_ended_cleanly_is_incomplete(good: Path) -> None:
     assert any("36 bytes after the last whole record" in reason for reason in doc["incomplete"])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_collect_writes_a_results_only_run(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     run_dir = tmp_path / "collected"
     outcome: list[int] = []
     thread = threading.Thread(target=lambda: outcome.append(run(

@@ -10,6 +10,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
+from tests.support.cli import installed_evtool
 
 from evtool.catalog.bundled import bundled_schema_dir
 from evtool.cli.app import run
@@ -247,9 +248,7 @@ def test_schema_diff_exits_1_on_a_backward_incompatible_change(
 
 @pytest.mark.e2e
 def test_installed_command_runs_end_to_end(repo: Path) -> None:
-    beside_python = Path(sys.executable).parent / "evtool"
-    executable = str(beside_python) if beside_python.exists() else shutil.which("evtool")
-    assert executable, "the evtool console script is not installed"
+    executable = installed_evtool()
     done = subprocess.run([executable, "schema", "check"], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     version = subprocess.run([executable, "--version"], capture_output=True, text=True, check=True)

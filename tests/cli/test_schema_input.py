@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.evtool_cli import Outcome, invoke, run_installed
+from tests.support.cli import Outcome, invoke, run_evtool
 
 from evtool.catalog.bundled import bundled_schema_dir
 from evtool.catalog.source import MAX_DEPTH
@@ -196,8 +196,8 @@ def test_unreadable_subject_directory_is_named(tmp_path: Path) -> None:
     shutil.copytree(bundled_schema_dir(), schemas)
     (schemas / INVENTORY).chmod(0)
     try:
-        done = run_installed(
-            ["schema", "check", "--schemas", "schemas"], cwd=tmp_path, honour_file_modes=True
+        done = run_evtool(
+            "schema", "check", "--schemas", "schemas", cwd=tmp_path, honour_file_modes=True
         )
     finally:
         (schemas / INVENTORY).chmod(0o755)
@@ -212,7 +212,7 @@ def test_unreadable_file_given_to_schema_diff_is_named(tmp_path: Path) -> None:
     (tmp_path / "old.json").write_text("{}")
     (tmp_path / "new.json").write_text("{}")
     (tmp_path / "new.json").chmod(0)
-    done = run_installed(["schema", "diff", "old.json", "new.json"], cwd=tmp_path, honour_file_modes=True)
+    done = run_evtool("schema", "diff", "old.json", "new.json", cwd=tmp_path, honour_file_modes=True)
     assert done.returncode == 2, done
     assert "'new.json' is not readable" in done.stderr  # Typer's own check of the argument
     assert "Traceback" not in done.stderr
@@ -272,7 +272,7 @@ def test_fifo_given_to_schema_diff_is_refused_without_hanging(tmp_path: Path) ->
     os.mkfifo(fifo)
     new = tmp_path / "new.json"
     new.write_text('{"type": "object"}')
-    done = run_installed(["schema", "diff", str(fifo), str(new)], timeout=30)
+    done = run_evtool("schema", "diff", str(fifo), str(new), timeout_s=30)
     assert done.returncode == 2, done
     assert "old.json: not a regular file (a FIFO)" in done.stderr
     assert "Traceback" not in done.stderr
@@ -283,7 +283,7 @@ def test_fifo_inside_the_schema_directory_is_refused_without_hanging(tmp_path: P
     shutil.copytree(bundled_schema_dir(), tmp_path / "schemas")
     os.mkfifo(tmp_path / "schemas" / ORDER / "4.avsc")
     os.mkfifo(tmp_path / "schemas" / ORDER / "notes")  # not named like a schema: never opened
-    done = run_installed(["schema", "check", "--schemas", "schemas"], cwd=tmp_path, timeout=30)
+    done = run_evtool("schema", "check", "--schemas", "schemas", cwd=tmp_path, timeout_s=30)
     assert done.returncode == 2, done
     assert f"error: schemas/{ORDER}/4.avsc: not a regular file (a FIFO)" in done.stderr
     assert "Traceback" not in done.stderr
@@ -297,8 +297,8 @@ _MEMORY_CAP = 1024 * 1024 * 1024
 def test_dev_zero_behind_a_schema_name_is_refused(tmp_path: Path) -> None:
     (tmp_path / "new.json").symlink_to("/dev/zero")
     (tmp_path / "old.json").write_text("{}")
-    done = run_installed(
-        ["schema", "diff", "old.json", "new.json"], cwd=tmp_path, timeout=30, memory_limit=_MEMORY_CAP
+    done = run_evtool(
+        "schema", "diff", "old.json", "new.json", cwd=tmp_path, timeout_s=30, memory_limit=_MEMORY_CAP
     )
     assert done.returncode == 2, done
     assert "error: new.json: not a regular file (a character device)" in done.stderr
@@ -309,8 +309,8 @@ def test_dev_zero_behind_a_schema_name_is_refused(tmp_path: Path) -> None:
 def test_dev_zero_as_a_version_is_refused(tmp_path: Path) -> None:
     shutil.copytree(bundled_schema_dir(), tmp_path / "schemas")
     (tmp_path / "schemas" / ORDER / "4.avsc").symlink_to("/dev/zero")
-    done = run_installed(
-        ["schema", "check", "--schemas", "schemas"], cwd=tmp_path, timeout=30, memory_limit=_MEMORY_CAP
+    done = run_evtool(
+        "schema", "check", "--schemas", "schemas", cwd=tmp_path, timeout_s=30, memory_limit=_MEMORY_CAP
     )
     assert done.returncode == 2, done
     assert f"error: schemas/{ORDER}/4.avsc: not a regular file (a character device)" in done.stderr

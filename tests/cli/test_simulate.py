@@ -2,97 +2,30 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import itertools
 import json
-import os
 import signal
-import socket
-import subprocess
 import sys
-import textwrap
-import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import aiohttp
 import numpy as np
 import pytest
-import typer
-from aiohttp import web
+from tests.support.cli import invoke, spawn
+from tests.support.http_servers import RecordingSink, ResultPoster, free_port, serving
 
-from evtool.cli import simulate
-from evtool.errors import EvtoolError
 from evtool.results.runlog import Reason, Status, read_run
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.url = ""
-        self.requests: list[tuple[int, dict[str, str], bytes]] = []
-
-
-@contextlib.contextmanager
-def _serving(handle: Callable[[web.Request], Awaitable[web.Response]]) -> Iterator[str]:
-    """A real aiohttp server on 127.0.0.1 in a thread of its own; yields its /events URL."""
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    urls: list[str] = []
-
-    async def start() -> web.AppRunner:
-        app = web.Application()
-        app.router.add_post("/{tail:.*}", handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        urls.append(f"http://127.0.0.1:{runner.addresses[0][1]}/events")
-        return runner
-
-    def serve() -> None:
-        runner = loop.run_until_complete(start())
-        ready.set()
-        loop.run_forever()
-        loop.run_until_complete(runner.cleanup())
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    assert ready.wait(5)
-    yield urls[0]
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(5)
-
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    result = Sink()
-
-    async def handle(request: web.Request) -> web.Response:
-        result.requests.append((time.time_ns(), dict(request.headers), await request.read()))
-        return web.Response(status=202)
-
-    with _serving(handle) as url:
-        result.url = url
-        yield result
-
-
 def cli(argv: list[str]) -> int:
-    """Run the commands as `evtool` would: EvtoolError → exit 2 with one line, typer.Exit → its code."""
-    app = typer.Typer()
-    simulate.register(app)
-
-    @app.callback()
-    def _root() -> None:
-        """evtool."""
-
-    try:
-        code = app(args=argv, prog_name="evtool", standalone_mode=False)
-    except EvtoolError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return 2
-    return int(code or 0)
+    """Run the commands as `evtool` does (tests/support/cli.py `invoke`); their output is written
+    here, for capsys."""
+    outcome = invoke(argv)
+    sys.stdout.write(outcome.stdout)
+    sys.stderr.write(outcome.stderr)
+    return outcome.code
 
 
 def _log(path: Path, count: int, gap_ms: int) -> Path:
@@ -137,8 +70,11 @@ def test_bad_input_is_one_line_and_exit_2(
     )
     err = capsys.readouterr().err
     assert code == 2
-    assert message in err
-    assert len(err.strip().splitlines()) == 1
+    lines = err.strip().splitlines()
+    assert message in lines[0]
+    assert lines[0].startswith("error: ")
+    assert len(lines) <= 2  # the error, and at most its hint (the whole app prints them)
+    assert all(line.startswith("  hint: ") for line in lines[1:])
     assert not (tmp_path / "r").exists()
 
 
@@ -161,7 +97,7 @@ def test_unreachable_target_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 def test_simulate_sends_generated_events(
-    sink: Sink, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    sink: RecordingSink, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run_dir = tmp_path / "run"
     code = cli(
@@ -186,10 +122,10 @@ def test_simulate_sends_generated_events(
     assert code == 0
     assert "scheduled 50 = ok 50 + failed 0 + dropped 0 + aborted 0" in out
     assert f"run: {run_dir}" in out
-    assert len(sink.requests) == 50
-    assert {h["ce-type"] for _, h, _ in sink.requests} == {"commerce.order.placed"}
+    assert len(sink.arrivals) == 50
+    assert {h["ce-type"] for _, h, _ in sink.arrivals} == {"commerce.order.placed"}
     # generated events carry their intended send time, not the generator's simulated clock
-    stamped = sorted(dt.datetime.fromisoformat(h["ce-time"]).timestamp() for _, h, _ in sink.requests)
+    stamped = sorted(dt.datetime.fromisoformat(h["ce-time"]).timestamp() for _, h, _ in sink.arrivals)
     assert abs(stamped[0] - time.time()) < 30
     assert stamped[-1] - stamped[0] == pytest.approx(0.49, abs=0.01)
     log = read_run(run_dir)
@@ -199,7 +135,7 @@ def test_simulate_sends_generated_events(
 
 
 def test_secrets_are_sent_but_never_written(
-    sink: Sink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    sink: RecordingSink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("EVTOOL_TEST_API_TOKEN", "tok-from-env-123")
     run_dir = tmp_path / "run"
@@ -222,7 +158,7 @@ def test_secrets_are_sent_but_never_written(
     )
     output = capsys.readouterr()
     assert code == 0
-    headers = sink.requests[0][1]
+    headers = sink.arrivals[0][1]
     assert headers["Authorization"] == "tok-from-env-123"
     assert headers["X-Api-Key"] == "literal-key-456"
     for path in run_dir.iterdir():
@@ -235,7 +171,7 @@ def test_secrets_are_sent_but_never_written(
     assert "X-Tenant: ***" in meta["options"]["headers"]  # a literal value may be a secret: never stored
 
 
-def test_replay_speed_compresses_gaps(sink: Sink, tmp_path: Path) -> None:
+def test_replay_speed_compresses_gaps(sink: RecordingSink, tmp_path: Path) -> None:
     log = _log(tmp_path / "rec.jsonl", 11, 100)  # 1 s of recorded time
     started = time.monotonic()
     code = cli(
@@ -249,7 +185,7 @@ def test_replay_speed_compresses_gaps(sink: Sink, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_replay_batch_as_fast_as_possible_sends_the_recorded_lines(
-    sink: Sink, tmp_path: Path, workers: str
+    sink: RecordingSink, tmp_path: Path, workers: str
 ) -> None:
     from evtool.events.codecs import write_jsonl
     from evtool.load.source import GeneratedEvents
@@ -278,7 +214,7 @@ def test_replay_batch_as_fast_as_possible_sends_the_recorded_lines(
         ]
     )
     assert code == 0
-    bodies = [body for _, _, body in sink.requests]
+    bodies = [body for _, _, body in sink.arrivals]
     assert all(len(json.loads(body)) <= 250 for body in bodies)
     # each body is `[` + recorded lines joined by `,` + `]`: the lines come back out exactly
     sent = [line for body in bodies for line in _lines_of(body, set(lines))]
@@ -318,49 +254,11 @@ def test_stages_via_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "scheduled 150 = ok 150" in capsys.readouterr().out
 
 
-def test_ctrl_c_leaves_a_readable_log_and_exits_130(sink: Sink, tmp_path: Path) -> None:
+def test_ctrl_c_leaves_a_readable_log_and_exits_130(sink: RecordingSink, tmp_path: Path) -> None:
     log = _log(tmp_path / "rec.jsonl", 5000, 1)
     run_dir = tmp_path / "run"
-    script = tmp_path / "evtool_cli.py"
-    script.write_text(
-        textwrap.dedent(
-            """
-        import sys, typer
-        from evtool.cli import simulate
-        from evtool.errors import EvtoolError
-        app = typer.Typer()
-        simulate.register(app)
-        @app.callback()
-        def _root() -> None:
-            "evtool."
-        try:
-            code = app(args=sys.argv[1:], prog_name="evtool", standalone_mode=False)
-        except EvtoolError as exc:
-            print("error:", exc.message, file=sys.stderr)
-            sys.exit(2)
-        sys.exit(int(code or 0))
-        """
-        )
-    )
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(script),
-            "replay",
-            str(log),
-            "-t",
-            sink.url,
-            "--rate",
-            "200/s",
-            "--run-dir",
-            str(run_dir),
-            "--grace",
-            "1s",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    process = spawn(["replay", str(log), "-t", sink.url, "--rate", "200/s", "--run-dir", str(run_dir),
+                     "--grace", "1s"])
     deadline = time.monotonic() + 20
     while not (run_dir / "meta.json").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -368,7 +266,7 @@ def test_ctrl_c_leaves_a_readable_log_and_exits_130(sink: Sink, tmp_path: Path) 
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=20)
     assert process.returncode == 130, err
-    assert b"interrupted: scheduled" in out
+    assert "interrupted: scheduled" in out
     run = read_run(run_dir)
     assert run.meta.interrupted
     assert run.meta.ended_at is not None
@@ -379,7 +277,7 @@ def test_ctrl_c_leaves_a_readable_log_and_exits_130(sink: Sink, tmp_path: Path) 
     assert statuses <= {Status.OK, Status.FAILED, Status.DROPPED}
     cancelled = events[events["status"] != Status.OK]
     assert set(cancelled["reason"].tolist()) <= {Reason.CANCELLED}
-    assert len(sink.requests) == int((events["status"] == Status.OK).sum())
+    assert len(sink.arrivals) == int((events["status"] == Status.OK).sum())
 
 
 def test_collector_option_without_port_is_rejected(
@@ -404,37 +302,15 @@ def test_collector_option_without_port_is_rejected(
     assert "HOST:PORT" in capsys.readouterr().err
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
-def consumer() -> Iterator[tuple[Sink, int]]:
+def consumer() -> Iterator[tuple[ResultPoster, int]]:
     """A system under test: accepts events, then POSTs a result naming each to the collector port."""
-    result = Sink()
-    collector_port = _free_port()
-    pending: set[asyncio.Task[None]] = set()
-
-    async def report(event_id: str) -> None:
-        await asyncio.sleep(0.05)
-        async with aiohttp.ClientSession() as session:
-            await session.post(f"http://127.0.0.1:{collector_port}/results", json={"correlationid": event_id})
-
-    async def handle(request: web.Request) -> web.Response:
-        result.requests.append((time.time_ns(), dict(request.headers), await request.read()))
-        task = asyncio.ensure_future(report(request.headers["ce-id"]))
-        pending.add(task)
-        task.add_done_callback(pending.discard)
-        return web.Response(status=202)
-
-    with _serving(handle) as url:
-        result.url = url
-        yield result, collector_port
+    collector_port = free_port()
+    with serving(ResultPoster(f"http://127.0.0.1:{collector_port}/results", delay_s=0.05)) as poster:
+        yield poster, collector_port
 
 
-def test_collect_records_downstream_results(consumer: tuple[Sink, int], tmp_path: Path) -> None:
+def test_collect_records_downstream_results(consumer: tuple[ResultPoster, int], tmp_path: Path) -> None:
     sink, port = consumer
     run_dir = tmp_path / "run"
     code = cli(

@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from tests.support.faulty_http import faulty_server
+from tests.support.cli import run_evtool
+from tests.support.http_servers import faulty_server
 
-EVTOOL = Path(sys.executable).parent / "evtool"
 SECRETS = {
     "query": "sEcReT-query-1",
     "other_query": "sEcReT-tenant-2",
@@ -26,17 +23,6 @@ SECRETS = {
     "attached": "sEcReT-attached-6",
     "env": "sEcReT-env-7",
 }
-
-
-def _evtool(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(EVTOOL), *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def _leaks(text: str | bytes) -> list[str]:
@@ -62,15 +48,15 @@ def test_secrets_reach_the_server_and_nothing_else(tmp_path: Path) -> None:
             "-H", "X-Api-Token: env:EVTOOL_TEST_SECRET",
         ]  # fmt: skip
         env = {"EVTOOL_TEST_SECRET": SECRETS["env"]}
-        sim = _evtool(
+        sim = run_evtool(
             "simulate", "-t", url, *headers, "--rate", "100/s", "-n", "20", "--run-dir", tmp_path / "sim",
             env=env,
         )  # fmt: skip
         assert sim.returncode == 0, sim.stderr
         events = tmp_path / "events.jsonl"
-        generated = _evtool("generate", "-n", "5", "-o", events)
+        generated = run_evtool("generate", "-n", "5", "-o", events)
         assert generated.returncode == 0, generated.stderr
-        rep = _evtool(
+        rep = run_evtool(
             "replay", events, "--target", url, *headers, "--speed", "1000", "--run-dir", tmp_path / "rep",
             env=env,
         )  # fmt: skip
@@ -86,12 +72,12 @@ def test_secrets_reach_the_server_and_nothing_else(tmp_path: Path) -> None:
         assert "api_key=***" in meta["target"]
         for fmt in ("text", "json", "markdown", "html"):
             out = tmp_path / f"report-{run}.{fmt}"
-            report = _evtool("latency-report", tmp_path / run, "--format", fmt, "-o", out)
+            report = run_evtool("latency-report", tmp_path / run, "--format", fmt, "-o", out)
             assert report.returncode in (0, 1), report.stderr
             outputs += [report.stdout, report.stderr]
             assert out.stat().st_size > 0
             assert _leaks(out.read_bytes()) == [], (fmt, out.read_text()[:2000])
-            shown = _evtool("latency-report", tmp_path / run, "--format", fmt)
+            shown = run_evtool("latency-report", tmp_path / run, "--format", fmt)
             outputs += [shown.stdout, shown.stderr]
     files = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "events.jsonl"]
     assert len(files) >= 8
@@ -121,7 +107,7 @@ def test_header_values_http_cannot_carry_are_refused_before_sending(
     tmp_path: Path, client: str, header: str, env: dict[str, str], shown: str
 ) -> None:
     with faulty_server() as server:
-        done = _evtool(
+        done = run_evtool(
             "simulate", "-t", server.url, "-H", header, "--client", client, "--rate", "100/s", "-n", "5",
             "--run-dir", tmp_path / "run", env=env,
         )  # fmt: skip
@@ -140,7 +126,7 @@ def test_header_values_http_cannot_carry_are_refused_before_sending(
 @pytest.mark.parametrize("client", ["auto", "aiohttp"])
 @pytest.mark.parametrize("port", ["99999", "abc", "0", "-1"])
 def test_target_port_that_cannot_be_is_refused_before_sending(tmp_path: Path, client: str, port: str) -> None:
-    done = _evtool(
+    done = run_evtool(
         "simulate", "-t", f"http://127.0.0.1:{port}/events?api_key={SECRETS['query']}", "--client", client,
         "--rate", "10/s", "-n", "1", "--run-dir", tmp_path / "run",
     )  # fmt: skip

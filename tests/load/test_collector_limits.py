@@ -296,7 +296,7 @@ def test_a_202_is_on_disk_within_the_flush_bound_even_after_kill_9(tmp_path: Pat
 
 def test_a_full_disk_is_503_and_one_counted_problem(tmp_path: Path) -> None:
     """ENOSPC on the results log: posts after it get 503 (not 202 and lost), counted once per kind."""
-    from tests.support.tmpfs_mounts import tiny_tmpfs
+    from tests.support.filesystems import tiny_tmpfs
 
     async def main() -> tuple[list[int], Collector]:
         async with Collector("127.0.0.1", 0, tmp_path / "full" / "run") as collector:

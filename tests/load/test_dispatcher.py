@@ -1,4 +1,4 @@
-"""The open-model dispatcher against a real HTTP server on 127.0.0.1 (see conftest.Sink)."""
+"""The open-model dispatcher against a real HTTP server on 127.0.0.1 (the `sink` fixture)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Both HTTP clients against servers that misbehave (tests/support/faulty_http.py), through a real run.
+"""Both HTTP clients against servers that misbehave (tests/support/http_servers.py), through a real run.
 
 What is checked against the server's own count: nothing that reached it goes unrecorded,
 nothing is recorded failed that a fresh connection would have carried, and a request is sent
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.faulty_http import Fault, Request, faulty_server, silent_listener
+from tests.support.http_servers import Fault, Request, faulty_server, silent_listener
 
 from evtool.events.envelope import CloudEvent
 from evtool.load.dispatcher import DispatchOptions

@@ -219,7 +219,7 @@ def test_raw_batches_index_as_events(tmp_path: Path) -> None:
     assert bytes(RawBatch(shuffled, 0, 2).bracketed()) == b"[" + lines[4] + b"," + lines[0] + b"]"
 
 
-# -- dispatch end to end (a real HTTP server on 127.0.0.1, see conftest.Sink) --------------------
+# -- dispatch end to end (a real HTTP server on 127.0.0.1, see tests/conftest.py) ---------------
 
 
 def _replay(tmp_path: Path, url: str, log: Path, *, mode: str = "batch", size: int = 100,

@@ -18,7 +18,8 @@ from pathlib import Path
 import aiohttp
 import numpy as np
 import pytest
-from tests.support.result_poster import ResultPoster, free_port, other_run_id, serving
+from tests.support.cli import installed_evtool
+from tests.support.http_servers import ResultPoster, free_port, other_run_id, serving
 
 from evtool.cli.app import run as evtool
 from evtool.load.collector import Collector, CorrelateBy
@@ -173,7 +174,7 @@ def test_ctrl_c_during_the_wait_is_an_interrupt(tmp_path: Path) -> None:
     poster = ResultPoster(f"http://127.0.0.1:{port}/results", post_results=False)
     with serving(poster):
         process = subprocess.Popen(
-            ["evtool", "simulate", "-t", poster.url, "--rate", "20/s", "--count", "5",
+            [installed_evtool(), "simulate", "-t", poster.url, "--rate", "20/s", "--count", "5",
              "--collect", f"127.0.0.1:{port}", "--result-timeout", "60s", "--run-dir", str(run_dir), "-q"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "COLUMNS": "120"})
         deadline = time.monotonic() + 30

@@ -1,42 +1,31 @@
 """A run under faults, end to end: the installed `evtool` in a real subprocess against real servers
-on 127.0.0.1 (tests/support/counting_sink.py keeps its own count), killed, signalled, starved of
-disk, fed a torn log. What each test holds the run to is in its name.
+on 127.0.0.1 (tests/support/http_servers.py: `counting_sink` keeps its own count), killed, signalled,
+starved of disk, fed a torn log. What each test holds the run to is in its name.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.support.counting_sink import counting_sink, free_port, settle
-from tests.support.evtool_process import file_size_limit, kill9_gap, spawn, wait_for
+from tests.support.cli import finish, kill9_gap, spawn, wait_for
+from tests.support.filesystems import file_size_limit, read_only_filesystem, tiny_tmpfs
+from tests.support.http_servers import counting_sink, free_port, settle
 
 from evtool.results.runlog import EventLogWriter, Reason, ResultLogWriter, RunMeta, Status, open_run, read_run
 
 pytestmark = pytest.mark.e2e
 
 
-def _finish(process: subprocess.Popen[str], timeout_s: float = 60) -> tuple[int, str, str]:
-    try:
-        out, err = process.communicate(timeout=timeout_s)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    return process.returncode, out, err
-
-
 def _evtool(args: list[str], timeout_s: float = 60) -> tuple[int, str, str]:
-    return _finish(spawn(args), timeout_s)
+    return finish(spawn(args), timeout_s)
 
 
 def _one_clear_line(rc: int, out: str, err: str, *needles: str) -> None:
@@ -105,7 +94,7 @@ def test_full_disk_stops_at_the_first_write_error_with_one_line(tmp_path: Path, 
         process = spawn(["simulate", "-t", sink.url, "--rate", "2000/s", "--duration", "20s",
                          "--run-dir", str(run_dir), "-q", "--workers", str(workers)],
                         preexec_fn=file_size_limit(64 * 1024))
-        rc, out, err = _finish(process)
+        rc, out, err = finish(process)
         elapsed = time.monotonic() - started
         received, _ = settle(sink, quiet_s=0.3)
     _one_clear_line(rc, out, err, "run log", str(run_dir), "File too large")
@@ -125,25 +114,19 @@ def test_a_full_64_kib_tmpfs_stops_the_run_with_one_line(tmp_path: Path) -> None
     """The real thing (ENOSPC) where this may mount a tmpfs (root); elsewhere the file size limit
     above stands in (EFBIG), so the test runs everywhere."""
     disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)],
-                             capture_output=True, check=False).returncode == 0
     run_dir = disk / "run"
-    try:
+    with tiny_tmpfs(disk, "64k", required=False) as mounted:
         with counting_sink() as sink:
             process = spawn(["simulate", "-t", sink.url, "--rate", "2000/s", "--duration", "20s",
                              "--run-dir", str(run_dir), "-q"],
                             preexec_fn=None if mounted else file_size_limit(64 * 1024))
-            rc, out, err = _finish(process)
+            rc, out, err = finish(process)
             received, _ = settle(sink, quiet_s=0.3)
         _one_clear_line(rc, out, err, "run log", str(run_dir),
                         "No space left on device" if mounted else "File too large")
         files = open_run(run_dir)
         assert 0 < files.event_count < received < files.event_count + 400
         assert files.meta.ended_at is None  # and meta.incomplete, when there was room to say it
-    finally:
-        if mounted:
-            subprocess.run(["umount", str(disk)], check=False)
 
 
 # -- replay input --------------------------------------------------------------------------------------
@@ -227,7 +210,7 @@ def test_a_signal_during_the_wait_for_late_results_is_an_interrupt(tmp_path: Pat
         time.sleep(max(0.0, origin_ns / 1e9 + 2.5 - time.time()))  # the dispatch ended at 1 s
         assert process.poll() is None
         process.send_signal(sig)
-        rc, out, err = _finish(process, timeout_s=20)
+        rc, out, err = finish(process, timeout_s=20)
     assert rc == 130, (rc, out, err)
     assert out.startswith("interrupted: scheduled 100 = ok 100"), out
     assert "Traceback" not in err
@@ -259,7 +242,7 @@ def test_a_signal_in_the_first_second_is_exit_130_with_its_message(
     else:
         wait_for(run_dir / "meta.json", process)
     process.send_signal(sig)
-    rc, out, err = _finish(process, timeout_s=30)
+    rc, out, err = finish(process, timeout_s=30)
     assert rc == 130, (rc, out[-500:], err[-2000:])
     assert "Traceback" not in err
     assert "interrupted" in err  # `--target -`: the summary goes to stderr, stdout holds the events
@@ -277,7 +260,7 @@ def test_a_rate_beyond_reach_ends_at_its_duration_with_every_event_counted(tmp_p
     with counting_sink() as sink:
         process = spawn(["simulate", "-t", sink.url, "--rate", "1000000/s", "--duration", "1s",
                          "--grace", "1s", "--run-dir", str(run_dir), "-q"])
-        rc, out, err = _finish(process, timeout_s=60)
+        rc, out, err = finish(process, timeout_s=60)
         received, _ = settle(sink, quiet_s=0.2)
     assert rc == 0, err
     meta = RunMeta.read(run_dir)
@@ -330,25 +313,8 @@ def test_a_run_dir_under_a_regular_file_is_one_line(tmp_path: Path) -> None:
     _one_clear_line(rc, out, err, f"--run-dir {plain / 'run'}")
 
 
-@contextlib.contextmanager
-def _read_only_dir(tmp_path: Path) -> Iterator[Path]:
-    """An existing directory on a read-only filesystem: a read-only tmpfs when this may mount (root),
-    else procfs's /proc/self/fdinfo (no file can be created there by anyone)."""
-    mount = tmp_path / "ro"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(mount)],
-                          capture_output=True, check=False)
-    if done.returncode != 0:
-        yield Path("/proc/self/fdinfo")
-        return
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=False)
-
-
 def test_an_existing_run_dir_on_a_read_only_filesystem_is_one_line(tmp_path: Path) -> None:
-    with _read_only_dir(tmp_path) as read_only:
+    with read_only_filesystem(tmp_path / "ro") as read_only:
         rc, out, err = _evtool(["simulate", "-t", "-", "--rate", "10/s", "-n", "3",
                                 "--run-dir", str(read_only)])
     _one_clear_line(rc, out, err, f"--run-dir {read_only}", "cannot write")

@@ -22,12 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.support.cli import installed_evtool
+from tests.support.http_servers import free_port
 
 
 @dataclass
@@ -74,7 +70,7 @@ def collector_process(run_dir: Path, *, nofile: int | None = None, argv: list[st
     """`evtool collect` (or `argv`, which must listen on the port given as {port}) until the block ends."""
     port = free_port()
     command = [a.replace("{port}", str(port)) for a in argv] if argv else [
-        "evtool", "collect", "--listen", f"127.0.0.1:{port}", "--run-dir", str(run_dir)]
+        installed_evtool(), "collect", "--listen", f"127.0.0.1:{port}", "--run-dir", str(run_dir)]
     if nofile is not None:  # util-linux prlimit: the limit holds from the first instruction
         command = ["prlimit", f"--nofile={nofile}:{nofile}", *command]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

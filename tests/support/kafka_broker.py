@@ -1,5 +1,8 @@
 """The real Kafka broker that tests talk to: its address from EVTOOL_KAFKA_BOOTSTRAP, topics, and kcat.
 
+(`run_evtool` and `Ran` are tests/support/cli.py's, named here too for the Kafka tests that import
+them from here.)
+
 `scripts/kafka up` starts the broker and `.ci/run` exports its address. Without the variable a
 test that needs the broker is skipped with the reason; with EVTOOL_REQUIRE_SERVICES=1 (set by
 .ci/run) it fails instead, so CI never goes green without Kafka.
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.cli import Ran, run_evtool
 
 BOOTSTRAP_VAR = "EVTOOL_KAFKA_BOOTSTRAP"
 REQUIRE_VAR = "EVTOOL_REQUIRE_SERVICES"
@@ -89,24 +93,6 @@ class Broker:
             time.sleep(0.5)
 
 
-@dataclass(frozen=True)
-class Ran:
-    code: int
-    stdout: str
-    stderr: str
-    seconds: float
-
-
-def run_evtool(*args: str | Path, timeout_s: float = 120.0, cwd: Path | None = None) -> Ran:
-    """The installed evtool in a subprocess (`python -m evtool`), with its exit code and time taken."""
-    started = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "evtool", *map(str, args)],
-        capture_output=True, text=True, timeout=timeout_s, check=False, cwd=cwd,
-    )
-    return Ran(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
-
-
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "kafka"
 
 
@@ -157,3 +143,7 @@ def kafka_broker() -> Broker:
     except ImportError:
         missing_service("confluent-kafka is not installed (pip install 'evtool[kafka]')")
     return Broker(address)
+
+
+__all__ = ["Broker", "OwnBroker", "Ran", "bootstrap_address", "kafka_broker", "missing_service",
+           "own_kafka_broker", "run_evtool", "services_required"]
