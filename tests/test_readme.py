@@ -35,7 +35,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.support.evtool_cli import installed_evtool
+from tests.support.cli import installed_evtool
 from tests.support.kafka_broker import Broker, bootstrap_address
 
 pytestmark = pytest.mark.e2e

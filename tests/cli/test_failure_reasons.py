@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.support.status_sink import status_sink
+from tests.support.http_servers import status_sink
 
 from evtool.errors import ExitCode
 

@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from tests.support.evtool_cli import run_installed
+from tests.support.cli import run_evtool
 
 _SEED_LINE = re.compile(r"seed (\d+) \(repeat with --seed \1\)")
 
@@ -46,7 +46,7 @@ def _types(stdout: str) -> Counter[str]:
 
 
 def test_generate_default_mix_is_the_projects_catalogue_with_its_weights(project: Path) -> None:
-    done = run_installed(["generate", "-n", "4000", "--seed", "1"], cwd=project)
+    done = run_evtool("generate", "-n", "4000", "--seed", "1", cwd=project)
     assert done.returncode == 0, done.stderr
     counts = _types(done.stdout)
     assert set(counts) == {"billing.invoice.issued", "shipping.parcel.sent"}
@@ -56,7 +56,7 @@ def test_generate_default_mix_is_the_projects_catalogue_with_its_weights(project
 
 def test_generate_default_mix_is_equal_without_weights(project: Path) -> None:
     (project / "evtool.toml").write_text('schema_dir = "schemas"\n')
-    done = run_installed(["generate", "-n", "4000", "--seed", "1"], cwd=project)
+    done = run_evtool("generate", "-n", "4000", "--seed", "1", cwd=project)
     assert done.returncode == 0, done.stderr
     counts = _types(done.stdout)
     assert 1800 < counts["billing.invoice.issued"] < 2200
@@ -65,7 +65,7 @@ def test_generate_default_mix_is_equal_without_weights(project: Path) -> None:
 
 def test_a_weight_that_is_not_a_positive_number_is_one_line_and_exit_2(project: Path) -> None:
     (project / "evtool.toml").write_text('[subjects."billing.invoice.issued"]\nweight = "lots"\n')
-    done = run_installed(["generate", "-n", "1"], cwd=project)
+    done = run_evtool("generate", "-n", "1", cwd=project)
     assert done.returncode == 2
     assert "subjects.billing.invoice.issued.weight" in done.stderr
     assert "Traceback" not in done.stderr
@@ -73,9 +73,9 @@ def test_a_weight_that_is_not_a_positive_number_is_one_line_and_exit_2(project: 
 
 def test_simulate_default_mix_is_the_projects_catalogue(project: Path) -> None:
     out = project / "sent.jsonl"
-    done = run_installed(
-        ["simulate", "--target", f"file:{out}", "--rate", "200/s", "--count", "200", "--quiet",
-         "--run-dir", str(project / "run")],
+    done = run_evtool(
+        "simulate", "--target", f"file:{out}", "--rate", "200/s", "--count", "200", "--quiet",
+        "--run-dir", str(project / "run"),
         cwd=project,
     )
     assert done.returncode == 0, done.stderr
@@ -90,15 +90,15 @@ def _seed_of(stderr: str) -> int:
 
 
 def test_generate_without_seed_differs_each_run_and_the_printed_seed_repeats_it(project: Path) -> None:
-    first = run_installed(["generate", "-n", "20"], cwd=project)
-    second = run_installed(["generate", "-n", "20"], cwd=project)
+    first = run_evtool("generate", "-n", "20", cwd=project)
+    second = run_evtool("generate", "-n", "20", cwd=project)
     assert first.returncode == second.returncode == 0
     ids_first = [json.loads(line)["id"] for line in first.stdout.splitlines()]
     ids_second = [json.loads(line)["id"] for line in second.stdout.splitlines()]
     assert set(ids_first).isdisjoint(ids_second)
     seed = _seed_of(first.stderr)
     assert seed != _seed_of(second.stderr)
-    again = run_installed(["generate", "-n", "20", "--seed", str(seed)], cwd=project)
+    again = run_evtool("generate", "-n", "20", "--seed", str(seed), cwd=project)
     assert again.returncode == 0
     assert again.stdout == first.stdout  # byte-identical
     assert _seed_of(again.stderr) == seed
@@ -108,9 +108,9 @@ def test_simulate_records_its_fresh_seed_and_repeats_with_it(project: Path) -> N
     # simulate's ids are the run's own (so results of other runs are told apart): compare the data
     def simulate(name: str, *seed: str) -> tuple[int, list[str]]:
         out = project / f"{name}.jsonl"
-        done = run_installed(
-            ["simulate", "--target", f"file:{out}", "--rate", "500/s", "--count", "50", "--quiet",
-             "--run-dir", str(project / name), *seed],
+        done = run_evtool(
+            "simulate", "--target", f"file:{out}", "--rate", "500/s", "--count", "50", "--quiet",
+            "--run-dir", str(project / name), *seed,
             cwd=project,
         )
         assert done.returncode == 0, done.stderr
@@ -137,7 +137,7 @@ def test_out_to_a_fifo_writes_into_it_and_leaves_it_a_fifo(tmp_path: Path) -> No
     received: list[bytes] = []
     reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
     reader.start()
-    done = run_installed(["generate", "-n", "5", "--seed", "3", "--out", str(fifo)], cwd=tmp_path)
+    done = run_evtool("generate", "-n", "5", "--seed", "3", "--out", str(fifo), cwd=tmp_path)
     reader.join(timeout=30)
     assert done.returncode == 0, done.stderr
     assert stat.S_ISFIFO(fifo.stat().st_mode)
@@ -146,7 +146,7 @@ def test_out_to_a_fifo_writes_into_it_and_leaves_it_a_fifo(tmp_path: Path) -> No
 
 
 def test_out_to_a_directory_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    done = run_installed(["generate", "-n", "5", "--out", str(tmp_path)], cwd=tmp_path)
+    done = run_evtool("generate", "-n", "5", "--out", str(tmp_path), cwd=tmp_path)
     assert done.returncode == 2
     assert "cannot write" in done.stderr
     assert "Traceback" not in done.stderr
