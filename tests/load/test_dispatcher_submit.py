@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from evtool.events.envelope import CloudEvent
 from evtool.load.dispatcher import Dispatcher, DispatchOptions, DispatchResult
+from evtool.load.plan import ReplayPlan
 from evtool.load.targets.base import OK_RESULT, OutEvent, SendResult, Submitter
 from evtool.load.targets.memory import MemoryTarget, SubmittingMemoryTarget
 from evtool.results.clock import RunClock
@@ -226,3 +228,59 @@ def test_a_stop_aborts_what_is_in_flight_and_what_was_not_sent(tmp_path: Path) -
     unsent = records[records["sent_ns"] == 0]
     assert ((unsent["status"] == Status.DROPPED) & (unsent["reason"] == Reason.CANCELLED)).all()
     assert len(unsent) == 1, "the event due when the stop came: aborted, never sent"
+
+
+def test_a_replayed_log_as_fast_as_possible_submits_runs_of_events_each_recorded_once(tmp_path: Path) -> None:
+    """The replay (blocks) path hands runs of events to a Submitter and writes their records when the
+    last answer comes: mixed outcomes (acked, failed, refused, late, never) must land on the right rows."""
+    log = tmp_path / "events.jsonl"
+    lines = [orjson.dumps({"specversion": "1.0", "id": f"evt-{n}", "source": "/submit",
+                           "type": "commerce.order.placed", "data": {"n": n}}) for n in range(1500)]
+    log.write_bytes(b"\n".join(lines) + b"\n")
+    plan = ReplayPlan(path=log, as_fast_as_possible=True, chunk_bytes=1 << 14)  # several blocks
+
+    async def late() -> SendResult:
+        await asyncio.sleep(0.03)
+        return OK_RESULT
+
+    def handler(events: Sequence[OutEvent]) -> Any:
+        kind = _number(events) % 5
+        if kind == 4:
+            return asyncio.get_running_loop().create_future()  # never answered
+        return (OK_RESULT, BOOM, QUEUE_FULL, None)[kind] or late()
+
+    target = SubmittingMemoryTarget(handler)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+
+    async def go() -> DispatchResult:
+        clock = RunClock()
+        writer = EventLogWriter(run_dir)
+        blocks = plan.blocks(0, 1)
+        dispatcher = Dispatcher(iter(()), target, writer, clock, start_ns=clock.now_ns(), blocks=blocks,
+                                options=DispatchOptions(max_in_flight=700, grace_s=0.3,
+                                                        as_fast_as_possible=True))
+        result = await dispatcher.run()
+        writer.close()
+        return result
+
+    result = asyncio.run(go())
+    records = _records(run_dir)
+    _adds_up(result, records)
+    kinds = {correlation_key(f"evt-{n}"): n % 5 for n in range(1500)}
+    kind = np.array([kinds[bytes(k)] for k in records["key"]])
+    assert len(records) == 1500
+    ok = records[(kind == 0) | (kind == 3)]
+    assert (ok["status"] == Status.OK).all()
+    assert (ok["ack_ns"] >= ok["sent_ns"]).all()
+    assert (ok["sent_ns"] > 0).all()
+    assert ((records[kind == 3]["ack_ns"] - records[kind == 3]["sent_ns"]) >= 25 * MS).all()
+    failed = records[kind == 1]
+    assert ((failed["status"] == Status.FAILED) & (failed["reason"] == Reason.TRANSPORT)).all()
+    assert (failed["detail"] != 0).all()
+    refused = records[kind == 2]
+    assert ((refused["status"] == Status.DROPPED) & (refused["reason"] == Reason.QUEUE_FULL)).all()
+    assert (refused["sent_ns"] == 0).all()
+    never = records[kind == 4]
+    assert ((never["status"] == Status.FAILED) & (never["reason"] == Reason.CANCELLED)).all()
+    assert (result.ok, result.failed, result.dropped, result.aborted) == (600, 300, 300, 300)

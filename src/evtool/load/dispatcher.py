@@ -316,9 +316,15 @@ class Dispatcher:
                     await self._wait_for_slot()
                 if self._stopping:
                     break
-                stop = min(start + size, count)
-                template["intended_ns"][start:stop] = clock.now_ns()
-                self._launch_rows(block, template, start, stop)
+                if self._submit is not None and size == 1:  # one request per event, a run of them at once
+                    free = self._options.max_in_flight - self.in_flight
+                    stop = min(start + min(free, SUBMIT_RUN), count)
+                    template["intended_ns"][start:stop] = clock.now_ns()
+                    self._submit_run(block, template, start, stop)
+                else:
+                    stop = min(start + size, count)
+                    template["intended_ns"][start:stop] = clock.now_ns()
+                    self._launch_rows(block, template, start, stop)
                 now = clock.now_ns()
                 if now - last_yield > YIELD_EVERY_NS:
                     await asyncio.sleep(0)
@@ -382,6 +388,57 @@ class Dispatcher:
         task = asyncio.get_running_loop().create_task(self._send_rows(batch, rows))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _submit_run(self, block: EventBlock, template: Records, start: int, stop: int) -> None:
+        """Events start..stop-1 of `block`, each its own request to a `Submitter` (there are free slots
+        for all): the records are filled and written together once every one has its outcome."""
+        rows = template[start:stop]
+        count = stop - start
+        self.scheduled += count
+        self.in_flight += count
+        sent_ns = self._rows_sent(rows)
+        run = _Run(self, rows, sent_ns)
+        for index in range(count):
+            self._hand_over(RawBatch(block, start + index, start + index + 1), partial(run.done, index))
+
+    def _finish_run(self, run: _Run) -> None:
+        rows, results = run.rows, run.results
+        first = results[0]
+        if all(result is first for result in results):  # the usual case: all acked (one shared result)
+            self._fill(rows, first, run.sent_ns, np.asarray(run.acks, dtype=np.int64))
+        else:
+            acks = np.asarray(run.acks, dtype=np.int64)
+            groups: dict[SendResult, list[int]] = {}
+            for index, result in enumerate(results):  # by value: equal failures are one group
+                groups.setdefault(result, []).append(index)
+            for result, indexes in groups.items():
+                where = np.asarray(indexes, dtype=np.intp)
+                part = rows[where]
+                self._fill(part, result, run.sent_ns, acks[where])
+                rows[where] = part
+        self._write_records(rows)
+
+    def _fill(self, rows: Records, result: SendResult, sent_ns: int, acks: npt.NDArray[np.int64]) -> None:
+        """Records of events with one outcome (ack times given), counted."""
+        count = len(rows)
+        ok = result.status is Status.OK
+        rows["sent_ns"] = 0 if result.status is Status.DROPPED else sent_ns
+        rows["ack_ns"] = acks if ok else 0
+        rows["status"] = result.status
+        rows["reason"] = result.reason
+        rows["http_status"] = result.http_status
+        rows["attempts"] = min(result.attempts, 255)
+        if result.detail:
+            rows["detail"] = self._writer.detail_index(result.detail)
+        if ok:
+            self.ok += count
+            self._ack_arrays.append(acks - rows["intended_ns"])
+        elif result.reason is Reason.CANCELLED:
+            self.aborted += count
+        elif result.status is Status.DROPPED:
+            self.dropped += count
+        else:
+            self.failed += count
 
     def _rows_sent(self, rows: Records) -> int:
         sent_ns = self._clock.now_ns()
@@ -715,6 +772,28 @@ class _Rfc3339:
         return f"{self._prefix}.{rest // 1_000_000:03d}Z"
 
 
+class _Run:
+    """Outcomes of a run of submitted events (`Dispatcher._submit_run`), until the last one comes."""
+
+    __slots__ = ("acks", "dispatcher", "left", "results", "rows", "sent_ns")
+
+    def __init__(self, dispatcher: Dispatcher, rows: Records, sent_ns: int) -> None:
+        self.dispatcher = dispatcher
+        self.rows = rows
+        self.sent_ns = sent_ns
+        self.left = len(rows)
+        self.results: list[SendResult] = [_ABORTED] * len(rows)
+        self.acks: list[int] = [0] * len(rows)
+
+    def done(self, index: int, result: SendResult) -> None:
+        self.results[index] = result
+        self.acks[index] = self.dispatcher._clock.now_ns()
+        self.left -= 1
+        if not self.left:
+            self.dispatcher._finish_run(self)
+
+
+SUBMIT_RUN = 256  # events handed to a Submitter between two looks at the clock (as fast as possible)
 _ABORTED = SendResult(Status.FAILED, Reason.CANCELLED, 0, 1)
 _TARGET_BUG = SendResult(Status.FAILED, Reason.OTHER, 0, 1)
 
