@@ -7,13 +7,18 @@ batch.size=1000000 (librdkafka's default) and lz4:
 - ProducerPerformance (org.apache.kafka.tools.ProducerPerformance from kafka-tools),
   `--throughput -1`, `--payload-file` = the same structured CloudEvents lines evtool replays;
 - evtool replay --as-fast-as-possible --mode structured (pre-serialized log: the value is the line);
-- evtool simulate, generated events in binary mode (ce_ headers), at a rate above what one process
-  can send (`--rate 1000000/s --count N`), so it sends as fast as it can.
+- evtool simulate --as-fast-as-possible --count N, generated events in binary mode (ce_ headers).
 
 Records/s for evtool = acknowledged events / (last ack - first send), from the run log (what
-ProducerPerformance reports too: records over the time until the last ack). Medians of --runs.
+ProducerPerformance reports too: records over the time until the last ack); a row whose events
+were not all acknowledged says how many were. Medians of --runs.
+
+`--fixed RATE --seconds S` instead runs `evtool simulate --rate RATE/s --duration Ss` (generated
+events, binary mode) and reports the achieved rate against the asked one and the scheduling lag
+(send time - intended time) p50/p99/max, from the run log.
 
     .venv/bin/python benchmarks/bench_kafka.py [--runs 3] [--records 100000]
+    .venv/bin/python benchmarks/bench_kafka.py --fixed 10000 --seconds 30
 """
 
 from __future__ import annotations
@@ -64,16 +69,40 @@ def evtool_rate(run_dir: Path) -> float:
 
     events = read_run(run_dir).events
     ok = events[events["status"] == Status.OK]
+    if len(ok) != len(events):
+        print(f"  note: {run_dir.name}: {len(ok)} of {len(events)} events acknowledged", file=sys.stderr)
     span = int(ok["ack_ns"].max() - events["sent_ns"][events["sent_ns"] > 0].min())
     return len(ok) / (span / 1e9)
 
 
-def evtool_run(bootstrap: str, work: Path, args: list[str]) -> float:
+def evtool_run(bootstrap: str, work: Path, args: list[str]) -> Path:
     run_dir = work / f"run-{uuid.uuid4().hex[:6]}"
     x_options = [a for k, v in SETTINGS.items() for a in ("-X", f"{k}={v}")]
     sh(sys.executable, "-m", "evtool", *args, "--target", f"kafka://{bootstrap}/{topic(bootstrap)}",
        *x_options, "--max-in-flight", "200000", "--run-dir", run_dir, "-q")
-    return evtool_rate(run_dir)
+    return run_dir
+
+
+def fixed_rate(bootstrap: str, rate: int, seconds: int) -> None:
+    import numpy as np
+
+    from evtool.results.runlog import Status, read_run
+
+    with tempfile.TemporaryDirectory(prefix="bench-kafka-") as tmp:
+        run_dir = evtool_run(bootstrap, Path(tmp), [
+            "simulate", "--rate", f"{rate}/s", "--duration", f"{seconds}s", "--seed", "1"])
+        events = read_run(run_dir).events
+        sent = events[events["sent_ns"] > 0]
+        ok = int((events["status"] == Status.OK).sum())
+        span_s = (sent["sent_ns"].max() - sent["intended_ns"].min()) / 1e9
+        achieved = len(sent) / span_s
+        lag_ms = (sent["sent_ns"] - sent["intended_ns"]) / 1e6
+        p50, p99 = np.percentile(lag_ms, [50, 99])
+        print(f"broker {bootstrap}; evtool simulate --rate {rate}/s --duration {seconds}s; "
+              f"{', '.join(f'{k}={v}' for k, v in SETTINGS.items())}")
+        print(f"  scheduled {len(events)}, sent {len(sent)}, acknowledged {ok}; "
+              f"achieved {achieved:,.1f}/s ({(achieved / rate - 1) * 100:+.2f}% of {rate}/s)")
+        print(f"  scheduling lag p50 {p50:.3f} ms, p99 {p99:.3f} ms, max {lag_ms.max():.3f} ms")
 
 
 def main() -> None:
@@ -81,8 +110,13 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--fixed", type=int, help="events/s: a fixed-rate run instead (achieved rate, lag)")
+    parser.add_argument("--seconds", type=int, default=30)
     args = parser.parse_args()
     bootstrap = sh(sys.executable, SCRIPT, "up").strip()
+    if args.fixed:
+        fixed_rate(bootstrap, args.fixed, args.seconds)
+        return
     classpath = sh(sys.executable, SCRIPT, "jars").strip()
     with tempfile.TemporaryDirectory(prefix="bench-kafka-") as tmp:
         work = Path(tmp)
@@ -92,10 +126,10 @@ def main() -> None:
         rows: dict[str, list[float]] = {"ProducerPerformance": [], "evtool replay": [], "evtool simulate": []}
         for _ in range(args.runs):  # interleaved, so a noisy neighbour hits every row alike
             rows["ProducerPerformance"].append(producer_performance(bootstrap, classpath, log, args.records))
-            rows["evtool replay"].append(evtool_run(bootstrap, work, [
-                "replay", str(log), "--as-fast-as-possible", "--mode", "structured"]))
-            rows["evtool simulate"].append(evtool_run(bootstrap, work, [
-                "simulate", "--rate", "1000000/s", "--count", str(args.records), "--seed", "1"]))
+            rows["evtool replay"].append(evtool_rate(evtool_run(bootstrap, work, [
+                "replay", str(log), "--as-fast-as-possible", "--mode", "structured"])))
+            rows["evtool simulate"].append(evtool_rate(evtool_run(bootstrap, work, [
+                "simulate", "--as-fast-as-possible", "--count", str(args.records), "--seed", "1"])))
     peer = statistics.median(rows["ProducerPerformance"])
     print(f"broker {bootstrap}; {args.records} records of {size:.0f} bytes (structured JSON); "
           f"{', '.join(f'{k}={v}' for k, v in SETTINGS.items())}; median of {args.runs}")

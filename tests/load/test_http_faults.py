@@ -36,7 +36,7 @@ def _events(shard: int = 0, workers: int = 1) -> Iterator[CloudEvent]:
 def _run(tmp_path: Path, url: str, arrival: ArrivalSpec, client: str, **target: Any) -> RunSummary:
     grace_s = target.pop("grace_s", 5.0)
     afap = target.pop("as_fast_as_possible", False)
-    cap = target.get("max_in_flight", DispatchOptions.max_in_flight)
+    cap = target.get("max_in_flight", DispatchOptions().max_in_flight)
     spec = RunSpec(
         plan=GeneratedPlan(arrival, _events, None, structured_ids=False),
         target=TargetOptions(url, client=client, **target),  # type: ignore[arg-type]

@@ -164,14 +164,28 @@ def simulate(
     result_timeout: ResultTimeoutOpt = "10s",
     kafka_property: KafkaPropertyOpt = None,
     key: KeyOpt = None,
+    as_fast_as_possible: Annotated[
+        bool,
+        typer.Option("--as-fast-as-possible",
+                     help="No schedule: --count events, bounded only by --max-in-flight (throughput)."),
+    ] = False,
 ) -> None:
     """Send generated events at a chosen rate (open model) and log every one of them."""
     from evtool.events.source import fresh_seed
-    from evtool.load.plan import GeneratedPlan
+    from evtool.load.plan import ArrivalSpec, GeneratedPlan
     from evtool.load.source import GeneratedEvents
 
     seed = fresh_seed() if seed is None else seed  # recorded in meta.json with the options
-    arrival_spec = _arrival(rate, arrival, stages, duration, count, seed)
+    if as_fast_as_possible:
+        if rate is not None or stages is not None or duration is not None:
+            raise UsageError("--as-fast-as-possible sends --count events with no schedule: "
+                             "give no --rate, --stages or --duration")
+        if count is None or count < 0:
+            raise UsageError("--as-fast-as-possible needs --count N (every run must be bounded)")
+        # the offsets are ignored (each event's intended time is when a slot is free)
+        arrival_spec = ArrivalSpec("constant", rate=1e9, count=count, seed=seed)
+    else:
+        arrival_spec = _arrival(rate, arrival, stages, duration, count, seed)
     events = GeneratedEvents(mix=mix, flow=flow, schema_versions=schema_versions, seed=seed, schemas=schemas)
     events.check()
     plan = GeneratedPlan(arrival_spec, events, correlate_by)
@@ -186,11 +200,12 @@ def simulate(
         "schema_versions": schema_versions,
         "seed": seed,
         "schemas": str(schemas) if schemas else None,
+        "as_fast_as_possible": as_fast_as_possible,
     }
     _execute(
         plan,
         options,
-        planned_duration_s=arrival_spec.planned_duration_s,
+        planned_duration_s=None if as_fast_as_possible else arrival_spec.planned_duration_s,
         target=target,
         mode=mode,
         batch_size=batch_size,
@@ -207,7 +222,7 @@ def simulate(
         collect=collect,
         correlate_by=correlate_by,
         result_timeout=result_timeout,
-        as_fast_as_possible=False,
+        as_fast_as_possible=as_fast_as_possible,
         stamp_time=True,
         kafka_property=kafka_property,
         key=key,

@@ -8,6 +8,11 @@ times, so a sender that falls behind its own schedule shows up as send lag.
 
 Every event taken from the plan gets exactly one record: OK, FAILED (with why), or DROPPED
 (with why); events cut off by the end of the run are CANCELLED (counted as aborted).
+
+A target that can take a request without being awaited (`Submitter`: Kafka's produce and
+delivery report) gets no task per request: its outcome comes back through a callback, and
+requests still pending when the grace period ends are recorded as aborted (a callback after
+that is ignored, so each event still has exactly one record).
 """
 
 from __future__ import annotations
@@ -18,14 +23,15 @@ import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from evtool.errors import LogWriteError
 from evtool.load.live import Tick, histogram
-from evtool.load.targets.base import OutEvent, RawBatch, SendResult, Target
+from evtool.load.targets.base import OutEvent, RawBatch, SendResult, Submitter, Target
 from evtool.results.clock import RunClock
 from evtool.results.runlog import EVENT_DTYPE, EventLogWriter, Reason, Status
 
@@ -102,6 +108,11 @@ class Dispatcher:
         self._error: LogWriteError | None = None
         writer.on_error(self._on_write_error)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._submit = target.submit if isinstance(target, Submitter) else None
+        # submitted requests not yet answered: token -> what `_abort_pending` records for them
+        self._pending: dict[int, Callable[[SendResult], None]] = {}
+        self._next_token = 0
+        self._all_answered: asyncio.Future[None] | None = None
         self._stopping = False
         self._interrupted = False
         self._waiter: asyncio.Future[None] | None = None
@@ -305,9 +316,15 @@ class Dispatcher:
                     await self._wait_for_slot()
                 if self._stopping:
                     break
-                stop = min(start + size, count)
-                template["intended_ns"][start:stop] = clock.now_ns()
-                self._launch_rows(block, template, start, stop)
+                if self._submit is not None and size == 1:  # one request per event, a run of them at once
+                    free = self._options.max_in_flight - self.in_flight
+                    stop = min(start + min(free, SUBMIT_RUN), count)
+                    template["intended_ns"][start:stop] = clock.now_ns()
+                    self._submit_run(block, template, start, stop)
+                else:
+                    stop = min(start + size, count)
+                    template["intended_ns"][start:stop] = clock.now_ns()
+                    self._launch_rows(block, template, start, stop)
                 now = clock.now_ns()
                 if now - last_yield > YIELD_EVERY_NS:
                     await asyncio.sleep(0)
@@ -363,18 +380,80 @@ class Dispatcher:
             self.dropped += count
             return
         self.in_flight += 1
-        task = asyncio.get_running_loop().create_task(self._send_rows(RawBatch(block, start, stop), rows))
+        batch = RawBatch(block, start, stop)
+        if self._submit is not None:
+            sent_ns = self._rows_sent(rows)
+            self._hand_over(batch, partial(self._complete_rows, rows, sent_ns))
+            return
+        task = asyncio.get_running_loop().create_task(self._send_rows(batch, rows))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _send_rows(self, batch: RawBatch, rows: Records) -> None:
+    def _submit_run(self, block: EventBlock, template: Records, start: int, stop: int) -> None:
+        """Events start..stop-1 of `block`, each its own request to a `Submitter` (there are free slots
+        for all): the records are filled and written together once every one has its outcome."""
+        rows = template[start:stop]
+        count = stop - start
+        self.scheduled += count
+        self.in_flight += count
+        sent_ns = self._rows_sent(rows)
+        run = _Run(self, rows, sent_ns)
+        for index in range(count):
+            self._hand_over(RawBatch(block, start + index, start + index + 1), partial(run.done, index))
+
+    def _finish_run(self, run: _Run) -> None:
+        rows, results = run.rows, run.results
+        first = results[0]
+        if all(result is first for result in results):  # the usual case: all acked (one shared result)
+            self._fill(rows, first, run.sent_ns, np.asarray(run.acks, dtype=np.int64))
+        else:
+            acks = np.asarray(run.acks, dtype=np.int64)
+            groups: dict[SendResult, list[int]] = {}
+            for index, result in enumerate(results):  # by value: equal failures are one group
+                groups.setdefault(result, []).append(index)
+            for result, indexes in groups.items():
+                where = np.asarray(indexes, dtype=np.intp)
+                part = rows[where]
+                self._fill(part, result, run.sent_ns, acks[where])
+                rows[where] = part
+        self._write_records(rows)
+
+    def _fill(self, rows: Records, result: SendResult, sent_ns: int, acks: npt.NDArray[np.int64]) -> None:
+        """Records of events with one outcome (ack times given), counted."""
         count = len(rows)
+        ok = result.status is Status.OK
+        rows["sent_ns"] = 0 if result.status is Status.DROPPED else sent_ns
+        rows["ack_ns"] = acks if ok else 0
+        rows["status"] = result.status
+        rows["reason"] = result.reason
+        rows["http_status"] = result.http_status
+        rows["attempts"] = min(result.attempts, 255)
+        if result.detail:
+            rows["detail"] = self._writer.detail_index(result.detail)
+        if ok:
+            self.ok += count
+            self._ack_arrays.append(acks - rows["intended_ns"])
+        elif result.reason is Reason.CANCELLED:
+            self.aborted += count
+        elif result.status is Status.DROPPED:
+            self.dropped += count
+        else:
+            self.failed += count
+
+    def _rows_sent(self, rows: Records) -> int:
         sent_ns = self._clock.now_ns()
-        self.sent += count
+        self.sent += len(rows)
         lags = sent_ns - rows["intended_ns"]
         self._lag_arrays.append(lags)
         self.lag_max_ns = max(self.lag_max_ns, int(lags.max()))
-        result = await self._request(batch)
+        return sent_ns
+
+    async def _send_rows(self, batch: RawBatch, rows: Records) -> None:
+        sent_ns = self._rows_sent(rows)
+        self._complete_rows(rows, sent_ns, await self._request(batch))
+
+    def _complete_rows(self, rows: Records, sent_ns: int, result: SendResult) -> None:
+        count = len(rows)
         ok = result.status is Status.OK
         ack_ns = self._clock.now_ns() if ok else 0
         rows["sent_ns"] = 0 if result.status is Status.DROPPED else sent_ns
@@ -406,10 +485,45 @@ class Dispatcher:
         except Exception:  # a target bug must not lose records
             return SendResult(Status.FAILED, Reason.OTHER, 0, 1)
         finally:
-            self.in_flight -= 1
-            waiter = self._waiter
-            if waiter is not None and not waiter.done() and self._waiting_for_slot:
-                waiter.set_result(None)
+            self._release()
+
+    def _release(self) -> None:
+        """A request's in-flight slot given back, waking a sender waiting for one."""
+        self.in_flight -= 1
+        waiter = self._waiter
+        if waiter is not None and not waiter.done() and self._waiting_for_slot:
+            waiter.set_result(None)
+
+    def _hand_over(self, events: Sequence[OutEvent], complete: Callable[[SendResult], None]) -> None:
+        """One request to a `Submitter`: `complete` runs once, with its outcome or (end of run) aborted."""
+        assert self._submit is not None
+        token = self._next_token
+        self._next_token = token + 1
+        pending = self._pending
+        pending[token] = complete
+
+        def on_done(result: SendResult) -> None:
+            if pending.pop(token, None) is None:
+                return  # recorded already: aborted at the end of the grace period
+            self._release()
+            complete(result)
+            if not pending and self._all_answered is not None and not self._all_answered.done():
+                self._all_answered.set_result(None)
+
+        try:
+            now = self._submit(events, on_done)
+        except Exception:  # a target bug must not lose records
+            now = _TARGET_BUG
+        if now is not None:
+            on_done(now)
+
+    def _abort_pending(self) -> None:
+        """Submitted requests still unanswered after the grace period: aborted, like cancelled tasks."""
+        pending = list(self._pending.values())
+        self._pending.clear()
+        for complete in pending:
+            self._release()
+            complete(_ABORTED)
 
     def _cancel_records(self, rows: Records, reason: Reason = Reason.CANCELLED) -> None:
         """Events taken from the plan that will not be sent: aborted or dropped, like `_cancel_unsent`."""
@@ -436,18 +550,30 @@ class Dispatcher:
             self.dropped += len(events)
             return
         self.in_flight += 1
+        if self._submit is not None:
+            sent_ns = self._events_sent(events)
+            self._hand_over(events, partial(self._complete, events, sent_ns))
+            return
         task = asyncio.get_running_loop().create_task(self._send(events))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _send(self, events: list[OutEvent]) -> None:
+    def _events_sent(self, events: list[OutEvent]) -> int:
         sent_ns = self._clock.now_ns()
         self.sent += len(events)
+        lag_max = self.lag_max_ns
         for event in events:
             lag = sent_ns - event.intended_ns
             self._lags.append(lag)
-            self.lag_max_ns = max(self.lag_max_ns, lag)
-        result = await self._request(events)
+            lag_max = max(lag_max, lag)
+        self.lag_max_ns = lag_max
+        return sent_ns
+
+    async def _send(self, events: list[OutEvent]) -> None:
+        sent_ns = self._events_sent(events)
+        self._complete(events, sent_ns, await self._request(events))
+
+    def _complete(self, events: list[OutEvent], sent_ns: int, result: SendResult) -> None:
         ack_ns = self._clock.now_ns() if result.status is Status.OK else 0
         record_sent_ns = 0 if result.status is Status.DROPPED else sent_ns  # never left this host
         for event in events:
@@ -532,17 +658,23 @@ class Dispatcher:
 
     async def _drain(self) -> None:
         """Wait up to the grace period for requests in flight, then cancel (and record) the rest."""
-        if self._tasks:
+        if self._tasks or self._pending:
             assert self._grace_cut is not None
-            cut = asyncio.ensure_future(self._grace_cut.wait())
             loop = asyncio.get_running_loop()
+            cut = asyncio.ensure_future(self._grace_cut.wait())
             deadline = loop.time() + self._options.grace_s
-            while self._tasks and not cut.done():
+            while (self._tasks or self._pending) and not cut.done():
                 left = deadline - loop.time()
                 if left <= 0:
                     break
-                await asyncio.wait([*self._tasks, cut], timeout=left, return_when="FIRST_COMPLETED")
+                waits: set[asyncio.Future[Any]] = {*self._tasks, cut}
+                if self._pending:
+                    self._all_answered = loop.create_future()
+                    waits.add(self._all_answered)
+                await asyncio.wait(waits, timeout=left, return_when="FIRST_COMPLETED")
             cut.cancel()
+            self._all_answered = None
+        self._abort_pending()
         pending = list(self._tasks)
         for task in pending:
             task.cancel()
@@ -638,6 +770,32 @@ class _Rfc3339:
             self._second = second
             self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         return f"{self._prefix}.{rest // 1_000_000:03d}Z"
+
+
+class _Run:
+    """Outcomes of a run of submitted events (`Dispatcher._submit_run`), until the last one comes."""
+
+    __slots__ = ("acks", "dispatcher", "left", "results", "rows", "sent_ns")
+
+    def __init__(self, dispatcher: Dispatcher, rows: Records, sent_ns: int) -> None:
+        self.dispatcher = dispatcher
+        self.rows = rows
+        self.sent_ns = sent_ns
+        self.left = len(rows)
+        self.results: list[SendResult] = [_ABORTED] * len(rows)
+        self.acks: list[int] = [0] * len(rows)
+
+    def done(self, index: int, result: SendResult) -> None:
+        self.results[index] = result
+        self.acks[index] = self.dispatcher._clock.now_ns()
+        self.left -= 1
+        if not self.left:
+            self.dispatcher._finish_run(self)
+
+
+SUBMIT_RUN = 256  # events handed to a Submitter between two looks at the clock (as fast as possible)
+_ABORTED = SendResult(Status.FAILED, Reason.CANCELLED, 0, 1)
+_TARGET_BUG = SendResult(Status.FAILED, Reason.OTHER, 0, 1)
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:

@@ -10,7 +10,7 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, overload
+from typing import Any, Literal, Protocol, overload, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
 
 from evtool.errors import UsageError
@@ -153,6 +153,24 @@ class Target(Protocol):
     async def send(self, events: Sequence[OutEvent]) -> SendResult: ...
 
     async def close(self) -> None: ...
+
+
+OnDone = Callable[[SendResult], None]
+
+
+@runtime_checkable
+class Submitter(Protocol):
+    """A target that takes a request without being awaited (Kafka's `produce()` + delivery report).
+
+    The dispatcher then needs no task per request: at tens of thousands of events a second the
+    task, its future and the extra loop turns cost more than the send. HTTP targets keep `send`.
+    """
+
+    def submit(self, events: Sequence[OutEvent], on_done: OnDone) -> SendResult | None:
+        """Hand one request over. An outcome decided at once (a full local queue, a refused message)
+        is returned and `on_done` is never called; otherwise None, and `on_done` is called exactly
+        once later, on the event loop's thread, when the outcome is known (the ack time is then)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

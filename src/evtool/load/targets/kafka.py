@@ -40,6 +40,7 @@ from evtool.events.envelope import CONTENT_TYPE_JSON, CONTENT_TYPE_STRUCTURED, C
 from evtool.load.plan import EventBlock
 from evtool.load.targets.base import (
     REDACTED,
+    OnDone,
     OutEvent,
     RawBatch,
     SendResult,
@@ -272,26 +273,21 @@ class _OffsetLog:
 
     def __init__(self, path: Path) -> None:
         self._file: BinaryIO = path.open("ab", buffering=0)
-        self._rows = np.zeros(4096, dtype=OFFSET_DTYPE)
-        self._used = 0
+        # tuples, made into records a buffer at a time (a numpy row assigned per field costs 4 µs)
+        self._rows: list[tuple[bytes, int, int, int, int, bytes]] = []
         self.written = 0
 
     def append(self, key: bytes, partition: int, offset: int, ts_type: int, ts_ms: int) -> None:
-        row = self._rows[self._used]
-        row["key"] = key
-        row["partition"] = partition
-        row["offset"] = offset
-        row["timestamp_type"] = ts_type
-        row["timestamp_ms"] = ts_ms
-        self._used += 1
+        rows = self._rows
+        rows.append((key, offset, ts_ms, partition, ts_type, b""))
         self.written += 1
-        if self._used == len(self._rows):
+        if len(rows) >= 4096:
             self.flush()
 
     def flush(self) -> None:
-        if self._used:
-            self._file.write(self._rows[: self._used].tobytes())
-            self._used = 0
+        if self._rows:
+            self._file.write(np.array(self._rows, dtype=OFFSET_DTYPE).tobytes())
+            self._rows = []
 
     def close(self) -> None:
         self.flush()
@@ -468,7 +464,12 @@ class KafkaTarget(AsyncTarget):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(state.wake.wait(), IDLE_POLL_S)
 
-    async def send(self, events: Sequence[OutEvent]) -> SendResult:
+    def submit(self, events: Sequence[OutEvent], on_done: OnDone) -> SendResult | None:
+        """`produce()` the one event; its delivery report (run by `poll` on this loop) calls `on_done`.
+
+        Refused at once (a full local queue: QUEUE_FULL; a message librdkafka will not take) is
+        returned instead, and `on_done` is then never called.
+        """
         producer, state = self._producer, self._state
         assert producer is not None, "open() first"
         assert state is not None
@@ -488,7 +489,6 @@ class KafkaTarget(AsyncTarget):
             else:
                 value, headers = binary_message(out.event)
             key = self._key(out.event)
-        future: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
         offsets = self._offsets
 
         def delivered(error: KafkaError | None, message: Message) -> None:
@@ -498,11 +498,9 @@ class KafkaTarget(AsyncTarget):
                     ts_type, ts_ms = message.timestamp()
                     offsets.append(correlation, message.partition() or 0, message.offset() or 0,
                                    ts_type, ts_ms)
-                result = OK_KAFKA
+                on_done(OK_KAFKA)
             else:
-                result = SendResult(Status.FAILED, _kafka_reason(error), detail=_detail(error))
-            if not future.done():
-                future.set_result(result)
+                on_done(SendResult(Status.FAILED, _kafka_reason(error), detail=_detail(error)))
 
         try:
             producer.produce(self._topic, value, key, headers=headers, on_delivery=delivered)
@@ -516,7 +514,18 @@ class KafkaTarget(AsyncTarget):
         if not state.in_flight:
             state.wake.set()
         state.in_flight += 1
-        return await future
+        return None
+
+    async def send(self, events: Sequence[OutEvent]) -> SendResult:
+        """`submit`, awaited (for callers without the dispatcher's submit path)."""
+        future: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
+
+        def done(result: SendResult) -> None:
+            if not future.done():
+                future.set_result(result)
+
+        now = self.submit(events, done)
+        return now if now is not None else await future
 
     async def close(self) -> None:
         producer, state = self._producer, self._state

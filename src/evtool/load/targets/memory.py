@@ -6,24 +6,32 @@ The handler gets each request's events and returns a `SendResult` (or an awaitab
 take time like a real target); with no handler every request is acknowledged. What was sent is
 kept in `requests`. `--target memory:NAME` finds a handler registered with `register_handler`
 in this process (a test that runs the CLI in-process); `memory:` alone acknowledges everything.
+
+`SubmittingMemoryTarget` is the same through the dispatcher's submit path (`Submitter`, as Kafka
+takes events): a DROPPED outcome is returned at once (refused locally, like a full queue), any
+other is reported through `on_done` on a later loop turn, or when the handler's awaitable ends
+(one that never ends is a request never answered).
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
 
 from evtool.errors import TargetError, UsageError
-from evtool.load.targets.base import OK_RESULT, OutEvent, SendResult, Target, TargetOptions
+from evtool.load.targets.base import OK_RESULT, OnDone, OutEvent, SendResult, Target, TargetOptions
 from evtool.load.targets.registry import AsyncTarget, TransportSpec, register
+from evtool.results.runlog import Reason, Status
 
 Handler = Callable[[Sequence[OutEvent]], SendResult | Awaitable[SendResult]]
-_HANDLERS: dict[str, Handler] = {}
+_HANDLERS: dict[str, tuple[Handler, bool]] = {}
 
 
-def register_handler(name: str, handler: Handler) -> None:
-    """Make `--target memory:NAME` answer with `handler` (in this process)."""
-    _HANDLERS[name] = handler
+def register_handler(name: str, handler: Handler, *, submit: bool = False) -> None:
+    """Make `--target memory:NAME` answer with `handler` (in this process); `submit`: through
+    the dispatcher's submit path (`SubmittingMemoryTarget`)."""
+    _HANDLERS[name] = (handler, submit)
 
 
 class MemoryTarget(AsyncTarget):
@@ -60,9 +68,48 @@ class MemoryTarget(AsyncTarget):
         self.closed = True
 
 
+class SubmittingMemoryTarget(MemoryTarget):
+    def __init__(
+        self, handler: Handler | None = None, *, name: str = "", fail_open: str | None = None
+    ) -> None:
+        super().__init__(handler, name=name, fail_open=fail_open)
+        self._waiting: set[asyncio.Future[SendResult]] = set()
+
+    def submit(self, events: Sequence[OutEvent], on_done: OnDone) -> SendResult | None:
+        self.requests.append(list(events))
+        result = OK_RESULT if self._handler is None else self._handler(events)
+        loop = asyncio.get_running_loop()
+        if not inspect.isawaitable(result):
+            if result.status is Status.DROPPED:
+                return result
+            loop.call_soon(on_done, result)
+            return None
+        later = asyncio.ensure_future(result)
+        self._waiting.add(later)
+
+        def answered(done: asyncio.Future[SendResult]) -> None:
+            self._waiting.discard(done)
+            if done.cancelled():
+                return
+            error = done.exception()
+            on_done(done.result() if error is None else SendResult(Status.FAILED, Reason.OTHER,
+                                                                   detail=f"{type(error).__name__}: {error}"))
+
+        later.add_done_callback(answered)
+        return None
+
+    async def close(self) -> None:
+        for later in list(self._waiting):  # never answered: as a broker's purge, no report
+            later.cancel()
+        self._waiting.clear()
+        await super().close()
+
+
 def _make(options: TargetOptions) -> Target:
     name = options.target.partition(":")[2].lstrip("/")
-    return MemoryTarget(_HANDLERS.get(name), name=name)
+    handler, submit = _HANDLERS.get(name, (None, False))
+    kind = SubmittingMemoryTarget if submit else MemoryTarget
+    return kind(handler, name=name)
 
 
 def _validate(options: TargetOptions) -> None:
