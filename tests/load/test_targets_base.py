@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from evtool.errors import UsageError
+from evtool.load.targets import validate_target
 from evtool.load.targets.base import Header, TargetOptions, parse_header, redact_argv, redact_url
 
 
@@ -63,7 +64,7 @@ def test_values_http_cannot_carry_are_refused(monkeypatch: pytest.MonkeyPatch, v
     monkeypatch.setenv("EVTOOL_TEST_VALUE", value)
     for header in (Header("X-T", value), Header("X-T", "env:EVTOOL_TEST_VALUE")):
         with pytest.raises(UsageError, match=rf"-H X-T: .*{why}") as info:
-            TargetOptions("http://127.0.0.1:1/e", headers=(header,)).validate()
+            validate_target(TargetOptions("http://127.0.0.1:1/e", headers=(header,)))
         assert value not in str(info.value)
     assert Header("X-T", "tab\tand é are fine").resolve() == "tab\tand é are fine"
 
@@ -71,9 +72,9 @@ def test_values_http_cannot_carry_are_refused(monkeypatch: pytest.MonkeyPatch, v
 @pytest.mark.parametrize("port", ["99999", "abc", "0", "65536", "-1"])
 def test_a_port_that_cannot_be_is_refused(port: str) -> None:
     with pytest.raises(UsageError, match=r"--target .*port must be a number from 1 to 65535"):
-        TargetOptions(f"http://127.0.0.1:{port}/e?k=S1").validate()
+        validate_target(TargetOptions(f"http://127.0.0.1:{port}/e?k=S1"))
 
 
 def test_userinfo_and_an_authorization_header_are_one_too_many() -> None:
     with pytest.raises(UsageError, match=r"user info .* -H Authorization"):
-        TargetOptions("http://u:p@127.0.0.1:1/e", headers=(Header("Authorization", "x"),)).validate()
+        validate_target(TargetOptions("http://u:p@127.0.0.1:1/e", headers=(Header("Authorization", "x"),)))

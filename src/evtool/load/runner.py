@@ -33,7 +33,7 @@ from evtool.load.dispatcher import Dispatcher, DispatchOptions, DispatchResult
 from evtool.load.live import LiveStats, Snapshot, Tick
 from evtool.load.plan import EventBlock, GeneratedRun, Plan
 from evtool.load.sources.base import CollectorSpec, ResultSource
-from evtool.load.targets import make_target
+from evtool.load.targets import make_target, validate_target
 from evtool.load.targets.base import Target, TargetOptions
 from evtool.results.clock import RunClock
 from evtool.results.failures import run_failures
@@ -131,7 +131,7 @@ def prepare_run_dir(run_dir: Path | None) -> RunDirectory:
 
 def run(spec: RunSpec, *, on_snapshot: Callable[[Snapshot], None] | None = None) -> RunSummary:
     """Run `spec` to its end (or Ctrl-C) and return the summary read back from the log."""
-    spec.target.validate()
+    validate_target(spec.target)
     if spec.workers < 1 or spec.workers > 64:
         raise UsageError(f"--workers {spec.workers}: must be between 1 and 64")
     if spec.workers == 1:

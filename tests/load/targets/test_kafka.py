@@ -19,6 +19,7 @@ from cloudevents.core.bindings import kafka as ce_kafka
 from tests.support.kafka_broker import Broker, run_evtool
 
 from evtool.errors import UsageError
+from evtool.load.targets import validate_target
 from evtool.load.targets.base import TargetOptions, redact_argv
 from evtool.load.targets.kafka import KafkaOptions, parse_url, read_offsets
 from evtool.results.runlog import Reason, RunMeta, Status, correlation_key, failure_details, read_run
@@ -233,7 +234,7 @@ def test_options_are_parsed_and_secrets_never_recorded() -> None:
     assert parse_url("kafka:///orders", "c:3") == ("c:3", "orders")
     for bad in ("kafka://a:1/", "kafka://a/orders", "kafka://a:1/has space"):
         with pytest.raises(UsageError):
-            TargetOptions(bad).validate()
+            validate_target(TargetOptions(bad))
     options = KafkaOptions.of({"bootstrap.servers": "h:1", "sasl.password": "env:PW", "linger.ms": "9"},
                               ["linger.ms=20", "sasl.oauthbearer.client.secret=plain"], None)
     shown = options.redacted()

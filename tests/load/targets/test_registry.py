@@ -16,7 +16,7 @@ from evtool.events.envelope import CloudEvent, dataschema_uri
 from evtool.load.dispatcher import DispatchOptions
 from evtool.load.plan import ArrivalSpec, GeneratedPlan
 from evtool.load.runner import RunSpec, run
-from evtool.load.targets import make_target, opened
+from evtool.load.targets import make_target, opened, validate_target
 from evtool.load.targets.base import OutEvent, SendResult, TargetOptions
 from evtool.load.targets.memory import MemoryTarget, register_handler
 from evtool.load.targets.registry import TransportSpec, register, scheme_of, transport_for
@@ -46,7 +46,7 @@ def test_the_scheme_chooses_the_transport(target: str, scheme: str) -> None:
 
 def test_an_unknown_scheme_is_one_line_naming_the_known_ones() -> None:
     with pytest.raises(UsageError) as caught:
-        TargetOptions("nats://127.0.0.1:4222/x").validate()
+        validate_target(TargetOptions("nats://127.0.0.1:4222/x"))
     assert "unknown kind of target" in caught.value.message
     hint = caught.value.hint or ""
     assert "kafka" in hint
@@ -131,4 +131,4 @@ def test_memory_handler_decides_each_outcome_and_the_log_keeps_the_transport_tex
 
 def test_unknown_memory_handler_is_bad_input() -> None:
     with pytest.raises(UsageError, match="no handler registered"):
-        TargetOptions("memory:nobody").validate()
+        validate_target(TargetOptions("memory:nobody"))

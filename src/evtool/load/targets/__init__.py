@@ -7,6 +7,6 @@ import, librdkafka more, and a file dry run needs neither).
 from __future__ import annotations
 
 from evtool.load.targets.base import Target, TargetOptions
-from evtool.load.targets.registry import make_target, opened, register
+from evtool.load.targets.registry import make_target, opened, register, validate_target
 
-__all__ = ["Target", "TargetOptions", "make_target", "opened", "register"]
+__all__ = ["Target", "TargetOptions", "make_target", "opened", "register", "validate_target"]

@@ -283,6 +283,7 @@ class TargetOptions:
     transport: Any = None
 
     def validate(self) -> None:
+        """The checks every transport shares; `registry.validate_target` adds the transport's own."""
         if self.mode not in MODES:
             raise UsageError(f"--mode {self.mode!r}: expected one of {', '.join(MODES)}")
         if self.batch_size < 1:
@@ -299,48 +300,10 @@ class TargetOptions:
             raise UsageError(f"--max-in-flight {self.max_in_flight}: must be 1 or more")
         for header in self.headers:
             header.resolve()  # fail before the run when a secret is missing
-        kind = target_kind(self.target)
-        if kind == "http":
-            parts = urlsplit(self.target)
-            shown = redact_url(self.target)
-            if not parts.hostname:
-                raise UsageError(f"--target {shown!r}: the URL has no host")
-            try:
-                port = parts.port
-            except ValueError:
-                port = -1
-            if port is not None and not 1 <= port <= 65535:
-                raise UsageError(
-                    f"--target {shown!r}: the port must be a number from 1 to 65535",
-                    hint="e.g. http://127.0.0.1:8080/events",
-                )
-            if parts.username is not None and any(h.name.lower() == "authorization" for h in self.headers):
-                raise UsageError(
-                    f"--target {shown!r}: user info in the URL and -H Authorization both set the credentials",
-                    hint="give one of them",
-                )
-        from evtool.load.targets.registry import transport_for
-
-        transport_for(self.target).validate(self)
 
     @property
     def description(self) -> str:
         return redact_url(self.target)
-
-
-def target_kind(target: str) -> str:
-    """"http", "file", "stdout", or another registered transport's scheme ("kafka", "memory")."""
-    if target == "-":
-        return "stdout"
-    if target.startswith("file:"):
-        if not target[5:]:
-            raise UsageError("--target file: needs a path, e.g. file:out.jsonl")
-        return "file"
-    if target.startswith(("http://", "https://")):
-        return "http"
-    from evtool.load.targets.registry import scheme_of
-
-    return scheme_of(target)  # UsageError naming the known schemes when none matches
 
 
 def redact_argv(argv: list[str]) -> list[str]:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from evtool.errors import TargetError
+from evtool.errors import TargetError, UsageError
 from evtool.load.targets.base import OK_RESULT, OutEvent, RawBatch, SendResult
 
 
@@ -56,4 +56,9 @@ def _make(options: TargetOptions) -> Target:
     return FileTarget(None if options.target == "-" else options.target[5:])
 
 
-register(TransportSpec(("file", "-"), _make, "file:PATH (JSONL) or - (stdout)"))
+def _validate(options: TargetOptions) -> None:
+    if options.target != "-" and not options.target[5:]:
+        raise UsageError("--target file: needs a path, e.g. file:out.jsonl")
+
+
+register(TransportSpec(("file", "-"), _make, "file:PATH (JSONL) or - (stdout)", _validate))

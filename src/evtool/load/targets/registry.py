@@ -79,6 +79,12 @@ def transport_for(target: str) -> TransportSpec:
     return spec
 
 
+def validate_target(options: TargetOptions) -> None:
+    """Every check of `options` before anything is sent: the shared ones, then its transport's."""
+    options.validate()
+    transport_for(options.target).validate(options)
+
+
 def make_target(options: TargetOptions) -> Target:
     """The target for `options.target`, from its scheme's transport."""
     return transport_for(options.target).make(options)
