@@ -418,8 +418,10 @@ class Dispatcher:
                 rows[where] = part
         self._write_records(rows)
 
-    def _fill(self, rows: Records, result: SendResult, sent_ns: int, acks: npt.NDArray[np.int64]) -> None:
-        """Records of events with one outcome (ack times given), counted."""
+    def _fill(
+        self, rows: Records, result: SendResult, sent_ns: int, acks: npt.NDArray[np.int64] | int
+    ) -> None:
+        """Records of events with one outcome (ack times given: one per event, or one for all), counted."""
         count = len(rows)
         ok = result.status is Status.OK
         rows["sent_ns"] = 0 if result.status is Status.DROPPED else sent_ns
@@ -453,27 +455,9 @@ class Dispatcher:
         self._complete_rows(rows, sent_ns, await self._request(batch))
 
     def _complete_rows(self, rows: Records, sent_ns: int, result: SendResult) -> None:
-        count = len(rows)
-        ok = result.status is Status.OK
-        ack_ns = self._clock.now_ns() if ok else 0
-        rows["sent_ns"] = 0 if result.status is Status.DROPPED else sent_ns
-        rows["ack_ns"] = ack_ns
-        rows["status"] = result.status
-        rows["reason"] = result.reason
-        rows["http_status"] = result.http_status
-        rows["attempts"] = min(result.attempts, 255)
-        if result.detail:
-            rows["detail"] = self._writer.detail_index(result.detail)
+        ack_ns = self._clock.now_ns() if result.status is Status.OK else 0
+        self._fill(rows, result, sent_ns, ack_ns)
         self._write_records(rows)
-        if ok:
-            self.ok += count
-            self._ack_arrays.append(ack_ns - rows["intended_ns"])
-        elif result.reason is Reason.CANCELLED:
-            self.aborted += count
-        elif result.status is Status.DROPPED:
-            self.dropped += count
-        else:
-            self.failed += count
 
     async def _request(self, events: Sequence[OutEvent]) -> SendResult:
         """One request, whatever happens to it: its outcome is recorded, never lost, and its
