@@ -90,14 +90,8 @@ async def _serve(
         f"{settings.service_time_s * 1000:.0f} ms a decision, capacity ≈ {settings.capacity_per_s:,.0f}/s",
         markup=False,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signum, stop.set)
     try:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=limit_s)
+        await _until_stopped(limit_s)
     finally:
         await consumer.stop()
     stats = consumer.stats
@@ -145,14 +139,8 @@ async def _serve_kafka_async(settings: KafkaConsumerSettings, limit_s: float | N
         f"capacity ≈ {settings.capacity_per_s:,.0f}/s",
         markup=False,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signum, stop.set)
     try:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=limit_s)
+        await _until_stopped(limit_s)
     finally:
         await consumer.stop()
     stats = consumer.stats
@@ -163,3 +151,14 @@ async def _serve_kafka_async(settings: KafkaConsumerSettings, limit_s: float | N
     )
     for line in consumer.problem_lines():
         console.print(line, markup=False)
+
+
+async def _until_stopped(limit_s: float | None) -> None:
+    """Until Ctrl-C / SIGTERM, or `limit_s` (`--duration`) when given."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=limit_s)
