@@ -25,6 +25,7 @@ import contextlib
 import logging
 import os
 import re
+import struct
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -269,29 +270,40 @@ def _detail(error: KafkaError) -> str:
 
 
 class _OffsetLog:
-    """`kafka-offsets-<shard>.bin`: one OFFSET_DTYPE record per acknowledged message, buffered."""
+    """`kafka-offsets-<shard>.bin`: one OFFSET_DTYPE record per acknowledged message, buffered.
+
+    Each record is packed as it comes (about 0.3 µs), so a flush is one write: building 4,096
+    records from tuples at once took 2-20 ms on the event loop, a send-lag burst every 410 ms
+    at 10,000 events/s.
+    """
 
     def __init__(self, path: Path) -> None:
         self._file: BinaryIO = path.open("ab", buffering=0)
-        # tuples, made into records a buffer at a time (a numpy row assigned per field costs 4 µs)
-        self._rows: list[tuple[bytes, int, int, int, int, bytes]] = []
+        self._buffer = bytearray(_OFFSET_RECORD.size * OFFSET_BUFFER)
+        self._used = 0
         self.written = 0
 
     def append(self, key: bytes, partition: int, offset: int, ts_type: int, ts_ms: int) -> None:
-        rows = self._rows
-        rows.append((key, offset, ts_ms, partition, ts_type, b""))
+        _OFFSET_RECORD.pack_into(self._buffer, self._used, key, offset, ts_ms, partition, ts_type)
+        self._used += _OFFSET_RECORD.size
         self.written += 1
-        if len(rows) >= 4096:
+        if self._used == len(self._buffer):
             self.flush()
 
     def flush(self) -> None:
-        if self._rows:
-            self._file.write(np.array(self._rows, dtype=OFFSET_DTYPE).tobytes())
-            self._rows = []
+        if self._used:
+            self._file.write(memoryview(self._buffer)[: self._used])
+            self._used = 0
 
     def close(self) -> None:
         self.flush()
         self._file.close()
+
+
+OFFSET_BUFFER = 4096  # records per write
+# OFFSET_DTYPE's layout: key, offset, timestamp_ms, partition, timestamp_type, 3 pad bytes
+_OFFSET_RECORD = struct.Struct("<16sqqiB3x")
+assert _OFFSET_RECORD.size == OFFSET_DTYPE.itemsize
 
 
 def read_offsets(run_dir: Path) -> np.ndarray[Any, np.dtype[np.void]]:
