@@ -13,18 +13,25 @@ Records/s for evtool = acknowledged events / (last ack - first send), from the r
 ProducerPerformance reports too: records over the time until the last ack); a row whose events
 were not all acknowledged says how many were. Medians of --runs.
 
-`--fixed RATE --seconds S` instead runs `evtool simulate --rate RATE/s --duration Ss` (generated
-events, binary mode) and reports the achieved rate against the asked one and the scheduling lag
-(send time - intended time) p50/p99/max, from the run log.
+Each row also gives the CPU time it took per record (user + system of the process, from
+getrusage): on a loaded box records/s of every row fall, the JVM's threads more than evtool's one,
+while CPU per record stays put.
 
-    .venv/bin/python benchmarks/bench_kafka.py [--runs 3] [--records 100000]
-    .venv/bin/python benchmarks/bench_kafka.py --fixed 10000 --seconds 30
+The fixed-rate figure runs `evtool simulate --rate RATE/s --duration Ss` (generated events, binary
+mode) and reports the achieved rate against the asked one and the scheduling lag (send time -
+intended time) p50/p99/max, from the run log. The result-source figure is
+benchmarks/bench_kafka_source.py (drain and live 50,000 results/s), run against the same broker.
+
+    .venv/bin/python benchmarks/bench_kafka.py [--runs 3] [--records 100000] [--fixed 10000 --seconds 30]
+    .venv/bin/python benchmarks/bench_kafka.py --only fixed --fixed 10000 --seconds 30   # one figure
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -38,9 +45,15 @@ SETTINGS = {"acks": "all", "enable.idempotence": "true", "linger.ms": "5", "batc
             "compression.type": "lz4"}
 
 
-def sh(*args: str | Path, timeout: float = 600) -> str:
+CPU: list[float] = []  # CPU seconds of the last `sh`'s process (user + system)
+
+
+def sh(*args: str | Path, timeout: float = 600, env: dict[str, str] | None = None) -> str:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=timeout,
-                          check=False)
+                          check=False, env=env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU[:] = [after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime]
     if done.returncode != 0:
         raise SystemExit(f"{args[0]} failed ({done.returncode}):\n{done.stderr[-2000:]}")
     return done.stdout
@@ -84,6 +97,7 @@ def evtool_run(bootstrap: str, work: Path, args: list[str]) -> Path:
 
 
 def fixed_rate(bootstrap: str, rate: int, seconds: int) -> None:
+    print(f"uptime: {os.getloadavg()[0]:.2f} (load average, 1 min) before the fixed-rate run")
     import numpy as np
 
     from evtool.results.runlog import Status, read_run
@@ -105,38 +119,65 @@ def fixed_rate(bootstrap: str, rate: int, seconds: int) -> None:
         print(f"  scheduling lag p50 {p50:.3f} ms, p99 {p99:.3f} ms, max {lag_ms.max():.3f} ms")
 
 
+def result_source(bootstrap: str) -> None:
+    print(f"uptime: {os.getloadavg()[0]:.2f} (load average, 1 min) before the result-source run")
+    out = sh(sys.executable, ROOT / "benchmarks" / "bench_kafka_source.py", "--bootstrap", bootstrap,
+             "--records", "300000", "--rate", "50000", "--seconds", "10")
+    print("Kafka result source (bench_kafka_source.py --records 300000 --rate 50000 --seconds 10):")
+    print("".join(f"  {line}\n" for line in out.splitlines()), end="")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--records", type=int, default=100_000)
-    parser.add_argument("--fixed", type=int, help="events/s: a fixed-rate run instead (achieved rate, lag)")
-    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--fixed", type=int, default=10_000, help="events/s of the fixed-rate run")
+    parser.add_argument("--seconds", type=int, default=30, help="length of the fixed-rate run")
+    parser.add_argument("--only", choices=["afap", "fixed", "source"], help="one figure only")
     args = parser.parse_args()
     bootstrap = sh(sys.executable, SCRIPT, "up").strip()
-    if args.fixed:
+    if args.only in (None, "afap"):
+        as_fast_as_possible(bootstrap, args.runs, args.records)
+    if args.only in (None, "fixed"):
         fixed_rate(bootstrap, args.fixed, args.seconds)
-        return
+    if args.only in (None, "source"):
+        result_source(bootstrap)
+
+
+def as_fast_as_possible(bootstrap: str, runs: int, records: int) -> None:
+    print(f"uptime: {os.getloadavg()[0]:.2f} (load average, 1 min) before the as-fast-as-possible runs")
     classpath = sh(sys.executable, SCRIPT, "jars").strip()
     with tempfile.TemporaryDirectory(prefix="bench-kafka-") as tmp:
         work = Path(tmp)
         log = work / "events.jsonl"
-        sh(sys.executable, "-m", "evtool", "generate", "--count", str(args.records), "--seed", "1", "-o", log)
-        size = log.stat().st_size / args.records
+        sh(sys.executable, "-m", "evtool", "generate", "--count", str(records), "--seed", "1", "-o", log)
+        size = log.stat().st_size / records
         rows: dict[str, list[float]] = {"ProducerPerformance": [], "evtool replay": [], "evtool simulate": []}
-        for _ in range(args.runs):  # interleaved, so a noisy neighbour hits every row alike
-            rows["ProducerPerformance"].append(producer_performance(bootstrap, classpath, log, args.records))
+        cpu: dict[str, list[float]] = {name: [] for name in rows}
+        ratios: dict[str, list[float]] = {name: [] for name in rows}
+        for _ in range(runs):  # interleaved, so a noisy neighbour hits every row alike
+            rows["ProducerPerformance"].append(producer_performance(bootstrap, classpath, log, records))
+            cpu["ProducerPerformance"].append(CPU[0] / records * 1e6)
             rows["evtool replay"].append(evtool_rate(evtool_run(bootstrap, work, [
                 "replay", str(log), "--as-fast-as-possible", "--mode", "structured"])))
+            cpu["evtool replay"].append(CPU[0] / records * 1e6)
             rows["evtool simulate"].append(evtool_rate(evtool_run(bootstrap, work, [
-                "simulate", "--as-fast-as-possible", "--count", str(args.records), "--seed", "1"])))
+                "simulate", "--as-fast-as-possible", "--count", str(records), "--seed", "1"])))
+            cpu["evtool simulate"].append(CPU[0] / records * 1e6)
+            for name in rows:  # the ratio within this round: the rows ran within a minute of each other
+                ratios[name].append(rows[name][-1] / rows["ProducerPerformance"][-1])
     peer = statistics.median(rows["ProducerPerformance"])
-    print(f"broker {bootstrap}; {args.records} records of {size:.0f} bytes (structured JSON); "
-          f"{', '.join(f'{k}={v}' for k, v in SETTINGS.items())}; median of {args.runs}")
+    print(f"broker {bootstrap}; {records} records of {size:.0f} bytes (structured JSON); "
+          f"{', '.join(f'{k}={v}' for k, v in SETTINGS.items())}; median of {runs}; "
+          f"load average {os.getloadavg()[0]:.2f} after")
     for name, values in rows.items():
         value = statistics.median(values)
-        runs = ", ".join(f"{v:,.0f}" for v in values)
-        print(f"  {name:<20} {value:>10,.0f} records/s  ({value / peer:.2f}x)   runs: {runs}")
+        shown = ", ".join(f"{v:,.0f}" for v in values)
+        print(f"  {name:<20} {value:>10,.0f} records/s  ({value / peer:.2f}x; per round "
+              f"{', '.join(f'{r:.2f}' for r in ratios[name])})  "
+              f"CPU {statistics.median(cpu[name]):.1f} us/record (whole process, start-up too)"
+              f"   runs: {shown}")
 
 
 if __name__ == "__main__":

@@ -92,6 +92,11 @@ KeyOpt = Annotated[
     str | None,
     typer.Option("--key", help="Kafka: field path of the message key (default: the event's entity)."),
 ]
+EncodingOpt = Annotated[
+    str,
+    typer.Option("--encoding", help="Kafka, binary mode: the value as json, or avro (the data as Avro binary "
+                 "under its subject version's schema; every subject sent needs an Avro schema)."),
+]
 DurationOpt = Annotated[str | None, typer.Option("--duration", "-d", help="Run length, e.g. 30s, 2m.")]
 CountOpt = Annotated[int | None, typer.Option("--count", "-n", help="Number of events.")]
 
@@ -164,6 +169,7 @@ def simulate(
     result_timeout: ResultTimeoutOpt = "10s",
     kafka_property: KafkaPropertyOpt = None,
     key: KeyOpt = None,
+    encoding: EncodingOpt = "json",
     as_fast_as_possible: Annotated[
         bool,
         typer.Option("--as-fast-as-possible",
@@ -226,7 +232,21 @@ def simulate(
         stamp_time=True,
         kafka_property=kafka_property,
         key=key,
+        encoding=encoding,
+        avro_schemas=lambda: _avro_schemas(events.stream(0).schemas),
     )
+
+
+def _avro_schemas(schemas: Any) -> Any:
+    from evtool.load.targets.kafka import avro_schemas
+
+    return avro_schemas(schemas)
+
+
+def _avro_schemas_of_log(file: Path) -> Any:
+    from evtool.load.targets.kafka import avro_schemas_of_log
+
+    return avro_schemas_of_log(file)
 
 
 def replay(
@@ -260,6 +280,7 @@ def replay(
     result_timeout: ResultTimeoutOpt = "10s",
     kafka_property: KafkaPropertyOpt = None,
     key: KeyOpt = None,
+    encoding: EncodingOpt = "json",
     skip_bad_lines: Annotated[
         bool,
         typer.Option("--skip-bad-lines", help="Skip (and count) lines that are not events; default: refuse."),
@@ -333,6 +354,8 @@ def replay(
         as_fast_as_possible=as_fast_as_possible,
         kafka_property=kafka_property,
         key=key,
+        encoding=encoding,
+        avro_schemas=lambda: _avro_schemas_of_log(file),
     )
 
 
@@ -440,6 +463,8 @@ def _execute(
     kafka_property: list[str] | None = None,
     key: str | None = None,
     notes: tuple[str, ...] = (),
+    encoding: str = "json",
+    avro_schemas: Callable[[], Any] | None = None,
 ) -> None:
     from evtool.load.dispatcher import DispatchOptions
     from evtool.load.runner import RunSpec
@@ -464,7 +489,8 @@ def _execute(
         retries=retries,
         max_in_flight=max_in_flight,
         user_agent=f"evtool/{__version__}",
-        transport=_transport_options(target, kafka_property, key, kafka_collect=_kafka_collect(collect)),
+        transport=_transport_options(target, kafka_property, key, kafka_collect=_kafka_collect(collect),
+                                     encoding=encoding, avro_schemas=avro_schemas),
     )
     dispatch = DispatchOptions(
         max_in_flight=max_in_flight,
@@ -520,17 +546,24 @@ def _kafka_collect(collect: str | None) -> bool:
 
 
 def _transport_options(target: str, kafka_property: list[str] | None, key: str | None, *,
-                       kafka_collect: bool = False) -> Any:
-    """The target's own options: Kafka's from [kafka] in evtool.toml and -X/--key; None otherwise
-    (-X also applies to a kafka:// --collect)."""
+                       kafka_collect: bool = False, encoding: str = "json",
+                       avro_schemas: Callable[[], Any] | None = None) -> Any:
+    """The target's own options: Kafka's from [kafka] in evtool.toml and -X/--key/--encoding; None
+    otherwise (-X also applies to a kafka:// --collect)."""
     if not target.lower().startswith("kafka:"):
         if (kafka_property and not kafka_collect) or key is not None:
             raise UsageError("-X and --key apply to kafka:// targets (and -X to kafka:// --collect) only")
+        if encoding != "json":
+            raise UsageError(f"--encoding {encoding}: applies to kafka:// targets only")
         return None
     from evtool.config import load_settings
-    from evtool.load.targets.kafka import KafkaOptions
+    from evtool.load.targets.kafka import ENCODINGS, KafkaOptions
 
-    return KafkaOptions.of(load_settings().kafka, kafka_property or [], key)
+    if encoding not in ENCODINGS:
+        raise UsageError(f"--encoding {encoding!r}: expected json or avro")
+    schemas = avro_schemas() if encoding == "avro" and avro_schemas is not None else ()
+    return KafkaOptions.of(load_settings().kafka, kafka_property or [], key, encoding=encoding,
+                           avro_schemas=schemas)
 
 
 def _run_with_view(spec: RunSpec, console: Console, quiet: bool) -> RunSummary:

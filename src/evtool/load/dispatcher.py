@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -31,7 +32,7 @@ import numpy.typing as npt
 
 from evtool.errors import LogWriteError
 from evtool.load.live import Tick, histogram
-from evtool.load.targets.base import OutEvent, RawBatch, SendResult, Submitter, Target
+from evtool.load.targets.base import OutEvent, RawBatch, RunSubmitter, SendResult, Submitter, Target
 from evtool.results.clock import RunClock
 from evtool.results.runlog import EVENT_DTYPE, EventLogWriter, Reason, Status
 
@@ -109,6 +110,8 @@ class Dispatcher:
         writer.on_error(self._on_write_error)
         self._tasks: set[asyncio.Task[None]] = set()
         self._submit = target.submit if isinstance(target, Submitter) else None
+        self._submit_run_to = target.submit_run if isinstance(target, RunSubmitter) else None
+        self._runs: set[_Run] = set()  # runs handed to `submit_run` whose events are not all answered
         # submitted requests not yet answered: token -> what `_abort_pending` records for them
         self._pending: dict[int, Callable[[SendResult], None]] = {}
         self._next_token = 0
@@ -191,6 +194,9 @@ class Dispatcher:
         )
 
     async def _schedule(self) -> None:
+        if self._options.as_fast_as_possible and self._options.batch_size == 1 and self._submit_run_to:
+            await self._schedule_runs()
+            return
         batch: list[OutEvent] = []
         batch_deadline = 0
         linger_ns = int(self._options.batch_linger_s * 1e9)
@@ -261,6 +267,60 @@ class Dispatcher:
                 self._cancel_unsent(batch)
             else:
                 self._launch(batch)
+
+    async def _schedule_runs(self) -> None:
+        """As fast as possible to a `RunSubmitter`: the plan's events taken a run at a time (as many as
+        there are free slots, up to `SUBMIT_RUN`), stamped with one intended time when the run is made,
+        handed over in one call; their records are filled and written together (`_Run`)."""
+        clock = self._clock
+        stamp = _Rfc3339() if self._options.stamp_time else None
+        type_index: dict[str, int] = {}
+        writer = self._writer
+        plan = self._plan
+        last_yield = clock.now_ns()
+        while not self._stopping:
+            while self.in_flight >= self._options.max_in_flight and not self._stopping:
+                await self._wait_for_slot()
+            if self._stopping:
+                break
+            taken = list(islice(plan, min(self._options.max_in_flight - self.in_flight, SUBMIT_RUN)))
+            if not taken:
+                break
+            events = [event for _, event in taken]
+            now = clock.now_ns()
+            time_text = stamp(now) if stamp else None
+            types = []
+            for event in events:
+                event.intended_ns = now
+                if time_text is not None:
+                    event.event.time = time_text
+                name = event.event.type
+                index = type_index.get(name)
+                if index is None:
+                    index = type_index[name] = writer.type_index(name)
+                types.append(index)
+            rows = np.zeros(len(events), dtype=EVENT_DTYPE)
+            rows["key"] = np.frombuffer(b"".join([event.key for event in events]), dtype="V16")
+            rows["type"] = types
+            rows["schema_version"] = [event.schema_version for event in events]
+            rows["intended_ns"] = now
+            self._hand_over_run(events, rows)
+            if clock.now_ns() - last_yield > YIELD_EVERY_NS:
+                await asyncio.sleep(0)
+                last_yield = clock.now_ns()
+
+    def _hand_over_run(self, events: Sequence[OutEvent], rows: Records) -> None:
+        """One `submit_run` (free slots for all): each event answered through `_Run.delivered`."""
+        assert self._submit_run_to is not None
+        count = len(rows)
+        self.scheduled += count
+        self.in_flight += count
+        run = _Run(self, rows, self._rows_sent(rows), perf=True)
+        self._runs.add(run)
+        try:
+            self._submit_run_to(events, run.delivered)
+        except Exception:  # a target bug must not lose records: what it did not answer fails
+            run.close(_TARGET_BUG)
 
     async def _schedule_blocks(self, blocks: Iterator[EventBlock]) -> None:
         """Pre-serialized events (a replayed log) in blocks of columns: the work is per request, not event.
@@ -393,6 +453,9 @@ class Dispatcher:
         """Events start..stop-1 of `block`, each its own request to a `Submitter` (there are free slots
         for all): the records are filled and written together once every one has its outcome."""
         rows = template[start:stop]
+        if self._submit_run_to is not None:
+            self._hand_over_run(RawBatch(block, start, stop), rows)
+            return
         count = stop - start
         self.scheduled += count
         self.in_flight += count
@@ -404,10 +467,15 @@ class Dispatcher:
     def _finish_run(self, run: _Run) -> None:
         rows, results = run.rows, run.results
         first = results[0]
+        acks = np.asarray(run.acks, dtype=np.int64)
+        if run.perf:  # perf_counter_ns readings (the target's): on the run clock
+            acks += self._clock.wall_origin_ns - self._clock.mono_origin_ns
+        if run in self._runs:
+            self._runs.discard(run)
+            self._answered()
         if all(result is first for result in results):  # the usual case: all acked (one shared result)
-            self._fill(rows, first, run.sent_ns, np.asarray(run.acks, dtype=np.int64))
+            self._fill(rows, first, run.sent_ns, acks)
         else:
-            acks = np.asarray(run.acks, dtype=np.int64)
             groups: dict[SendResult, list[int]] = {}
             for index, result in enumerate(results):  # by value: equal failures are one group
                 groups.setdefault(result, []).append(index)
@@ -491,8 +559,8 @@ class Dispatcher:
                 return  # recorded already: aborted at the end of the grace period
             self._release()
             complete(result)
-            if not pending and self._all_answered is not None and not self._all_answered.done():
-                self._all_answered.set_result(None)
+            if not pending:
+                self._answered()
 
         try:
             now = self._submit(events, on_done)
@@ -501,8 +569,16 @@ class Dispatcher:
         if now is not None:
             on_done(now)
 
+    def _answered(self) -> None:
+        """Wake the end of the run's wait when nothing submitted is left unanswered."""
+        if not self._pending and not self._runs and self._all_answered is not None \
+                and not self._all_answered.done():
+            self._all_answered.set_result(None)
+
     def _abort_pending(self) -> None:
         """Submitted requests still unanswered after the grace period: aborted, like cancelled tasks."""
+        for run in list(self._runs):
+            run.close(_ABORTED)
         pending = list(self._pending.values())
         self._pending.clear()
         for complete in pending:
@@ -642,17 +718,17 @@ class Dispatcher:
 
     async def _drain(self) -> None:
         """Wait up to the grace period for requests in flight, then cancel (and record) the rest."""
-        if self._tasks or self._pending:
+        if self._tasks or self._pending or self._runs:
             assert self._grace_cut is not None
             loop = asyncio.get_running_loop()
             cut = asyncio.ensure_future(self._grace_cut.wait())
             deadline = loop.time() + self._options.grace_s
-            while (self._tasks or self._pending) and not cut.done():
+            while (self._tasks or self._pending or self._runs) and not cut.done():
                 left = deadline - loop.time()
                 if left <= 0:
                     break
                 waits: set[asyncio.Future[Any]] = {*self._tasks, cut}
-                if self._pending:
+                if self._pending or self._runs:
                     self._all_answered = loop.create_future()
                     waits.add(self._all_answered)
                 await asyncio.wait(waits, timeout=left, return_when="FIRST_COMPLETED")
@@ -757,17 +833,49 @@ class _Rfc3339:
 
 
 class _Run:
-    """Outcomes of a run of submitted events (`Dispatcher._submit_run`), until the last one comes."""
+    """Outcomes of a run of submitted events (`Dispatcher._submit_run`), until the last one comes.
 
-    __slots__ = ("acks", "dispatcher", "left", "results", "rows", "sent_ns")
+    `perf`: answered through `delivered` (a `RunSubmitter`), with ack times on `perf_counter_ns`.
+    """
 
-    def __init__(self, dispatcher: Dispatcher, rows: Records, sent_ns: int) -> None:
+    __slots__ = ("acks", "closed", "dispatcher", "left", "perf", "results", "rows", "sent_ns")
+
+    def __init__(self, dispatcher: Dispatcher, rows: Records, sent_ns: int, *, perf: bool = False) -> None:
         self.dispatcher = dispatcher
         self.rows = rows
         self.sent_ns = sent_ns
         self.left = len(rows)
         self.results: list[SendResult] = [_ABORTED] * len(rows)
         self.acks: list[int] = [0] * len(rows)
+        self.perf = perf
+        self.closed = False
+
+    def delivered(self, index: int, result: SendResult, ack_perf_ns: int) -> None:
+        """Event `index`'s outcome (`RunSubmitter`): counted once; a late or repeated one is ignored."""
+        results = self.results
+        if self.closed or results[index] is not _ABORTED:
+            return
+        results[index] = result
+        self.acks[index] = ack_perf_ns
+        self.left -= 1
+        dispatcher = self.dispatcher
+        dispatcher._release()
+        if not self.left:
+            self.closed = True
+            dispatcher._finish_run(self)
+
+    def close(self, result: SendResult) -> None:
+        """The run's unanswered events get `result` (aborted at the end of the grace, a target bug)."""
+        if self.closed:
+            return
+        self.closed = True
+        dispatcher = self.dispatcher
+        for index, given in enumerate(self.results):
+            if given is _ABORTED:
+                self.results[index] = result
+                dispatcher._release()
+        self.left = 0
+        dispatcher._finish_run(self)
 
     def done(self, index: int, result: SendResult) -> None:
         self.results[index] = result

@@ -1,8 +1,9 @@
 """A whole run: probe the target, create the run directory, dispatch in one or N processes, sum up.
 
 With `workers > 1` each sender is a spawned process with its own event loop, target, plan
-shard and log shard (`events-<i>.bin`); the parent only writes meta.json, merges the
-workers' ticks for the live view and forwards Ctrl-C. Children ignore SIGINT themselves
+shard and log shard (`events-<i>.bin`); the parent writes meta.json, merges the workers' ticks
+for the live view, forwards Ctrl-C and runs the one result source (`--collect`) on a thread of
+its own, which matches results against every shard's acknowledged events. Children ignore SIGINT themselves
 (the parent turns it into one SIGTERM each), so a terminal's Ctrl-C, which reaches the whole
 process group, does not count twice and cut the grace period short.
 """
@@ -19,6 +20,7 @@ import os
 import queue
 import secrets
 import signal
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field, replace
@@ -359,9 +361,79 @@ async def _await_results(
 # -- N processes ---------------------------------------------------------------------------
 
 
+class _SourceThread:
+    """The result source of a run with sender processes: in the parent, on its own thread and event loop.
+
+    One source for all workers: it reads every shard's log when it matches, as `evtool collect`
+    does, so no worker needs a consumer (a Kafka group of N would split the results topic).
+    """
+
+    def __init__(self, spec: CollectorSpec, run_dir: Path, clock: RunClock) -> None:
+        self._spec = spec
+        self._run_dir = run_dir
+        self._clock = clock
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._finish: asyncio.Event | None = None
+        self._stop: asyncio.Event | None = None
+        self._wait = False
+        self.stopped = False
+        self.write_error: str | None = None
+        self._thread = threading.Thread(target=self._main, name="evtool-results", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wait_ready(self, timeout_s: float) -> None:
+        """Until the source is positioned (before time zero); its opening error is raised here."""
+        if not self._ready.wait(timeout_s):
+            raise TargetError(f"--collect {self._spec.address}: the result source did not open in time")
+        if self._error is not None:
+            raise self._error
+
+    def finish(self, *, wait_for_results: bool) -> None:
+        """Wait for the results of the acknowledged events (or not), close the source, join the thread."""
+        if not self._thread.is_alive():
+            return
+        self._wait = wait_for_results
+        while self._thread.is_alive():  # the thread may not have made its loop yet
+            if self._loop is not None and self._finish is not None:
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                    self._loop.call_soon_threadsafe(self._finish.set)
+            self._thread.join(0.1)
+
+    def stop(self) -> None:
+        """Ctrl-C while waiting for results: stop waiting."""
+        if self._loop is not None and self._stop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nothing to stop
+                self._loop.call_soon_threadsafe(self._stop.set)
+
+    def _main(self) -> None:
+        try:
+            _run_async(self._run())
+        except BaseException as exc:  # reported to the main thread
+            self._error = self._error or exc
+        finally:
+            self._ready.set()
+
+    async def _run(self) -> None:
+        from evtool.load.sources import open_source
+
+        self._loop = asyncio.get_running_loop()
+        self._finish, self._stop = asyncio.Event(), asyncio.Event()
+        source = open_source(self._spec, self._run_dir, self._clock)
+        async with source:
+            self._ready.set()
+            await self._finish.wait()
+            if self._wait and not self._stop.is_set():
+                await source.expect(self._run_dir)
+                outcome = await source.wait_for_results(self._spec.result_timeout_s, self._stop)
+                self.stopped = outcome.stopped
+        self.write_error = source.write_error
+
+
 def _multi(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None) -> RunSummary:
-    if spec.collector is not None:
-        raise UsageError("--collect with --workers > 1 is not supported yet", hint="use --workers 1")
     # probe once here, so an unreachable target is one clear error before any process starts
     transport = _run_async(_probe(spec.target))
     directory = prepare_run_dir(spec.run_dir)
@@ -384,10 +456,14 @@ def _multi(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None) -> Run
         for index in range(spec.workers)
     ]
     stop_requests = 0
+    clock = RunClock()
+    results = _SourceThread(spec.collector, run_dir, clock) if spec.collector is not None else None
 
     def forward(signum: int, frame: object) -> None:
         nonlocal stop_requests
         stop_requests += 1
+        if results is not None:
+            results.stop()
         for process in processes:
             if process.pid is not None and process.is_alive():
                 with contextlib.suppress(ProcessLookupError):
@@ -395,6 +471,8 @@ def _multi(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None) -> Run
 
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
+        if results is not None:  # opened while the workers start; positioned before time zero
+            results.start()
         for process in processes:
             process.start()
         ready = 0
@@ -409,7 +487,8 @@ def _multi(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None) -> Run
             if stop_requests:
                 _stop_all(processes)
                 raise KeyboardInterrupt
-        clock = RunClock()
+        if results is not None:
+            results.wait_ready(READY_TIMEOUT_S)
         start_ns = clock.now_ns() + START_LEAD_NS
         meta = _meta(spec, run_dir, start_ns)
         meta.transport = transport
@@ -450,11 +529,20 @@ def _multi(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None) -> Run
                 kind, index, payload = messages.get(timeout=0.1)
                 if kind == "error" and isinstance(payload, EvtoolError):
                     failure = failure or payload
+        if results is not None:  # every shard is on disk: match, and wait for what is missing
+            results.finish(wait_for_results=not stop_requests and failure is None)
+            if results.stopped:
+                stop_requests += 1
+            if results.write_error:
+                meta.incomplete.append(results.write_error)
     except BaseException:
         if not started:
             directory.discard()
         raise
     finally:
+        if results is not None:
+            results.stop()
+            results.finish(wait_for_results=False)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         _stop_all(processes)

@@ -306,3 +306,37 @@ def test_help_and_address_checks_import_no_kafka_client() -> None:
             "print(sorted(m for m in ('confluent_kafka', 'evtool.load.sources.kafka') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.e2e
+def test_two_sender_processes_one_result_source_in_the_parent(kafka_broker: Broker, tmp_path: Path) -> None:
+    """`--workers 2 --collect kafka://…`: one source in the parent matches the results of both workers'
+    events (two shards) against the reference consumer's decisions; every event matched, none lost,
+    a result's arrival after its event's send (one clock, the parent's, anchored like the workers')."""
+    orders = kafka_broker.create_topic(partitions=2, prefix="orders")
+    decisions = kafka_broker.create_topic(partitions=2, prefix="decisions")
+    run_dir = tmp_path / "run"
+    with reference_consumer(kafka_broker.bootstrap, orders, decisions, service_time="50ms",
+                            log=tmp_path / "consumer.log"):
+        ran = run_evtool("simulate", "--target", f"kafka://{kafka_broker.bootstrap}/{orders}",
+                         "--workers", "2", "--rate", "200/s", "--duration", "3s",
+                         "--collect", f"kafka://{kafka_broker.bootstrap}/{decisions}",
+                         "--result-timeout", "20s", "--run-dir", run_dir, "-q", timeout_s=180)
+    assert ran.code == 0, ran.stderr + ran.stdout
+    assert sorted(p.name for p in run_dir.glob("events-*.bin")) == ["events-0.bin", "events-1.bin"]
+    report = _report(run_dir)
+    counts = report["counts"]
+    assert counts["scheduled"] == counts["ok"] == 600
+    assert counts["matched_results"] == 600
+    assert counts["lost"] == 0
+    assert counts["unmatched_results"] == 0
+    assert report["verdict"] == "PASS"
+    log = read_run(run_dir)
+    events, results = log.events, log.results
+    assert len(results) == 600
+    order = np.argsort(events["key"])
+    at = order[np.searchsorted(events["key"], results["key"], sorter=order)]
+    assert (events["key"][at] == results["key"]).all()
+    assert (results["received_ns"] > events["sent_ns"][at]).all()
+    p50 = report["latency_ms"]["end_to_end"]["p50"]
+    assert 50 <= p50 <= 250, p50
