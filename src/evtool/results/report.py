@@ -229,6 +229,25 @@ def _value_text(key: str, value: Any) -> str:
     return str(value)
 
 
+def _redacted_value(key: str, value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _redacted_value(str(k), v) for k, v in value.items()}
+    if key == "headers" and isinstance(value, list):
+        return [_safe_header(str(h)) for h in value]
+    if any(w in key.lower() for w in _SECRET_WORDS) and value not in (None, "", REDACTED):
+        return REDACTED
+    return value
+
+
+def _redacted_run(run: dict[str, Any]) -> dict[str, Any]:
+    """A run's entry as the JSON shows it: settings, options and command line with every value that
+    may be a secret hidden again (meta.json should hold none; the report does not rely on it)."""
+    run["settings"] = _redacted_value("settings", run.get("settings") or {})
+    run["options"] = _redacted_value("options", run.get("options") or {})
+    run["command"] = shlex.split(_safe_command([str(a) for a in run.get("command") or []]))
+    return run
+
+
 def configuration_items(run: dict[str, Any]) -> list[dict[str, str]]:
     """What a run was asked to do, as name/value pairs every view shows: tool version, target,
     arrival, mix, versions, transport settings, the command line. Secrets never: meta.json holds
@@ -282,7 +301,6 @@ def build_document(
     counts = asdict(stats.counts)
     doc: dict[str, Any] = {
         "format": REPORT_FORMAT,
-        "format_version": REPORT_FORMAT_VERSION,
         "verdict": verdict.verdict.value,
         "exit_code": int(verdict.exit_code),
         "not_measurable": verdict.not_measurable,
@@ -290,7 +308,7 @@ def build_document(
         "end_to_end_source": stats.end_to_end_source,
         "window_s": stats.window_ns / 1e9,
         "duration_s": stats.duration_s,
-        "runs": [asdict(r) for r in stats.runs],
+        "runs": [_redacted_run(asdict(r)) for r in stats.runs],
         "counts": counts,
         "within_target_share": stats.within_target_share,
         "reasons": stats.reasons,
@@ -315,7 +333,6 @@ def build_document(
         "windows": [
             {
                 "start_ns": w.start_ns,
-                **_window_span(stats, w.start_ns),
                 "scheduled": w.scheduled,
                 "ok": w.ok,
                 "failed": w.failed,
@@ -324,6 +341,7 @@ def build_document(
                 "lost": w.lost,
                 "latency_ms": w.end_to_end_ms,
                 "censored": list(w.censored),
+                **_window_span(stats, w.start_ns),  # format_version 1.1
             }
             for w in stats.windows
         ],
@@ -350,6 +368,7 @@ def build_document(
         "stages": _stages(stats),
         "stages_note": None,
         # format_version 1.1: how long the schedule ran, and how each run was configured
+        "format_version": REPORT_FORMAT_VERSION,
         "span_s": stats.span_ns / 1e9 if stats.span_ns is not None else None,
         "configuration": [{"run": r.path, "items": configuration_items(asdict(r))} for r in stats.runs],
     }
@@ -423,7 +442,7 @@ def transport_lines(doc: dict[str, Any]) -> list[str]:
 
 def _settings_text(settings: dict[str, Any]) -> str:
     parts = []
-    for key, value in settings.items():
+    for key, value in _redacted_value("settings", settings).items():
         if isinstance(value, dict):
             parts += [f"{k}={v}" for k, v in value.items()]
         else:
