@@ -91,6 +91,7 @@ def _svg(parts: list[str], label: str) -> str:
 
 
 CHAR_W = 6.6  # an 11 px system-ui character, wide enough for digits (labels are placed by this)
+LINE_H = 15  # an 11 px line as Chromium draws it (ascent + descent), the step between label rows
 
 
 def _text_w(text: str) -> float:
@@ -104,7 +105,7 @@ def _legend(items: list[tuple[str, str]]) -> str:
     for name, color in items:
         width = 24 + _text_w(name)
         if x + width > WIDTH - RIGHT:
-            x, y = LEFT + 10, y + 13
+            x, y = LEFT + 10, y + LINE_H
         parts.append(f'<rect x="{x:.1f}" y="{y}" width="12" height="4" fill="{color}"/>'
                      f'<text x="{x + 16:.1f}" y="{y + 6}">{escape(name)}</text>')
         x += width
@@ -133,7 +134,7 @@ def _place_labels(labels: list[tuple[float, str, str]], top: float) -> list[str]
     """The marker labels as SVG text, rows from `top` down (see `_label_rows`)."""
     parts = []
     for (left, row), (_, text, color) in zip(_label_rows(labels), labels, strict=True):
-        parts.append(f'<text x="{left:.1f}" y="{top + 12 + 13 * row:.1f}" text-anchor="start" '
+        parts.append(f'<text x="{left:.1f}" y="{top + 12 + LINE_H * row:.1f}" text-anchor="start" '
                      f'class="marker" style="fill:{color}">{escape(text)}</text>')
     return parts
 
@@ -159,7 +160,7 @@ def distribution_svg(doc: dict[str, Any]) -> str:
             labels.append((x_of(min(max(e2e[name], 10**lo), 10**hi)), f"{name} {fmt_latency(e2e, name)}",
                            COLORS[name]))
     rows = max(row for _, row in _label_rows(labels)) + 1
-    band = 13 * rows + 6  # the bars stop below the labels
+    band = LINE_H * rows + 6  # the bars stop below the labels
     top = max(b["count"] for b in bins) * plot_h / (plot_h - band) or 1
     x_ticks = [(x_of(m * 10.0**e), fmt_ms(m * 10.0**e)) for e in range(math.floor(lo), math.ceil(hi) + 1)
                for m in (1, 2, 5) if lo <= math.log10(m * 10.0**e) <= hi]
@@ -253,13 +254,13 @@ def percentiles_svg(doc: dict[str, Any]) -> str:
                      f'</title></rect><text x="{(x0 + x1) / 2:.1f}" y="{TOP + plot_h / 2:.1f}" '
                      f'text-anchor="middle" style="fill:{COLORS["failed"]};font-size:16px">×</text>')
     if no_result:
-        legend.append(("× no latency: all failed/dropped/aborted", COLORS["failed"]))
+        legend.append(("× no latency measured", COLORS["failed"]))
     target_in = lo <= math.log10(target) <= hi
     if target_in:
         ty = y_of(target)
         parts.append(f'<line x1="{LEFT}" y1="{ty:.1f}" x2="{WIDTH - RIGHT}" y2="{ty:.1f}" '
                      f'stroke="{COLORS["target"]}" stroke-dasharray="6 4"/>')
-    legend.append((f"target {fmt_ms(target)}" + ("" if target_in else " (above the plot)"), COLORS["target"]))
+    legend.append((f"target {fmt_ms(target)}" + ("" if target_in else " (above)"), COLORS["target"]))
     censored_any = False
     for name in names:
         segments: list[list[str]] = [[]]
@@ -284,7 +285,7 @@ def percentiles_svg(doc: dict[str, Any]) -> str:
                 parts.append(f'<polyline points="{" ".join(points)}" fill="none" stroke="{COLORS[name]}" '
                              'stroke-width="1.8"/>')
     if censored_any:
-        legend.append(("△ above the result timeout (lost events)", COLORS["max"]))
+        legend.append(("△ above the result timeout", COLORS["max"]))
     parts.append(_legend(legend))
     parts.append(f'<text x="{(LEFT + WIDTH - RIGHT) / 2:.0f}" y="{HEIGHT - 6}" text-anchor="middle">'
                  f'time since start (by intended send time, {doc["window_s"]:g} s windows)</text>')
