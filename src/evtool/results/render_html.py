@@ -394,6 +394,14 @@ def render_html(doc: dict[str, Any]) -> str:
           str(counts.get("aborted", 0)), str(counts["lost"]), f"{share:.3%}" if share is not None else "–",
           str(counts["unmatched_results"]), str(counts["duplicate_results"])]],
     ))
+    # why events failed comes right after the counts: for a failing run it is the first question
+    if doc.get("failures"):
+        sections.append("<h2>Failures and drops</h2>" + _table(
+            ["outcome", "reason", "events"],
+            [[f["outcome"], f["text"], str(f["count"])] for f in doc["failures"]]))
+    elif doc["reasons"]:
+        sections.append("<h2>Failures and drops</h2>" + _table(
+            ["reason", "events"], [[k, str(v)] for k, v in doc["reasons"].items()]))
     collected = collector_line(doc)
     if collected:
         sections.append(f"<p>{escape(collected)}</p>")
@@ -420,13 +428,6 @@ def render_html(doc: dict[str, Any]) -> str:
               "–" if d["delta_ms"] is None else f"{d['delta_ms']:+.1f} ms"]
              for name, d in doc["baseline"]["percentiles"].items()],
         ))
-    if doc.get("failures"):
-        sections.append("<h2>Failures and drops</h2>" + _table(
-            ["outcome", "reason", "events"],
-            [[f["outcome"], f["text"], str(f["count"])] for f in doc["failures"]]))
-    elif doc["reasons"]:
-        sections.append("<h2>Failures and drops</h2>" + _table(
-            ["reason", "events"], [[k, str(v)] for k, v in doc["reasons"].items()]))
     for config in doc.get("configuration", []):
         title = "Configuration" + (f" of {config['run']}" if len(doc["runs"]) > 1 else "")
         sections.append(f"<h2 id='configuration'>{escape(title)}</h2>" + _table(
