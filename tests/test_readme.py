@@ -170,7 +170,7 @@ EXPECTED: dict[str, Expect] = {
         contains=("done: scheduled 5000 = ok 5000 + failed 0",), kafka=True
     ),
     "evtool latency-report runs/checkout-100rps --slo 'p99<=2s' --slo 'within(500ms)>=99%'": Expect(
-        shown="first", contains=(" p99<=2s ", "pass")
+        shown="first", contains=("p99<=2s ", "pass")
     ),
 }
 

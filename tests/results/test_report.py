@@ -24,6 +24,7 @@ TOP_KEYS = [
     "windows", "distribution", "hdr_histograms", "baseline", "notes",
     "verdict_line", "verdict_basis", "incomplete", "objectives", "result_timeout_ms",
     "failures", "collector", "stages", "stages_note",
+    "format_version", "span_s", "configuration",  # format_version 1.1
 ]
 PERCENTILE_KEYS = ["count", "mean", "p50", "p90", "p95", "p99", "p99.9", "max", "censored", "lower_bound_ms",
                    "censored_count"]
@@ -46,7 +47,7 @@ def test_json_has_stable_keys_and_round_trips(tmp_path: Path) -> None:
     assert list(parsed["latency_ms"]) == ["end_to_end", "ack", "service", "scheduling_lag"]
     assert list(parsed["latency_ms"]["end_to_end"]) == PERCENTILE_KEYS
     assert list(parsed["windows"][0]) == ["start_ns", "scheduled", "ok", "failed", "dropped", "aborted",
-                                          "lost", "latency_ms", "censored"]
+                                          "lost", "latency_ms", "censored", "from_s", "to_s", "span_s"]
     assert parsed["verdict"] == "FAIL"  # one lost event against the default lost<=0
     assert parsed["counts"]["lost"] == 1
     assert parsed["slos"][2] == {"slo": "lost<=0", "passed": False, "actual": 1, "unit": "count"}

@@ -83,7 +83,8 @@ def latency_report(
         if output is not None:
             write_text_view(output, lambda c: render_report_text(doc, c), width=120)
         else:
-            render_report_text(doc, Console(highlight=False, width=None if sys.stdout.isatty() else 120))
+            # outside a terminal: the width is $COLUMNS (else 80), and lines are never broken inside
+            render_report_text(doc, Console(highlight=False, soft_wrap=not sys.stdout.isatty()))
     else:
         renderer = {ReportFormat.JSON: render_json, ReportFormat.MARKDOWN: render_markdown,
                     ReportFormat.HTML: render_html}[output_format]

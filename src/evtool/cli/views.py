@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.live import Live
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -108,112 +108,140 @@ _VERDICT_STYLE = {"PASS": "bold green", "FAIL": "bold red", "NOT_MEASURABLE": "b
                   "INCOMPLETE": "bold magenta"}
 _LABELS = {"end_to_end": "end-to-end", "ack": "ack", "service": "service time",
            "scheduling_lag": "scheduling lag"}
+_CELL_STYLE = {"pass": "green", "FAIL": "red"}
+
+
+def emit_table(console: Console, title: str | None, columns: list[tuple[str, str]],
+               rows: list[list[str]]) -> None:
+    """A table that never cuts a cell: drawn when it fits the console, otherwise one line per row.
+
+    `columns` are (header, "left" | "right"). On a terminal the table has a frame; outside one
+    (a pipe, a CI log, a file) it is aligned plain text. When the whole table is wider than the
+    console, every row becomes one line, `first cell: header value · header value ...`, so a
+    value and its unit stay together and nothing is replaced by an ellipsis.
+    """
+    widths = [max([cell_len(h)] + [cell_len(r[i]) for r in rows]) for i, (h, _) in enumerate(columns)]
+    terminal = console.is_terminal
+    natural = sum(widths) + (3 * len(widths) + 1 if terminal else 2 * (len(widths) - 1))
+    if natural > console.width:
+        if title:
+            console.print(f"{title}:", markup=False, soft_wrap=True)
+        for row in rows:
+            fields = [f"{h} {c}" if h else c for (h, _), c in zip(columns[1:], row[1:], strict=True)]
+            label = f"{columns[0][0]} {row[0]}" if columns[0][0] and not title else row[0]
+            console.print(f"  {label}: " + " · ".join(fields), markup=False, soft_wrap=True,
+                          highlight=False)
+        return
+    if terminal:
+        table = Table(show_header=True, header_style="bold", title=title)
+        for header, justify in columns:
+            table.add_column(header, justify="right" if justify == "right" else "left", no_wrap=True)
+        for row in rows:
+            table.add_row(*[Text(c, style=_CELL_STYLE.get(c, "")) for c in row])
+        console.print(table)
+        return
+    if title:
+        console.print(title, markup=False, soft_wrap=True)
+    for cells in [[h for h, _ in columns], *rows]:
+        line = "  ".join(c.rjust(w) if j == "right" else c.ljust(w)
+                         for c, w, (_, j) in zip(cells, widths, columns, strict=True))
+        console.print(line.rstrip(), markup=False, soft_wrap=True, highlight=False)
 
 
 def render_report_text(doc: dict[str, Any], console: Console) -> None:
-    """The terminal view of a latency report: verdict, objectives, percentiles, counts, sparklines."""
-    from evtool.results.render_markdown import sparkline
+    """The terminal view of a latency report: verdict, objectives, percentiles, counts, sparklines,
+    the run's configuration. Outside a terminal every line is whole (no wrapping inside a line,
+    tables become lines when narrow), so a CI log or a pipe at any width keeps every value."""
     from evtool.results.report import (
         STAGE_COLUMNS,
         collector_line,
+        count_sparkline,
         fmt_latency,
         fmt_ms,
         fmt_slo_actual,
+        percentile_sparkline,
         stage_rows,
         transport_lines,
     )
     from evtool.results.stats import PERCENTILE_NAMES
 
+    def say(text: str, style: str = "") -> None:
+        console.print(Text(text, style=style), soft_wrap=not console.is_terminal)
+
     counts = doc["counts"]
     verdict = doc["verdict"]
     word = verdict.replace("_", " ")
     headline = doc.get("verdict_line", word)
-    console.print(f"[{_VERDICT_STYLE[verdict]}]{word}[/]{escape(headline[len(word):])}  target "
-                  f"{fmt_ms(doc['target_ms'])} · {counts['scheduled']} events · "
-                  f"{len(doc['runs'])} run dir(s)")
+    console.print(Text.assemble((word, _VERDICT_STYLE[verdict]), headline[len(word):],
+                                f"  target {fmt_ms(doc['target_ms'])} · {counts['scheduled']} events · "
+                                f"{len(doc['runs'])} run dir(s)"), soft_wrap=not console.is_terminal)
     for line in transport_lines(doc):
-        console.print(escape(line))
+        say(line)
     if doc["end_to_end_source"] == "ack":
-        console.print("[yellow]no collector: end-to-end latency is acknowledgement latency[/]")
+        say("no collector: end-to-end latency is acknowledgement latency", "yellow")
     for reason in doc.get("incomplete", []):
-        console.print(f"[magenta]incomplete:[/] {escape(reason)}")
+        say(f"incomplete: {reason}", "magenta")
     for reason in doc["not_measurable"]:
-        console.print(f"[yellow]not measurable:[/] {escape(reason)}")
+        say(f"not measurable: {reason}", "yellow")
     if (doc.get("objectives") or {}).get("description"):
-        console.print(f"default objectives: {escape(doc['objectives']['description'])}")
-    slos = Table(box=None, show_header=True, header_style="bold")
-    slos.add_column("objective")
-    slos.add_column("actual", justify="right")
-    slos.add_column("")
-    for s in doc["slos"]:
-        mark = "[dim]–[/]" if s["passed"] is None else ("[green]pass[/]" if s["passed"] else "[red]FAIL[/]")
-        slos.add_row(escape(s["slo"]), fmt_slo_actual(s), mark)
-    console.print(slos)
-    table = Table(show_header=True, header_style="bold", title="latency")
-    table.add_column("", no_wrap=True)
-    table.add_column("count", justify="right")
-    for name in PERCENTILE_NAMES:
-        table.add_column(name, justify="right")
-    for key, label in _LABELS.items():
-        d = doc["latency_ms"][key]
-        table.add_row(label, str(d["count"]), *[fmt_latency(d, p) for p in PERCENTILE_NAMES])
-    console.print(table)
+        say(f"default objectives: {doc['objectives']['description']}")
+    emit_table(console, None, [("objective", "left"), ("actual", "right"), ("", "left")],
+               [[s["slo"], fmt_slo_actual(s),
+                 "–" if s["passed"] is None else ("pass" if s["passed"] else "FAIL")] for s in doc["slos"]])
+    emit_table(console, "latency",
+               [("", "left"), ("count", "right"), *[(p, "right") for p in PERCENTILE_NAMES]],
+               [[label, str(doc["latency_ms"][key]["count"]),
+                 *[fmt_latency(doc["latency_ms"][key], p) for p in PERCENTILE_NAMES]]
+                for key, label in _LABELS.items()])
     if doc.get("stages"):
-        stages = Table(show_header=True, header_style="bold", title="stages")
-        for column in STAGE_COLUMNS:
-            stages.add_column(column, justify="left" if column in ("stage", "clocks") else "right")
-        for row in stage_rows(doc):
-            stages.add_row(*[escape(cell) for cell in row])
-        console.print(stages)
-        console.print(f"[dim]{escape(doc['stages_note'])}[/]")
+        emit_table(console, "stages", [(c, "left" if c in ("stage", "clocks") else "right")
+                                       for c in STAGE_COLUMNS], stage_rows(doc))
+        say(doc["stages_note"], "dim")
     share = doc["within_target_share"]
-    console.print(
-        f"ok {counts['ok']} · failed {counts['failed']} · dropped {counts['dropped']} · aborted "
+    say(f"ok {counts['ok']} · failed {counts['failed']} · dropped {counts['dropped']} · aborted "
         f"{counts.get('aborted', 0)} · lost {counts['lost']}"
         f" · within {fmt_ms(doc['target_ms'])}: {f'{share:.3%}' if share is not None else '–'}"
         f" · results {counts['results']} (matching no event {counts['unmatched_results']}, duplicate "
         f"{counts['duplicate_results']}, uncorrelated {counts['uncorrelated_results']}, unreadable "
-        f"{counts.get('unreadable_results', 0)})"
-    )
+        f"{counts.get('unreadable_results', 0)})")
     for failure in doc.get("failures", []):
-        console.print(f"[red]{escape(failure['line'])}[/]")
+        say(failure["line"], "red")
     collected = collector_line(doc)
     if collected:
-        console.print(escape(collected))
+        say(collected)
     if doc["distribution"]:
         bins = doc["distribution"]
-        console.print(f"distribution {fmt_ms(bins[0]['from_ms'])} "
-                      f"[blue]{sparkline([float(b['count']) for b in bins])}[/] {fmt_ms(bins[-1]['to_ms'])}")
+        console.print(Text.assemble(f"distribution {fmt_ms(bins[0]['from_ms'])} ",
+                                    (count_sparkline([float(b["count"]) for b in bins]), "blue"),
+                                    f" {fmt_ms(bins[-1]['to_ms'])}"), soft_wrap=not console.is_terminal)
     if len(doc["windows"]) > 1:
-        p99 = [w["latency_ms"]["p99"] or 0.0 for w in doc["windows"]]
-        console.print(f"p99 over time ({doc['window_s']:g}s) [magenta]{sparkline(p99)}[/] "
-                      f"max {fmt_ms(max(p99))}")
+        line, legend = percentile_sparkline(doc)
+        console.print(Text.assemble(f"p99 over time ({doc['window_s']:g}s windows) ", (line, "magenta"),
+                                    f"  {legend}"), soft_wrap=not console.is_terminal)
     if len(doc["by_type"]) > 1:
-        per = Table(show_header=True, header_style="bold", title="per event type")
-        for column in ("type", "v", "events", "failed", "dropped", "aborted", "lost", "p50", "p99", "max"):
-            per.add_column(column, justify="left" if column == "type" else "right")
-        for g in doc["by_type"]:
-            c, lat = g["counts"], g["latency_ms"]
-            per.add_row(escape(g["type"]), str(g["schema_version"]), str(c["scheduled"]), str(c["failed"]),
-                        str(c["dropped"]), str(c.get("aborted", 0)), str(c["lost"]),
-                        *[fmt_latency(lat, p) for p in ("p50", "p99", "max")])
-        console.print(per)
+        names = ("type", "v", "events", "results", "failed", "dropped", "aborted", "lost")
+        keys = ("scheduled", "results", "failed", "dropped", "aborted", "lost")
+        emit_table(console, "per event type",
+                   [(c, "left" if c == "type" else "right") for c in (*names, "p50", "p99", "max")],
+                   [[g["type"], str(g["schema_version"]), *[str(g["counts"].get(k) or 0) for k in keys],
+                     *[fmt_latency(g["latency_ms"], p) for p in ("p50", "p99", "max")]]
+                    for g in doc["by_type"]])
     if doc["baseline"]:
-        base = Table(show_header=True, header_style="bold", title="against baseline")
-        for column in ("", "baseline", "now", "change"):
-            base.add_column(column, justify="right")
-        for name, d in doc["baseline"]["percentiles"].items():
-            change = "–" if d["delta_ms"] is None else f"{d['delta_ms']:+.1f} ms"
-            style = "red" if (d["delta_ms"] or 0) > 0 else "green"
-            base.add_row(name, fmt_ms(d["baseline_ms"]), fmt_ms(d["current_ms"]), f"[{style}]{change}[/]")
-        console.print(base)
+        emit_table(console, "against baseline", [(c, "right") for c in ("", "baseline", "now", "change")],
+                   [[name, fmt_ms(d["baseline_ms"]), fmt_ms(d["current_ms"]),
+                     "–" if d["delta_ms"] is None else f"{d['delta_ms']:+.1f} ms"]
+                    for name, d in doc["baseline"]["percentiles"].items()])
+    for config in doc.get("configuration", []):
+        say(f"configuration of {config['run']}:" if len(doc["runs"]) > 1 else "configuration:", "bold")
+        for item in config["items"]:
+            say(f"  {item['name']}: {item['value']}")
     for note in doc["notes"]:
-        console.print(f"[dim]note: {escape(note)}[/]")
+        say(f"note: {note}", "dim")
 
 
 def write_text_view(path: Path, render: Callable[[Console], None], *, width: int) -> None:
     """Render a rich view as plain text into `path` (for `--output FILE` with the text format)."""
-    console = Console(record=True, width=width, no_color=True, file=io.StringIO())
+    console = Console(record=True, width=width, no_color=True, file=io.StringIO(), soft_wrap=True)
     render(console)
     write_atomically(path, console.export_text())
 

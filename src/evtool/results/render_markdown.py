@@ -7,24 +7,22 @@ from typing import Any
 from evtool.results.report import (
     STAGE_COLUMNS,
     collector_line,
+    count_sparkline,
     fmt_latency,
     fmt_ms,
     fmt_slo_actual,
+    percentile_sparkline,
+    sparkline,
     stage_rows,
     transport_lines,
 )
 from evtool.results.stats import PERCENTILE_NAMES
 
+__all__ = ["render_markdown", "sparkline"]  # sparkline: report.sparkline, kept importable from here
+
 _ICON = {"PASS": "✅", "FAIL": "❌", "NOT_MEASURABLE": "⚠️", "INCOMPLETE": "⛔"}
-_SPARK = "▁▂▃▄▅▆▇█"
-
-
-def sparkline(values: list[float]) -> str:
-    """Eight-level bar characters scaled to the largest value."""
-    top = max(values, default=0.0)
-    if top <= 0:
-        return ""
-    return "".join(_SPARK[min(len(_SPARK) - 1, int(v / top * (len(_SPARK) - 1) + 0.5))] for v in values)
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _row(cells: list[str]) -> str:
@@ -88,16 +86,22 @@ def render_markdown(doc: dict[str, Any]) -> str:
         lines += ["", f"_{doc['stages_note']}_"]
     if len(doc["by_type"]) > 1:
         lines += ["", "<details><summary>Per event type</summary>", "",
-                  _row(["type", "version", "events", "lost", "failed", "p50", "p99", "max"]),
-                  _row(["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:"])]
+                  _row(["type", "version", "events", "results", "lost", "failed", "p50", "p99", "max"]),
+                  _row(["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:"])]
         for g in doc["by_type"]:
             c, lat = g["counts"], g["latency_ms"]
-            lines.append(_row([g["type"], str(g["schema_version"]), str(c["scheduled"]), str(c["lost"]),
-                               str(c["failed"]), *[fmt_latency(lat, p) for p in ("p50", "p99", "max")]]))
+            lines.append(_row([g["type"], str(g["schema_version"]), str(c["scheduled"]),
+                               str(c.get("results") or 0), str(c["lost"]), str(c["failed"]),
+                               *[fmt_latency(lat, p) for p in ("p50", "p99", "max")]]))
         lines += ["", "</details>"]
     if doc["windows"]:
-        p99 = [w["latency_ms"]["p99"] or 0.0 for w in doc["windows"]]
-        lines += ["", f"p99 over time ({doc['window_s']:g} s windows): `{sparkline(p99)}`"]
+        line, legend = percentile_sparkline(doc)
+        lines += ["", f"p99 over time ({doc['window_s']:g} s windows): `{line}`"
+                  + (f" ({legend})" if legend else "")]
+    if doc["distribution"]:
+        bins = doc["distribution"]
+        lines += ["", f"End-to-end distribution: {fmt_ms(bins[0]['from_ms'])} "
+                  f"`{count_sparkline([float(b['count']) for b in bins])}` {fmt_ms(bins[-1]['to_ms'])}"]
     if doc["baseline"]:
         lines += ["", "**Against baseline**", "", _row(["", "baseline", "now", "change"]),
                   _row(["---", "---:", "---:", "---:"])]
@@ -106,6 +110,12 @@ def render_markdown(doc: dict[str, Any]) -> str:
             if delta["ratio"] is not None:
                 change += f" ({delta['ratio'] - 1:+.1%})"
             lines.append(_row([name, fmt_ms(delta["baseline_ms"]), fmt_ms(delta["current_ms"]), change]))
+    for config in doc.get("configuration", []):
+        lines += ["", f"<details><summary>Configuration of <code>{_html(config['run'])}</code></summary>", "",
+                  _row(["setting", "value"]), _row(["---", "---"])]
+        lines += [_row([item["name"], f"`{item['value']}`" if item["name"] == "command" else item["value"]])
+                  for item in config["items"]]
+        lines += ["", "</details>"]
     if doc["notes"]:
         lines += [""] + [f"- {note}" for note in doc["notes"]]
     return "\n".join(lines) + "\n"

@@ -7,6 +7,7 @@ scripts index them by name; new keys may be added, none renamed.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -28,6 +29,7 @@ from evtool.results.stats import (
     PERCENTILE_NAMES,
     SERVICE,
     WRITTEN_TO_SEEN,
+    Counts,
     Distribution,
     LatencyStats,
     baseline_deltas,
@@ -35,6 +37,9 @@ from evtool.results.stats import (
 )
 
 REPORT_FORMAT = 1  # keys are only ever added (counts.aborted, windows[].aborted came later)
+# "major.minor": the major is `format`; the minor counts additions (1.1: configuration, span_s,
+# windows[].from_s/to_s/span_s, runs[] meta fields, by_type[].counts results filled in)
+REPORT_FORMAT_VERSION = "1.1"
 HISTOGRAM_BINS_PER_DECADE = 20
 
 
@@ -135,6 +140,148 @@ def _stages(stats: LatencyStats) -> list[dict[str, Any]]:
     return out
 
 
+# results a type cannot own: duplicates, results matching no event, unreadable ones (top level only)
+_UNATTRIBUTED = ("duplicate_results", "unmatched_results", "uncorrelated_results", "unreadable_results",
+                 "shared_keys")
+
+
+def _type_counts(counts: Counts) -> dict[str, Any]:
+    """A type's counts: `results` are its events that got a result (their first); what no type
+    owns is null, not a 0 that reads as "none"."""
+    out: dict[str, Any] = asdict(counts)
+    out.update(dict.fromkeys(_UNATTRIBUTED))
+    return out
+
+
+def _window_span(stats: LatencyStats, start_ns: int) -> dict[str, float]:
+    """Which part of the run a window covers, in seconds since the first intended time: windows are
+    aligned on wall-clock multiples, so the first and last are usually cut by the run's own span."""
+    first = stats.first_intended_ns or 0
+    end = first + (stats.span_ns if stats.span_ns is not None else stats.window_ns)
+    lo, hi = max(start_ns, first), min(start_ns + stats.window_ns, end)
+    return {"from_s": round((lo - first) / 1e9, 9), "to_s": round((max(hi, lo) - first) / 1e9, 9),
+            "span_s": round(max(hi - lo, 0) / 1e9, 9)}
+
+
+# -- the run's configuration, from its meta.json ----------------------------------------------
+
+# (option key, label), in the order a reader asks: what was hit, how hard, with what, how
+_OPTION_LABELS: tuple[tuple[str, str], ...] = (
+    ("rate", "rate"), ("stages", "stages"), ("arrival", "arrival"), ("duration", "duration"),
+    ("count", "count"), ("as_fast_as_possible", "as fast as possible"), ("speed", "speed"),
+    ("mix", "mix"), ("flow", "flow"), ("schema_versions", "schema versions"), ("seed", "seed"),
+    ("schemas", "schemas"), ("scenario", "scenario"),
+    ("mode", "content mode"), ("batch_size", "batch size"), ("headers", "headers"),
+    ("timeout", "request timeout"), ("client", "client"), ("retries", "retries"),
+    ("max_in_flight", "max in flight"), ("grace", "grace"), ("workers", "workers"),
+    ("collect", "collect"), ("correlate_by", "correlate by"), ("result_timeout", "result timeout"),
+)
+_DEFAULT_SHOWN = {"mix": "default", "schema_versions": "default (latest)"}  # None means a default
+_SECRET_WORDS = ("password", "secret", "token", "credential", "api_key", "apikey", "private")
+REDACTED = "***"
+
+
+def _safe_header(text: str) -> str:
+    """A header as a report may show it: the name, and the value only as meta.json redacted it
+    (`***`) or as an `env:VAR` reference; any other value may be a secret, so it is not shown."""
+    name, sep, value = text.partition(":")
+    value = value.strip()
+    if not sep or value == REDACTED or value.startswith("env:"):
+        return text
+    return f"{name}: {REDACTED}"
+
+
+def _safe_property(text: str) -> str:
+    """key=value, the value hidden when the key names a secret (sasl.password, ssl.key.password ...)."""
+    key, sep, _ = text.partition("=")
+    return f"{key}={REDACTED}" if sep and any(w in key.lower() for w in _SECRET_WORDS) else text
+
+
+def _safe_command(argv: list[str]) -> str:
+    out: list[str] = []
+    guard: Any = None
+    for arg in argv:
+        if guard is not None:
+            out.append(guard(arg))
+            guard = None
+            continue
+        if arg in ("-H", "--header") or arg == "-X":
+            guard = _safe_header if arg != "-X" else _safe_property
+            out.append(arg)
+        elif arg.startswith("--header="):
+            out.append("--header=" + _safe_header(arg[len("--header="):]))
+        elif arg.startswith("-X") and len(arg) > 2:
+            out.append("-X" + _safe_property(arg[2:]))
+        else:
+            out.append(arg)
+    return shlex.join(out)
+
+
+def _value_text(key: str, value: Any) -> str:
+    if any(w in key.lower() for w in _SECRET_WORDS) and value not in (None, "", REDACTED):
+        return REDACTED
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_value_text(str(k), v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(_value_text(key, v) for v in value)
+    return str(value)
+
+
+def _redacted_value(key: str, value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _redacted_value(str(k), v) for k, v in value.items()}
+    if key == "headers" and isinstance(value, list):
+        return [_safe_header(str(h)) for h in value]
+    if any(w in key.lower() for w in _SECRET_WORDS) and value not in (None, "", REDACTED):
+        return REDACTED
+    return value
+
+
+def _redacted_run(run: dict[str, Any]) -> dict[str, Any]:
+    """A run's entry as the JSON shows it: settings, options and command line with every value that
+    may be a secret hidden again (meta.json should hold none; the report does not rely on it)."""
+    run["settings"] = _redacted_value("settings", run.get("settings") or {})
+    run["options"] = _redacted_value("options", run.get("options") or {})
+    run["command"] = shlex.split(_safe_command([str(a) for a in run.get("command") or []]))
+    return run
+
+
+def configuration_items(run: dict[str, Any]) -> list[dict[str, str]]:
+    """What a run was asked to do, as name/value pairs every view shows: tool version, target,
+    arrival, mix, versions, transport settings, the command line. Secrets never: meta.json holds
+    them redacted, and header values and secret-named settings are hidden here again."""
+    items: list[tuple[str, str]] = [("tool version", f"evtool {run.get('tool_version') or '?'}")]
+    transport = run.get("transport") or ""
+    items.append(("target", f"{run.get('target', '?')}" + (f" ({transport})" if transport else "")))
+    options = dict(run.get("options") or {})
+    options.pop("target", None)
+    for key, label in _OPTION_LABELS:
+        value = options.pop(key, None)
+        if key == "headers":
+            value = [_safe_header(str(h)) for h in value or []]
+        if value in (None, "", [], {}) or value is False:
+            if key in _DEFAULT_SHOWN and run.get("command", [""])[1:2] == ["simulate"]:
+                items.append((label, _DEFAULT_SHOWN[key]))
+            continue
+        items.append((label, _value_text(key, value)))
+    for key, value in options.items():  # options this list does not know yet (newer commands)
+        if key == "headers" or value in (None, "", [], {}) or value is False:
+            continue
+        items.append((key.replace("_", " "), _value_text(key, value)))
+    if run.get("result_timeout_ms") is not None and "result_timeout" not in (run.get("options") or {}):
+        items.append(("result timeout", fmt_ms(run["result_timeout_ms"])))
+    settings = {k: v for k, v in (run.get("settings") or {}).items() if v not in (None, "", {}, [])}
+    if settings:
+        items.append(("transport settings", _value_text("settings", settings)))
+    span = " → ".join(t for t in (run.get("started_at"), run.get("ended_at") or "not ended") if t)
+    items.append(("ran", span + (f" on {run['host']}" if run.get("host") else "")))
+    if run.get("command"):
+        items.append(("command", _safe_command([str(a) for a in run["command"]])))
+    return [{"name": name, "value": value} for name, value in items]
+
+
 def _failure(f: Failure) -> dict[str, Any]:
     return {"outcome": f.outcome, "reason": f.reason, "http_status": f.http_status, "detail": f.detail,
             "text": f.text, "count": f.count, "line": f.line}
@@ -161,7 +308,7 @@ def build_document(
         "end_to_end_source": stats.end_to_end_source,
         "window_s": stats.window_ns / 1e9,
         "duration_s": stats.duration_s,
-        "runs": [asdict(r) for r in stats.runs],
+        "runs": [_redacted_run(asdict(r)) for r in stats.runs],
         "counts": counts,
         "within_target_share": stats.within_target_share,
         "reasons": stats.reasons,
@@ -178,7 +325,7 @@ def build_document(
             {
                 "type": g.event_type,
                 "schema_version": g.schema_version,
-                "counts": asdict(g.counts),
+                "counts": _type_counts(g.counts),
                 "latency_ms": _latency(g.end_to_end),
             }
             for g in stats.by_type
@@ -194,6 +341,7 @@ def build_document(
                 "lost": w.lost,
                 "latency_ms": w.end_to_end_ms,
                 "censored": list(w.censored),
+                **_window_span(stats, w.start_ns),  # format_version 1.1
             }
             for w in stats.windows
         ],
@@ -219,6 +367,10 @@ def build_document(
         "collector": stats.collector,
         "stages": _stages(stats),
         "stages_note": None,
+        # format_version 1.1: how long the schedule ran, and how each run was configured
+        "format_version": REPORT_FORMAT_VERSION,
+        "span_s": stats.span_ns / 1e9 if stats.span_ns is not None else None,
+        "configuration": [{"run": r.path, "items": configuration_items(asdict(r))} for r in stats.runs],
     }
     two_clocks = any(stage["approximate"] for stage in doc["stages"])
     doc["stages_note"] = f"{STAGES_NOTE}; {TWO_CLOCKS_NOTE}" if two_clocks else STAGES_NOTE
@@ -290,12 +442,71 @@ def transport_lines(doc: dict[str, Any]) -> list[str]:
 
 def _settings_text(settings: dict[str, Any]) -> str:
     parts = []
-    for key, value in settings.items():
+    for key, value in _redacted_value("settings", settings).items():
         if isinstance(value, dict):
             parts += [f"{k}={v}" for k, v in value.items()]
         else:
             parts.append(f"{key}={value}")
     return ", ".join(parts)
+
+
+# -- sparklines: the same characters in the terminal and in Markdown ----------------------------
+
+SPARK = "▁▂▃▄▅▆▇█"
+NO_EVENTS = "·"  # no event was scheduled in the window (a pause, a 0/s stage)
+NO_RESULT = "×"  # events, but not one latency: every one failed, was dropped or aborted
+ABOVE_TIMEOUT = "▲"  # the percentile lies among lost events: above the result timeout, off the scale
+_MARK_MEANING = {NO_RESULT: "no latency: every event failed, was dropped or aborted",
+                 ABOVE_TIMEOUT: "above the result timeout (lost events): off the scale",
+                 NO_EVENTS: "no events scheduled"}
+
+
+def sparkline(values: Sequence[float | None]) -> str:
+    """Eight-level bars scaled to the largest value; None (nothing measured) is a gap, never the
+    lowest bar, which would read as the best value."""
+    top = max((v for v in values if v is not None), default=0.0)
+    if top <= 0:
+        return "".join(" " if v is None or v <= 0 else SPARK[0] for v in values)
+    return "".join(" " if v is None else SPARK[min(len(SPARK) - 1, int(v / top * (len(SPARK) - 1) + 0.5))]
+                   for v in values)
+
+
+def count_sparkline(counts: Sequence[float]) -> str:
+    """Counts (a histogram): an empty bin is a gap, the smallest count still a bar."""
+    top = max(counts, default=0.0)
+    if top <= 0:
+        return ""
+    return "".join(" " if c <= 0 else SPARK[min(len(SPARK) - 1, int(c / top * (len(SPARK) - 1) + 0.5))]
+                   for c in counts)
+
+
+def window_state(w: dict[str, Any], name: str = "p99") -> str:
+    """"value", or which marker a window's percentile is drawn with (NO_EVENTS, NO_RESULT, ABOVE_TIMEOUT)."""
+    if not w["scheduled"]:
+        return NO_EVENTS
+    if name in w.get("censored", ()):
+        return ABOVE_TIMEOUT
+    if w["latency_ms"][name] is None:
+        return NO_RESULT
+    return "value"
+
+
+def percentile_sparkline(doc: dict[str, Any], name: str = "p99") -> tuple[str, str]:
+    """(sparkline, legend) of one end-to-end percentile over the run's windows: windows without a
+    value are markers of their own (named in the legend), measured ones bars on the measured scale."""
+    windows = doc["windows"]
+    states = [window_state(w, name) for w in windows]
+    measured = [w["latency_ms"][name] if s == "value" else None for w, s in zip(windows, states, strict=True)]
+    bars = sparkline(measured)
+    line = "".join(bar if state == "value" else state for bar, state in zip(bars, states, strict=True))
+    values = [v for v in measured if v is not None]
+    legend = []
+    if values:
+        low, high = min(values), max(values)
+        legend.append(f"{SPARK[-1]} {fmt_ms(high)}" if low == high else
+                      f"{SPARK[0]} {fmt_ms(low)} … {SPARK[-1]} {fmt_ms(high)}")
+    legend += [f"{mark} {meaning}" for mark, meaning in _MARK_MEANING.items() if mark in states]
+    return line, "; ".join(legend)
 
 
 STAGE_COLUMNS = ("stage", "count", "p50", "p99", "clocks")
@@ -335,12 +546,16 @@ __all__ = [
     "STAGE_COLUMNS",
     "build_document",
     "collector_line",
+    "configuration_items",
+    "count_sparkline",
     "fmt_latency",
     "fmt_ms",
     "fmt_slo_actual",
     "load_stats",
     "log_histogram",
+    "percentile_sparkline",
     "render_json",
+    "sparkline",
     "stage_rows",
     "transport_lines",
 ]

@@ -211,6 +211,16 @@ class RunSummary:
     settings: dict[str, Any] = field(default_factory=dict)
     # Kafka: acknowledged events per partition (from kafka-offsets-<shard>.bin), partition as text
     partitions: dict[str, int] = field(default_factory=dict)
+    # how the run was configured, as its meta.json recorded it (secrets already redacted there)
+    tool_version: str = ""
+    command: list[str] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+    started_at: str | None = None
+    ended_at: str | None = None
+    workers: int = 1
+    collector: str | None = None
+    correlate_by: str | None = None
+    result_timeout_ms: float | None = None
 
 
 @dataclass(slots=True)
@@ -248,6 +258,15 @@ class LatencyStats:
         if self.first_intended_ns is None or self.last_intended_ns is None:
             return None
         return (self.last_intended_ns - self.first_intended_ns) / 1e9
+
+    @property
+    def span_ns(self) -> int | None:
+        """How long the schedule ran: first to last intended time plus one mean gap, since n events
+        at rate r span n/r, not (n - 1)/r (a 1 s run at 4/s spans 1 s, not 0.75 s); None below 2 events."""
+        n = self.counts.scheduled
+        if self.first_intended_ns is None or self.last_intended_ns is None or n < 2:
+            return None
+        return round((self.last_intended_ns - self.first_intended_ns) * n / (n - 1))
 
 
 # -- where the records come from -------------------------------------------------------------
@@ -985,6 +1004,9 @@ class _Computation:
         length = self.layout.counts_len
         group_classes = np.zeros(n_groups * _CLASSES, dtype=np.int64)
         group_within = np.zeros(n_groups, dtype=np.int64)
+        # per type: events with a result (their first one), and those whose result came too late
+        group_results = np.zeros(n_groups, dtype=np.int64)
+        group_late = np.zeros(n_groups, dtype=np.int64)
         group_hist = np.zeros(n_groups * length, dtype=np.int64)
         window_classes = np.zeros(max(n_windows, 1) * _CLASSES, dtype=np.int64)
         window_hist = np.zeros(max(n_windows, 1) * length, dtype=np.int64)
@@ -1027,6 +1049,9 @@ class _Computation:
                 index = self.layout.index_of(us)
                 self.totals[E2E] += np.bincount(index, minlength=length)
                 group = self.group[rows].astype(np.int64)
+                if self.collecting:
+                    group_results += np.bincount(group[has], minlength=n_groups)
+                    group_late += np.bincount(group[lost & has], minlength=n_groups)
                 group_classes += np.bincount(group * _CLASSES + cls, minlength=len(group_classes))
                 e2e_group = group[e2e_rows]
                 group_within += np.bincount(e2e_group[e2e <= self.target_ns], minlength=n_groups)
@@ -1042,7 +1067,7 @@ class _Computation:
                 e2e_slot += index
                 _accumulate(window_hist, e2e_slot)
         return self._stats(window, window_start, n_windows, group_classes.reshape(n_groups, _CLASSES),
-                           group_within, group_hist.reshape(n_groups, length),
+                           (group_within, group_results, group_late), group_hist.reshape(n_groups, length),
                            window_classes.reshape(-1, _CLASSES)[:n_windows],
                            window_hist.reshape(-1, length)[:n_windows], late, unfinished)
 
@@ -1065,10 +1090,12 @@ class _Computation:
             self._fill(WRITTEN_TO_SEEN, seen[has] - written[has])
 
     def _stats(self, window: int, window_start: int, n_windows: int, group_classes: npt.NDArray[np.int64],
-               group_within: npt.NDArray[np.int64], group_hist: npt.NDArray[np.int64],
+               group_counts: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]],
+               group_hist: npt.NDArray[np.int64],
                window_classes: npt.NDArray[np.int64], window_hist: npt.NDArray[np.int64],
                late: int, unfinished: int) -> LatencyStats:
         highest_values = self.layout.highest_values()
+        group_within, group_results, group_late = group_counts
         total = group_classes.sum(axis=0)
         counts = Counts(
             scheduled=int(total[1:].sum()), ok=int(total[_OK]), failed=int(total[_FAILED]),
@@ -1093,6 +1120,12 @@ class _Computation:
                 transport=self.transports[index], topic=_topic(run.meta.transport),
                 settings=dict(run.meta.transport) if isinstance(run.meta.transport, dict) else {},
                 partitions={str(p): n for p, n in partition_counts(path).items()},
+                tool_version=run.meta.tool_version, command=list(run.meta.command),
+                options=dict(run.meta.options) if isinstance(run.meta.options, dict) else {},
+                started_at=run.meta.started_at, ended_at=run.meta.ended_at, workers=run.meta.workers,
+                collector=run.meta.collector, correlate_by=run.meta.correlate_by,
+                result_timeout_ms=(run.meta.result_timeout_ns / 1e6 if run.meta.result_timeout_ns is not None
+                                   else None),
             ))
         notes = self.notes
         incomplete = self._incomplete()
@@ -1149,7 +1182,8 @@ class _Computation:
                 event_type=type_names[type_id], schema_version=version,
                 counts=Counts(scheduled=int(row[1:].sum()), ok=int(row[_OK]), failed=int(row[_FAILED]),
                               dropped=int(row[_DROPPED]), aborted=int(row[_ABORTED]), lost=int(row[_LOST]),
-                              within_target=int(group_within[g])),
+                              within_target=int(group_within[g]), results=int(group_results[g]),
+                              matched_results=int(group_results[g]), late_results=int(group_late[g])),
                 end_to_end=Distribution.of(histogram, highest_values, censored=int(row[_LOST]),
                                            lower_bound_ns=bound_ns),
             ))
