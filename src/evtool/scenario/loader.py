@@ -61,9 +61,9 @@ def load_scenario(path: Path) -> Scenario:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
-        where = f"{path}:{line}" if line else str(path)
-        message = str(exc).split(" (at line")[0]
+        found = re.search(r"\(at line (\d+), column \d+\)", str(exc))  # 3.11 has no exc.lineno
+        where = f"{path}:{found.group(1)}" if found else str(path)
+        message = str(exc).split(" (at ")[0]
         raise ScenarioError(f"{where}: invalid TOML: {message} — fix the syntax") from None
     return _Loader(path, text).scenario(data, hashlib.sha256(raw).hexdigest())
 
