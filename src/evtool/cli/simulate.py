@@ -200,8 +200,8 @@ def simulate(
         simulate(ctx, **values)
         return
     if target is None:
-        raise UsageError("give --target (or a --scenario with [target] url)",
-                         hint="e.g. --target http://127.0.0.1:8080/events")
+        raise UsageError("give --target (e.g. --target http://127.0.0.1:8080/events) "
+                         "or a --scenario file with [target] url")
     from evtool.events.source import fresh_seed
     from evtool.load.plan import ArrivalSpec, GeneratedPlan
     from evtool.load.source import GeneratedEvents
