@@ -34,6 +34,8 @@ def run(
     Exit 0 when it ran (and its objectives held), 1 when an objective was missed or the run is
     incomplete, 2 for a bad file (file:line: key: what is wrong — what to do). The run's meta.json
     records the scenario (secrets redacted), its sha256, and which options the command line overrode.
+
+    e.g. evtool run examples/http-orders.toml --rate 50/s --summary-export summary.json
     """
     parent = ctx.parent
     group: Any = parent.command if parent is not None else None
