@@ -101,6 +101,14 @@ def test_stages_as_array_of_tables_point_at_the_bad_stage(tmp_path: Path) -> Non
     assert loaded.arrival.stages == "5s:5/s,5s:5/s"
 
 
+def test_a_bad_item_of_an_inline_array_points_at_its_own_line(tmp_path: Path) -> None:
+    text = ('[arrival]\nstages = [\n    { duration = "5s", rate = "5/s" },\n'
+            '    { duration = "5x", rate = "5/s" },\n]\n')
+    assert error_of(tmp_path, text).startswith("4: arrival.stages[1]: stage 2: '5x' is not a duration")
+    text = '[objectives]\nslo = [\n  "p99<=2s",  # fine\n  "lost<=0", "p99 soon",\n]\n'
+    assert error_of(tmp_path, text).startswith("4: objectives.slo[2]: objective 'p99 soon'")
+
+
 def test_literal_secrets_are_refused_env_references_accepted(tmp_path: Path) -> None:
     message = error_of(tmp_path, '[target.headers]\nX-Tenant = "acme"\nAuthorization = "Bearer s3cr3t"\n')
     assert message.startswith("3: target.headers.Authorization: header 'Authorization' holds a literal value")

@@ -58,7 +58,9 @@ def test_lines_of_plain_quoted_and_dotted_keys() -> None:
 def test_values_spanning_lines_are_skipped() -> None:
     lines = KeyLines(TEXT)
     assert lines.line_of(["arrival", "stages"]) == 13
-    assert lines.line_of(["arrival", "stages", 1]) == 13  # an inline item: its array's line
+    assert lines.line_of(["arrival", "stages", 0]) == 14  # the items of an array spanning lines
+    assert lines.line_of(["arrival", "stages", 1]) == 15
+    assert lines.line_of(["arrival", "stages", 2]) == 13  # no such item: the array's line
     assert lines.line_of(["arrival", "duration"]) == 17
     assert lines.line_of(["arrival", "count"]) == 20  # not 18, the look-alike inside the string
 

@@ -70,7 +70,10 @@ class KeyLines:
                 self._lines.setdefault(key[:depth], number)
             # skip the value's continuation lines (multi-line strings and arrays)
             value = stripped.split("=", 1)[1] if "=" in stripped else ""
-            number = _skip_value(value, lines, number)
+            items: dict[int, int] = {}
+            number = _skip_value(value, lines, number, items)
+            for index, item_line in items.items():
+                self._lines.setdefault((*key, index), item_line)
 
 
 def _resolve(names: PathKey, arrays: dict[PathKey, int]) -> PathKey:
@@ -120,42 +123,60 @@ def _keys(text: str, end: str) -> list[str] | None:
         return None
 
 
-def _skip_value(value: str, lines: list[str], number: int) -> int:
-    """The index of the line after the value that starts with `value` (on line `number`)."""
-    depth, in_multiline = _scan_value(value, 0, None)
-    while (depth > 0 or in_multiline) and number < len(lines):
-        depth, in_multiline = _scan_value(lines[number], depth, in_multiline)
+def _skip_value(value: str, lines: list[str], number: int, items: dict[int, int]) -> int:
+    """The index of the line after the value that starts with `value` (on line `number`); the line of
+    each item of an array value goes into `items` (item index -> line)."""
+    scan = _ValueScan(items)
+    scan.feed(value, number)
+    while (scan.depth > 0 or scan.multiline) and number < len(lines):
+        scan.feed(lines[number], number + 1)
         number += 1
     return number
 
 
-def _scan_value(text: str, depth: int, multiline: str | None) -> tuple[int, str | None]:
-    """Bracket depth after `text`, outside strings and comments; the open multi-line quote, if any."""
-    at = 0
-    while at < len(text):
-        if multiline is not None:
-            close = text.find(multiline, at)
-            if close < 0:
-                return depth, multiline
-            at = close + 3
-            multiline = None
-            continue
-        char = text[at]
-        if char == "#":
-            break
-        if text.startswith('"""', at) or text.startswith("'''", at):
-            multiline = text[at : at + 3]
-            at += 3
-            continue
-        if char in "\"'":
-            close = at + 1
-            while close < len(text) and text[close] != char:
-                close += 2 if char == '"' and text[close] == "\\" else 1
-            at = close + 1
-            continue
-        if char in "[{":
-            depth += 1
-        elif char in "]}":
-            depth -= 1
-        at += 1
-    return depth, multiline
+class _ValueScan:
+    """Bracket depth outside strings and comments, line by line; the open multi-line quote, if any;
+    where each item of a top-level array starts."""
+
+    def __init__(self, items: dict[int, int]) -> None:
+        self.depth = 0
+        self.multiline: str | None = None
+        self.items = items
+        self.array = False  # the value is an array
+        self.expect_item = False  # the next token at depth 1 starts an item
+
+    def feed(self, text: str, line: int) -> None:
+        at = 0
+        while at < len(text):
+            if self.multiline is not None:
+                close = text.find(self.multiline, at)
+                if close < 0:
+                    return
+                at = close + 3
+                self.multiline = None
+                continue
+            char = text[at]
+            if char == "#":
+                return
+            if self.depth == 1 and self.array and self.expect_item and char not in " \t]":
+                self.items[len(self.items)] = line
+                self.expect_item = False
+            if text.startswith('"""', at) or text.startswith("'''", at):
+                self.multiline = text[at : at + 3]
+                at += 3
+                continue
+            if char in "\"'":
+                close = at + 1
+                while close < len(text) and text[close] != char:
+                    close += 2 if char == '"' and text[close] == "\\" else 1
+                at = close + 1
+                continue
+            if char in "[{":
+                if self.depth == 0 and char == "[":
+                    self.array = self.expect_item = True
+                self.depth += 1
+            elif char in "]}":
+                self.depth -= 1
+            elif char == "," and self.depth == 1:
+                self.expect_item = True
+            at += 1
