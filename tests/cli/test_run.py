@@ -44,6 +44,9 @@ def test_http_example_runs_with_collector_objectives_and_overrides(tmp_path: Pat
     assert poster.received == 200  # the file's rate (100/s) for the command line's duration
     assert "verdict: PASS" in outcome.stdout
     recorded = meta(run_dir)
+    assert (f"scenario: {EXAMPLES / 'http-orders.toml'} sha256 {recorded['scenario']['sha256'][:12]} "
+            "(the command line overrode arrival.duration, collector.address, collector.result_timeout, "
+            "target.url)") in outcome.stdout
     scenario = recorded["scenario"]
     assert scenario["path"] == str(EXAMPLES / "http-orders.toml")
     assert len(scenario["sha256"]) == 64

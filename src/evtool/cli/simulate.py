@@ -559,6 +559,10 @@ def _execute(
         from evtool.cli.generate import announce_seed
 
         announce_seed(options["seed"])
+    if scenario is not None:
+        overridden = ", ".join(scenario["overridden"]) or "nothing"
+        out.print(f"scenario: {scenario['path']} sha256 {scenario['sha256'][:12]} "
+                  f"(the command line overrode {overridden})", markup=False)
     gate = _verdict(summary.run_dir, objectives, slo, summary_export, out)
     if summary.interrupted:
         raise typer.Exit(int(ExitCode.INTERRUPTED))
