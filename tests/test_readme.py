@@ -133,6 +133,16 @@ def _order_v4_with_a_required_field(walk: Walk) -> Iterator[None]:
         (folder / "4.avsc").unlink()  # the commands after it send the published versions
 
 
+@contextlib.contextmanager
+def _examples(walk: Walk) -> Iterator[None]:
+    """examples/ in the walk's project, its ports (8080, 9000) the walk's free ones, as in commands."""
+    folder = walk.cwd / "examples"
+    folder.mkdir(exist_ok=True)
+    for example in (ROOT / "examples").glob("*.toml"):
+        (folder / example.name).write_text(walk.substitute(example.read_text(encoding="utf-8")))
+    yield
+
+
 @dataclass(frozen=True)
 class Expect:
     code: int = 0
@@ -171,6 +181,11 @@ EXPECTED: dict[str, Expect] = {
     ),
     "evtool latency-report runs/checkout-100rps --slo 'p99<=2s' --slo 'within(500ms)>=99%'": Expect(
         shown="first", contains=("p99<=2s ", "pass")
+    ),
+    "evtool run examples/http-orders.toml --summary-export summary.json": Expect(
+        contains=("done: scheduled 1000 = ok 1000 + failed 0", "verdict: PASS",
+                  "summary written to summary.json"),
+        setup=_examples,
     ),
 }
 

@@ -26,7 +26,7 @@ def _version(value: bool) -> None:
 
 
 def build_app() -> typer.Typer:
-    from evtool.cli import consumer, demo, generate, report, schema, simulate
+    from evtool.cli import consumer, demo, generate, report, run, schema, simulate
 
     app = typer.Typer(
         name="evtool",
@@ -49,6 +49,7 @@ def build_app() -> typer.Typer:
     schema.register(app)
     generate.register(app)
     simulate.register(app)
+    run.register(app)
     consumer.register(app)
     demo.register(app)
     report.register(app)

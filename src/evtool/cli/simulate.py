@@ -18,12 +18,13 @@ from rich.console import Console
 
 from evtool import __version__, units
 from evtool.cli.views import print_run_summary, snapshot_view
-from evtool.errors import ExitCode, UsageError
+from evtool.errors import EvtoolError, ExitCode, UsageError
 
 if TYPE_CHECKING:
     from evtool.load.plan import ArrivalSpec
     from evtool.load.runner import CollectorSpec, PlanFactory, RunSpec, RunSummary
     from evtool.load.targets.base import Mode
+    from evtool.results.slo import Slo
 
 P = ParamSpec("P")
 
@@ -98,6 +99,21 @@ EncodingOpt = Annotated[
                  "under its subject version's schema; every subject sent needs an Avro schema)."),
 ]
 DurationOpt = Annotated[str | None, typer.Option("--duration", "-d", help="Run length, e.g. 30s, 2m.")]
+SloOpt = Annotated[
+    list[str] | None,
+    typer.Option("--slo", help="Objective, repeatable, as for latency-report (p99<=2s, within(2s)>=99.5%, "
+                 "lost<=0): the run's verdict becomes the exit code (1: missed or incomplete)."),
+]
+SummaryExportOpt = Annotated[
+    Path | None,
+    typer.Option("--summary-export", help="Write the run's verdict as JSON (the document of "
+                 "`latency-report RUN --format json`), also when it fails."),
+]
+ScenarioOpt = Annotated[
+    Path | None,
+    typer.Option("--scenario", help="A scenario file (TOML): every option in one versioned file; "
+                 "options given here override it. See `evtool run`."),
+]
 CountOpt = Annotated[int | None, typer.Option("--count", "-n", help="Number of events.")]
 
 
@@ -126,7 +142,12 @@ def _interruptible(command: Callable[P, None]) -> Callable[P, None]:
 
 
 def simulate(
-    target: TargetOpt,
+    ctx: typer.Context,
+    target: Annotated[
+        str | None,
+        typer.Option("--target", "-t", help="http(s)://… URL, kafka://HOST:PORT[,HOST:PORT]/TOPIC, file:PATH "
+                     "(JSONL) or - (stdout, dry run); or [target] url of --scenario."),
+    ] = None,
     rate: Annotated[
         str | None, typer.Option("--rate", "-r", help="Arrival rate: 500/s, 30/m, 100/h.")
     ] = None,
@@ -175,8 +196,18 @@ def simulate(
         typer.Option("--as-fast-as-possible",
                      help="No schedule: --count events, bounded only by --max-in-flight (throughput)."),
     ] = False,
+    slo: SloOpt = None,
+    summary_export: SummaryExportOpt = None,
+    scenario: ScenarioOpt = None,
 ) -> None:
     """Send generated events at a chosen rate (open model) and log every one of them."""
+    if scenario is not None:  # the file's options under the command line's, then this command again
+        values = _with_scenario(ctx, scenario)
+        simulate(ctx, **values)
+        return
+    if target is None:
+        raise UsageError("give --target (e.g. --target http://127.0.0.1:8080/events) "
+                         "or a --scenario file with [target] url")
     from evtool.events.source import fresh_seed
     from evtool.load.plan import ArrivalSpec, GeneratedPlan
     from evtool.load.source import GeneratedEvents
@@ -193,7 +224,7 @@ def simulate(
     else:
         arrival_spec = _arrival(rate, arrival, stages, duration, count, seed)
     events = GeneratedEvents(mix=mix, flow=flow, schema_versions=schema_versions, seed=seed, schemas=schemas)
-    events.check()
+    _located(ctx, events.check, ("mix", "flow", "schema_versions", "schemas"))
     plan = GeneratedPlan(arrival_spec, events, correlate_by)
     options: dict[str, Any] = {
         "rate": rate,
@@ -234,6 +265,9 @@ def simulate(
         key=key,
         encoding=encoding,
         avro_schemas=lambda: _avro_schemas(events.stream(0).schemas),
+        slo=slo,
+        summary_export=summary_export,
+        scenario=ctx.meta.get(_SCENARIO_META),
     )
 
 
@@ -285,6 +319,8 @@ def replay(
         bool,
         typer.Option("--skip-bad-lines", help="Skip (and count) lines that are not events; default: refuse."),
     ] = False,
+    slo: SloOpt = None,
+    summary_export: SummaryExportOpt = None,
 ) -> None:
     """Re-send a recorded event log, keeping its gaps (or --speed, --rate, --as-fast-as-possible)."""
     from evtool.load.plan import ReplayPlan
@@ -356,6 +392,8 @@ def replay(
         key=key,
         encoding=encoding,
         avro_schemas=lambda: _avro_schemas_of_log(file),
+        slo=slo,
+        summary_export=summary_export,
     )
 
 
@@ -465,10 +503,14 @@ def _execute(
     notes: tuple[str, ...] = (),
     encoding: str = "json",
     avro_schemas: Callable[[], Any] | None = None,
+    slo: list[str] | None = None,
+    summary_export: Path | None = None,
+    scenario: dict[str, Any] | None = None,
 ) -> None:
     from evtool.load.dispatcher import DispatchOptions
     from evtool.load.runner import RunSpec
     from evtool.load.targets.base import MODES, TargetOptions, parse_header, redact_argv, redact_url
+    from evtool.results.summary import check_export_path, check_objectives
 
     if mode not in MODES:
         raise UsageError(f"--mode {mode!r}: expected one of {', '.join(MODES)}")
@@ -477,6 +519,9 @@ def _execute(
     if client not in clients:
         raise UsageError(f"--client {client!r}: expected auto, aiohttp or lean")
     checked_client = next(c for c in clients if c == client)
+    objectives = check_objectives(slo)  # before anything is sent: a bad --slo is exit 2 now
+    if summary_export is not None:
+        check_export_path(summary_export)
     headers = tuple(parse_header(h) for h in header or [])
     target_options = TargetOptions(
         target=target,
@@ -515,6 +560,8 @@ def _execute(
         "collect": collect,
         "correlate_by": correlate_by,
         "result_timeout": result_timeout if collect else None,
+        "slo": slo,
+        "summary_export": str(summary_export) if summary_export else None,
     }
     spec = RunSpec(
         plan=plan,
@@ -527,6 +574,7 @@ def _execute(
         planned_duration_s=planned_duration_s,
         collector=_collector(collect, correlate_by, result_timeout, kafka_property),
         notes=notes,
+        scenario=scenario,
     )
     # the live view goes to stderr, so stdout stays clean for `--target -` and for the summary
     err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -537,8 +585,78 @@ def _execute(
         from evtool.cli.generate import announce_seed
 
         announce_seed(options["seed"])
+    if scenario is not None:
+        overridden = ", ".join(scenario["overridden"]) or "nothing"
+        out.print(f"scenario: {scenario['path']} sha256 {scenario['sha256'][:12]} "
+                  f"(the command line overrode {overridden})", markup=False)
+    gate = _verdict(summary.run_dir, objectives, slo, summary_export, out)
     if summary.interrupted:
         raise typer.Exit(int(ExitCode.INTERRUPTED))
+    if gate is not ExitCode.OK:
+        raise typer.Exit(int(gate))
+
+
+def _verdict(run_dir: Path, objectives: list[Slo] | None, slo: list[str] | None,
+             summary_export: Path | None, out: Console) -> ExitCode:
+    """`--slo` / `--summary-export`: judge the run as latency-report would; the exit code when --slo gates."""
+    if not slo and summary_export is None:
+        return ExitCode.OK
+    from evtool.results.report import fmt_slo_actual
+    from evtool.results.summary import export_summary, run_document
+
+    doc = run_document(run_dir, objectives)
+    if summary_export is not None:
+        export_summary(summary_export, doc)
+    out.print(f"verdict: {doc['verdict_line']}", markup=False)
+    for entry in doc["slos"]:
+        mark = {True: "met", False: "MISSED", None: "no data"}[entry["passed"]]
+        out.print(f"  {entry['slo']}: {mark} ({fmt_slo_actual(entry)})", markup=False)
+    for reason in [*doc["incomplete"], *doc["not_measurable"]]:
+        out.print(f"  {reason}", markup=False)
+    if summary_export is not None:
+        out.print(f"summary written to {summary_export}", markup=False)
+    return ExitCode(doc["exit_code"]) if slo else ExitCode.OK
+
+
+_SCENARIO_META = "evtool.scenario"  # ctx.meta key: the scenario record, for the run's meta
+
+
+def _given(ctx: typer.Context) -> set[str]:
+    """The parameters set on the command line (or by an environment variable), not left at their default."""
+    explicit = ("COMMANDLINE", "ENVIRONMENT")  # click's ParameterSource, by name (typer vendors click)
+    return {name for name in ctx.params
+            if getattr(ctx.get_parameter_source(name), "name", None) in explicit}
+
+
+def _with_scenario(ctx: typer.Context, path: Path) -> dict[str, Any]:
+    """simulate's parameters with the scenario's under the command line's; records what won in ctx.meta."""
+    from evtool.scenario import load_scenario, merge
+
+    loaded = load_scenario(path)
+    merged = merge(loaded, ctx.params, _given(ctx))
+    ctx.meta[_SCENARIO_META] = merged.record.to_meta()
+    ctx.meta[_SCENARIO_META + ".loaded"] = loaded
+    return {**merged.values, "scenario": None}
+
+
+def _located(ctx: typer.Context, check: Callable[[], None], options: tuple[str, ...]) -> None:
+    """Run `check`; an error about an option the scenario file set says where in the file it was set."""
+    from evtool.scenario import Scenario, ScenarioError
+
+    try:
+        check()
+    except EvtoolError as exc:
+        loaded = ctx.meta.get(_SCENARIO_META + ".loaded")
+        sources = (ctx.meta.get(_SCENARIO_META) or {}).get("sources", {})
+        if not isinstance(loaded, Scenario):
+            raise
+        from evtool.scenario.model import KEY_OF
+
+        for option in options:
+            if sources.get(".".join(KEY_OF[option])) == "scenario":
+                raise ScenarioError(f"{loaded.where(option)}: {exc.message} — "
+                                    f"{exc.hint or 'fix the value in the scenario file'}") from None
+        raise
 
 
 def _kafka_collect(collect: str | None) -> bool:

@@ -66,6 +66,7 @@ class RunSpec:
     lag_bound_ms: float = 10.0
     collector: CollectorSpec | None = None
     notes: tuple[str, ...] = ()  # for meta.notes from the start (e.g. bad lines a replay skips)
+    scenario: dict[str, Any] | None = None  # the scenario file's record (redacted, hashed), for meta.json
 
 
 @dataclass(frozen=True, slots=True)
@@ -662,6 +663,7 @@ def _meta(spec: RunSpec, run_dir: Path, start_ns: int) -> RunMeta:
         correlate_by=collector.correlate_by if collector else None,
         result_timeout_ns=int(collector.result_timeout_s * 1e9) if collector else None,
         notes=list(spec.notes),
+        scenario=spec.scenario,
     )
 
 

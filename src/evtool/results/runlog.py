@@ -264,6 +264,9 @@ class RunMeta:
     # the machine that wrote the run: a report blames clocks only when two hosts were involved
     # (None: unknown, a run written before evtool recorded it)
     host: str | None = field(default_factory=socket.gethostname)
+    # the scenario file the run came from (`evtool run` / `simulate --scenario`): its path, the effective
+    # scenario (secrets redacted), which options the command line overrode, and `sha256` of it
+    scenario: dict[str, Any] | None = None
 
     def write(self, run_dir: Path) -> None:
         """Atomically (write then rename), so a reader never sees half a meta file."""
