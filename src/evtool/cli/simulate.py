@@ -17,10 +17,12 @@ import typer
 from rich.console import Console
 
 from evtool import __version__, units
-from evtool.cli.views import print_run_summary, snapshot_view
+from evtool.cli.live_view import snapshot_view
+from evtool.cli.views import print_run_summary
 from evtool.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
+    from evtool.load.live import LiveSpec, Snapshot
     from evtool.load.plan import ArrivalSpec
     from evtool.load.runner import CollectorSpec, PlanFactory, RunSpec, RunSummary
     from evtool.load.targets.base import Mode
@@ -94,6 +96,21 @@ KeyOpt = Annotated[
 ]
 DurationOpt = Annotated[str | None, typer.Option("--duration", "-d", help="Run length, e.g. 30s, 2m.")]
 CountOpt = Annotated[int | None, typer.Option("--count", "-n", help="Number of events.")]
+SloOpt = Annotated[
+    list[str] | None,
+    typer.Option("--slo", help="An objective, as for latency-report (repeatable): 'p99<=2s', "
+                 "'within(2s)>=99%', 'lost<=0'. Its bound is the live view's target."),
+]
+AbortOnFailOpt = Annotated[
+    bool,
+    typer.Option("--abort-on-fail", help="End the run as soon as an --slo objective can no longer be met "
+                 "(it stops sending; the verdict is FAIL, with the objective and when)."),
+]
+MetricsOpt = Annotated[
+    str | None,
+    typer.Option("--metrics", help="Serve the run's counters and end-to-end histogram as Prometheus/"
+                 "OpenMetrics text at HOST:PORT/metrics while it runs, e.g. 127.0.0.1:9464."),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -169,6 +186,9 @@ def simulate(
         typer.Option("--as-fast-as-possible",
                      help="No schedule: --count events, bounded only by --max-in-flight (throughput)."),
     ] = False,
+    slo: SloOpt = None,
+    abort_on_fail: AbortOnFailOpt = False,
+    metrics: MetricsOpt = None,
 ) -> None:
     """Send generated events at a chosen rate (open model) and log every one of them."""
     from evtool.events.source import fresh_seed
@@ -226,6 +246,8 @@ def simulate(
         stamp_time=True,
         kafka_property=kafka_property,
         key=key,
+        live=_live_spec(slo, abort_on_fail),
+        metrics=metrics,
     )
 
 
@@ -264,6 +286,9 @@ def replay(
         bool,
         typer.Option("--skip-bad-lines", help="Skip (and count) lines that are not events; default: refuse."),
     ] = False,
+    slo: SloOpt = None,
+    abort_on_fail: AbortOnFailOpt = False,
+    metrics: MetricsOpt = None,
 ) -> None:
     """Re-send a recorded event log, keeping its gaps (or --speed, --rate, --as-fast-as-possible)."""
     from evtool.load.plan import ReplayPlan
@@ -300,6 +325,13 @@ def replay(
     planned = duration_s
     if planned is None and fixed_rate is not None and count is not None:
         planned = count / fixed_rate
+    taken = checked.events if count is None else min(count, checked.events)
+    if fixed_rate is not None:
+        live = _live_spec(slo, abort_on_fail, rate_points=((0.0, fixed_rate),), planned_events=taken)
+    else:
+        schedule = "as fast as possible" if as_fast_as_possible else (
+            "recorded gaps" + (f", {speed:g}x faster" if speed != 1.0 else ""))
+        live = _live_spec(slo, abort_on_fail, schedule=schedule, planned_events=taken)
     options: dict[str, Any] = {
         "file": str(file),
         "speed": speed,
@@ -333,6 +365,8 @@ def replay(
         as_fast_as_possible=as_fast_as_possible,
         kafka_property=kafka_property,
         key=key,
+        live=live,
+        metrics=metrics,
     )
 
 
@@ -373,6 +407,21 @@ def _arrival(
     if arrival == "poisson":
         return ArrivalSpec("poisson", rate=value, duration_s=duration_s, count=count, seed=seed)
     return ArrivalSpec("constant", rate=value, duration_s=duration_s, count=count, seed=seed)
+
+
+def _live_spec(slo: list[str] | None, abort_on_fail: bool, **known: Any) -> LiveSpec:
+    """What the live view, `--metrics` and `--abort-on-fail` judge by: the objectives and their target."""
+    from evtool.load.live import LiveSpec, target_of
+    from evtool.results.slo import parse_slo
+
+    objectives = tuple(slo or ())
+    for text in objectives:
+        parse_slo(text)  # a bad one is one line naming it, before anything starts
+    if abort_on_fail and not objectives:
+        raise UsageError("--abort-on-fail ends the run when an --slo objective can no longer be met: "
+                         "give one", hint="e.g. --slo 'p99<=2s' --abort-on-fail")
+    return LiveSpec(target_ns=target_of(objectives), objectives=objectives, abort_on_fail=abort_on_fail,
+                    **known)
 
 
 def _positive_duration(duration: str | None) -> float | None:
@@ -440,8 +489,11 @@ def _execute(
     kafka_property: list[str] | None = None,
     key: str | None = None,
     notes: tuple[str, ...] = (),
+    live: LiveSpec | None = None,
+    metrics: str | None = None,
 ) -> None:
     from evtool.load.dispatcher import DispatchOptions
+    from evtool.load.live import LiveSpec
     from evtool.load.runner import RunSpec
     from evtool.load.targets.base import MODES, TargetOptions, parse_header, redact_argv, redact_url
 
@@ -489,6 +541,9 @@ def _execute(
         "collect": collect,
         "correlate_by": correlate_by,
         "result_timeout": result_timeout if collect else None,
+        "slo": list(live.objectives) if live else [],
+        "abort_on_fail": live.abort_on_fail if live else False,
+        "metrics": metrics,
     }
     spec = RunSpec(
         plan=plan,
@@ -501,18 +556,23 @@ def _execute(
         planned_duration_s=planned_duration_s,
         collector=_collector(collect, correlate_by, result_timeout, kafka_property),
         notes=notes,
+        live=live or LiveSpec(),
     )
     # the live view goes to stderr, so stdout stays clean for `--target -` and for the summary
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     out = err if target == "-" else Console(highlight=False, soft_wrap=True)
-    summary = _run_with_view(spec, err, quiet or target == "-")
+    summary = _run_with_view(spec, err, quiet or target == "-", metrics)
     print_run_summary(out, summary)
+    if summary.aborted_by:
+        out.print(f"FAIL (aborted by objective {summary.aborted_by})", markup=False)
     if options.get("seed") is not None:  # after the run, so a bad option stays a one-line error
         from evtool.cli.generate import announce_seed
 
         announce_seed(options["seed"])
     if summary.interrupted:
         raise typer.Exit(int(ExitCode.INTERRUPTED))
+    if summary.aborted_by:
+        raise typer.Exit(int(ExitCode.CHECK_FAILED))
 
 
 def _kafka_collect(collect: str | None) -> bool:
@@ -533,11 +593,26 @@ def _transport_options(target: str, kafka_property: list[str] | None, key: str |
     return KafkaOptions.of(load_settings().kafka, kafka_property or [], key)
 
 
-def _run_with_view(spec: RunSpec, console: Console, quiet: bool) -> RunSummary:
+def _run_with_view(spec: RunSpec, console: Console, quiet: bool, metrics: str | None = None) -> RunSummary:
+    """The run with its live view and, with `--metrics`, its scrape endpoint (both fed each snapshot)."""
+    from evtool.load.metrics import MetricsServer
     from evtool.load.runner import run
 
-    with snapshot_view(console, quiet=quiet) as on_snapshot:
-        return run(spec, on_snapshot=on_snapshot)
+    server = MetricsServer(metrics).start() if metrics else None
+    try:
+        if server is not None:
+            console.print(f"metrics: {server.url}", markup=False)
+        with snapshot_view(console, quiet=quiet) as view:
+            sinks = [sink for sink in (view, server.update if server else None) if sink is not None]
+
+            def on_snapshot(snapshot: Snapshot) -> None:
+                for sink in sinks:
+                    sink(snapshot)
+
+            return run(spec, on_snapshot=on_snapshot if sinks else None)
+    finally:
+        if server is not None:
+            server.close()
 
 
 __all__ = ["register"]
