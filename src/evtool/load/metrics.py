@@ -37,7 +37,7 @@ DEFAULT_HOST = "127.0.0.1"
 def parse_address(address: str) -> tuple[str, int]:
     """`HOST:PORT` or `:PORT` (loopback) to (host, port); a bad one is a UsageError naming it."""
     host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:  # 0: any free port (printed)
         raise UsageError(f"--metrics {address!r}: expected HOST:PORT, e.g. 127.0.0.1:9464")
     return (host.strip("[]") or DEFAULT_HOST), int(port)
 

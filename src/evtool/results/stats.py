@@ -211,6 +211,7 @@ class RunSummary:
     settings: dict[str, Any] = field(default_factory=dict)
     # Kafka: acknowledged events per partition (from kafka-offsets-<shard>.bin), partition as text
     partitions: dict[str, int] = field(default_factory=dict)
+    aborted_by: str | None = None  # --abort-on-fail ended the run: "p99<=2s at t=12.3s: ..." (RunMeta.abort)
 
 
 @dataclass(slots=True)
@@ -1093,6 +1094,7 @@ class _Computation:
                 transport=self.transports[index], topic=_topic(run.meta.transport),
                 settings=dict(run.meta.transport) if isinstance(run.meta.transport, dict) else {},
                 partitions={str(p): n for p, n in partition_counts(path).items()},
+                aborted_by=(run.meta.abort or {}).get("reason"),
             ))
         notes = self.notes
         incomplete = self._incomplete()
