@@ -47,7 +47,7 @@ def _run(url: str, run_dir: Path, arrival: ArrivalSpec, *, collector: str | None
     return run(spec, on_snapshot=None if snapshots is None else snapshots.append)
 
 
-def test_overloaded_consumer_shows_end_to_end_latency_and_backlog_while_acks_stay_fast(tmp_path: Path) -> None:
+def test_overload_shows_end_to_end_latency_and_backlog_while_acks_stay_fast(tmp_path: Path) -> None:
     """100 events/s to a consumer that manages 40/s: the acks stay in milliseconds, but end-to-end
     latency and the backlog grow with time, and the view says so while the run goes on."""
     collector = f"127.0.0.1:{free_port()}"
@@ -65,12 +65,14 @@ def test_overloaded_consumer_shows_end_to_end_latency_and_backlog_while_acks_sta
     # ~300 sent by t=3 s, ~120 answered: a backlog of well over 100 waiting for results
     assert last.backlog >= 100, last
     assert last.backlog == last.in_flight + last.acked - last.results, last  # lost ones still wait
-    assert last.oldest_wait_s is not None and last.oldest_wait_s > 1.0, last
-    assert last.e2e_p99_ms is not None and last.e2e_p99_ms > 1000, last  # results arrive >1 s late
-    assert last.ack_p99_ms is not None and last.ack_p99_ms < 500, last  # while the acks are fast
+    assert (last.oldest_wait_s or 0) > 1.0, last
+    assert (last.e2e_p99_ms or 0) > 1000, last  # results arrive more than a second late
+    assert last.ack_p99_ms is not None
+    assert last.ack_p99_ms < 500, last  # while the acks are fast
     assert last.e2e_state == "bad"
     early = next(s for s in sending if s.results > 0)
-    assert early.e2e_p99_ms is not None and early.e2e_p99_ms < last.e2e_p99_ms
+    assert early.e2e_p99_ms is not None
+    assert early.e2e_p99_ms < last.e2e_p99_ms
     # the counts grow and agree with the run's own log at the end
     results = [s.results for s in snapshots]
     assert results == sorted(results)
@@ -91,7 +93,9 @@ def test_failures_by_reason_and_no_collector(tmp_path: Path) -> None:
     final = snapshots[-1]
     assert final.failures == (("failed", "HTTP 503", sink.answered[503]),)
     assert sink.answered[503] == 50
-    assert not final.collecting and final.e2e_p99_ms is None and final.results == 0
+    assert not final.collecting
+    assert final.e2e_p99_ms is None
+    assert final.results == 0
     assert final.backlog == 0
 
 
@@ -104,9 +108,11 @@ def test_live_numbers_match_the_log_with_results_for_every_event(tmp_path: Path)
              snapshots=snapshots)
     final = snapshots[-1]
     assert final.results == final.in_time == 300, final
-    assert final.backlog == 0 and final.lost == 0
+    assert final.backlog == 0
+    assert final.lost == 0
     assert final.bucket_counts[-1] == 300  # the histogram's +Inf bucket: every result
-    assert final.e2e_p99_ms is not None and final.e2e_p99_ms < 1000
+    assert final.e2e_p99_ms is not None
+    assert final.e2e_p99_ms < 1000
 
 
 def _slo_run(tmp_path: Path, url: str, objective: str, arrival: ArrivalSpec, **kwargs: object) -> RunSummary:
@@ -119,21 +125,23 @@ def test_abort_on_fail_ends_the_run_when_p99_cannot_recover(tmp_path: Path) -> N
     once the backlog holds more than that past 500 ms the run stops, well before its 10 s."""
     collector = f"127.0.0.1:{free_port()}"
     with slow_consumer(collector, workers=1, service_s=0.025) as consumer:
-        summary = _slo_run(tmp_path, consumer.url, "p99<=500ms", ArrivalSpec("constant", rate=100, duration_s=10),
-                           collector=collector, result_timeout_s=2)
-    assert summary.aborted_by is not None and summary.aborted_by.startswith("p99<=500ms at t="), summary
+        summary = _slo_run(tmp_path, consumer.url, "p99<=500ms",
+                           ArrivalSpec("constant", rate=100, duration_s=10), collector=collector,
+                           result_timeout_s=2)
+    assert str(summary.aborted_by).startswith("p99<=500ms at t="), summary
     assert not summary.interrupted
     meta = json.loads((tmp_path / "run" / "meta.json").read_text())
     assert meta["abort"]["objective"] == "p99<=500ms"
     assert 0.5 < meta["abort"]["at_s"] < 5.0, meta["abort"]
     assert summary.scheduled < 600, summary  # it stopped sending: 1000 were planned
-    assert meta["interrupted"] is False and meta["ended_at"]
+    assert meta["interrupted"] is False
+    assert meta["ended_at"]
 
 
 def test_abort_on_fail_at_the_first_failure_for_failed_le_0(tmp_path: Path) -> None:
     with status_sink(lambda n: 503 if n >= 50 else 202) as sink:
         summary = _slo_run(tmp_path, sink.url, "failed<=0", ArrivalSpec("constant", rate=100, duration_s=8))
-    assert summary.aborted_by is not None and summary.aborted_by.startswith("failed<=0 at t="), summary
+    assert str(summary.aborted_by).startswith("failed<=0 at t="), summary
     assert summary.scheduled < 200, summary  # ~0.5 s then a tick or two; 800 planned
 
 

@@ -49,7 +49,8 @@ def slow_consumer(collector: str, *, workers: int = 1, service_s: float = 0.02) 
             event_id = await queue.get()
             await asyncio.sleep(consumer.service_s)
             with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
-                async with sessions[0].post(consumer.collector_url, json={"correlationid": event_id}) as answer:
+                result = {"correlationid": event_id}
+                async with sessions[0].post(consumer.collector_url, json=result) as answer:
                     if answer.status == 202:
                         with consumer.lock:
                             consumer.posted += 1
