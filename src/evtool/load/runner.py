@@ -290,6 +290,8 @@ async def _single(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None)
                                          on_signal=stopper.stop)
         if collector is not None and collector.write_error:  # known once the source has closed
             meta.incomplete.append(collector.write_error)
+        if collector is not None and on_snapshot is not None:  # the last results, on disk once it closed
+            on_snapshot(stats.snapshot(clock.now_ns()))
     except BaseException:
         if directory is not None and not started:
             directory.discard()  # a failed start leaves nothing that a retry would call "already holds a run"
@@ -341,7 +343,6 @@ async def _still_watching(stats: LiveStats, on_snapshot: Callable[[Snapshot], No
         with contextlib.suppress(asyncio.CancelledError):
             await task
         stats.waiting_for_results = False
-        on_snapshot(stats.snapshot(clock.now_ns()))
 
 
 def _give_up(run_dir: Path, meta: RunMeta, reason: str) -> None:
