@@ -65,7 +65,8 @@ def _run_scraped(server: MetricsServer, spec: RunSpec) -> tuple[RunSummary, list
 def test_scraped_counters_grow_during_a_run_and_add_up_at_the_end(tmp_path: Path) -> None:
     collector = f"127.0.0.1:{free_port()}"
     arrival = ArrivalSpec("constant", rate=100, duration_s=3)
-    with slow_consumer(collector, workers=1, service_s=0.02) as consumer, MetricsServer("127.0.0.1:0") as server:
+    consumer_at = slow_consumer(collector, workers=1, service_s=0.02)
+    with consumer_at as consumer, MetricsServer("127.0.0.1:0") as server:
         spec = RunSpec(
             plan=GeneratedPlan(arrival, make_events, structured_ids=False),
             target=TargetOptions(consumer.url, client="aiohttp"),
@@ -111,7 +112,8 @@ def test_failures_by_reason_and_openmetrics_negotiation(tmp_path: Path) -> None:
                        target=TargetOptions(sink.url, client="aiohttp"), run_dir=tmp_path / "run")
         run(spec, on_snapshot=server.update)
         text = httpx.get(server.url, timeout=5).text
-        om = httpx.get(server.url, headers={"Accept": "application/openmetrics-text; version=1.0.0"}, timeout=5)
+        accept = {"Accept": "application/openmetrics-text; version=1.0.0"}
+        om = httpx.get(server.url, headers=accept, timeout=5)
     found = samples(text)
     assert value(found, "evtool_events_failed_total", reason="HTTP 503") == sink.answered[503] == 20
     assert value(found, "evtool_results_collected") == 0
