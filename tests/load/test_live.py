@@ -145,6 +145,17 @@ def test_abort_on_fail_at_the_first_failure_for_failed_le_0(tmp_path: Path) -> N
     assert summary.scheduled < 200, summary  # ~0.5 s then a tick or two; 800 planned
 
 
+def test_a_lost_objective_without_abort_on_fail_only_shows(tmp_path: Path) -> None:
+    snapshots: list[Snapshot] = []
+    with status_sink(lambda n: 503 if n >= 20 else 202) as sink:
+        summary = _run(sink.url, tmp_path / "run", ArrivalSpec("constant", rate=200, count=100),
+                       live=LiveSpec(objectives=("failed<=0",)), snapshots=snapshots)
+    assert summary.aborted_by is None
+    assert summary.scheduled == 100
+    assert snapshots[-1].objectives[0].state == "lost"
+    assert snapshots[-1].aborted_by is None
+
+
 def test_no_abort_while_the_objective_holds(tmp_path: Path) -> None:
     collector = f"127.0.0.1:{free_port()}"
     with counting_sink(collector) as sink:

@@ -518,8 +518,8 @@ class LiveStats:
     """Merges ticks of `workers` senders; notices when the senders fall behind their schedule.
 
     With `run_dir` it also tails the run's log (`LogTail`) for results, backlog and failures,
-    and judges `spec.objectives`; `aborted_by` is set the first time one is lost (the runner
-    stops the run when `spec.abort_on_fail`).
+    and judges `spec.objectives`; with `spec.abort_on_fail`, `aborted_by` is set the first time
+    one is lost (and the runner stops the run).
     """
 
     start_ns: int
@@ -615,7 +615,7 @@ class LiveStats:
             return snapshot
         tail.poll(now_ns)
         objectives = tuple(judge(slo, tail, now_ns, self.spec.planned_events) for slo in self._slos)
-        if self.aborted_by is None:
+        if self.aborted_by is None and self.spec.abort_on_fail:
             for slo, state in zip(self._slos, objectives, strict=True):
                 if state.state == "lost":
                     self.abort_objective = slo.text
