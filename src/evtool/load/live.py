@@ -31,6 +31,8 @@ from evtool.results.runlog import (
     EVENT_DTYPE,
     OUTCOME_BY_CODE,
     RESULT_DTYPE,
+    SEQ_BITS,
+    SEQ_MASK,
     Outcome,
     RunMeta,
     Status,
@@ -46,7 +48,12 @@ WINDOW_NS = 1_000_000_000
 E2E_WINDOW_NS = 5_000_000_000  # results are fewer and later than acks: percentiles over the last 5 s
 SUSTAINED_TICKS = 2
 PENDING_BIN_NS = 100_000_000  # the backlog's age is known to this resolution
-PENDING_CAP = 2_000_000  # acknowledged events tracked for their result at most (about 260 MB)
+PENDING_CAP = 2_000_000  # events with other keys (replays) tracked for their result at most (~260 MB)
+TABLE_CAP = 50_000_000  # structured ids: sequence numbers a shard's table holds at most (17 bytes each)
+TABLE_GROWTH = 1 << 20  # how far past its size a table grows for one key (beyond: not this run's)
+_WORDS = np.dtype([("high", ">u8"), ("low", ">u8")])  # a 16-byte key as its two UUID words
+_NONE = np.zeros(0, dtype=np.int64)
+_Ns = npt.NDArray[np.int64]
 EARLY_KEEP_NS = 10_000_000_000  # a result whose event is not logged yet waits this long for it
 # classic histogram buckets as multiples of the target (2 s: 50 ms .. 20 s)
 BUCKET_FACTORS = (0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0)
@@ -272,6 +279,10 @@ class LogTail:
         self._origin_ns: int | None = None
         self._early: dict[bytes, int] = {}
         self._early_order: deque[tuple[int, bytes]] = deque()
+        self._tables: dict[tuple[int, int], _SeqTable] = {}
+        self._table_pending = 0
+        self.table_unmatched = 0
+        self._counted_early_ns = 0
         self.partial = False
         self.results = 0
         self.unmatched = 0
@@ -338,12 +349,22 @@ class LogTail:
             self._observe((ok["ack_ns"] - ok["intended_ns"]).astype(np.int64), now_ns)
             return
         intended = ok["intended_ns"].astype(np.int64)
-        raw = ok["key"].tobytes()
-        keys = [raw[i : i + 16] for i in range(0, len(raw), 16)]
+        keys = ok["key"]
+        matched, waiting, rest = self._tables_acked(keys, intended)
+        if len(rest):
+            more, waits = self._dict_acked(keys[rest], intended[rest])
+            matched, waiting = [*matched, more], [*waiting, waits]
+        self._settle(matched, waiting, [], now_ns)
+
+    def _dict_acked(self, keys: npt.NDArray[Any], intended: npt.NDArray[np.int64]
+                    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Acknowledged events whose keys are not structured ids: one dict entry each."""
+        raw = keys.tobytes()
         matched: list[int] = []
         waiting: list[int] = []
         early, pending = self._early, self._pending
-        for key, at in zip(keys, intended.tolist(), strict=True):
+        for i, at in enumerate(intended.tolist()):
+            key = raw[16 * i : 16 * i + 16]
             received = early.pop(key, None)
             if received is not None:
                 matched.append(received - at)
@@ -353,19 +374,24 @@ class LogTail:
                     waiting.append(at)
             else:
                 self.partial = True
-        if waiting:
-            self._bin(np.asarray(waiting, dtype=np.int64), 1)
-        if matched:
-            self.results += len(matched)
-            self._observe(np.asarray(matched, dtype=np.int64), now_ns)
+        return np.asarray(matched, dtype=np.int64), np.asarray(waiting, dtype=np.int64)
 
     def _results(self, rows: npt.NDArray[Any], now_ns: int) -> None:
-        raw = rows["key"].tobytes()
-        received = rows["received_ns"].tolist()
+        received_all = rows["received_ns"].astype(np.int64)
+        keys = rows["key"]
+        latencies, answered, rest = self._tables_results(keys, received_all)
+        if len(rest):
+            more, more_answered = self._dict_results(keys[rest], received_all[rest], now_ns)
+            latencies, answered = [*latencies, more], [*answered, more_answered]
+        self._settle(latencies, [], answered, now_ns)
+
+    def _dict_results(self, keys: npt.NDArray[Any], received_ns: npt.NDArray[np.int64], now_ns: int
+                      ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        raw = keys.tobytes()
         pending, early = self._pending, self._early
         latencies: list[int] = []
         intendeds: list[int] = []
-        for i, at in enumerate(received):
+        for i, at in enumerate(received_ns.tolist()):
             key = raw[16 * i : 16 * i + 16]
             intended = pending.pop(key, None)
             if intended is not None:
@@ -376,10 +402,88 @@ class LogTail:
             else:
                 early[key] = at
                 self._early_order.append((now_ns, key))
-        if intendeds:
-            self._bin(np.asarray(intendeds, dtype=np.int64), -1)
+        return np.asarray(latencies, dtype=np.int64), np.asarray(intendeds, dtype=np.int64)
+
+    def _settle(self, matched: list[npt.NDArray[np.int64]], waiting: list[npt.NDArray[np.int64]],
+                answered: list[npt.NDArray[np.int64]], now_ns: int) -> None:
+        """Count what a poll joined: latencies observed, events now waiting, waiting events answered."""
+        waits = np.concatenate(waiting) if waiting else _NONE
+        if len(waits):
+            self._bin(waits, 1)
+        done = np.concatenate(answered) if answered else _NONE
+        if len(done):
+            self._bin(done, -1)
+        latencies = np.concatenate(matched) if matched else _NONE
+        if len(latencies):
             self.results += len(latencies)
-            self._observe(np.asarray(latencies, dtype=np.int64), now_ns)
+            self._observe(latencies, now_ns)
+
+    # -- structured ids: a table per shard, addressed by sequence number --------------------
+
+    def _split(self, keys: npt.NDArray[Any]) -> tuple[list[tuple[_SeqTable, npt.NDArray[np.intp],
+                                                                  npt.NDArray[np.int64]]],
+                                                       npt.NDArray[np.intp]]:
+        """(table, rows, seqs) for the keys that are structured ids of a known shard, and the other rows.
+
+        A scheme gets its table when its first key comes (event or result); a sequence number far
+        beyond what a table holds (a hashed key that looks structured, another run's ids) goes the
+        dict way, so a table never grows past the run's own events.
+        """
+        words = keys.view(_WORDS)
+        high, low = words["high"], words["low"]
+        structured = (((high >> np.uint64(12)) & np.uint64(0xF)) == 8) & ((low >> np.uint64(62)) == 2)
+        if not structured.any():
+            return [], np.arange(len(keys))
+        prefix = low >> np.uint64(SEQ_BITS)
+        seq = (low & np.uint64(SEQ_MASK)).astype(np.int64)
+        found: list[tuple[_SeqTable, npt.NDArray[np.intp], npt.NDArray[np.int64]]] = []
+        rest = ~structured
+        where = np.flatnonzero(structured)
+        h0, p0 = int(high[where[0]]), int(prefix[where[0]])
+        if bool(((high[where] == h0) & (prefix[where] == p0)).all()):
+            groups = [((h0, p0), where)]
+        else:
+            pairs = np.stack([high[where], prefix[where]], axis=1)
+            groups = [((int(h), int(p)), where[(high[where] == h) & (prefix[where] == p)])
+                      for h, p in np.unique(pairs, axis=0)]
+        for scheme, in_scheme in groups:
+            rows = in_scheme
+            table = self._tables.get(scheme)
+            size = len(table.state) if table is not None else 0
+            fits = seq[rows] < max(2 * size, size + TABLE_GROWTH)
+            fits &= seq[rows] < TABLE_CAP
+            if not fits.all():
+                rest[rows[~fits]] = True
+                rows = rows[fits]
+            if not len(rows):
+                continue
+            if table is None:
+                table = self._tables[scheme] = _SeqTable()
+            found.append((table, rows, seq[rows]))
+        return found, np.flatnonzero(rest)
+
+    def _tables_acked(self, keys: npt.NDArray[Any], intended: npt.NDArray[np.int64]
+                      ) -> tuple[list[_Ns], list[_Ns], npt.NDArray[np.intp]]:
+        groups, rest = self._split(keys)
+        matched, waiting = [], []
+        for table, rows, seqs in groups:
+            latencies, waits = table.acked(seqs, intended[rows])
+            matched.append(latencies)
+            waiting.append(waits)
+            self._table_pending += len(waits)
+        return matched, waiting, rest
+
+    def _tables_results(self, keys: npt.NDArray[Any], received_ns: npt.NDArray[np.int64]
+                        ) -> tuple[list[_Ns], list[_Ns], npt.NDArray[np.intp]]:
+        groups, rest = self._split(keys)
+        latencies, answered = [], []
+        for table, rows, seqs in groups:
+            found, intendeds, duplicates = table.answered(seqs, received_ns[rows])
+            latencies.append(found)
+            answered.append(intendeds)
+            self.duplicates += duplicates
+            self._table_pending -= len(intendeds)
+        return latencies, answered, rest
 
     def _expire_early(self, now_ns: int) -> None:
         order, early = self._early_order, self._early
@@ -387,6 +491,9 @@ class LogTail:
             _, key = order.popleft()
             if early.pop(key, None) is not None:
                 self.unmatched += 1
+        if now_ns - self._counted_early_ns >= 1_000_000_000:  # a scan of the tables: once a second
+            self._counted_early_ns = now_ns
+            self.table_unmatched = sum(t.unmatched(now_ns - EARLY_KEEP_NS) for t in self._tables.values())
 
     def _bin(self, intended: npt.NDArray[np.int64], sign: int) -> None:
         if self._origin_ns is None:
@@ -397,10 +504,11 @@ class LogTail:
             grown = np.zeros(max(size, 2 * len(self._pending_bins)), dtype=np.int64)
             grown[: len(self._pending_bins)] = self._pending_bins
             self._pending_bins = grown
-        np.add.at(self._pending_bins, index, sign)
+        self._pending_bins[:size] += sign * np.bincount(index, minlength=size)
 
     def _observe(self, latencies: npt.NDArray[np.int64], now_ns: int) -> None:
-        self._window.append((now_ns, histogram(latencies.tolist())))
+        buckets = np.searchsorted(_EDGES_NS, latencies.astype(np.float64))
+        self._window.append((now_ns, np.bincount(buckets, minlength=NBUCKETS).astype(np.int64)))
         where = np.searchsorted(np.asarray(self.bounds_ns, dtype=np.int64), latencies, side="left")
         self.bucket_counts += np.bincount(where, minlength=len(self.bounds_ns) + 1)
         self.latency_sum_ns += int(latencies.sum())
@@ -428,7 +536,12 @@ class LogTail:
 
     @property
     def pending(self) -> int:
-        return len(self._pending)
+        return len(self._pending) + self._table_pending
+
+    @property
+    def unmatched_results(self) -> int:
+        """Results that matched no acknowledged event within EARLY_KEEP_NS (another run's, a repeat...)."""
+        return self.unmatched + self.table_unmatched
 
     def pending_older_than(self, now_ns: int, age_ns: int) -> int:
         """Pending events whose intended time is more than `age_ns` ago (whole bins only: a lower bound)."""
@@ -464,6 +577,63 @@ class LogTail:
     def failures(self) -> tuple[tuple[str, str, int], ...]:
         """(outcome, why, events) in the report's words ("failed", "HTTP 503", 12), most events first."""
         return tuple((f.outcome, f.text, f.count) for f in describe(self.failure_counts))
+
+
+class _SeqTable:
+    """One sender shard's structured ids (`runlog.EventIds`) by sequence number: the join as array
+    indexing (no hashing, no Python loop per event). State per seq: 0 nothing seen, 1 acknowledged
+    and waiting, 2 answered, 3 a result came before its event's record (it waits in `early`)."""
+
+    NONE, WAITING, ANSWERED, EARLY = 0, 1, 2, 3
+
+    def __init__(self) -> None:
+        self.state = np.zeros(0, dtype=np.int8)
+        self.intended = np.zeros(0, dtype=np.int64)
+        self.early = np.zeros(0, dtype=np.int64)  # the early result's arrival
+
+    def _fit(self, seqs: npt.NDArray[np.int64]) -> None:
+        top = int(seqs.max()) + 1
+        if top <= len(self.state):
+            return
+        size = max(top, 2 * len(self.state), 1024)
+        for name in ("state", "intended", "early"):
+            old = getattr(self, name)
+            grown = np.zeros(size, dtype=old.dtype)
+            grown[: len(old)] = old
+            setattr(self, name, grown)
+
+    def acked(self, seqs: npt.NDArray[np.int64], intended: npt.NDArray[np.int64]
+              ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Latencies of events whose result was waiting, and the intended times of the rest (now waiting)."""
+        self._fit(seqs)
+        state = self.state[seqs]
+        early = state == self.EARLY
+        latencies = self.early[seqs[early]] - intended[early]
+        self.state[seqs[early]] = self.ANSWERED
+        new = state == self.NONE
+        self.state[seqs[new]] = self.WAITING
+        self.intended[seqs[new]] = intended[new]
+        return latencies, intended[new]
+
+    def answered(self, seqs: npt.NDArray[np.int64], received_ns: npt.NDArray[np.int64]
+                 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]:
+        """Latencies of waiting events now answered, their intended times, and how many were repeats."""
+        self._fit(seqs)
+        unique, first = np.unique(seqs, return_index=True)
+        received = received_ns[first]
+        state = self.state[unique]
+        waiting = state == self.WAITING
+        intendeds = self.intended[unique[waiting]]
+        self.state[unique[waiting]] = self.ANSWERED
+        none = state == self.NONE
+        self.state[unique[none]] = self.EARLY
+        self.early[unique[none]] = received[none]
+        repeats = len(seqs) - len(unique) + int(np.count_nonzero(state >= self.ANSWERED))
+        return received[waiting] - intendeds, intendeds, repeats
+
+    def unmatched(self, before_ns: int) -> int:
+        """Early results that waited since before `before_ns` and still have no event."""
+        return int(np.count_nonzero((self.state == self.EARLY) & (self.early < before_ns)))
 
 
 def judge(slo: Slo, tail: LogTail, now_ns: int, planned_events: int | None) -> ObjectiveState:
@@ -628,7 +798,7 @@ class LiveStats:
         return replace(
             snapshot,
             results=tail.results,
-            unmatched_results=tail.unmatched,
+            unmatched_results=tail.unmatched_results,
             e2e_p50_ms=percentile_ms(window, 50) if self.collecting else None,
             e2e_p99_ms=percentile_ms(window, 99) if self.collecting else None,
             in_time=tail.results - tail.over[self.spec.target_ns] if self.collecting else 0,
