@@ -16,7 +16,7 @@ from tests.support.slow_consumer import slow_consumer
 from evtool.events.envelope import CloudEvent, dataschema_uri
 from evtool.load.dispatcher import DispatchOptions
 from evtool.load.live import LiveSpec, LogTail, Snapshot, judge
-from evtool.load.plan import ArrivalSpec, GeneratedPlan
+from evtool.load.plan import ArrivalSpec, GeneratedPlan, ReplayPlan
 from evtool.load.runner import CollectorSpec, RunSpec, RunSummary, run
 from evtool.load.targets.base import TargetOptions
 from evtool.results.runlog import Status, read_run
@@ -208,3 +208,27 @@ def test_pending_ages_are_lower_bounds(tmp_path: Path) -> None:
     assert tail.pending_older_than(4_100_000_000, 1_000_000_000) == 3
     tail._bin(np.array([1_050_000_000], dtype=np.int64), -1)  # its result came
     assert tail.pending_older_than(4_100_000_000, 1_000_000_000) == 2
+
+
+def test_two_workers_merge_in_the_view_and_abort_together(tmp_path: Path) -> None:
+    """--workers 2: the parent tails both shards (failures of each counted once), and --abort-on-fail
+    stops both senders as one run (not an interrupt)."""
+    log = tmp_path / "rec.jsonl"
+    log.write_text("".join(json.dumps({
+        "specversion": "1.0", "id": f"r-{i}", "source": "/rec", "type": "t.x",
+        "time": f"2026-01-01T00:{i // 6000:02d}:{i // 100 % 60:02d}.{i % 100 * 10:03d}Z",
+        "datacontenttype": "application/json", "data": {"n": i}}) + "\n" for i in range(1000)))
+    snapshots: list[Snapshot] = []
+    with status_sink(lambda n: 503 if n >= 100 else 202) as sink:
+        spec = RunSpec(plan=ReplayPlan(log, rate=100.0), target=TargetOptions(sink.url), workers=2,
+                       run_dir=tmp_path / "run", planned_duration_s=10,
+                       live=LiveSpec(objectives=("failed<=0",), abort_on_fail=True, planned_events=1000))
+        summary = run(spec, on_snapshot=snapshots.append)
+    assert str(summary.aborted_by).startswith("failed<=0 at t="), summary
+    assert not summary.interrupted
+    assert summary.scheduled < 600, summary  # 1000 planned over 10 s
+    final = snapshots[-1]
+    kinds = {(outcome, text): count for outcome, text, count in final.failures}
+    assert kinds[("failed", "HTTP 503")] == summary.failed == sink.answered[503]
+    assert sum(c for (outcome, _), c in kinds.items() if outcome == "aborted") == summary.aborted
+    assert final.acked == summary.ok
