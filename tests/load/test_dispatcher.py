@@ -102,7 +102,7 @@ def test_rate_is_accurate_and_evenly_spaced(sink: Any, tmp_path: Path, client: s
     assert correlation_key("evt-0-0") in {bytes(k) for k in log.events["key"]}
     assert snapshots
     assert snapshots[-1].finished
-    assert snapshots[-1].ok == 400
+    assert snapshots[-1].acked == 400
 
 
 def test_slow_target_does_not_slow_the_schedule(sink: Any, tmp_path: Path) -> None:

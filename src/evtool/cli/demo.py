@@ -9,7 +9,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from evtool.cli.views import print_run_summary, render_report_text, snapshot_view
+from evtool.cli.live_view import snapshot_view
+from evtool.cli.views import print_run_summary, render_report_text
 from evtool.units import parse_duration, parse_rate
 
 if TYPE_CHECKING:

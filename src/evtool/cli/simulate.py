@@ -17,10 +17,12 @@ import typer
 from rich.console import Console
 
 from evtool import __version__, units
-from evtool.cli.views import print_run_summary, snapshot_view
+from evtool.cli.live_view import snapshot_view
+from evtool.cli.views import print_run_summary
 from evtool.errors import EvtoolError, ExitCode, UsageError
 
 if TYPE_CHECKING:
+    from evtool.load.live import LiveSpec, Snapshot
     from evtool.load.plan import ArrivalSpec
     from evtool.load.runner import CollectorSpec, PlanFactory, RunSpec, RunSummary
     from evtool.load.targets.base import Mode
@@ -102,7 +104,8 @@ DurationOpt = Annotated[str | None, typer.Option("--duration", "-d", help="Run l
 SloOpt = Annotated[
     list[str] | None,
     typer.Option("--slo", help="Objective, repeatable, as for latency-report (p99<=2s, within(2s)>=99.5%, "
-                 "lost<=0): the run's verdict becomes the exit code (1: missed or incomplete)."),
+                 "lost<=0): the run's verdict becomes the exit code (1: missed or incomplete); its bound is "
+                 "the live view's target."),
 ]
 SummaryExportOpt = Annotated[
     Path | None,
@@ -115,6 +118,16 @@ ScenarioOpt = Annotated[
                  "options given here override it. See `evtool run`."),
 ]
 CountOpt = Annotated[int | None, typer.Option("--count", "-n", help="Number of events.")]
+AbortOnFailOpt = Annotated[
+    bool,
+    typer.Option("--abort-on-fail", help="End the run as soon as an --slo objective can no longer be met "
+                 "(it stops sending; the verdict is FAIL, with the objective and when)."),
+]
+MetricsOpt = Annotated[
+    str | None,
+    typer.Option("--metrics", help="Serve the run's counters and end-to-end histogram as Prometheus/"
+                 "OpenMetrics text at HOST:PORT/metrics while it runs, e.g. 127.0.0.1:9464."),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -199,6 +212,8 @@ def simulate(
     slo: SloOpt = None,
     summary_export: SummaryExportOpt = None,
     scenario: ScenarioOpt = None,
+    abort_on_fail: AbortOnFailOpt = False,
+    metrics: MetricsOpt = None,
 ) -> None:
     """Send generated events at a chosen rate (open model) and log every one of them."""
     if scenario is not None:  # the file's options under the command line's, then this command again
@@ -268,6 +283,8 @@ def simulate(
         slo=slo,
         summary_export=summary_export,
         scenario=ctx.meta.get(_SCENARIO_META),
+        live=_live_spec(slo, abort_on_fail),
+        metrics=metrics,
     )
 
 
@@ -321,6 +338,8 @@ def replay(
     ] = False,
     slo: SloOpt = None,
     summary_export: SummaryExportOpt = None,
+    abort_on_fail: AbortOnFailOpt = False,
+    metrics: MetricsOpt = None,
 ) -> None:
     """Re-send a recorded event log, keeping its gaps (or --speed, --rate, --as-fast-as-possible)."""
     from evtool.load.plan import ReplayPlan
@@ -357,6 +376,13 @@ def replay(
     planned = duration_s
     if planned is None and fixed_rate is not None and count is not None:
         planned = count / fixed_rate
+    taken = checked.events if count is None else min(count, checked.events)
+    if fixed_rate is not None:
+        live = _live_spec(slo, abort_on_fail, rate_points=((0.0, fixed_rate),), planned_events=taken)
+    else:
+        schedule = "as fast as possible" if as_fast_as_possible else (
+            "recorded gaps" + (f", {speed:g}x faster" if speed != 1.0 else ""))
+        live = _live_spec(slo, abort_on_fail, schedule=schedule, planned_events=taken)
     options: dict[str, Any] = {
         "file": str(file),
         "speed": speed,
@@ -394,6 +420,8 @@ def replay(
         avro_schemas=lambda: _avro_schemas_of_log(file),
         slo=slo,
         summary_export=summary_export,
+        live=live,
+        metrics=metrics,
     )
 
 
@@ -434,6 +462,21 @@ def _arrival(
     if arrival == "poisson":
         return ArrivalSpec("poisson", rate=value, duration_s=duration_s, count=count, seed=seed)
     return ArrivalSpec("constant", rate=value, duration_s=duration_s, count=count, seed=seed)
+
+
+def _live_spec(slo: list[str] | None, abort_on_fail: bool, **known: Any) -> LiveSpec:
+    """What the live view, `--metrics` and `--abort-on-fail` judge by: the objectives and their target."""
+    from evtool.load.live import LiveSpec, target_of
+    from evtool.results.slo import parse_slo
+
+    objectives = tuple(slo or ())
+    for text in objectives:
+        parse_slo(text)  # a bad one is one line naming it, before anything starts
+    if abort_on_fail and not objectives:
+        raise UsageError("--abort-on-fail ends the run when an --slo objective can no longer be met: "
+                         "give one", hint="e.g. --slo 'p99<=2s' --abort-on-fail")
+    return LiveSpec(target_ns=target_of(objectives), objectives=objectives, abort_on_fail=abort_on_fail,
+                    **known)
 
 
 def _positive_duration(duration: str | None) -> float | None:
@@ -506,8 +549,11 @@ def _execute(
     slo: list[str] | None = None,
     summary_export: Path | None = None,
     scenario: dict[str, Any] | None = None,
+    live: LiveSpec | None = None,
+    metrics: str | None = None,
 ) -> None:
     from evtool.load.dispatcher import DispatchOptions
+    from evtool.load.live import LiveSpec
     from evtool.load.runner import RunSpec
     from evtool.load.targets.base import MODES, TargetOptions, parse_header, redact_argv, redact_url
     from evtool.results.summary import check_export_path, check_objectives
@@ -562,6 +608,8 @@ def _execute(
         "result_timeout": result_timeout if collect else None,
         "slo": slo,
         "summary_export": str(summary_export) if summary_export else None,
+        "abort_on_fail": live.abort_on_fail if live else False,
+        "metrics": metrics,
     }
     spec = RunSpec(
         plan=plan,
@@ -575,12 +623,15 @@ def _execute(
         collector=_collector(collect, correlate_by, result_timeout, kafka_property),
         notes=notes,
         scenario=scenario,
+        live=live or LiveSpec(),
     )
     # the live view goes to stderr, so stdout stays clean for `--target -` and for the summary
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     out = err if target == "-" else Console(highlight=False, soft_wrap=True)
-    summary = _run_with_view(spec, err, quiet or target == "-")
+    summary = _run_with_view(spec, err, quiet or target == "-", metrics)
     print_run_summary(out, summary)
+    if summary.aborted_by:
+        out.print(f"FAIL (aborted by objective {summary.aborted_by})", markup=False)
     if options.get("seed") is not None:  # after the run, so a bad option stays a one-line error
         from evtool.cli.generate import announce_seed
 
@@ -592,6 +643,8 @@ def _execute(
     gate = _verdict(summary.run_dir, objectives, slo, summary_export, out)
     if summary.interrupted:
         raise typer.Exit(int(ExitCode.INTERRUPTED))
+    if summary.aborted_by:
+        raise typer.Exit(int(ExitCode.CHECK_FAILED))
     if gate is not ExitCode.OK:
         raise typer.Exit(int(gate))
 
@@ -684,11 +737,26 @@ def _transport_options(target: str, kafka_property: list[str] | None, key: str |
                            avro_schemas=schemas)
 
 
-def _run_with_view(spec: RunSpec, console: Console, quiet: bool) -> RunSummary:
+def _run_with_view(spec: RunSpec, console: Console, quiet: bool, metrics: str | None = None) -> RunSummary:
+    """The run with its live view and, with `--metrics`, its scrape endpoint (both fed each snapshot)."""
+    from evtool.load.metrics import MetricsServer
     from evtool.load.runner import run
 
-    with snapshot_view(console, quiet=quiet) as on_snapshot:
-        return run(spec, on_snapshot=on_snapshot)
+    server = MetricsServer(metrics).start() if metrics else None
+    try:
+        if server is not None:
+            console.print(f"metrics: {server.url}", markup=False)
+        with snapshot_view(console, quiet=quiet) as view:
+            sinks = [sink for sink in (view, server.update if server else None) if sink is not None]
+
+            def on_snapshot(snapshot: Snapshot) -> None:
+                for sink in sinks:
+                    sink(snapshot)
+
+            return run(spec, on_snapshot=on_snapshot if sinks else None)
+    finally:
+        if server is not None:
+            server.close()
 
 
 __all__ = ["register"]

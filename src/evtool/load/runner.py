@@ -32,7 +32,7 @@ import numpy as np
 from evtool import __version__
 from evtool.errors import EvtoolError, TargetError, UsageError
 from evtool.load.dispatcher import Dispatcher, DispatchOptions, DispatchResult
-from evtool.load.live import LiveStats, Snapshot, Tick
+from evtool.load.live import LiveSpec, LiveStats, Snapshot, Tick, completed
 from evtool.load.plan import EventBlock, GeneratedRun, Plan
 from evtool.load.sources.base import CollectorSpec, ResultSource
 from evtool.load.targets import make_target, validate_target
@@ -67,6 +67,7 @@ class RunSpec:
     collector: CollectorSpec | None = None
     notes: tuple[str, ...] = ()  # for meta.notes from the start (e.g. bad lines a replay skips)
     scenario: dict[str, Any] | None = None  # the scenario file's record (redacted, hashed), for meta.json
+    live: LiveSpec = field(default_factory=LiveSpec)  # the view's target and objectives, --abort-on-fail
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,7 @@ class RunSummary:
     interrupted: bool
     notes: tuple[str, ...]
     failures: tuple[str, ...] = ()  # "failed 30: HTTP 501", most events first (results.failures)
+    aborted_by: str | None = None  # --abort-on-fail: the objective lost, when, and why
 
 
 def default_run_dir(now: dt.datetime | None = None) -> Path:
@@ -247,17 +249,18 @@ async def _single(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None)
             meta.transport = _settings(target)
             meta.write(run_dir)
             started = True
-            stats = LiveStats(
-                start_ns=start_ns,
-                workers=1,
-                planned_duration_s=spec.planned_duration_s,
-                lag_bound_ns=int(spec.lag_bound_ms * 1e6),
-            )
+            watch = on_snapshot is not None or spec.live.abort_on_fail
+            stats = _live_stats(spec, start_ns, run_dir if watch else None)
 
             def on_tick(tick: Tick) -> None:
                 stats.update(tick)
-                if on_snapshot is not None:
-                    on_snapshot(stats.snapshot(tick.at_ns))
+                if watch:
+                    snapshot = stats.snapshot(tick.at_ns)
+                    if spec.live.abort_on_fail and stats.aborted_by and not dispatcher.stopping:
+                        dispatcher.stop(interrupted=False)  # the objective is lost: more load proves nothing
+                        meta.abort = _abort(stats)
+                    if on_snapshot is not None:
+                        on_snapshot(snapshot)
 
             writer = EventLogWriter(run_dir, 0)
             try:
@@ -285,11 +288,13 @@ async def _single(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None)
                 _give_up(run_dir, meta, error.message)
                 raise error
             if collector is not None and spec.collector is not None and not dispatcher.interrupted:
-                await _await_results(
-                    collector, dispatcher, run_dir, spec.collector.result_timeout_s, on_signal=stopper.stop
-                )
+                async with _still_watching(stats, on_snapshot, clock, spec.dispatch.tick_s):
+                    await _await_results(collector, dispatcher, run_dir, spec.collector.result_timeout_s,
+                                         on_signal=stopper.stop)
         if collector is not None and collector.write_error:  # known once the source has closed
             meta.incomplete.append(collector.write_error)
+        if collector is not None and on_snapshot is not None:  # the last results, on disk once it closed
+            on_snapshot(stats.snapshot(clock.now_ns()))
     except BaseException:
         if directory is not None and not started:
             directory.discard()  # a failed start leaves nothing that a retry would call "already holds a run"
@@ -298,6 +303,49 @@ async def _single(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None)
         await target.close()
         gc.unfreeze()
     return _finish(run_dir, meta, stats, clock.now_ns(), dispatcher.interrupted or stopper.interrupted)
+
+
+def _live_stats(spec: RunSpec, start_ns: int, run_dir: Path | None) -> LiveStats:
+    """The run's live numbers; with `run_dir` also what its log says (results, backlog, objectives)."""
+    return LiveStats(
+        start_ns=start_ns,
+        workers=spec.workers,
+        planned_duration_s=spec.planned_duration_s,
+        lag_bound_ns=int(spec.lag_bound_ms * 1e6),
+        spec=completed(spec.live, spec.plan, as_fast_as_possible=spec.dispatch.as_fast_as_possible),
+        run_dir=run_dir,
+        collecting=spec.collector is not None,
+        result_timeout_s=spec.collector.result_timeout_s if spec.collector is not None else None,
+    )
+
+
+def _abort(stats: LiveStats) -> dict[str, Any]:
+    """meta.json's record of --abort-on-fail ending the run."""
+    return {"objective": stats.abort_objective, "at_s": stats.abort_at_s, "reason": stats.aborted_by}
+
+
+@contextlib.asynccontextmanager
+async def _still_watching(stats: LiveStats, on_snapshot: Callable[[Snapshot], None] | None, clock: RunClock,
+                          every_s: float) -> AsyncIterator[None]:
+    """Snapshots while the run waits for late results (the senders tick no more): results still count."""
+    if on_snapshot is None:
+        yield
+        return
+    stats.waiting_for_results = True
+
+    async def tick() -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            on_snapshot(stats.snapshot(clock.now_ns()))
+
+    task = asyncio.create_task(tick())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        stats.waiting_for_results = False
 
 
 def _give_up(run_dir: Path, meta: RunMeta, reason: str) -> None:
@@ -497,12 +545,8 @@ def _multi(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None) -> Run
         started = True
         start_at.value = start_ns
         go.set()
-        stats = LiveStats(
-            start_ns=start_ns,
-            workers=spec.workers,
-            planned_duration_s=spec.planned_duration_s,
-            lag_bound_ns=int(spec.lag_bound_ms * 1e6),
-        )
+        watch = on_snapshot is not None or spec.live.abort_on_fail
+        stats = _live_stats(spec, start_ns, run_dir if watch else None)
         finished: set[int] = set()
         while len(finished) < spec.workers:
             try:
@@ -515,8 +559,13 @@ def _multi(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None) -> Run
                 stats.update(payload)
                 if payload.finished:
                     finished.add(index)
-                if on_snapshot is not None:
-                    on_snapshot(stats.snapshot(clock.now_ns()))
+                if watch:
+                    snapshot = stats.snapshot(clock.now_ns())
+                    if spec.live.abort_on_fail and stats.aborted_by and meta.abort is None:
+                        meta.abort = _abort(stats)
+                        _signal_all(processes)  # each sender stops as on SIGTERM; not an interrupt of the run
+                    if on_snapshot is not None:
+                        on_snapshot(snapshot)
             elif kind == "error":
                 if isinstance(payload, EvtoolError):  # a write error, an unreadable event: the run stops
                     failure = failure or payload
@@ -566,6 +615,13 @@ def _get(messages: Any, deadline: float, processes: list[Any]) -> tuple[str, int
                 raise TargetError(
                     f"sender process {dead[0].name} failed to start (exit {dead[0].exitcode})"
                 ) from None
+
+
+def _signal_all(processes: list[Any]) -> None:
+    for process in processes:
+        if process.pid is not None and process.is_alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGTERM)
 
 
 def _stop_all(processes: list[Any]) -> None:
@@ -681,7 +737,8 @@ def _finish(run_dir: Path, meta: RunMeta, stats: LiveStats, now_ns: int, interru
     if summary.dropped:
         meta.notes.append(f"{summary.dropped} events dropped (see the records' reason)")
     meta.write(run_dir)
-    return replace(summary, notes=tuple(meta.notes))
+    aborted_by = meta.abort.get("reason") if meta.abort else None
+    return replace(summary, notes=tuple(meta.notes), aborted_by=aborted_by)
 
 
 def summarize(run_dir: Path, *, interrupted: bool = False, notes: list[str] | None = None) -> RunSummary:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ import orjson
 from evtool.results import histogram as hdr
 from evtool.results.failures import Failure
 from evtool.results.runlog import open_run
-from evtool.results.slo import Slo, SloReport, describe_defaults, evaluate, parse_slos
+from evtool.results.slo import Slo, SloReport, Verdict, describe_defaults, evaluate, parse_slos
 from evtool.results.stats import (
     ACK,
     ACK_TO_RESULT,
@@ -298,6 +298,11 @@ def build_document(
     default = slos is None
     objectives = parse_slos(None, stats.target_ns) if slos is None else slos
     verdict: SloReport = evaluate(objectives, stats, default_objectives=default)
+    headline = verdict.headline
+    aborted = [r.aborted_by for r in stats.runs if r.aborted_by]
+    if aborted and verdict.verdict is not Verdict.INCOMPLETE:  # --abort-on-fail: the run's objective was lost
+        verdict = replace(verdict, verdict=Verdict.FAIL)
+        headline = f"FAIL (aborted by objective {aborted[0]})"
     counts = asdict(stats.counts)
     doc: dict[str, Any] = {
         "format": REPORT_FORMAT,
@@ -353,7 +358,7 @@ def build_document(
         "baseline": None,
         "notes": stats.notes,
         # added in this order after the keys above (renderers and scripts index them by name)
-        "verdict_line": verdict.headline,  # the verdict and what it was judged on, as every view shows it
+        "verdict_line": headline,  # the verdict and what it was judged on, as every view shows it
         "verdict_basis": verdict.basis.value,  # "results", or "acknowledgements" (no results collected)
         "incomplete": verdict.incomplete,  # why the run cannot stand behind its numbers (INCOMPLETE)
         "objectives": {

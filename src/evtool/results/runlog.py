@@ -259,6 +259,8 @@ class RunMeta:
     incomplete: list[str] = field(default_factory=list)
     # the transport's settings as it ran (e.g. Kafka's acks, idempotence, linger, compression); no secrets
     transport: dict[str, Any] = field(default_factory=dict)
+    # --abort-on-fail ended the run: {"objective": "p99<=2s", "at_s": 12.3, "reason": "..."}; a FAIL
+    abort: dict[str, Any] | None = None
     format_version: int = FORMAT_VERSION
     notes: list[str] = field(default_factory=list)
     # the machine that wrote the run: a report blames clocks only when two hosts were involved

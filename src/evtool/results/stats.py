@@ -221,6 +221,7 @@ class RunSummary:
     collector: str | None = None
     correlate_by: str | None = None
     result_timeout_ms: float | None = None
+    aborted_by: str | None = None  # --abort-on-fail ended the run: "p99<=2s at t=12.3s: ..." (RunMeta.abort)
 
 
 @dataclass(slots=True)
@@ -1126,6 +1127,7 @@ class _Computation:
                 collector=run.meta.collector, correlate_by=run.meta.correlate_by,
                 result_timeout_ms=(run.meta.result_timeout_ns / 1e6 if run.meta.result_timeout_ns is not None
                                    else None),
+                aborted_by=(run.meta.abort or {}).get("reason"),
             ))
         notes = self.notes
         incomplete = self._incomplete()
