@@ -1,0 +1,222 @@
+"""Read the events topic back between the offsets a run recorded at acknowledgement.
+
+Why `assign()` to exact partitions and offsets, with no consumer group commit: the audit must
+read what the broker holds for *this run* and change nothing (no committed offsets, no group
+rebalance of someone else's consumers). Each partition is read from the run's first acked
+offset (or the log start, when retention or `kafka-delete-records` removed it) up to its last
+acked offset, and never past the high watermark taken before reading, so a live topic cannot
+make the audit endless. Records come in batches from librdkafka (`consume`); per record only
+the CloudEvents id, `partitionkey` and `sequence` are kept (binary mode: three `ce_` headers;
+structured mode: a JSON parse).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+
+from evtool.errors import TargetError
+from evtool.events.envelope import PARTITIONKEY, SEQUENCE, CloudEvent, parse_sequence
+from evtool.results.delivery import PartitionRange
+
+BATCH = 10_000  # records per consume() call
+POLL_S = 0.5
+METADATA_TIMEOUT_S = 10.0
+NO_SEQUENCE = -1
+
+
+@dataclass(slots=True)
+class TopicRecords:
+    """The records read, as columns in read order (per partition: offset order)."""
+
+    keys: npt.NDArray[np.void]  # correlation key (V16); zero bytes: not a CloudEvent
+    partitions: npt.NDArray[np.int32]
+    offsets: npt.NDArray[np.int64]
+    key_codes: npt.NDArray[np.int64]  # partitionkey as a small integer (-1: none)
+    sequences: npt.NDArray[np.int64]  # NO_SEQUENCE: none
+    ids: list[str]  # the CloudEvents id of each record ("" when none)
+    ranges: list[PartitionRange] = field(default_factory=list)
+    read_s: float = 0.0
+    complete: bool = True
+    problems: list[str] = field(default_factory=list)
+
+
+KeyOf = Callable[[str, CloudEvent | None], bytes]
+
+
+def read_range(
+    servers: str,
+    topic: str,
+    bounds: dict[int, tuple[int, int]],
+    key_of: KeyOf,
+    *,
+    properties: dict[str, str] | None = None,
+    needs_event: bool = False,
+    timeout_s: float = 120.0,
+) -> TopicRecords:
+    """Every record of `topic` in `bounds` ({partition: (first, last) acked offset}), read once.
+
+    `key_of(id, event)` gives a record's correlation key (the run's keys are correlation keys);
+    `event` is the whole decoded CloudEvent only when `needs_event` (a `--correlate-by` path).
+    """
+    from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
+
+    config: dict[str, Any] = {
+        "bootstrap.servers": servers,
+        "group.id": f"evtool-audit-{uuid.uuid4().hex[:12]}",  # assign() only: never joined, never committed
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "enable.partition.eof": True,
+        "auto.offset.reset": "earliest",  # a start below the log start (deleted records) begins at the start
+        "socket.connection.setup.timeout.ms": int(METADATA_TIMEOUT_S * 1000),
+        "fetch.max.bytes": 64 << 20,
+        "queued.max.messages.kbytes": 256 << 10,
+    }
+    config.update(properties or {})
+    try:
+        consumer = Consumer(config)
+    except KafkaException as exc:
+        raise TargetError(f"Kafka {servers}: cannot make a consumer ({exc.args[0]})",
+                          hint="check -X connection properties") from None
+    key_codes: dict[str, int] = {}
+    keys = bytearray()
+    partitions: list[int] = []
+    offsets: list[int] = []
+    codes: list[int] = []
+    sequences: list[int] = []
+    ids: list[str] = []
+    ranges: list[PartitionRange] = []
+    problems: list[str] = []
+    complete = True
+    started = time.perf_counter()
+    try:
+        assignment = []
+        ends: dict[int, int] = {}
+        by_partition: dict[int, PartitionRange] = {}
+        for partition, (first, last) in sorted(bounds.items()):
+            try:
+                low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition),
+                                                           timeout=METADATA_TIMEOUT_S)
+            except KafkaException as exc:
+                raise TargetError(f"Kafka {servers}: cannot read the offsets of {topic} [{partition}] "
+                                  f"({exc.args[0]})",
+                                  hint="is the broker up, and does the topic exist?") from None
+            start = max(first, low)
+            end = min(last + 1, high)
+            found = PartitionRange(partition, first, last, low, high, end)
+            ranges.append(found)
+            by_partition[partition] = found
+            if start < end:
+                assignment.append(TopicPartition(topic, partition, start))
+                ends[partition] = end
+        if assignment:
+            consumer.assign(assignment)
+        deadline = time.monotonic() + timeout_s
+        zero = bytes(16)
+        while ends:
+            if time.monotonic() > deadline:
+                complete = False
+                problems.append(f"stopped reading after {timeout_s:g} s with partitions "
+                                f"{sorted(ends)} not read to their end")
+                break
+            for message in consumer.consume(BATCH, POLL_S):
+                partition = int(message.partition() or 0)
+                error = message.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:  # nothing more below the high watermark
+                        if partition in ends:
+                            del ends[partition]
+                            consumer.pause([TopicPartition(topic, partition, OFFSET_END)])
+                        continue
+                    if error.fatal() or not error.retriable():
+                        raise TargetError(f"Kafka {servers}: reading {topic} failed ({error.str()})")
+                    continue
+                stop = ends.get(partition)
+                offset = message.offset() or 0
+                if stop is None or offset >= stop:
+                    if stop is not None:
+                        del ends[partition]
+                        consumer.pause([TopicPartition(topic, partition, offset)])
+                    continue
+                by_partition[partition].read += 1
+                event_id, key_text, sequence, event = _fields(message, needs_event)
+                keys += key_of(event_id, event) if event_id else zero
+                partitions.append(partition)
+                offsets.append(offset)
+                if key_text is None:
+                    codes.append(-1)
+                else:
+                    code = key_codes.get(key_text)
+                    if code is None:
+                        code = key_codes[key_text] = len(key_codes)
+                    codes.append(code)
+                sequences.append(NO_SEQUENCE if sequence is None else sequence)
+                ids.append(event_id)
+                if offset + 1 >= stop:
+                    del ends[partition]
+                    consumer.pause([TopicPartition(topic, partition, offset + 1)])
+    finally:
+        consumer.close()
+    return TopicRecords(
+        keys=np.frombuffer(bytes(keys), dtype="V16").copy(),
+        partitions=np.asarray(partitions, dtype=np.int32),
+        offsets=np.asarray(offsets, dtype=np.int64),
+        key_codes=np.asarray(codes, dtype=np.int64),
+        sequences=np.asarray(sequences, dtype=np.int64),
+        ids=ids,
+        ranges=ranges,
+        read_s=time.perf_counter() - started,
+        complete=complete,
+        problems=problems,
+    )
+
+
+def _fields(message: Any, needs_event: bool) -> tuple[str, str | None, int | None, CloudEvent | None]:
+    """(id, partitionkey, sequence, event when needed) of one message, either content mode."""
+    headers = message.headers() or []
+    event_id = ""
+    key_text: str | None = None
+    sequence: int | None = None
+    structured = False
+    for name, value in headers:
+        if name == "ce_id":
+            event_id = value.decode("utf-8", "replace") if value else ""
+        elif name == "ce_partitionkey":
+            key_text = value.decode("utf-8", "replace") if value else None
+        elif name == "ce_sequence":
+            sequence = parse_sequence(value)
+        elif name == "content-type" and value and value.startswith(b"application/cloudevents+json"):
+            structured = True
+    if structured:
+        try:
+            doc = orjson.loads(message.value() or b"")
+        except orjson.JSONDecodeError:
+            return "", None, None, None
+        if not isinstance(doc, dict):
+            return "", None, None, None
+        found = doc.get("id")
+        event_id = found if isinstance(found, str) else ""
+        pk = doc.get(PARTITIONKEY)
+        key_text = pk if isinstance(pk, str) else None
+        sequence = parse_sequence(doc.get(SEQUENCE))
+        if needs_event and event_id:
+            try:
+                return event_id, key_text, sequence, CloudEvent.from_dict(doc)
+            except Exception:
+                return event_id, key_text, sequence, None
+        return event_id, key_text, sequence, None
+    if needs_event and event_id:
+        try:
+            text_headers = {name.replace("ce_", "ce-", 1): (value or b"").decode("utf-8", "replace")
+                            for name, value in headers}
+            return event_id, key_text, sequence, CloudEvent.from_binary(text_headers, message.value() or b"")
+        except Exception:
+            return event_id, key_text, sequence, None
+    return event_id, key_text, sequence, None
