@@ -112,6 +112,7 @@ _LABELS = {"end_to_end": "end-to-end", "ack": "ack", "service": "service time",
 
 def render_report_text(doc: dict[str, Any], console: Console) -> None:
     """The terminal view of a latency report: verdict, objectives, percentiles, counts, sparklines."""
+    from evtool.results.delivery import delivery_lines
     from evtool.results.render_markdown import sparkline
     from evtool.results.report import (
         STAGE_COLUMNS,
@@ -207,6 +208,8 @@ def render_report_text(doc: dict[str, Any], console: Console) -> None:
             style = "red" if (d["delta_ms"] or 0) > 0 else "green"
             base.add_row(name, fmt_ms(d["baseline_ms"]), fmt_ms(d["current_ms"]), f"[{style}]{change}[/]")
         console.print(base)
+    for line in delivery_lines(doc):  # the delivery audit (audit.json), when the run has one
+        console.print(escape(line))
     for note in doc["notes"]:
         console.print(f"[dim]note: {escape(note)}[/]")
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
+from evtool.results.delivery import delivery_html
 from evtool.results.report import (
     STAGE_COLUMNS,
     collector_line,
@@ -318,6 +319,7 @@ def render_html(doc: dict[str, Any]) -> str:
     elif doc["reasons"]:
         sections.append("<h2>Failures and drops</h2>" + _table(
             ["reason", "events"], [[k, str(v)] for k, v in doc["reasons"].items()]))
+    sections.append(delivery_html(doc))
     if doc["notes"]:
         items = "".join(f"<li>{escape(n)}</li>" for n in doc["notes"])
         sections.append(f"<h2>Notes</h2><ul>{items}</ul>")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from evtool.results.delivery import delivery_markdown
 from evtool.results.report import (
     STAGE_COLUMNS,
     collector_line,
@@ -106,6 +107,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
             if delta["ratio"] is not None:
                 change += f" ({delta['ratio'] - 1:+.1%})"
             lines.append(_row([name, fmt_ms(delta["baseline_ms"]), fmt_ms(delta["current_ms"]), change]))
+    lines += delivery_markdown(doc)
     if doc["notes"]:
         lines += [""] + [f"- {note}" for note in doc["notes"]]
     return "\n".join(lines) + "\n"

@@ -16,6 +16,7 @@ import numpy as np
 import orjson
 
 from evtool.results import histogram as hdr
+from evtool.results.delivery import delivery_section, read_audits
 from evtool.results.failures import Failure
 from evtool.results.runlog import open_run
 from evtool.results.slo import Slo, SloReport, describe_defaults, evaluate, parse_slos
@@ -150,7 +151,8 @@ def build_document(
     """Everything the report says, as JSON types with stable keys; no `slos`: the default objectives."""
     default = slos is None
     objectives = parse_slos(None, stats.target_ns) if slos is None else slos
-    verdict: SloReport = evaluate(objectives, stats, default_objectives=default)
+    verdict: SloReport = evaluate(objectives, stats, default_objectives=default,
+                                  audits=read_audits([r.path for r in stats.runs]))
     counts = asdict(stats.counts)
     doc: dict[str, Any] = {
         "format": REPORT_FORMAT,
@@ -219,6 +221,7 @@ def build_document(
         "collector": stats.collector,
         "stages": _stages(stats),
         "stages_note": None,
+        "delivery": delivery_section([r.path for r in stats.runs]),  # `evtool audit` (audit.json), or None
     }
     two_clocks = any(stage["approximate"] for stage in doc["stages"])
     doc["stages_note"] = f"{STAGES_NOTE}; {TWO_CLOCKS_NOTE}" if two_clocks else STAGES_NOTE
