@@ -160,8 +160,11 @@ def audit_topic(meta: Any, side: RunSide, *, servers: str | None, properties: di
 
         return correlation_key(correlation_value(event, correlate_by))
 
+    def is_ours(key: bytes) -> bool:
+        return bool(side.find(np.frombuffer(key, dtype=KEY))[1][0])
+
     records = read_range(servers, topic, bounds, key_of, properties=properties, needs_event=not by_id,
-                         timeout_s=timeout_s)
+                         timeout_s=timeout_s, is_ours=is_ours)
     acked_keys = np.unique(acked["key"]) if len(acked) else np.zeros(0, dtype=KEY)
     rows, known = side.find(acked_keys)
     aborted = int(np.count_nonzero(known & (side.outcome[rows] == Outcome.ABORTED)))

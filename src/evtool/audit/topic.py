@@ -3,11 +3,14 @@
 Why `assign()` to exact partitions and offsets, with no consumer group commit: the audit must
 read what the broker holds for *this run* and change nothing (no committed offsets, no group
 rebalance of someone else's consumers). Each partition is read from the run's first acked
-offset (or the log start, when retention or `kafka-delete-records` removed it) up to its last
-acked offset, and never past the high watermark taken before reading, so a live topic cannot
-make the audit endless. Records come in batches from librdkafka (`consume`); per record only
-the CloudEvents id, `partitionkey` and `sequence` are kept (binary mode: three `ce_` headers;
-structured mode: a JSON parse).
+offset (or the log start, when retention or `kafka-delete-records` removed it) through its last
+acked offset, then on into a short tail, because what a run leaves behind its last
+acknowledgement matters (a retried message that landed after it, a send that timed out but was
+written: unknown outcomes, duplicates). The tail ends at the high watermark taken before
+reading, or after `tail` records in a row that are not of this run (other producers' traffic),
+so neither a live topic nor a busy one can make the audit endless. Records come in batches
+from librdkafka (`consume`); per record only the CloudEvents id, `partitionkey` and `sequence`
+are kept (binary mode: three `ce_` headers; structured mode: a JSON parse).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from evtool.events.envelope import PARTITIONKEY, SEQUENCE, CloudEvent, parse_seq
 from evtool.results.delivery import PartitionRange
 
 BATCH = 10_000  # records per consume() call
+TAIL = 1_000  # past the last acked offset: stop after this many records in a row of other producers
 POLL_S = 0.5
 METADATA_TIMEOUT_S = 10.0
 NO_SEQUENCE = -1
@@ -60,11 +64,14 @@ def read_range(
     properties: dict[str, str] | None = None,
     needs_event: bool = False,
     timeout_s: float = 120.0,
+    is_ours: Callable[[bytes], bool] = lambda key: True,
+    tail: int = TAIL,
 ) -> TopicRecords:
     """Every record of `topic` in `bounds` ({partition: (first, last) acked offset}), read once.
 
     `key_of(id, event)` gives a record's correlation key (the run's keys are correlation keys);
     `event` is the whole decoded CloudEvent only when `needs_event` (a `--correlate-by` path).
+    `is_ours(key)` tells a record of the run from another producer's, in the tail.
     """
     from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
 
@@ -109,7 +116,7 @@ def read_range(
                                   f"({exc.args[0]})",
                                   hint="is the broker up, and does the topic exist?") from None
             start = max(first, low)
-            end = min(last + 1, high)
+            end = high
             found = PartitionRange(partition, first, last, low, high, end)
             ranges.append(found)
             by_partition[partition] = found
@@ -120,6 +127,7 @@ def read_range(
             consumer.assign(assignment)
         deadline = time.monotonic() + timeout_s
         zero = bytes(16)
+        others_in_a_row = dict.fromkeys(ends, 0)
         while ends:
             if time.monotonic() > deadline:
                 complete = False
@@ -132,6 +140,7 @@ def read_range(
                 if error is not None:
                     if error.code() == KafkaError._PARTITION_EOF:  # nothing more below the high watermark
                         if partition in ends:
+                            by_partition[partition].end = int(message.offset() or ends[partition])
                             del ends[partition]
                             consumer.pause([TopicPartition(topic, partition, OFFSET_END)])
                         continue
@@ -145,9 +154,18 @@ def read_range(
                         del ends[partition]
                         consumer.pause([TopicPartition(topic, partition, offset)])
                     continue
-                by_partition[partition].read += 1
+                place = by_partition[partition]
+                place.read += 1
                 event_id, key_text, sequence, event = _fields(message, needs_event)
-                keys += key_of(event_id, event) if event_id else zero
+                key = key_of(event_id, event) if event_id else zero
+                if offset > place.last:  # the tail: stop after `tail` records of other producers in a row
+                    ours = bool(event_id) and is_ours(key)
+                    others_in_a_row[partition] = 0 if ours else others_in_a_row[partition] + 1
+                    if others_in_a_row[partition] >= tail:
+                        place.end = offset + 1
+                        del ends[partition]
+                        consumer.pause([TopicPartition(topic, partition, offset + 1)])
+                keys += key
                 partitions.append(partition)
                 offsets.append(offset)
                 if key_text is None:
@@ -159,7 +177,7 @@ def read_range(
                     codes.append(code)
                 sequences.append(NO_SEQUENCE if sequence is None else sequence)
                 ids.append(event_id)
-                if offset + 1 >= stop:
+                if partition in ends and offset + 1 >= stop:
                     del ends[partition]
                     consumer.pause([TopicPartition(topic, partition, offset + 1)])
     finally:
