@@ -39,7 +39,7 @@ class Message:
 
 
 def read_all(bootstrap: str, topic: str, partitions: int, timeout_s: float = 30.0) -> list[Message]:
-    """Every record of `topic` now, in partition then offset order (the test's own reader, not the audit's)."""
+    """Every record of `topic` now, by partition and offset (the test's own reader, not the audit's)."""
     from confluent_kafka import Consumer, KafkaError, TopicPartition
 
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4().hex}",
@@ -80,7 +80,8 @@ def delete_before(bootstrap: str, topic: str, partition: int, offset: int) -> No
         future.result(timeout=30)
 
 
-def copy_records(bootstrap: str, topic: str, messages: Sequence[Message], *, idempotent: bool = False) -> None:
+def copy_records(bootstrap: str, topic: str, messages: Sequence[Message], *,
+                 idempotent: bool = False) -> None:
     """Write `messages` again, to their own partitions, with a second producer."""
     from confluent_kafka import Producer
 
@@ -92,13 +93,15 @@ def copy_records(bootstrap: str, topic: str, messages: Sequence[Message], *, ide
             failed.append(str(error))
 
     for m in messages:
-        producer.produce(topic, m.value, m.key, partition=m.partition, headers=m.headers, on_delivery=delivered)
+        producer.produce(topic, m.value, m.key, partition=m.partition, headers=m.headers,
+                         on_delivery=delivered)
         producer.poll(0)
     assert producer.flush(30) == 0, "copies not delivered"
     assert not failed, failed
 
 
-def produce_to(bootstrap: str, topic: str, partition: int, records: Sequence[tuple[bytes | None, Any]]) -> None:
+def produce_to(bootstrap: str, topic: str, partition: int,
+               records: Sequence[tuple[bytes | None, Any]]) -> None:
     """Write (value, headers) records to one partition and wait until the broker has them."""
     from confluent_kafka import Producer
 
@@ -109,7 +112,10 @@ def produce_to(bootstrap: str, topic: str, partition: int, records: Sequence[tup
     assert producer.flush(30) == 0, "records not delivered"
 
 
-def drop_acks(run_dir: Path, keep: Callable[[np.ndarray[Any, Any]], np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:
+Records = np.ndarray[Any, Any]
+
+
+def drop_acks(run_dir: Path, keep: Callable[[Records], Records]) -> Records:
     """Rewrite the run's offsets files keeping the records `keep(records)` selects; the removed ones."""
     removed = []
     for path in sorted(run_dir.glob("kafka-offsets-*.bin")):
