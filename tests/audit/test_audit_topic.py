@@ -247,3 +247,19 @@ def test_a_sequence_is_per_key_monotonic_in_what_the_producer_wrote(
     offsets = np.frombuffer(b"".join(p.read_bytes() for p in run_dir.glob("kafka-offsets-*.bin")),
                             dtype=OFFSET_DTYPE)
     assert len(offsets) == len(messages)
+
+
+def test_structured_mode_records_are_read_from_their_json(kafka_broker: Broker, tmp_path: Path) -> None:
+    """Structured content mode (the event is the value): ids, keys and sequences come from the JSON."""
+    topic = kafka_broker.create_topic(partitions=2, prefix="audit")
+    run_dir = tmp_path / "run"
+    _simulate(kafka_broker, topic, run_dir, "--mode", "structured", rate="300/s")
+    records = read_all(kafka_broker.bootstrap, topic, 2)
+    copy_records(kafka_broker.bootstrap, topic, records[:3])
+    ran, audit = _audit(run_dir, "--expect-delivery", "at-least-once")
+    assert ran.code == 0
+    topic_audit = audit["topic"]
+    assert topic_audit["present"] == _ok_count(run_dir) == 600
+    assert topic_audit["unkeyed"] == 0
+    assert topic_audit["duplicates"]["count"] == 3
+    assert topic_audit["order_violations"]["count"] == 0
