@@ -1,4 +1,4 @@
-"""`partitionkey` and `sequence`: set at birth on generated events, carried by the bindings, kept by replay."""
+"""`partitionkey` and `sequence`: set at birth on generated events, carried by bindings, kept by replay."""
 
 from __future__ import annotations
 

@@ -107,7 +107,7 @@ def _examples(finding: Finding, keys: npt.NDArray[np.void], records: TopicRecord
         text = ""
         if records is not None:
             at = np.flatnonzero(records.keys == key)
-            text = records.ids[int(at[0])] if len(at) else ""
+            text = records.ids[int(at[0])].decode("utf-8", "replace") if len(at) else ""
         finding.examples.append(text or _id_text(bytes(key)))
 
 
@@ -154,7 +154,7 @@ def audit_topic(meta: Any, side: RunSide, *, servers: str | None, properties: di
     by_id = not correlate_by or correlate_by == "id"
 
     def key_of(event_id: str, event: CloudEvent | None) -> bytes:
-        if by_id or event is None:
+        if event is None:
             return correlation_key(event_id)
         from evtool.load.plan import correlation_value
 
@@ -163,7 +163,8 @@ def audit_topic(meta: Any, side: RunSide, *, servers: str | None, properties: di
     def is_ours(key: bytes) -> bool:
         return bool(side.find(np.frombuffer(key, dtype=KEY))[1][0])
 
-    records = read_range(servers, topic, bounds, key_of, properties=properties, needs_event=not by_id,
+    records = read_range(servers, topic, bounds, None if by_id else key_of, properties=properties,
+                         needs_event=not by_id,
                          timeout_s=timeout_s, is_ours=is_ours)
     acked_keys = np.unique(acked["key"]) if len(acked) else np.zeros(0, dtype=KEY)
     rows, known = side.find(acked_keys)

@@ -15,6 +15,8 @@ are kept (binary mode: three `ce_` headers; structured mode: a JSON parse).
 
 from __future__ import annotations
 
+import binascii
+import contextlib
 import time
 import uuid
 from collections.abc import Callable
@@ -28,6 +30,7 @@ import orjson
 from evtool.errors import TargetError
 from evtool.events.envelope import PARTITIONKEY, SEQUENCE, CloudEvent, parse_sequence
 from evtool.results.delivery import PartitionRange
+from evtool.results.runlog import correlation_key
 
 BATCH = 10_000  # records per consume() call
 TAIL = 1_000  # past the last acked offset: stop after this many records in a row of other producers
@@ -45,7 +48,7 @@ class TopicRecords:
     offsets: npt.NDArray[np.int64]
     key_codes: npt.NDArray[np.int64]  # partitionkey as a small integer (-1: none)
     sequences: npt.NDArray[np.int64]  # NO_SEQUENCE: none
-    ids: list[str]  # the CloudEvents id of each record ("" when none)
+    ids: list[bytes]  # the CloudEvents id of each record, UTF-8 (b"" when none)
     ranges: list[PartitionRange] = field(default_factory=list)
     read_s: float = 0.0
     complete: bool = True
@@ -59,7 +62,7 @@ def read_range(
     servers: str,
     topic: str,
     bounds: dict[int, tuple[int, int]],
-    key_of: KeyOf,
+    key_of: KeyOf | None,
     *,
     properties: dict[str, str] | None = None,
     needs_event: bool = False,
@@ -69,8 +72,8 @@ def read_range(
 ) -> TopicRecords:
     """Every record of `topic` in `bounds` ({partition: (first, last) acked offset}), read once.
 
-    `key_of(id, event)` gives a record's correlation key (the run's keys are correlation keys);
-    `event` is the whole decoded CloudEvent only when `needs_event` (a `--correlate-by` path).
+    `key_of(id, event)` gives a record's correlation key (the run's keys are correlation keys) from
+    the whole decoded CloudEvent, with `needs_event` (a `--correlate-by` path); None: the id's key.
     `is_ours(key)` tells a record of the run from another producer's, in the tail.
     """
     from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
@@ -84,6 +87,7 @@ def read_range(
         "auto.offset.reset": "earliest",  # a start below the log start (deleted records) begins at the start
         "socket.connection.setup.timeout.ms": int(METADATA_TIMEOUT_S * 1000),
         "fetch.max.bytes": 64 << 20,
+        "max.partition.fetch.bytes": 16 << 20,  # a few large fetches: reading is bound by round trips
         "queued.max.messages.kbytes": 256 << 10,
     }
     config.update(properties or {})
@@ -92,13 +96,13 @@ def read_range(
     except KafkaException as exc:
         raise TargetError(f"Kafka {servers}: cannot make a consumer ({exc.args[0]})",
                           hint="check -X connection properties") from None
-    key_codes: dict[str, int] = {}
+    key_codes: dict[bytes, int] = {}
     keys = bytearray()
     partitions: list[int] = []
     offsets: list[int] = []
     codes: list[int] = []
     sequences: list[int] = []
-    ids: list[str] = []
+    ids: list[bytes] = []
     ranges: list[PartitionRange] = []
     problems: list[str] = []
     complete = True
@@ -156,10 +160,38 @@ def read_range(
                     continue
                 place = by_partition[partition]
                 place.read += 1
-                event_id, key_text, sequence, event = _fields(message, needs_event)
-                key = key_of(event_id, event) if event_id else zero
+                # the hot path (binary mode): three ce_ headers, as bytes, in one pass over the list
+                raw_id: bytes | None = None
+                raw_key: bytes | None = None
+                raw_sequence: bytes | None = None
+                structured = False
+                headers: Any = message.headers() or ()
+                for name, value in headers:
+                    if name == "ce_id":
+                        raw_id = value
+                    elif name == "ce_sequence":
+                        raw_sequence = value
+                    elif name == "ce_partitionkey":
+                        raw_key = value
+                    elif name == "content-type" and value is not None and value.startswith(_STRUCTURED):
+                        structured = True
+                event = None
+                if structured or needs_event:
+                    raw_id, raw_key, raw_sequence, event = _decoded(message, structured, needs_event)
+                if not raw_id:
+                    key = zero
+                elif key_of is None or event is None:
+                    key = _id_key(raw_id)
+                else:
+                    key = key_of(raw_id.decode("utf-8", "replace"), event)
+                sequence: int | None = None
+                if raw_sequence is not None:
+                    try:
+                        sequence = int(raw_sequence)
+                    except ValueError:
+                        sequence = None
                 if offset > place.last:  # the tail: stop after `tail` records of other producers in a row
-                    ours = bool(event_id) and is_ours(key)
+                    ours = bool(raw_id) and is_ours(key)
                     others_in_a_row[partition] = 0 if ours else others_in_a_row[partition] + 1
                     if others_in_a_row[partition] >= tail:
                         place.end = offset + 1
@@ -168,15 +200,15 @@ def read_range(
                 keys += key
                 partitions.append(partition)
                 offsets.append(offset)
-                if key_text is None:
+                if not raw_key:
                     codes.append(-1)
                 else:
-                    code = key_codes.get(key_text)
+                    code = key_codes.get(raw_key)
                     if code is None:
-                        code = key_codes[key_text] = len(key_codes)
+                        code = key_codes[raw_key] = len(key_codes)
                     codes.append(code)
-                sequences.append(NO_SEQUENCE if sequence is None else sequence)
-                ids.append(event_id)
+                sequences.append(NO_SEQUENCE if sequence is None or sequence < 0 else sequence)
+                ids.append(raw_id or b"")
                 if partition in ends and offset + 1 >= stop:
                     del ends[partition]
                     consumer.pause([TopicPartition(topic, partition, offset + 1)])
@@ -196,45 +228,46 @@ def read_range(
     )
 
 
-def _fields(message: Any, needs_event: bool) -> tuple[str, str | None, int | None, CloudEvent | None]:
-    """(id, partitionkey, sequence, event when needed) of one message, either content mode."""
-    headers = message.headers() or []
-    event_id = ""
-    key_text: str | None = None
-    sequence: int | None = None
-    structured = False
-    for name, value in headers:
-        if name == "ce_id":
-            event_id = value.decode("utf-8", "replace") if value else ""
-        elif name == "ce_partitionkey":
-            key_text = value.decode("utf-8", "replace") if value else None
-        elif name == "ce_sequence":
-            sequence = parse_sequence(value)
-        elif name == "content-type" and value and value.startswith(b"application/cloudevents+json"):
-            structured = True
+_STRUCTURED = b"application/cloudevents+json"
+
+
+def _id_key(raw_id: bytes) -> bytes:
+    """`correlation_key` of an id given as bytes; a canonical UUID without the round trip through `uuid`."""
+    if len(raw_id) == 36 and raw_id[8] == raw_id[13] == raw_id[18] == raw_id[23] == 45:  # "-"
+        try:
+            return binascii.unhexlify(raw_id.replace(b"-", b""))
+        except binascii.Error:
+            pass
+    return correlation_key(raw_id.decode("utf-8", "replace"))
+
+
+def _decoded(message: Any, structured: bool,
+             needs_event: bool) -> tuple[bytes | None, bytes | None, bytes | None, CloudEvent | None]:
+    """(id, partitionkey, sequence, the event when needed) of a structured-mode message, or of a
+    binary one whose whole event is wanted: the slow path (a JSON parse)."""
     if structured:
         try:
             doc = orjson.loads(message.value() or b"")
         except orjson.JSONDecodeError:
-            return "", None, None, None
+            return None, None, None, None
         if not isinstance(doc, dict):
-            return "", None, None, None
-        found = doc.get("id")
-        event_id = found if isinstance(found, str) else ""
-        pk = doc.get(PARTITIONKEY)
-        key_text = pk if isinstance(pk, str) else None
-        sequence = parse_sequence(doc.get(SEQUENCE))
-        if needs_event and event_id:
-            try:
-                return event_id, key_text, sequence, CloudEvent.from_dict(doc)
-            except Exception:
-                return event_id, key_text, sequence, None
-        return event_id, key_text, sequence, None
-    if needs_event and event_id:
-        try:
-            text_headers = {name.replace("ce_", "ce-", 1): (value or b"").decode("utf-8", "replace")
-                            for name, value in headers}
-            return event_id, key_text, sequence, CloudEvent.from_binary(text_headers, message.value() or b"")
-        except Exception:
-            return event_id, key_text, sequence, None
-    return event_id, key_text, sequence, None
+            return None, None, None, None
+        found, key, sequence = doc.get("id"), doc.get(PARTITIONKEY), doc.get(SEQUENCE)
+        number = parse_sequence(sequence)
+        out = (found.encode() if isinstance(found, str) else None,
+               key.encode() if isinstance(key, str) else None,
+               None if number is None else str(number).encode())
+        event = None
+        if needs_event and out[0]:
+            with contextlib.suppress(Exception):  # not a whole event: correlated by its id
+                event = CloudEvent.from_dict(doc)
+        return (*out, event)
+    headers = message.headers() or []
+    found_headers = dict(headers)
+    event = None
+    with contextlib.suppress(Exception):
+        text = {name.replace("ce_", "ce-", 1): (value or b"").decode("utf-8", "replace")
+                for name, value in headers}
+        event = CloudEvent.from_binary(text, message.value() or b"")
+    return (found_headers.get("ce_id"), found_headers.get("ce_partitionkey"),
+            found_headers.get("ce_sequence"), event)
