@@ -10,7 +10,9 @@ Then, --runs times each:
 - `kcat -C -e -o beginning` of the same topic to /dev/null: the same records through librdkafka
   with no per-record work (the ceiling for a consumer on this box).
 
-Medians of --runs are printed.
+Medians of --runs are printed, with the audit command's CPU time (user + system, from
+getrusage of the child) and the load average: on a shared box the wall-clock rate is the box's
+share, the CPU time per record is the audit's own cost.
 
     .venv/bin/python benchmarks/bench_audit.py [--records 200000] [--runs 3]
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -31,6 +34,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 EVTOOL = Path(sys.executable).with_name("evtool")
+LAST_CPU_S = 0.0  # CPU seconds of the last command `timed` ran
+_CPU = [0.0]
 
 
 def bootstrap() -> str:
@@ -55,6 +60,10 @@ def timed(args: list[str], *, ok: tuple[int, ...] = (0,)) -> tuple[float, str]:
     started = time.perf_counter()
     done = subprocess.run(args, capture_output=True, text=True, timeout=900, check=False)
     seconds = time.perf_counter() - started
+    global LAST_CPU_S
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = usage.ru_utime + usage.ru_stime
+    LAST_CPU_S, _CPU[0] = total - _CPU[0], total
     if done.returncode not in ok:
         raise SystemExit(f"{args[0]} failed ({done.returncode}):\n{done.stderr[-2000:]}")
     return seconds, done.stdout
@@ -72,7 +81,7 @@ def main() -> None:
         run_dir = Path(work) / "run"
         timed([str(EVTOOL), "simulate", "--target", f"kafka://{servers}/{topic}", "--as-fast-as-possible",
                "--count", str(args.records), "--seed", "1", "--run-dir", str(run_dir), "-q"])
-        speeds, walls, kcats = [], [], []
+        speeds, walls, kcats, cpus = [], [], [], []
         for _ in range(args.runs):
             wall, out = timed([str(EVTOOL), "audit", str(run_dir), "--format", "json"])
             audit = json.loads(out)
@@ -81,6 +90,7 @@ def main() -> None:
             read = audit["topic"]["records_read"]
             speeds.append(read / audit["topic"]["read_s"])
             walls.append(wall)
+            cpus.append(LAST_CPU_S)
             kcat = shutil.which("kcat")
             if kcat:
                 seconds, _ = timed([kcat, "-b", servers, "-C", "-t", topic, "-o", "beginning", "-e", "-q",
@@ -90,6 +100,10 @@ def main() -> None:
         print(f"evtool audit, topic read: {statistics.median(speeds):,.0f} records/s")
         print(f"evtool audit, whole command: {statistics.median(walls):.2f} s "
               f"({read / statistics.median(walls):,.0f} records/s end to end)")
+        cpu = statistics.median(cpus)
+        print(f"evtool audit, CPU (user + system): {cpu:.2f} s, {cpu / read * 1e6:.1f} µs a record "
+              f"({read / cpu:,.0f} records per CPU-second, whole command)")
+        print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         if kcats:
             print(f"kcat -C -e, same records (whole process): {statistics.median(kcats):,.0f} records/s")
 

@@ -186,3 +186,26 @@ class FaultyDecider:
         finally:
             producer.flush(10)
             consumer.close()
+
+
+def broker_pid(state_dir: Path) -> int:
+    """The JVM of a broker started by scripts/kafka with EVTOOL_KAFKA_STATE=state_dir."""
+    import json
+
+    return int(json.loads((state_dir / "broker.json").read_text())["pid"])
+
+
+def freeze(state_dir: Path, seconds: float) -> None:
+    """Stop the broker's process group for `seconds` (SIGSTOP, then SIGCONT): a long GC pause or a
+    stalled disk. Its clients' requests time out while the broker holds them unread; once it runs
+    again it writes them, and a producer that retried meanwhile without idempotence is written twice."""
+    import os
+    import signal
+    import time
+
+    pid = broker_pid(state_dir)
+    os.killpg(pid, signal.SIGSTOP)
+    try:
+        time.sleep(seconds)
+    finally:
+        os.killpg(pid, signal.SIGCONT)

@@ -32,7 +32,7 @@ from evtool.events.envelope import PARTITIONKEY, SEQUENCE, CloudEvent, parse_seq
 from evtool.results.delivery import PartitionRange
 from evtool.results.runlog import correlation_key
 
-BATCH = 10_000  # records per consume() call
+BATCH = 256  # records per consume() call (measured: 10,000 reads 100k records 1.8x slower, cache misses)
 TAIL = 1_000  # past the last acked offset: stop after this many records in a row of other producers
 POLL_S = 0.5
 METADATA_TIMEOUT_S = 10.0
