@@ -35,7 +35,7 @@ def _run_through_a_stall(broker: Broker, state: Path, run_dir: Path, *properties
     x_options = [a for p in properties for a in ("-X", p)]
     process = spawn(["simulate", "--target", f"kafka://{broker.bootstrap}/{topic}", "--rate", "300/s",
                      "--duration", "8s", "--seed", "11", "--timeout", "30s", "--grace", "30s",
-                     "-X", "request.timeout.ms=400", "-X", "retry.backoff.ms=50", *x_options,
+                     "-X", "socket.timeout.ms=500", "-X", "retry.backoff.ms=50", *x_options,
                      "--run-dir", str(run_dir), "-q"])
     wait_for(run_dir / "meta.json", process)
     time.sleep(2.0)
