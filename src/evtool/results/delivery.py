@@ -310,7 +310,7 @@ def audit_lines(audit: DeliveryAudit) -> list[str]:
     if results is not None:
         lines.append(f"results: {results.results} for {results.expected} acknowledged events, "
                      f"{results.with_result} with a result, {results.unmatched} matching no event, "
-                     f"{results.unacked_with_result} for events never acknowledged")
+                     f"{results.unacked_with_result} for events the run did not count as acknowledged")
         lines.append(_finding_line("without a result (lost)", results.lost))
         lines.append(_finding_line("with more than one result (duplicate processing)", results.duplicated))
         if results.order_judged:
