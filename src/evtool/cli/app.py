@@ -26,7 +26,7 @@ def _version(value: bool) -> None:
 
 
 def build_app() -> typer.Typer:
-    from evtool.cli import consumer, demo, generate, report, run, schema, simulate
+    from evtool.cli import audit, consumer, demo, generate, report, run, schema, simulate
 
     app = typer.Typer(
         name="evtool",
@@ -53,6 +53,7 @@ def build_app() -> typer.Typer:
     consumer.register(app)
     demo.register(app)
     report.register(app)
+    audit.register(app)
     return app
 
 

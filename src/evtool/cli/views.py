@@ -89,8 +89,9 @@ def emit_table(console: Console, title: str | None, columns: list[tuple[str, str
 
 def render_report_text(doc: dict[str, Any], console: Console) -> None:
     """The terminal view of a latency report: verdict, objectives, percentiles, counts, sparklines,
-    the run's configuration. Outside a terminal every line is whole (no wrapping inside a line,
-    tables become lines when narrow), so a CI log or a pipe at any width keeps every value."""
+    the run's configuration, the delivery audit. Outside a terminal every line is whole (no wrapping
+    inside a line, tables become lines when narrow), so a CI log or a pipe at any width keeps every value."""
+    from evtool.results.delivery import delivery_lines
     from evtool.results.report import (
         STAGE_COLUMNS,
         collector_line,
@@ -174,6 +175,8 @@ def render_report_text(doc: dict[str, Any], console: Console) -> None:
         say(f"configuration of {config['run']}:" if len(doc["runs"]) > 1 else "configuration:", "bold")
         for item in config["items"]:
             say(f"  {item['name']}: {item['value']}")
+    for line in delivery_lines(doc):  # the delivery audit (audit.json), when the run has one
+        say(line)
     for note in doc["notes"]:
         say(f"note: {note}", "dim")
 

@@ -23,7 +23,7 @@ from evtool.config import Settings
 from evtool.errors import SchemaError, UsageError
 from evtool.events.context import FastRandom, GenContext, uuid4_block
 from evtool.events.domain import COMPLAINT_SUBJECT, ORDER_SUBJECT, STOCK_SUBJECT, DomainState, domain_maker
-from evtool.events.envelope import CONTENT_TYPE_JSON, SPECVERSION, CloudEvent, dataschema_uri
+from evtool.events.envelope import CONTENT_TYPE_JSON, SPECVERSION, CloudEvent, dataschema_uri, stamp_order
 from evtool.events.flows import FLOW_SUBJECTS, FlowSpec, OrderLifecycle, check_flow_makers, parse_flow
 from evtool.events.pools import build_pools
 from evtool.events.schema_driven import DataGenerator, compile_schema
@@ -281,7 +281,8 @@ class EventStream:
         return None
 
     def __iter__(self) -> Iterator[CloudEvent]:
-        events = self._flow() if self.options.flow is not None else self._mix()
+        # each event's entity and stream position (`partitionkey`, `sequence`): per-key order is auditable
+        events = stamp_order(self._flow() if self.options.flow is not None else self._mix())
         if self.options.count is not None:
             events = islice(events, self.options.count)
         return events

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
+from evtool.results.delivery import delivery_html
 from evtool.results.report import (
     STAGE_COLUMNS,
     collector_line,
@@ -433,6 +434,7 @@ def render_html(doc: dict[str, Any]) -> str:
         sections.append(f"<h2 id='configuration'>{escape(title)}</h2>" + _table(
             ["setting", "value"], [[item["name"], item["value"]] for item in config["items"]],
             css="config"))
+    sections.append(delivery_html(doc))
     if doc["notes"]:
         items = "".join(f"<li>{escape(n)}</li>" for n in doc["notes"])
         sections.append(f"<h2>Notes</h2><ul>{items}</ul>")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from evtool.results.delivery import delivery_markdown
 from evtool.results.report import (
     STAGE_COLUMNS,
     collector_line,
@@ -116,6 +117,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
         lines += [_row([item["name"], f"`{item['value']}`" if item["name"] == "command" else item["value"]])
                   for item in config["items"]]
         lines += ["", "</details>"]
+    lines += delivery_markdown(doc)
     if doc["notes"]:
         lines += [""] + [f"- {note}" for note in doc["notes"]]
     return "\n".join(lines) + "\n"

@@ -17,6 +17,7 @@ import numpy as np
 import orjson
 
 from evtool.results import histogram as hdr
+from evtool.results.delivery import delivery_section, read_audits
 from evtool.results.failures import Failure
 from evtool.results.runlog import open_run
 from evtool.results.slo import Slo, SloReport, Verdict, describe_defaults, evaluate, parse_slos
@@ -297,7 +298,8 @@ def build_document(
     """Everything the report says, as JSON types with stable keys; no `slos`: the default objectives."""
     default = slos is None
     objectives = parse_slos(None, stats.target_ns) if slos is None else slos
-    verdict: SloReport = evaluate(objectives, stats, default_objectives=default)
+    verdict: SloReport = evaluate(objectives, stats, default_objectives=default,
+                                  audits=read_audits([r.path for r in stats.runs]))
     headline = verdict.headline
     aborted = [r.aborted_by for r in stats.runs if r.aborted_by]
     if aborted and verdict.verdict is not Verdict.INCOMPLETE:  # --abort-on-fail: the run's objective was lost
@@ -376,6 +378,7 @@ def build_document(
         "format_version": REPORT_FORMAT_VERSION,
         "span_s": stats.span_ns / 1e9 if stats.span_ns is not None else None,
         "configuration": [{"run": r.path, "items": configuration_items(asdict(r))} for r in stats.runs],
+        "delivery": delivery_section([r.path for r in stats.runs]),  # `evtool audit` (audit.json), or None
     }
     two_clocks = any(stage["approximate"] for stage in doc["stages"])
     doc["stages_note"] = f"{STAGES_NOTE}; {TWO_CLOCKS_NOTE}" if two_clocks else STAGES_NOTE

@@ -9,6 +9,11 @@ the numbers say. Both exit 1 like a failure, with a different message and a diff
 The default objectives are the promise itself: every scheduled event gets its result within
 the target, so a failed, dropped, aborted or lost event is a miss (`within(2s)>=100%`); p99 and
 loss are judged beside it so the report shows them.
+
+`delivery=exactly-once|at-least-once|at-most-once` judges the delivery audit the run directory
+holds (`audit.json`, written by `evtool audit`); without one it has no data (NOT MEASURABLE,
+saying to run the audit), because guessing delivery from acknowledgements is what the audit exists
+to avoid.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from enum import Enum
 
 from evtool.errors import ExitCode, UsageError
 from evtool.results import histogram as hdr
+from evtool.results.delivery import Delivery, DeliveryAudit, judge_all
 from evtool.results.runlog import Reason
 from evtool.results.stats import DEFAULT_TARGET_NS, E2E, LAG, LatencyStats
 from evtool.units import DURATION_PATTERN, NS_PER_UNIT
@@ -30,13 +36,15 @@ MAX_SCHEDULING_LAG_P99_NS = 100_000_000  # beyond this the sender did not keep i
 MAX_IN_FLIGHT_DROP_SHARE = 0.01
 
 FORMS = "p<N><=<duration> (p99<=2s, p99.9<500ms, max<=3s), within(<duration>)>=<N>% " \
-        "(within(2s)>=99.5%), lost|failed|dropped|aborted<=<count or N%> (lost<=0, failed<=1%)"
+        "(within(2s)>=99.5%), lost|failed|dropped|aborted<=<count or N%> (lost<=0, failed<=1%), " \
+        "delivery=exactly-once|at-least-once|at-most-once"
 
 _DURATION = DURATION_PATTERN
 _UNIT_NS = NS_PER_UNIT
 _OPS = r"(<=|<|>=|>)"
 _PERCENTILE_RE = re.compile(rf"^(?:p(\d+(?:\.\d+)?)|(max))\s*{_OPS}\s*{_DURATION}$")
 _WITHIN_RE = re.compile(rf"^within\(\s*{_DURATION}\s*\)\s*{_OPS}\s*(\d+(?:\.\d+)?)\s*%$")
+_DELIVERY_RE = re.compile(r"^delivery\s*(?:=|==)\s*([a-z-]+)$")
 _COUNT_RE = re.compile(rf"^(lost|failed|dropped|aborted)\s*{_OPS}\s*(\d+(?:\.\d+)?)\s*(%?)$")
 
 
@@ -65,6 +73,7 @@ class Slo:
     percentile: float | None = None
     threshold_ns: int | None = None
     relative: bool = False  # a count given as % of scheduled events
+    delivery: Delivery | None = None  # metric "delivery": the guarantee the audit must show
 
     def holds(self, actual: float) -> bool:
         return {
@@ -125,6 +134,9 @@ def parse_slo(text: str) -> Slo:
         value = float(match.group(3))
         return Slo(text=text.strip(), metric=match.group(1), op=match.group(2),
                    limit=value / 100 if relative else value, relative=relative)
+    if match := _DELIVERY_RE.match(compact):
+        guarantee = Delivery.parse(match.group(1), where=f"bad --slo {text.strip()!r}:")
+        return Slo(text=text.strip(), metric="delivery", op="<=", limit=0.0, delivery=guarantee)
     raise UsageError(f"bad --slo {text!r}: not an objective evtool understands", hint=f"forms: {FORMS}")
 
 
@@ -211,14 +223,22 @@ def not_measurable_reasons(stats: LatencyStats) -> list[str]:
     return reasons
 
 
-def evaluate(slos: Sequence[Slo], stats: LatencyStats, *, default_objectives: bool = False) -> SloReport:
+def evaluate(slos: Sequence[Slo], stats: LatencyStats, *, default_objectives: bool = False,
+             audits: Sequence[DeliveryAudit] | None = None) -> SloReport:
     """Judge `stats`: INCOMPLETE before NOT MEASURABLE before FAIL before PASS.
 
     An objective without data (p99 of a run whose every event failed) does not hide a missed
-    one: when another objective failed, the verdict is FAIL.
+    one: when another objective failed, the verdict is FAIL. `audits`: the delivery audit of
+    every run directory (None: not every one was audited), for `delivery=...` objectives.
     """
     results = []
+    delivery_reasons: list[str] = []
     for slo in slos:
+        if slo.delivery is not None:
+            result, why = _delivery(slo, audits)
+            results.append(result)
+            delivery_reasons += why
+            continue
         actual = _actual(slo, stats)
         passed = None if actual is None else slo.holds(actual)
         censored = actual is not None and math.isinf(actual)
@@ -226,7 +246,7 @@ def evaluate(slos: Sequence[Slo], stats: LatencyStats, *, default_objectives: bo
             assert stats.censored_above_ns is not None
             actual = float(stats.censored_above_ns)  # the lower bound
         results.append(SloResult(slo=slo, actual=actual, passed=passed, censored=censored))
-    reasons = not_measurable_reasons(stats)
+    reasons = not_measurable_reasons(stats) + delivery_reasons
     if stats.incomplete:
         verdict = Verdict.INCOMPLETE
     elif reasons:
@@ -237,9 +257,21 @@ def evaluate(slos: Sequence[Slo], stats: LatencyStats, *, default_objectives: bo
         verdict = Verdict.NOT_MEASURABLE
     else:
         verdict = Verdict.PASS
-    if verdict is not Verdict.FAIL and any(r.passed is None for r in results):
-        reasons.append("no measured latencies to judge " + ", ".join(r.slo.text for r in results
-                                                                       if r.passed is None))
+    if verdict is not Verdict.FAIL and any(r.passed is None and r.slo.delivery is None for r in results):
+        reasons.append("no measured latencies to judge " + ", ".join(
+            r.slo.text for r in results if r.passed is None and r.slo.delivery is None))
     basis = Basis.RESULTS if stats.end_to_end_source == "result" else Basis.ACKNOWLEDGEMENTS
     return SloReport(verdict=verdict, results=results, not_measurable=reasons,
                      incomplete=list(stats.incomplete), basis=basis, default_objectives=default_objectives)
+
+
+def _delivery(slo: Slo, audits: Sequence[DeliveryAudit] | None) -> tuple[SloResult, list[str]]:
+    """A `delivery=...` objective against the runs' audits: actual = events breaking the guarantee."""
+    assert slo.delivery is not None
+    if audits is None:
+        return (SloResult(slo=slo, actual=None, passed=None),
+                [f"{slo.text}: the run has no delivery audit (run `evtool audit RUN_DIR` first)"])
+    passed, count, why = judge_all(audits, slo.delivery)
+    if passed is None:
+        return SloResult(slo=slo, actual=None, passed=None), [f"{slo.text}: {w}" for w in why]
+    return SloResult(slo=slo, actual=float(count), passed=passed), []
