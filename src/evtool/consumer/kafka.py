@@ -43,6 +43,7 @@ from evtool.consumer.service import RESULT_SOURCE, ConsumerStats
 from evtool.errors import EvtoolError, ExitCode, InputError, TargetError
 from evtool.events.envelope import CloudEvent
 from evtool.load.targets.kafka import OPEN_TIMEOUT_S, Headers, binary_message, parse_url
+from evtool.load.topic_input import record_event as event_of
 
 if TYPE_CHECKING:
     from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
@@ -89,23 +90,6 @@ class KafkaConsumerStats(ConsumerStats):
     partitions: list[int] = field(default_factory=list)
     commits: int = 0  # offset commits (at-least-once) or committed transactions (exactly-once)
     aborted: int = 0  # transactions aborted (their decisions are written again in the next one)
-
-
-def event_of(message: Message) -> CloudEvent:
-    """A Kafka record as a CloudEvent (binary mode: `ce_` headers; else a structured value)."""
-    raw_headers: Any = message.headers() or []
-    headers = {}
-    for name, value in raw_headers:
-        text = value.decode() if isinstance(value, bytes) else (value or "")
-        if name.startswith("ce_"):
-            headers["ce-" + name[3:]] = text
-        elif name.lower() == "content-type":
-            headers["content-type"] = text
-    body = message.value() or b""
-    if "ce-id" not in headers and "content-type" not in headers:
-        headers["content-type"] = "application/cloudevents+json"
-    where = f"partition {message.partition()} offset {message.offset()}"
-    return CloudEvent.from_http(headers, body, where=where)[0]
 
 
 class OffsetTracker:
