@@ -164,7 +164,6 @@ class KafkaReferenceConsumer:
         self._producer: Producer | None = None
         self._thread: threading.Thread | None = None
         self._poller: asyncio.Task[None] | None = None
-        self._committer: asyncio.Task[None] | None = None
         self._stopping = threading.Event()
         self._assigned = threading.Event()
         self._crashing = threading.Event()  # set just before a crash: nothing may commit any more
@@ -243,8 +242,6 @@ class KafkaReferenceConsumer:
         self._workers = [asyncio.create_task(self._work()) for _ in range(self.settings.workers)]
         if self.semantics is not Semantics.EXACTLY_ONCE:
             self._poller = asyncio.create_task(self._poll_producer())
-        else:
-            self._committer = asyncio.create_task(self._transactions())
         self._consumer.subscribe([self._source_topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         self._thread = threading.Thread(target=self._consume, args=(self._consumer, loop),
                                         name="evtool-reference-consumer", daemon=True)
@@ -317,10 +314,19 @@ class KafkaReferenceConsumer:
             if items:
                 with contextlib.suppress(RuntimeError):
                     loop.call_soon_threadsafe(self._enqueue, items)
-            if (self.semantics is Semantics.AT_LEAST_ONCE
+            if (self.semantics is not Semantics.AT_MOST_ONCE
                     and time.monotonic() - last_commit >= self.settings.commit_interval_s):
                 last_commit = time.monotonic()
-                self._commit_done(consumer)
+                # here, in the thread that polls: the consumer's group metadata, asked for from another
+                # thread while this one polls, waits until the poll loop stops
+                if self.semantics is Semantics.EXACTLY_ONCE:
+                    try:
+                        self._transaction()
+                    except Exception as exc:  # fatal (fenced by a newer instance): nothing more can commit
+                        self._problems[f"transactions stopped: {exc}"] += 1
+                        return
+                else:
+                    self._commit_done(consumer)
         if self.semantics is Semantics.AT_LEAST_ONCE:
             self._commit_done(consumer)
 
@@ -410,13 +416,8 @@ class KafkaReferenceConsumer:
             self._producer.flush(10.0)
         os._exit(int(CRASH_EXIT))
 
-    async def _transactions(self) -> None:
-        """Exactly-once: every `commit_interval_s`, one transaction of the decided prefix."""
-        while True:
-            await asyncio.sleep(self.settings.commit_interval_s)
-            await asyncio.to_thread(self._transaction)
-
     def _transaction(self) -> None:
+        """Exactly-once: one transaction of the decided prefix (the poll thread's, every commit interval)."""
         with self._transaction_lock:
             self._transaction_locked()
 
@@ -478,13 +479,11 @@ class KafkaReferenceConsumer:
             task.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers = []
-        for name in ("_poller", "_committer"):
-            task = getattr(self, name)
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-                setattr(self, name, None)
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
         if self._producer is not None:
             if self.semantics is Semantics.EXACTLY_ONCE and self._consumer is not None:
                 with contextlib.suppress(Exception):
