@@ -119,6 +119,8 @@ def run_demo(options: DemoOptions, hooks: DemoHooks | None = None) -> DemoOutcom
         raise UsageError("--rate and --duration must be more than 0")
     if options.service_time_s <= 0:
         raise UsageError("--service-time must be more than 0")
+    if options.broker is not None:
+        broker_address(options.broker)  # a bad --broker fails before anything runs
     hooks.on_stage("checking the bundled schema catalogue")
     settings = bundled_settings()
     check = check_catalog(load_catalog(settings.schema_dir), settings)
