@@ -8,10 +8,12 @@ instance continues from the committed offsets until every event has a decision.
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import pytest
-from tests.support.cli import finish, spawn
+from tests.support.cli import finish, run_evtool, spawn
 from tests.support.kafka_broker import Broker, kafka_broker
 from tests.support.kafka_consumer import count_by_header, start_consumer
 
@@ -69,11 +71,38 @@ def test_exactly_once_crash_repeats_nothing_and_loses_nothing(kafka_broker: Brok
 
 @pytest.mark.parametrize("semantics", ["twice", ""])
 def test_unknown_semantics_is_a_usage_error(kafka_broker: Broker, semantics: str) -> None:
-    from tests.support.cli import run_evtool
-
     ran = run_evtool("consumer", "serve", "--source", f"kafka://{kafka_broker.bootstrap}/a",
                      "--sink", f"kafka://{kafka_broker.bootstrap}/b", "--semantics", semantics)
     assert ran.code == 2
     assert "--semantics" in ran.stderr
     assert "exactly-once" in ran.stderr
     assert "Traceback" not in ran.stderr
+
+
+@pytest.mark.parametrize(("semantics", "duplicates"), [("at-least-once", True), ("exactly-once", False)])
+def test_a_crash_mid_run_as_the_run_report_counts_it(kafka_broker: Broker, tmp_path: Path, semantics: str,
+                                                     duplicates: bool) -> None:
+    """The run's own results (`--collect kafka://decisions`, read_committed) across the crash and the
+    restart: duplicates only at-least-once, lost never."""
+    orders, decisions = kafka_broker.create_topic(3, "orders"), kafka_broker.create_topic(3, "decisions")
+    common = ("--group", f"run-{time.monotonic_ns()}", "--semantics", semantics, "--workers", "16",
+              "--service-time", "10ms")
+    crash = ("--crash-every", str(CRASH_AFTER))
+    first = start_consumer(kafka_broker.bootstrap, orders, decisions, *common, *crash)
+    run_dir = tmp_path / "run"
+    sender = spawn(["simulate", "-t", f"kafka://{kafka_broker.bootstrap}/{orders}", "--rate", "150/s",
+                    "--count", str(EVENTS), "--seed", "3", "--collect", f"kafka://{kafka_broker.bootstrap}/"
+                    f"{decisions}", "--result-timeout", "30s", "--run-dir", str(run_dir), "-q"])
+    assert first.wait(60) == int(CRASH_EXIT), first.output
+    second = start_consumer(kafka_broker.bootstrap, orders, decisions, *common)
+    try:
+        code, out, err = finish(sender, 120)
+    finally:
+        second.stop()
+    assert code == 0, out + err
+    report = run_evtool("latency-report", run_dir, "--format", "json", timeout_s=60)
+    counts = json.loads(report.stdout)["counts"]
+    assert counts["scheduled"] == EVENTS
+    assert counts["lost"] == 0, first.output + second.output
+    assert counts["ok"] == EVENTS
+    assert (counts["duplicate_results"] > 0) is duplicates, counts

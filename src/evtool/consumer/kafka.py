@@ -432,6 +432,7 @@ class KafkaReferenceConsumer:
             return
         with self._held_lock:
             batch = [d for d in self._held.values() if d.offset < positions.get(d.partition, -1)]
+        batch.sort(key=lambda d: (d.partition, d.offset))  # written in the events' order, not the workers'
         crash_after = self.settings.crash_after
         try:
             producer.begin_transaction()
