@@ -189,3 +189,11 @@ def test_range_options_need_a_topic(tmp_path: Path) -> None:
     ran = run_evtool("replay", str(log), "-t", "-", "--from-offset", "3")
     assert ran.code == 2
     assert "apply to a kafka:// topic" in ran.stderr
+
+
+def test_replay_needs_a_target_unless_it_writes_a_file(tmp_path: Path) -> None:
+    log = tmp_path / "events.jsonl"
+    log.write_text("")
+    ran = run_evtool("replay", str(log))
+    assert ran.code == 2
+    assert "give --target" in ran.stderr
