@@ -44,6 +44,11 @@ def is_topic(source: str) -> bool:
 
 def record_event(message: Message) -> CloudEvent:
     """A Kafka record as a CloudEvent (binary mode: `ce_` headers; else a structured value)."""
+    return decode_record(message)[0]
+
+
+def decode_record(message: Message) -> tuple[CloudEvent, bytes | None]:
+    """The record's event, and its value when that is the structured event as recorded (else None)."""
     raw_headers: Any = message.headers() or []
     headers = {}
     for name, value in raw_headers:
@@ -53,10 +58,11 @@ def record_event(message: Message) -> CloudEvent:
         elif name.lower() == "content-type":
             headers["content-type"] = text
     body = message.value() or b""
-    if "ce-id" not in headers and "content-type" not in headers:
+    binary = "ce-id" in headers
+    if not binary and "content-type" not in headers:
         headers["content-type"] = "application/cloudevents+json"
     where = f"partition {message.partition()} offset {message.offset()}"
-    return CloudEvent.from_http(headers, body, where=where)[0]
+    return CloudEvent.from_http(headers, body, where=where)[0], None if binary else body
 
 
 def parse_time(text: str, *, option: str) -> int:
@@ -277,14 +283,13 @@ def read_range(source: TopicRange, partitions: set[int] | None = None, *,
                         unfinished.discard(p)
                         continue
                     try:
-                        event = record_event(message)
+                        event, raw = decode_record(message)
                     except EvtoolError as exc:
                         if skip_bad:
                             continue
                         raise InputError(f"{topic}: {exc.message}",
                                          hint="replay with --skip-bad-lines to skip records that are not "
                                          "events") from None
-                    raw = None if _binary(message) else message.value()
                     was_empty = not buffers[p]
                     buffers[p].append(TopicRecord(message.timestamp()[1], p, offset, event, raw))
                     if was_empty:
@@ -307,12 +312,6 @@ def read_range(source: TopicRange, partitions: set[int] | None = None, *,
                 paused.discard(p)
     finally:
         consumer.close()
-
-
-def _binary(message: Message) -> bool:
-    """A binary-mode record (`ce_id` header): its value is the data, not the structured event."""
-    headers: Any = message.headers() or []
-    return any(item[0] == "ce_id" for item in headers)
 
 
 @dataclass(frozen=True, slots=True)
