@@ -9,6 +9,7 @@ instance continues from the committed offsets until every event has a decision.
 from __future__ import annotations
 
 import json
+import signal
 import time
 from pathlib import Path
 
@@ -106,3 +107,35 @@ def test_a_crash_mid_run_as_the_run_report_counts_it(kafka_broker: Broker, tmp_p
     assert counts["lost"] == 0, first.output + second.output
     assert counts["ok"] == EVENTS
     assert (counts["duplicate_results"] > 0) is duplicates, counts
+
+
+def test_exactly_once_killed_by_a_signal_repeats_nothing(kafka_broker: Broker) -> None:
+    """SIGKILL at a moment the consumer does not choose (decisions flowing, a transaction open or not)."""
+    orders, decisions = kafka_broker.create_topic(3, "orders"), kafka_broker.create_topic(3, "decisions")
+    common = ("--group", f"kill-{time.monotonic_ns()}", "--semantics", "exactly-once", "--workers", "16",
+              "--service-time", "10ms", "--commit-interval", "300ms")
+    first = start_consumer(kafka_broker.bootstrap, orders, decisions, *common)
+    sender = spawn(["simulate", "-t", f"kafka://{kafka_broker.bootstrap}/{orders}", "--rate", "300/s",
+                    "--count", str(EVENTS), "--seed", "9", "-q"])
+    deadline = time.monotonic() + 30
+    written = 0
+    while written < 150:  # decisions flowing (committed or still in an open transaction)
+        written = sum(count_by_header(kafka_broker.bootstrap, decisions, "ce_correlationid",
+                                      committed=False).values())
+        assert time.monotonic() < deadline, first.output
+        time.sleep(0.1)
+    first.process.send_signal(signal.SIGKILL)
+    assert first.wait(30) == -signal.SIGKILL
+    second = start_consumer(kafka_broker.bootstrap, orders, decisions, *common)
+    code, out, err = finish(sender, 60)
+    assert code == 0, out + err
+    events = set(count_by_header(kafka_broker.bootstrap, orders, "ce_id"))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if set(count_by_header(kafka_broker.bootstrap, decisions, "ce_correlationid")) >= events:
+            break
+        time.sleep(0.5)
+    assert second.stop() == 0, second.output
+    counts = count_by_header(kafka_broker.bootstrap, decisions, "ce_correlationid")
+    assert set(counts) == events
+    assert max(counts.values()) == 1

@@ -42,13 +42,14 @@ def _simulate(broker: Broker, topic: str, count: int, rate: str = "1000/s") -> N
     assert ran.code == 0, ran.stderr
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_replay_into_a_second_topic_holds_the_same_events_keys_and_per_key_order(
-        kafka_broker: Broker, tmp_path: Path) -> None:
+        kafka_broker: Broker, tmp_path: Path, workers: int) -> None:
     source, copy = kafka_broker.create_topic(3, "orders"), kafka_broker.create_topic(2, "copy")
     _simulate(kafka_broker, source, 400)
     ran = run_evtool("replay", f"kafka://{kafka_broker.bootstrap}/{source}",
                      "-t", f"kafka://{kafka_broker.bootstrap}/{copy}", "--as-fast-as-possible",
-                     "--run-dir", str(tmp_path / "run"), "-q")
+                     "--workers", str(workers), "--run-dir", str(tmp_path / "run"), "-q")
     assert ran.code == 0, ran.stderr
     assert "400 records in range" in ran.stderr
     original, replayed = _records(kafka_broker, source, 400), _records(kafka_broker, copy, 400)
