@@ -113,7 +113,12 @@ class OffsetTracker:
 
     def done(self, partition: int, offset: int) -> None:
         with self._lock:
-            self._done.setdefault(partition, set()).add(offset)
+            if partition in self._open:  # not a partition revoked meanwhile
+                self._done.setdefault(partition, set()).add(offset)
+
+    def tracks(self, partition: int) -> bool:
+        with self._lock:
+            return partition in self._open
 
     def forget(self, partitions: list[int]) -> None:
         """Revoked partitions: their events in service belong to the next owner now."""
@@ -364,9 +369,10 @@ class KafkaReferenceConsumer:
             self.stats.decisions[result_type] = self.stats.decisions.get(result_type, 0) + 1
             value, headers = self._result(event, result_type, decision)
             if self.semantics is Semantics.EXACTLY_ONCE:
-                with self._held_lock:
-                    self._held[(partition, offset)] = _Decision(partition, offset, key, value, headers)
-                self._tracker.done(partition, offset)
+                if self._tracker.tracks(partition):  # else revoked: its next owner decides it again
+                    with self._held_lock:
+                        self._held[(partition, offset)] = _Decision(partition, offset, key, value, headers)
+                    self._tracker.done(partition, offset)
                 continue
             self._produce(partition, offset, key, value, headers)
             crash_after = settings.crash_after
