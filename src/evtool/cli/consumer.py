@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -54,14 +55,32 @@ def serve(
     kafka_property: Annotated[
         list[str] | None, typer.Option("-X", help="Kafka mode: a librdkafka connection property key=value.")
     ] = None,
+    semantics: Annotated[
+        str, typer.Option("--semantics", help="Kafka mode: at-least-once (commit after the decision is "
+                          "acked), exactly-once (transactions) or at-most-once (auto-commit).")
+    ] = "at-least-once",
+    commit_interval: Annotated[
+        str, typer.Option("--commit-interval", help="Kafka mode: commit offsets (a transaction) this often.")
+    ] = "200ms",
+    instance: Annotated[
+        int, typer.Option("--instance", min=0, help="Kafka mode: this member's number in the group (its "
+                          "static id and transactional.id); a restart with the same number resumes it.")
+    ] = 0,
+    crash_every: Annotated[
+        int | None, typer.Option("--crash-every", min=1, help="Fault switch (Kafka mode): end abruptly after "
+                                 "N decisions, produced but not committed, as a kill would.")
+    ] = None,
 ) -> None:
     """Accept CloudEvents (binary, structured, batch), decide, and post a correlated result; with
     --source/--sink, read the events from a Kafka topic and write the decisions to another."""
     from evtool.consumer.service import ConsumerSettings
 
     if source is not None or sink is not None:
-        _serve_kafka(source, sink, group, kafka_property, workers, service_time, jitter, duration)
+        _serve_kafka(source, sink, group, kafka_property, workers, service_time, jitter, duration,
+                     KafkaModeOptions(semantics, commit_interval, instance, crash_every))
         return
+    if crash_every is not None:
+        raise UsageError("--crash-every applies to the Kafka mode (--source/--sink) only")
     if not 0 <= port <= 65535:
         raise UsageError(f"--port {port}: not a port number", hint="use 0-65535 (0: any free port)")
     if results_to is not None and not results_to.startswith(("http://", "https://")):
@@ -103,10 +122,19 @@ async def _serve(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class KafkaModeOptions:
+    semantics: str
+    commit_interval: str
+    instance: int
+    crash_every: int | None
+
+
 def _serve_kafka(source: str | None, sink: str | None, group: str, kafka_property: list[str] | None,
-                 workers: int, service_time: str, jitter: float, duration: str | None) -> None:
+                 workers: int, service_time: str, jitter: float, duration: str | None,
+                 mode: KafkaModeOptions) -> None:
     from evtool.config import load_settings
-    from evtool.consumer.kafka import DEFAULT_GROUP, KafkaConsumerSettings
+    from evtool.consumer.kafka import DEFAULT_GROUP, KafkaConsumerSettings, Semantics
     from evtool.load.sources.kafka import connection_properties
     from evtool.load.targets.kafka import KafkaOptions, parse_url, resolve
 
@@ -116,10 +144,18 @@ def _serve_kafka(source: str | None, sink: str | None, group: str, kafka_propert
     options = KafkaOptions.of(table, kafka_property or [], None)
     parse_url(source, options.bootstrap, option="--source")
     parse_url(sink, options.bootstrap, option="--sink")
+    choices = [s.value for s in Semantics]
+    if mode.semantics not in choices:
+        raise UsageError(f"--semantics {mode.semantics!r}: expected one of {', '.join(choices)}")
+    commit_interval_s = parse_duration(mode.commit_interval, option="--commit-interval")
+    if commit_interval_s <= 0:
+        raise UsageError(f"--commit-interval {mode.commit_interval}: must be more than 0")
     settings = KafkaConsumerSettings(
         source=source, sink=sink, workers=workers,
         service_time_s=parse_duration(service_time, option="--service-time"), service_jitter=jitter,
         group=group or DEFAULT_GROUP, properties=tuple(resolve(connection_properties(options)).items()),
+        semantics=Semantics(mode.semantics), commit_interval_s=commit_interval_s, instance=mode.instance,
+        crash_after=mode.crash_every,
     )
     limit_s = parse_duration(duration) if duration else None
     console = Console(stderr=True, highlight=False)
@@ -136,7 +172,7 @@ async def _serve_kafka_async(settings: KafkaConsumerSettings, limit_s: float | N
         f"reference consumer reading {settings.source} (group {settings.group}, partitions "
         f"{','.join(map(str, consumer.stats.partitions))}), writing to {settings.sink} — "
         f"{settings.workers} workers, {settings.service_time_s * 1000:.0f} ms a decision, "
-        f"capacity ≈ {settings.capacity_per_s:,.0f}/s",
+        f"capacity ≈ {settings.capacity_per_s:,.0f}/s, {settings.semantics.value}",
         markup=False,
     )
     try:
@@ -146,7 +182,8 @@ async def _serve_kafka_async(settings: KafkaConsumerSettings, limit_s: float | N
     stats = consumer.stats
     console.print(
         f"received {stats.received}, decided {stats.decided}, results written {stats.results_posted} "
-        f"(failed {stats.results_failed})",
+        f"(failed {stats.results_failed}), commits {stats.commits}"
+        + (f", transactions aborted {stats.aborted}" if stats.aborted else ""),
         markup=False,
     )
     for line in consumer.problem_lines():

@@ -41,6 +41,15 @@ def demo(
         Path | None, typer.Option("--run-dir", help="Run directory (default runs/<UTC time>-<id>/).")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live view.")] = False,
+    broker: Annotated[
+        str | None,
+        typer.Option("--broker", help="Tell the story over Kafka: kafka://HOST:PORT[/TOPIC_PREFIX] "
+                     "(topics are created and kept; the delivery audit reads them back)."),
+    ] = None,
+    semantics: Annotated[
+        str, typer.Option("--semantics", help="With --broker: the consumer's delivery semantics, "
+                          "exactly-once or at-least-once (what the audit expects).")
+    ] = "exactly-once",
 ) -> None:
     """See what evtool is for in one command: exits with the latency verdict (0 pass, 1 missed)."""
     from evtool.demo import DemoHooks, DemoOptions, run_demo
@@ -54,6 +63,8 @@ def demo(
         flow=flow,
         seed=seed,
         run_dir=run_dir,
+        broker=broker,
+        semantics=semantics,
     )
     out = Console(highlight=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -69,6 +80,12 @@ def demo(
     print_run_summary(out, outcome.summary)
     out.print()
     render_report_text(outcome.report, out)
+    if outcome.audit is not None:
+        out.print()
+        for line in outcome.audit.lines:
+            out.print(escape(line))
+    for url in outcome.topics:
+        out.print(f"topic kept: {escape(url)}")
     out.print(f"\nHTML report: {escape(str(outcome.html_path))}")
     raise typer.Exit(outcome.exit_code)
 

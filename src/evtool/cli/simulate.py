@@ -301,8 +301,9 @@ def _avro_schemas_of_log(file: Path) -> Any:
 
 
 def replay(
-    file: Annotated[Path, typer.Argument(help="Recorded event log: JSONL (structured CloudEvents) or Avro.")],
-    target: TargetOpt,
+    file: Annotated[str, typer.Argument(help="Recorded event log: JSONL (structured CloudEvents) or Avro; "
+                                        "or a topic, kafka://HOST:PORT/TOPIC (a range of it: --from/--to).")],
+    target: TargetOpt = "",
     speed: Annotated[
         float, typer.Option("--speed", help="Compress the recorded gaps this many times.")
     ] = 1.0,
@@ -340,43 +341,74 @@ def replay(
     summary_export: SummaryExportOpt = None,
     abort_on_fail: AbortOnFailOpt = False,
     metrics: MetricsOpt = None,
+    from_time: Annotated[
+        str | None, typer.Option("--from", help="Topic: the range's start time (RFC 3339).")
+    ] = None,
+    to_time: Annotated[str | None, typer.Option("--to", help="Topic: the range's end (exclusive).")] = None,
+    from_offset: Annotated[
+        str | None, typer.Option("--from-offset", help="Topic: first offsets, 100 or 0:100,1:250.")
+    ] = None,
+    to_offset: Annotated[
+        str | None, typer.Option("--to-offset", help="Topic: end offsets (exclusive), as --from-offset.")
+    ] = None,
+    to_file: Annotated[
+        Path | None, typer.Option("--to-file", help="Topic: write the range to this local log instead.")
+    ] = None,
 ) -> None:
     """Re-send a recorded event log, keeping its gaps (or --speed, --rate, --as-fast-as-possible)."""
     from evtool.load.plan import ReplayPlan
+    from evtool.load.topic_input import is_topic
 
     if speed <= 0:
         raise UsageError(f"--speed {speed:g}: must be more than 0")
     if sum([rate is not None, as_fast_as_possible, speed != 1.0]) > 1:
         raise UsageError("give only one of --speed, --rate and --as-fast-as-possible")
-    if not file.is_file():
+    topic_range = (from_time, to_time, from_offset, to_offset, to_file)
+    if not is_topic(file) and any(given is not None for given in topic_range):
+        raise UsageError("--from, --to, --from-offset, --to-offset and --to-file apply to a kafka:// topic")
+    if not is_topic(file) and not Path(file).is_file():
         raise UsageError(f"{file}: no such file", hint="pass a log written by `evtool generate`")
+    if not target and to_file is None:
+        raise UsageError("give --target (a URL, kafka://HOST:PORT/TOPIC, file:PATH or -)")
     fixed_rate = units.parse_rate(rate) if rate is not None else None
     if fixed_rate is not None and fixed_rate <= 0:
         raise UsageError(f"--rate {rate}: must be more than 0")
     duration_s = _positive_duration(duration)
     if count is not None and count < 0:
         raise UsageError(f"--count {count}: must be 0 or more")
-    plan = ReplayPlan(
-        path=file,
-        speed=speed,
-        rate=fixed_rate,
-        as_fast_as_possible=as_fast_as_possible,
-        correlate_by=correlate_by,
-        count=count,
-        duration_s=duration_s,
-        skip_bad_lines=skip_bad_lines,
-    )
-    checked = plan.check()  # the whole log, before time zero: a bad line fails now, with its line
-    bad = checked.bad_lines
-    skipped = f"{bad} bad lines of {file} skipped (--skip-bad-lines)" if bad else ""
-    if not checked.events:
-        raise UsageError(f"{file}: holds no events" + (f" ({skipped})" if skipped else ""),
-                         hint="pass a log written by `evtool generate`")
-    notes = (skipped,) if skipped else ()
-    planned = duration_s
-    if planned is None and fixed_rate is not None and count is not None:
-        planned = count / fixed_rate
-    taken = checked.events if count is None else min(count, checked.events)
+    plan: PlanFactory
+    taken: int | None
+    if is_topic(file):
+        topic = _topic_plan(file, topic_range, kafka_property, speed=speed, rate=fixed_rate, count=count,
+                            as_fast_as_possible=as_fast_as_possible, correlate_by=correlate_by,
+                            duration_s=duration_s, skip_bad=skip_bad_lines)
+        if topic is None:
+            return  # --to-file: the range is on disk, nothing is sent
+        plan, notes, planned, source = topic
+        taken = count
+    else:
+        plan = ReplayPlan(
+            path=Path(file),
+            speed=speed,
+            rate=fixed_rate,
+            as_fast_as_possible=as_fast_as_possible,
+            correlate_by=correlate_by,
+            count=count,
+            duration_s=duration_s,
+            skip_bad_lines=skip_bad_lines,
+        )
+        checked = plan.check()  # the whole log, before time zero: a bad line fails now, with its line
+        bad = checked.bad_lines
+        skipped = f"{bad} bad lines of {file} skipped (--skip-bad-lines)" if bad else ""
+        if not checked.events:
+            raise UsageError(f"{file}: holds no events" + (f" ({skipped})" if skipped else ""),
+                             hint="pass a log written by `evtool generate`")
+        notes = (skipped,) if skipped else ()
+        planned = duration_s
+        if planned is None and fixed_rate is not None and count is not None:
+            planned = count / fixed_rate
+        source = {"file": str(file)}
+        taken = checked.events if count is None else min(count, checked.events)
     if fixed_rate is not None:
         live = _live_spec(slo, abort_on_fail, rate_points=((0.0, fixed_rate),), planned_events=taken)
     else:
@@ -384,7 +416,7 @@ def replay(
             "recorded gaps" + (f", {speed:g}x faster" if speed != 1.0 else ""))
         live = _live_spec(slo, abort_on_fail, schedule=schedule, planned_events=taken)
     options: dict[str, Any] = {
-        "file": str(file),
+        **source,
         "speed": speed,
         "rate": rate,
         "as_fast_as_possible": as_fast_as_possible,
@@ -417,12 +449,62 @@ def replay(
         kafka_property=kafka_property,
         key=key,
         encoding=encoding,
-        avro_schemas=lambda: _avro_schemas_of_log(file),
+        avro_schemas=None if is_topic(file) else (lambda: _avro_schemas_of_log(Path(file))),
         slo=slo,
         summary_export=summary_export,
         live=live,
         metrics=metrics,
     )
+
+
+def _topic_plan(url: str, given: tuple[str | None, str | None, str | None, str | None, Path | None],
+                kafka_property: list[str] | None, *, speed: float, rate: float | None, count: int | None,
+                as_fast_as_possible: bool, correlate_by: str | None, duration_s: float | None,
+                skip_bad: bool) -> tuple[PlanFactory, tuple[str, ...], float | None, dict[str, Any]] | None:
+    """`replay kafka://…`: the range resolved now (its end offsets fixed); with --to-file, written out."""
+    from evtool.config import load_settings
+    from evtool.load.sources.kafka import connection_properties
+    from evtool.load.targets.kafka import KafkaOptions, resolve
+    from evtool.load.topic_input import (
+        RangeRequest,
+        TopicReplayPlan,
+        parse_offsets,
+        parse_time,
+        resolve_range,
+    )
+    from evtool.load.topic_input import snapshot as write_snapshot
+
+    from_time, to_time, from_offset, to_offset, to_file = given
+    if (from_time is not None and from_offset is not None) or (to_time is not None and to_offset is not None):
+        raise UsageError("give a range's start as --from or --from-offset, its end as --to or --to-offset")
+    request = RangeRequest(
+        from_ms=parse_time(from_time, option="--from") if from_time is not None else None,
+        to_ms=parse_time(to_time, option="--to") if to_time is not None else None,
+        from_offsets=parse_offsets(from_offset, option="--from-offset") if from_offset is not None else None,
+        to_offsets=parse_offsets(to_offset, option="--to-offset") if to_offset is not None else None,
+    )
+    kafka = KafkaOptions.of(load_settings().kafka, kafka_property or [], None)
+    topic_range = resolve_range(url, request, resolve(connection_properties(kafka)), kafka.bootstrap)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    ends = ",".join(f"{p}:{o}" for p, o in topic_range.ends)
+    err.print(f"{topic_range.topic}: {topic_range.records} records in range, ending at offsets {ends} "
+              "(fixed now: records written later are not replayed)", markup=False)
+    if to_file is not None:
+        try:
+            with to_file.open("wb") as out:
+                written = write_snapshot(topic_range, out, count=count, skip_bad=skip_bad)
+        except OSError as exc:
+            raise UsageError(f"--to-file {to_file}: cannot write ({exc.strerror})") from None
+        Console(highlight=False, soft_wrap=True).print(f"{written} events written to {to_file}", markup=False)
+        return None
+    if not topic_range.records:
+        raise UsageError(f"{url}: no records in the range", hint="check --from/--to or the offsets")
+    plan = TopicReplayPlan(topic_range, speed=speed, rate=rate, as_fast_as_possible=as_fast_as_possible,
+                           correlate_by=correlate_by, count=count, duration_s=duration_s, skip_bad=skip_bad)
+    planned = duration_s
+    if planned is None and rate is not None:
+        planned = (count if count is not None else topic_range.records) / rate
+    return plan, (), planned, {"source": url, "range": topic_range.describe()}
 
 
 # -- building the run --------------------------------------------------------------------------
