@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from evtool import __version__
 from evtool.cli.views import write_atomically, write_text_view
+from evtool.compat.findings import Severity
 from evtool.errors import ExitCode, UsageError
 from evtool.modes import CompatibilityMode
 
@@ -82,11 +83,16 @@ def check(
         else:
             _render_text(console, report, settings.owner_of)
     else:
+        repo = ci_output.repository_root(
+            root, settings.source.parent if settings.source is not None else None
+        )
         text = {
             OutputFormat.JSON: lambda: ci_output.to_json(report),
             OutputFormat.JUNIT: lambda: ci_output.to_junit(report),
-            OutputFormat.SARIF: lambda: ci_output.to_sarif(report, tool_version=__version__),
-            OutputFormat.GITHUB: lambda: ci_output.to_github_commands(report),
+            OutputFormat.SARIF: lambda: ci_output.to_sarif(
+                report, tool_version=__version__, root=repo
+            ),
+            OutputFormat.GITHUB: lambda: ci_output.to_github_commands(report, root=repo),
         }[output_format]()
         if output is not None:
             write_atomically(output, text)
@@ -182,7 +188,8 @@ def _render_text(console: Console, report: CheckReport, owner_of: Callable[[str]
         by_subject.setdefault(finding.subject, []).append(finding)
     for subject, mode in report.modes.items():
         found = by_subject.pop(subject, [])
-        mark = "[red]✗[/]" if found else "[green]✓[/]"
+        failing = any(f.severity is Severity.ERROR for f in found)
+        mark = "[red]✗[/]" if failing else "[yellow]![/]" if found else "[green]✓[/]"
         owner = owner_of(subject)
         owner_text = f" [dim]owner {escape(owner)}[/]" if owner else ""
         console.print(f"{mark} [bold]{escape(subject)}[/] [dim]{mode}[/]{owner_text}")
@@ -192,11 +199,19 @@ def _render_text(console: Console, report: CheckReport, owner_of: Callable[[str]
         console.print(f"[red]✗[/] [bold]{escape(subject)}[/] [dim](deleted)[/]")
         for finding in found:
             _render_finding(console, finding)
-    verdict = (
-        "[green]compatible[/]"
-        if report.ok
-        else f"[red]{len(report.findings)} incompatibilit{'y' if len(report.findings) == 1 else 'ies'}[/]"
-    )
+    incompatible = sum(1 for f in report.errors if f.is_incompatibility)
+    edited = len(report.errors) - incompatible
+    parts = []
+    if incompatible:
+        parts.append(f"[red]{incompatible} incompatibilit{'y' if incompatible == 1 else 'ies'}[/]")
+    if edited:
+        parts.append(f"[red]{edited} published version{'' if edited == 1 else 's'} changed[/]")
+    if report.warnings:
+        count = len(report.warnings)
+        parts.append(f"[yellow]{count} warning{'' if count == 1 else 's'}[/]")
+    verdict = ", ".join(parts) if parts else "[green]compatible[/]"
+    if report.ok and parts:
+        verdict = f"[green]compatible[/] ({verdict})"
     console.print(f"\n{report.subjects_checked} subjects, {report.pairs_checked} pair checks: {verdict}")
 
 
@@ -206,8 +221,9 @@ def _render_finding(console: Console, finding: Finding) -> None:
     else:
         versions = f"v{finding.old_version} → v{finding.new_version} {finding.direction.value}"
     where = f"{finding.location.file}:{finding.location.line or 1}"
+    colour = "yellow" if finding.severity is Severity.WARNING else "red"
     console.print(
-        f"  [red]{escape(versions)}[/]  [bold]{escape(finding.code)}[/]  "
+        f"  [{colour}]{escape(versions)}[/]  [bold]{escape(finding.code)}[/]  "
         f"{escape(where)} [dim]{escape(finding.pointer or '/')}[/]"
     )
     console.print(f"    {escape(finding.message)}")
