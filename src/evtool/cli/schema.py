@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from evtool import __version__
+from evtool.cli.conventions import examples, warn_deprecated
 from evtool.cli.views import write_atomically, write_text_view
 from evtool.compat.findings import Severity
 from evtool.errors import ExitCode, UsageError
@@ -32,14 +33,28 @@ class OutputFormat(StrEnum):
     GITHUB = "github"
 
 
-schema_app = typer.Typer(help="Check and compare event schemas.", no_args_is_help=True)
+class DiffFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+schema_app = typer.Typer(
+    help="Check and compare event schemas.",
+    no_args_is_help=True,
+    epilog=examples("evtool schema check", "evtool schema diff schemas/s/1.json schemas/s/2.json"),
+)
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(schema_app, name="schema")
 
 
-@schema_app.command("check")
+@schema_app.command("check", epilog=examples(
+    "evtool schema check",
+    "evtool schema check --against origin/main --format github",
+    "evtool schema check --format sarif -o schema.sarif",
+    "evtool schema check --compatibility FULL_TRANSITIVE --format junit -o schema.xml",
+))
 def check(
     schemas: Annotated[
         Path | None,
@@ -48,9 +63,9 @@ def check(
     mode: Annotated[
         str | None,
         typer.Option(
-            "--mode",
-            help="Override every subject's mode: NONE, BACKWARD[_TRANSITIVE], "
-            "FORWARD[_TRANSITIVE], FULL[_TRANSITIVE].",
+            "--compatibility",
+            help="Override every subject's compatibility level (as Schema Registry calls it): "
+            "NONE, BACKWARD[_TRANSITIVE], FORWARD[_TRANSITIVE], FULL[_TRANSITIVE].",
         ),
     ] = None,
     against: Annotated[
@@ -105,11 +120,19 @@ def check(
         raise typer.Exit(int(report.exit_code))
 
 
-@schema_app.command("diff")
+@schema_app.command("diff", epilog=examples(
+    "evtool schema diff schemas/commerce.order.placed/2.avsc schemas/commerce.order.placed/3.avsc",
+    "evtool schema diff old.json new.json --format json",
+))
 def diff(
     old_file: Annotated[Path, typer.Argument(help="The earlier schema file.")],
     new_file: Annotated[Path, typer.Argument(help="The later schema file.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the changes as JSON.")] = False,
+    output_format: Annotated[
+        DiffFormat, typer.Option("--format", help="Output format.")
+    ] = DiffFormat.TEXT,
+    as_json: Annotated[
+        bool, typer.Option("--json", hidden=True, help="Deprecated: --format json.")
+    ] = False,
 ) -> None:
     """List every change between two schema files, each classified backward / forward.
 
@@ -119,8 +142,11 @@ def diff(
     """
     from evtool.compat.diff import diff_files
 
+    if as_json:
+        warn_deprecated("evtool schema diff: --json is deprecated, use --format json")
+        output_format = DiffFormat.JSON
     result = diff_files(old_file, new_file)
-    _render_diff(result, as_json=as_json)
+    _render_diff(result, as_json=output_format is DiffFormat.JSON)
     if not result.backward_compatible:
         raise typer.Exit(int(ExitCode.CHECK_FAILED))
 
@@ -179,7 +205,7 @@ def _parse_mode(text: str) -> CompatibilityMode:
     try:
         return CompatibilityMode.parse(text)
     except ValueError as exc:
-        raise UsageError(f"--mode: {exc}") from None
+        raise UsageError(f"--compatibility: {exc}") from None
 
 
 def _render_text(console: Console, report: CheckReport, owner_of: Callable[[str], str | None]) -> None:

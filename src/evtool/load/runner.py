@@ -133,7 +133,7 @@ def run(spec: RunSpec, *, on_snapshot: Callable[[Snapshot], None] | None = None)
     """Run `spec` to its end (or Ctrl-C) and return the summary read back from the log."""
     validate_target(spec.target)
     if spec.workers < 1 or spec.workers > 64:
-        raise UsageError(f"--workers {spec.workers}: must be between 1 and 64")
+        raise UsageError(f"--processes {spec.workers}: must be between 1 and 64")
     if spec.workers == 1:
         return _run_async(_single(spec, on_snapshot))
     return _multi(spec, on_snapshot)
@@ -361,7 +361,7 @@ async def _await_results(
 
 def _multi(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None) -> RunSummary:
     if spec.collector is not None:
-        raise UsageError("--collect with --workers > 1 is not supported yet", hint="use --workers 1")
+        raise UsageError("--collect with --processes > 1 is not supported yet", hint="use --processes 1")
     # probe once here, so an unreachable target is one clear error before any process starts
     transport = _run_async(_probe(spec.target))
     directory = prepare_run_dir(spec.run_dir)
