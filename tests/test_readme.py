@@ -161,7 +161,7 @@ EXPECTED: dict[str, Expect] = {
     "evtool schema check --against main": Expect(
         code=1, shown="all", setup=_order_v4_with_a_required_field
     ),
-    "evtool consumer serve --port 8080 --workers 8 --results-to http://127.0.0.1:9000/results": Expect(
+    "evtool consumer serve --port 8080 --concurrency 8 --results-to http://127.0.0.1:9000/results": Expect(
         background=True
     ),
     "evtool simulate --target http://127.0.0.1:8080/events --rate 100/s --duration 10s "

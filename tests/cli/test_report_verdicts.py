@@ -130,7 +130,7 @@ def test_results_after_the_timeout_are_shown_above_it_not_capped(tmp_path: Path)
     consumer_port, collector_port = free_port(), free_port()
     consumer = subprocess.Popen([installed_evtool(), "consumer", "serve", "--port", str(consumer_port),
                                  "--results-to", f"http://127.0.0.1:{collector_port}/results",
-                                 "--workers", "64", "--service-time", "300ms", "--jitter", "0.9",
+                                 "--concurrency", "64", "--service-time", "300ms", "--jitter", "0.9",
                                  "--duration", "60s"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     run_dir = tmp_path / "run"
     try:

@@ -135,9 +135,9 @@ def test_mode_option_overrides_the_configured_modes(repo: Path, capsys: pytest.C
     _edit_json(
         repo / "schemas" / "inventory.stock.low" / "2.json", lambda d: d["required"].append("supplier")
     )
-    assert run(["schema", "check", "--mode", "none"]) == 0
+    assert run(["schema", "check", "--compatibility", "none"]) == 0
     capsys.readouterr()
-    assert run(["schema", "check", "--mode", "sideways"]) == 2
+    assert run(["schema", "check", "--compatibility", "sideways"]) == 2
     assert "unknown compatibility mode 'sideways'" in capsys.readouterr().err
 
 
@@ -212,7 +212,8 @@ def test_against_a_ref_checks_only_new_versions(repo: Path, capsys: pytest.Captu
         repo / "schemas" / "inventory.stock.low" / "2.json",
         repo / "schemas" / "inventory.stock.low" / "3.json",
     )
-    assert run(["schema", "check", "--against", "main", "--mode", "FORWARD", "--format", "json"]) == 0
+    argv = ["schema", "check", "--against", "main", "--compatibility", "FORWARD", "--format", "json"]
+    assert run(argv) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["pairs_checked"] == 1
 
@@ -220,7 +221,7 @@ def test_against_a_ref_checks_only_new_versions(repo: Path, capsys: pytest.Captu
 def test_schema_diff_classifies_each_change(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     old = repo / "schemas" / "inventory.stock.low" / "1.json"
     new = repo / "schemas" / "inventory.stock.low" / "2.json"
-    assert run(["schema", "diff", str(old), str(new), "--json"]) == 0
+    assert run(["schema", "diff", str(old), str(new), "--format", "json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["backward_compatible"] is True
     assert result["forward_compatible"] is False  # closed model: new optional properties
@@ -237,7 +238,7 @@ def test_schema_diff_exits_1_on_a_backward_incompatible_change(
     older = repo / "schemas" / "inventory.stock.low" / "1.json"
     assert run(["schema", "diff", str(newer), str(older)]) == 1
     assert "backward INCOMPATIBLE" in capsys.readouterr().out
-    assert run(["schema", "diff", str(newer), str(older), "--json"]) == 1
+    assert run(["schema", "diff", str(newer), str(older), "--format", "json"]) == 1
     result = json.loads(capsys.readouterr().out)
     assert result["backward_compatible"] is False
     assert result["format"] == "evtool.schema-diff"
@@ -254,7 +255,7 @@ def test_installed_command_runs_end_to_end(repo: Path) -> None:
     version = subprocess.run([executable, "--version"], capture_output=True, text=True, check=True)
     assert version.stdout.startswith("evtool ")
     module = subprocess.run(
-        [sys.executable, "-m", "evtool", "schema", "check", "--mode", "bogus"],
+        [sys.executable, "-m", "evtool", "schema", "check", "--compatibility", "bogus"],
         capture_output=True,
         text=True,
         check=False,

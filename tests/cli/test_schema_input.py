@@ -164,7 +164,8 @@ def test_schemas_at_the_depth_limit_are_still_checked(tmp_path: Path) -> None:
     (subject / "1.json").write_text(json.dumps(old))
     (subject / "2.json").write_text(json.dumps(new))
     outcome = invoke(
-        ["schema", "check", "--schemas", str(tmp_path / "schemas"), "--mode", "FULL", "--format", "json"]
+        ["schema", "check", "--schemas", str(tmp_path / "schemas"), "--compatibility", "FULL",
+         "--format", "json"]
     )
     assert outcome.code == 1, outcome  # a verdict (integer -> string breaks), not an error
     findings = json.loads(outcome.stdout)["findings"]

@@ -26,6 +26,7 @@ from evtool.events import (
     write_jsonl,
 )
 from evtool.events.envelope import parse_dataschema
+from evtool.events.pools import COUPON_PERCENT
 from evtool.events.validate import EventValidator
 
 Check = Callable[[SchemaFile], Callable[[Any], None]]
@@ -65,9 +66,9 @@ def test_domain_orders_add_up_and_use_catalogue_prices(catalog: Catalog) -> None
     last_time = ""
     for event in EventStream(catalog, GenerateOptions(mix=parse_mix("order"), count=3000, seed=9)):
         data = event.data
-        assert data["total_minor"] == sum(
-            line["quantity"] * line["unit_price_minor"] for line in data["lines"]
-        )
+        lines_sum = sum(line["quantity"] * line["unit_price_minor"] for line in data["lines"])
+        percent = COUPON_PERCENT[data["coupon_code"]] if data["coupon_code"] else 0
+        assert data["total_minor"] == lines_sum - lines_sum * percent // 100  # coupons take their share
         for line in data["lines"]:
             assert prices.setdefault(line["sku"], line["unit_price_minor"]) == line["unit_price_minor"]
         assert data["currency"] == "USD"
@@ -87,7 +88,9 @@ def _ms(rfc3339: str) -> int:
 def test_locale_sets_currency_and_country(catalog: Catalog) -> None:
     events = list(EventStream(catalog, GenerateOptions(mix=parse_mix("order"), count=50, locale="de_DE")))
     assert {e.data["currency"] for e in events} == {"EUR"}
-    assert {e.data["customer"]["country"] for e in events} == {"DE"}
+    countries = Counter(e.data["customer"]["country"] for e in events)
+    assert countries.most_common(1)[0][0] == "DE"  # the shop's country, with some customers abroad
+    assert countries["DE"] >= 0.7 * len(events)
     japan = list(EventStream(catalog, GenerateOptions(mix=parse_mix("order"), count=50, locale="ja_JP")))
     assert {e.data["currency"] for e in japan} == {"JPY"}
 
@@ -285,8 +288,8 @@ def test_mix_complaints_name_orders_of_the_stream_with_their_customer(catalog: C
         data = event.data
         if event.type == "commerce.order.placed":
             orders[data["order_id"]] = data
-        elif event.type == "support.complaint.filed" and orders:
-            complaints += 1
+        elif event.type == "support.complaint.filed" and data["order_id"] in orders:
+            complaints += 1  # the others are about orders placed before the stream began
             order = orders[data["order_id"]]
             assert data["customer"]["email"] == order["customer"]["email"]
-    assert complaints > 300
+    assert complaints > 150

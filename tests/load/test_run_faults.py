@@ -92,7 +92,7 @@ def test_full_disk_stops_at_the_first_write_error_with_one_line(tmp_path: Path, 
     with counting_sink() as sink:
         started = time.monotonic()
         process = spawn(["simulate", "-t", sink.url, "--rate", "2000/s", "--duration", "20s",
-                         "--run-dir", str(run_dir), "-q", "--workers", str(workers)],
+                         "--run-dir", str(run_dir), "-q", "--processes", str(workers)],
                         preexec_fn=file_size_limit(64 * 1024))
         rc, out, err = finish(process)
         elapsed = time.monotonic() - started
@@ -138,8 +138,8 @@ def test_replay_of_a_torn_log_fails_before_anything_is_sent(tmp_path: Path, mode
     lines = _generated(log, 300)
     log.write_bytes(b"\n".join(lines[:-1]) + b"\n" + lines[-1][: len(lines[-1]) // 2])
     with counting_sink() as sink:
-        rc, out, err = _evtool(["replay", str(log), "-t", sink.url, "--rate", "2000/s", "--mode", mode,
-                                "--run-dir", str(tmp_path / "run"), "-q"])
+        rc, out, err = _evtool(["replay", str(log), "-t", sink.url, "--rate", "2000/s",
+                                "--content-mode", mode, "--run-dir", str(tmp_path / "run"), "-q"])
         received, _ = settle(sink, quiet_s=0.2)
     _one_clear_line(rc, out, err, f"{log}:300")
     assert received == 0
@@ -153,8 +153,9 @@ def test_replay_skip_bad_lines_skips_and_counts_them(tmp_path: Path, mode: str) 
     broken = [*lines[:50], b'{"specversion": "1.0", "id": ', *lines[50:-1], lines[-1][:40]]
     log.write_bytes(b"\n".join(broken) + b"\n")
     with counting_sink() as sink:
-        rc, out, err = _evtool(["replay", str(log), "-t", sink.url, "--rate", "2000/s", "--mode", mode,
-                                "--run-dir", str(tmp_path / "run"), "-q", "--skip-bad-lines"])
+        rc, out, err = _evtool(["replay", str(log), "-t", sink.url, "--rate", "2000/s",
+                                "--content-mode", mode, "--run-dir", str(tmp_path / "run"), "-q",
+                                "--skip-bad-lines"])
         received, _ = settle(sink, quiet_s=0.2)
     assert rc == 0, err
     assert "scheduled 199 = ok 199" in out

@@ -107,7 +107,7 @@ def reference_consumer(bootstrap: str, source: str, sink: str, *, service_time: 
     process = subprocess.Popen(
         [sys.executable, "-m", "evtool", "consumer", "serve", "--source", f"kafka://{bootstrap}/{source}",
          "--sink", f"kafka://{bootstrap}/{sink}", "--service-time", service_time, "--jitter", "0",
-         "--workers", str(workers), "--group", group, "--duration", "300s"],
+         "--concurrency", str(workers), "--group", group, "--duration", "300s"],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env={**os.environ, "COLUMNS": "300"},
     )
     lines: list[str] = []

@@ -10,12 +10,16 @@ malformed input): one line, exit 2. The specific checks in the core give better 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
+import typer.main
 from rich.console import Console
 from rich.text import Text
 
 from evtool import __version__
+from evtool.cli import conventions
+from evtool.cli.conventions import examples
 from evtool.errors import EvtoolError, ExitCode
 
 
@@ -33,9 +37,18 @@ def build_app() -> typer.Typer:
         help="Event schema governance and simulation: compatibility gates, synthetic events, "
         "open-model load, end-to-end latency against a 2-second target.",
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=True,  # evtool --install-completion / --show-completion [SHELL]
         pretty_exceptions_enable=False,
         rich_markup_mode="rich",
+        context_settings={"help_option_names": ["-h", "--help"]},
+        epilog=examples(
+            "evtool schema check --format sarif -o schema.sarif",
+            "evtool generate --count 5",
+            "evtool simulate --target http://127.0.0.1:8080/events --rate 100/s --duration 30s",
+            "evtool latency-report runs/latest --slo 'p99<=2s'",
+            "evtool demo",
+        )
+        + "\n\nEvery command has its own examples: [cyan]evtool COMMAND -h[/].",
     )
 
     @app.callback()
@@ -57,12 +70,20 @@ def build_app() -> typer.Typer:
     return app
 
 
+def build_command() -> Any:
+    """The click-level command of `build_app`, with the conventions every command follows
+    (value names, deprecated spellings) applied."""
+    command = typer.main.get_command(build_app())
+    conventions.apply(command)
+    return command
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (what `main` exits with)."""
-    app = build_app()
+    command = build_command()
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
-        result = app(args=argv, prog_name="evtool", standalone_mode=False)
+        result = command.main(args=argv, prog_name="evtool", standalone_mode=False)
     except EvtoolError as exc:
         return _fail(err, exc.message, exc.hint, exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):

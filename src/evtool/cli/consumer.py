@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from evtool.cli.conventions import examples
 from evtool.errors import UsageError
 from evtool.units import parse_duration
 
@@ -18,21 +19,30 @@ if TYPE_CHECKING:
     from evtool.consumer.kafka import KafkaConsumerSettings
     from evtool.consumer.service import ConsumerSettings
 
-consumer_app = typer.Typer(help="The reference event-driven AI consumer.", no_args_is_help=True)
+consumer_app = typer.Typer(
+    help="The reference event-driven AI consumer.",
+    no_args_is_help=True,
+    epilog=examples("evtool consumer serve --port 8080 --concurrency 8"),
+)
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(consumer_app, name="consumer")
 
 
-@consumer_app.command("serve")
+@consumer_app.command("serve", epilog=examples(
+    "evtool consumer serve --port 8080 --concurrency 8 --results-to http://127.0.0.1:9000/results",
+    "evtool consumer serve --source kafka://127.0.0.1:9092/orders --sink kafka://127.0.0.1:9092/decisions",
+))
 def serve(
     port: Annotated[int, typer.Option("--port", help="Port to listen on (0: any free port).")] = 8080,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     results_to: Annotated[
         str | None, typer.Option("--results-to", help="URL to POST result events to (the collector).")
     ] = None,
-    workers: Annotated[int, typer.Option("--workers", min=1, help="Decision workers.")] = 4,
+    workers: Annotated[
+        int, typer.Option("--concurrency", min=1, help="Decisions taken at once (decision workers).")
+    ] = 4,
     service_time: Annotated[
         str, typer.Option("--service-time", help="Mean time one decision takes, e.g. 50ms.")
     ] = "50ms",

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from evtool.cli.conventions import examples
 from evtool.cli.live_view import snapshot_view
 from evtool.cli.views import print_run_summary, render_report_text
 from evtool.units import parse_duration, parse_rate
@@ -18,14 +19,20 @@ if TYPE_CHECKING:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("demo")(demo)
+    app.command("demo", epilog=examples(
+        "evtool demo", "evtool demo --overload", "evtool demo --flow --rate 100/s --duration 10s"
+    ))(demo)
 
 
 def demo(
     rate: Annotated[str, typer.Option("--rate", help="Events per second, e.g. 200/s.")] = "200/s",
     duration: Annotated[str, typer.Option("--duration", "-d", help="How long to send, e.g. 20s.")] = "20s",
     workers: Annotated[
-        int, typer.Option("--workers", min=1, max=256, help="The consumer's decision workers.")
+        int,
+        typer.Option(
+            "--consumer-concurrency", min=1, max=256,
+            help="Decisions the demo's consumer takes at once (its decision workers).",
+        ),
     ] = 16,
     service_time: Annotated[
         str, typer.Option("--service-time", help="Time one decision takes, e.g. 50ms.")

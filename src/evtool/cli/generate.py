@@ -12,6 +12,7 @@ from typing import IO, Annotated
 
 import typer
 
+from evtool.cli.conventions import examples
 from evtool.errors import InputError, UsageError
 
 
@@ -26,7 +27,12 @@ def announce_seed(seed: int) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("generate")(generate)
+    app.command("generate", epilog=examples(
+        "evtool generate --count 5",
+        "evtool generate --count 10000 --mix commerce.order.placed=7,support.complaint.filed=1 "
+        "--out events.jsonl",
+        "evtool generate --flow order-lifecycle --count 50 --seed 42 --validate",
+    ))(generate)
 
 
 def generate(

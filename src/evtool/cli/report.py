@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from evtool import __version__
+from evtool.cli.conventions import examples
 from evtool.cli.views import render_report_text, write_atomically, write_text_view
 from evtool.errors import ExitCode, InputError, UsageError
 from evtool.units import parse_duration_ns
@@ -36,8 +37,15 @@ class ReportFormat(StrEnum):
 
 
 def register(app: typer.Typer) -> None:
-    app.command("latency-report")(latency_report)
-    app.command("collect")(collect)
+    app.command("latency-report", epilog=examples(
+        "evtool latency-report runs/checkout-100rps",
+        "evtool latency-report runs/checkout-100rps --slo 'p99<=2s' --slo 'within(500ms)>=99%'",
+        "evtool latency-report runs/new --baseline runs/old --format html -o report.html",
+    ))(latency_report)
+    app.command("collect", epilog=examples(
+        "evtool collect --run-dir runs/mine --listen 127.0.0.1:9000 --duration 5m",
+        "evtool collect --run-dir runs/mine --source kafka://127.0.0.1:9092/results",
+    ))(collect)
 
 
 def latency_report(

@@ -14,7 +14,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from evtool import __version__
+from evtool.cli.conventions import examples, warn_deprecated
 from evtool.cli.views import write_atomically, write_text_view
+from evtool.compat.findings import Severity
 from evtool.errors import ExitCode, UsageError
 from evtool.modes import CompatibilityMode
 
@@ -31,14 +33,28 @@ class OutputFormat(StrEnum):
     GITHUB = "github"
 
 
-schema_app = typer.Typer(help="Check and compare event schemas.", no_args_is_help=True)
+class DiffFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+schema_app = typer.Typer(
+    help="Check and compare event schemas.",
+    no_args_is_help=True,
+    epilog=examples("evtool schema check", "evtool schema diff schemas/s/1.json schemas/s/2.json"),
+)
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(schema_app, name="schema")
 
 
-@schema_app.command("check")
+@schema_app.command("check", epilog=examples(
+    "evtool schema check",
+    "evtool schema check --against origin/main --format github",
+    "evtool schema check --format sarif -o schema.sarif",
+    "evtool schema check --compatibility FULL_TRANSITIVE --format junit -o schema.xml",
+))
 def check(
     schemas: Annotated[
         Path | None,
@@ -47,9 +63,9 @@ def check(
     mode: Annotated[
         str | None,
         typer.Option(
-            "--mode",
-            help="Override every subject's mode: NONE, BACKWARD[_TRANSITIVE], "
-            "FORWARD[_TRANSITIVE], FULL[_TRANSITIVE].",
+            "--compatibility",
+            help="Override every subject's compatibility level (as Schema Registry calls it): "
+            "NONE, BACKWARD[_TRANSITIVE], FORWARD[_TRANSITIVE], FULL[_TRANSITIVE].",
         ),
     ] = None,
     against: Annotated[
@@ -82,11 +98,16 @@ def check(
         else:
             _render_text(console, report, settings.owner_of)
     else:
+        repo = ci_output.repository_root(
+            root, settings.source.parent if settings.source is not None else None
+        )
         text = {
             OutputFormat.JSON: lambda: ci_output.to_json(report),
             OutputFormat.JUNIT: lambda: ci_output.to_junit(report),
-            OutputFormat.SARIF: lambda: ci_output.to_sarif(report, tool_version=__version__),
-            OutputFormat.GITHUB: lambda: ci_output.to_github_commands(report),
+            OutputFormat.SARIF: lambda: ci_output.to_sarif(
+                report, tool_version=__version__, root=repo
+            ),
+            OutputFormat.GITHUB: lambda: ci_output.to_github_commands(report, root=repo),
         }[output_format]()
         if output is not None:
             write_atomically(output, text)
@@ -99,11 +120,19 @@ def check(
         raise typer.Exit(int(report.exit_code))
 
 
-@schema_app.command("diff")
+@schema_app.command("diff", epilog=examples(
+    "evtool schema diff schemas/commerce.order.placed/2.avsc schemas/commerce.order.placed/3.avsc",
+    "evtool schema diff old.json new.json --format json",
+))
 def diff(
     old_file: Annotated[Path, typer.Argument(help="The earlier schema file.")],
     new_file: Annotated[Path, typer.Argument(help="The later schema file.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the changes as JSON.")] = False,
+    output_format: Annotated[
+        DiffFormat, typer.Option("--format", help="Output format.")
+    ] = DiffFormat.TEXT,
+    as_json: Annotated[
+        bool, typer.Option("--json", hidden=True, help="Deprecated: --format json.")
+    ] = False,
 ) -> None:
     """List every change between two schema files, each classified backward / forward.
 
@@ -113,8 +142,11 @@ def diff(
     """
     from evtool.compat.diff import diff_files
 
+    if as_json:
+        warn_deprecated("evtool schema diff: --json is deprecated, use --format json")
+        output_format = DiffFormat.JSON
     result = diff_files(old_file, new_file)
-    _render_diff(result, as_json=as_json)
+    _render_diff(result, as_json=output_format is DiffFormat.JSON)
     if not result.backward_compatible:
         raise typer.Exit(int(ExitCode.CHECK_FAILED))
 
@@ -173,7 +205,7 @@ def _parse_mode(text: str) -> CompatibilityMode:
     try:
         return CompatibilityMode.parse(text)
     except ValueError as exc:
-        raise UsageError(f"--mode: {exc}") from None
+        raise UsageError(f"--compatibility: {exc}") from None
 
 
 def _render_text(console: Console, report: CheckReport, owner_of: Callable[[str], str | None]) -> None:
@@ -182,7 +214,8 @@ def _render_text(console: Console, report: CheckReport, owner_of: Callable[[str]
         by_subject.setdefault(finding.subject, []).append(finding)
     for subject, mode in report.modes.items():
         found = by_subject.pop(subject, [])
-        mark = "[red]✗[/]" if found else "[green]✓[/]"
+        failing = any(f.severity is Severity.ERROR for f in found)
+        mark = "[red]✗[/]" if failing else "[yellow]![/]" if found else "[green]✓[/]"
         owner = owner_of(subject)
         owner_text = f" [dim]owner {escape(owner)}[/]" if owner else ""
         console.print(f"{mark} [bold]{escape(subject)}[/] [dim]{mode}[/]{owner_text}")
@@ -192,11 +225,19 @@ def _render_text(console: Console, report: CheckReport, owner_of: Callable[[str]
         console.print(f"[red]✗[/] [bold]{escape(subject)}[/] [dim](deleted)[/]")
         for finding in found:
             _render_finding(console, finding)
-    verdict = (
-        "[green]compatible[/]"
-        if report.ok
-        else f"[red]{len(report.findings)} incompatibilit{'y' if len(report.findings) == 1 else 'ies'}[/]"
-    )
+    incompatible = sum(1 for f in report.errors if f.is_incompatibility)
+    edited = len(report.errors) - incompatible
+    parts = []
+    if incompatible:
+        parts.append(f"[red]{incompatible} incompatibilit{'y' if incompatible == 1 else 'ies'}[/]")
+    if edited:
+        parts.append(f"[red]{edited} published version{'' if edited == 1 else 's'} changed[/]")
+    if report.warnings:
+        count = len(report.warnings)
+        parts.append(f"[yellow]{count} warning{'' if count == 1 else 's'}[/]")
+    verdict = ", ".join(parts) if parts else "[green]compatible[/]"
+    if report.ok and parts:
+        verdict = f"[green]compatible[/] ({verdict})"
     console.print(f"\n{report.subjects_checked} subjects, {report.pairs_checked} pair checks: {verdict}")
 
 
@@ -206,8 +247,9 @@ def _render_finding(console: Console, finding: Finding) -> None:
     else:
         versions = f"v{finding.old_version} → v{finding.new_version} {finding.direction.value}"
     where = f"{finding.location.file}:{finding.location.line or 1}"
+    colour = "yellow" if finding.severity is Severity.WARNING else "red"
     console.print(
-        f"  [red]{escape(versions)}[/]  [bold]{escape(finding.code)}[/]  "
+        f"  [{colour}]{escape(versions)}[/]  [bold]{escape(finding.code)}[/]  "
         f"{escape(where)} [dim]{escape(finding.pointer or '/')}[/]"
     )
     console.print(f"    {escape(finding.message)}")

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from evtool import __version__, units
+from evtool.cli.conventions import examples
 from evtool.cli.live_view import snapshot_view
 from evtool.cli.views import print_run_summary
 from evtool.errors import EvtoolError, ExitCode, UsageError
@@ -44,7 +45,10 @@ TargetOpt = Annotated[
     ),
 ]
 ModeOpt = Annotated[
-    str, typer.Option("--mode", help="CloudEvents content mode: binary, structured, batch (HTTP only).")
+    str,
+    typer.Option(
+        "--content-mode", help="CloudEvents content mode: binary, structured, batch (HTTP only)."
+    ),
 ]
 BatchOpt = Annotated[int, typer.Option("--batch-size", help="Events per request in batch mode.")]
 HeaderOpt = Annotated[
@@ -68,7 +72,7 @@ InFlightOpt = Annotated[
 ]
 GraceOpt = Annotated[str, typer.Option("--grace", help="How long the end waits for requests in flight.")]
 WorkersOpt = Annotated[
-    int, typer.Option("--workers", help="Sender processes, each with its share of the rate.")
+    int, typer.Option("--processes", help="Sender processes, each with its share of the rate.")
 ]
 RunDirOpt = Annotated[
     Path | None, typer.Option("--run-dir", help="Run directory (default runs/<UTC time>-<id>/).")
@@ -131,8 +135,19 @@ MetricsOpt = Annotated[
 
 
 def register(app: typer.Typer) -> None:
-    app.command("simulate")(_interruptible(simulate))
-    app.command("replay")(_interruptible(replay))
+    app.command("simulate", epilog=examples(
+        "evtool simulate --target http://127.0.0.1:8080/events --rate 100/s --duration 30s",
+        "evtool simulate -t http://127.0.0.1:8080/events --stages 30s:50/s,2m:500/s "
+        "--collect 127.0.0.1:9000",
+        "evtool simulate -t kafka://127.0.0.1:9092/orders --rate 500/s -d 10s --content-mode structured",
+        "evtool simulate -t - --count 3 --mix commerce.order.placed=1",
+    ))(_interruptible(simulate))
+    app.command("replay", epilog=examples(
+        "evtool replay events.jsonl --speed 10 --target http://127.0.0.1:8080/events",
+        "evtool replay events.jsonl -t kafka://127.0.0.1:9092/orders --as-fast-as-possible",
+        "evtool replay events.jsonl -t http://127.0.0.1:8080/events --rate 200/s "
+        "--collect 127.0.0.1:9000",
+    ))(_interruptible(replay))
 
 
 def _interruptible(command: Callable[P, None]) -> Callable[P, None]:
@@ -641,7 +656,7 @@ def _execute(
     from evtool.results.summary import check_export_path, check_objectives
 
     if mode not in MODES:
-        raise UsageError(f"--mode {mode!r}: expected one of {', '.join(MODES)}")
+        raise UsageError(f"--content-mode {mode!r}: expected one of {', '.join(MODES)}")
     checked_mode: Mode = next(m for m in MODES if m == mode)
     clients: tuple[Literal["auto", "aiohttp", "lean"], ...] = ("auto", "aiohttp", "lean")
     if client not in clients:

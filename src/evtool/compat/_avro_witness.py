@@ -144,3 +144,66 @@ def counterexample(
         "fastavro decoded the minimal writer datum with the reader schema without error; "
         "Avro Java's SchemaCompatibility still rejects this pair"
     )
+
+
+def _at(document: Any, pointer: str) -> Any:
+    node = document
+    for raw in pointer.split("/")[1:]:
+        token = raw.replace("~1", "/").replace("~0", "~")
+        try:
+            node = node[int(token)] if isinstance(node, list) else node[token]
+        except (KeyError, IndexError, ValueError, TypeError):
+            return None
+    return node
+
+
+def cause_token(reader: AvroSchema, code: str, pointer: str, enum_symbol: str | None) -> str | None:
+    """The word fastavro's error names when decoding fails for this issue: the symbol of a
+    missing enum symbol, the field of a field without default. None when it names none."""
+    if code == "missing-enum-symbol":
+        return enum_symbol
+    if code == "reader-field-missing-default":
+        field_ = _at(reader.document, pointer)
+        if isinstance(field_, dict) and isinstance(field_.get("name"), str):
+            return str(field_["name"])
+    return None
+
+
+def _names(text: str, token: str) -> bool:
+    import re
+
+    return re.search(rf"(?<![\w.]){re.escape(token)}(?![\w])", text) is not None
+
+
+def attribute(
+    results: list[tuple[Counterexample | None, str | None]],
+    issues: list[tuple[str, str, str | None]],
+) -> list[tuple[Counterexample | None, str | None]]:
+    """Drop proofs that fail for another issue's reason.
+
+    fastavro stops at the first error, and a field without default fails every datum before
+    anything else is looked at; such a "proof" quotes the other change, so the finding says
+    which change rejects the data first instead. ``issues`` are (code, pointer, token).
+    """
+    out = []
+    for index, (example, reason) in enumerate(results):
+        _code, _pointer, token = issues[index]
+        if example is None or (token is not None and _names(example.proof, token)):
+            out.append((example, reason))
+            continue
+        other = next(
+            (
+                (c, p)
+                for i, (c, p, t) in enumerate(issues)
+                if i != index and t is not None and _names(example.proof, t)
+            ),
+            None,
+        )
+        if other is None:
+            out.append((example, reason))
+            continue
+        out.append((None, (
+            "every writer datum reaching this place is rejected first for another change of "
+            f"this version ({other[0]} at {other[1] or '/'}: {example.proof}); fix that one "
+            "and check again")))
+    return out

@@ -541,3 +541,48 @@ def _bound_candidates(diff: Diff, builder: Builder) -> Iterator[tuple[IPath, Any
                 obj[f"extra{i}"] = "x"
             i += 1
         yield ip, obj
+
+
+def fill_required(value: Any, node: Node, builder: Builder, skip: tuple[tuple[Any, ...], str] | None,
+                  at: tuple[Any, ...] = (), depth: int = 0) -> Any:
+    """``value`` with every property ``node`` (the reader) requires and it lacks added.
+
+    A witness built from the writer alone also trips every *other* new requirement of the
+    reader, so its proof would quote the wrong change; filling them in leaves only the
+    finding's own. ``skip`` is the (instance path, name) the finding itself is about.
+    The caller re-checks the result with the writer: a fill the writer rejects is dropped.
+    """
+    if depth > _MAX_DEPTH:
+        return value
+    if isinstance(value, dict):
+        out = dict(value)
+        names = [n for n in node.properties if n in node.required]
+        names += sorted(n for n in node.required if n not in node.properties)
+        for name in names:
+            if name not in out and (skip is None or skip != (at, name)):
+                with contextlib.suppress(GiveUp):
+                    out[name] = copy.deepcopy(builder.min_value(_child(node, name)))
+        for name in list(out):
+            out[name] = fill_required(out[name], _child(node, name), builder, skip,
+                                      (*at, name), depth + 1)
+        value = out
+    elif isinstance(value, list):
+        value = [fill_required(item, _item(node, i), builder, skip, (*at, i), depth + 1)
+                 for i, item in enumerate(value)]
+    for branch in node.all_of or ():
+        value = fill_required(value, branch, builder, skip, at, depth + 1)
+    return value
+
+
+def instance_path(path: IPath) -> tuple[Any, ...]:
+    """The JSON instance path a builder path leads to (branches are not steps of the data);
+    ``None`` stands for "any item" or "any matching name"."""
+    out: list[Any] = []
+    for step in path:
+        if step[0] in ("prop", "extra"):
+            out.append(step[1])
+        elif step[0] == "pattern":
+            out.append(None)
+        elif step[0] == "idx":
+            out.append(step[1] if step[2] else None)
+    return tuple(out)

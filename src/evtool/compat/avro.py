@@ -342,10 +342,17 @@ def incompatibilities(reader: AvroSchema, writer: AvroSchema) -> list[Incompatib
     from evtool.compat import _avro_witness
 
     out: list[Incompatibility] = []
-    for raw in checker.issues:
-        example, reason = _avro_witness.counterexample(
-            reader, writer, _route_steps(raw.route), raw.enum_symbol
-        )
+    proofs = _avro_witness.attribute(
+        [
+            _avro_witness.counterexample(reader, writer, _route_steps(raw.route), raw.enum_symbol)
+            for raw in checker.issues
+        ],
+        [
+            (raw.code, raw.pointer, _avro_witness.cause_token(reader, raw.code, raw.pointer, raw.enum_symbol))
+            for raw in checker.issues
+        ],
+    )
+    for raw, (example, reason) in zip(checker.issues, proofs, strict=True):
         out.append(
             Incompatibility(
                 code=raw.code,

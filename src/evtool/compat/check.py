@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from evtool.catalog.model import Catalog, SchemaFile, Subject
 from evtool.catalog.source import escape_pointer_token
+from evtool.compat.annotations import docs_only
 from evtool.compat.engines import ParsedCatalog, engine_for, too_deep_names
 from evtool.compat.findings import (
     CheckedPair,
@@ -23,6 +24,7 @@ from evtool.compat.findings import (
     Finding,
     Incompatibility,
     Location,
+    Severity,
     Side,
 )
 from evtool.config import Settings
@@ -30,6 +32,7 @@ from evtool.modes import CompatibilityMode
 
 VERSION_MODIFIED = "published-version-modified"
 VERSION_DELETED = "published-version-deleted"
+VERSION_DOCS_EDITED = "published-version-docs-edited"
 _MISSING = object()
 
 
@@ -163,6 +166,21 @@ def _immutability_findings(published: Subject, current: Subject | None) -> Itera
                 location=Location(old.path, None),
                 message=f"version {old.version} was published and has been deleted; consumers may still "
                 "read data written with it. Restore the file.",
+            )
+        elif new.format == old.format and docs_only(new.format, old.document, new.document):
+            pointer = _first_difference(old.document, new.document)
+            yield Finding(
+                subject=published.name,
+                old_version=old.version,
+                new_version=new.version,
+                direction=None,
+                code=VERSION_DOCS_EDITED,
+                pointer=pointer,
+                location=Location(new.path, new.line_of(pointer)),
+                message=f"version {old.version} was published and only its documentation changed "
+                f"(first at '{pointer or '/'}'); data reads the same, but a registry keeps the "
+                "text it registered",
+                severity=Severity.WARNING,
             )
         elif new.document != old.document or new.format != old.format:
             pointer = _first_difference(old.document, new.document)

@@ -5,14 +5,56 @@ Pure functions from `CheckReport` to text, so the CLI only chooses one and write
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import subprocess
+from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from evtool.compat.findings import CheckReport, Finding
+from evtool.compat.findings import CheckReport, Finding, Severity, code_help
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-INFORMATION_URI = "https://github.com/evtool/evtool"
+# Bumped only if the fingerprint recipe changes: code scanning would see every alert as new.
+FINGERPRINT_KEY = "evtoolFinding/v1"
+
+
+def repository_root(catalogue: Path, config_dir: Path | None) -> Path:
+    """Where SARIF and annotation paths start: the git top-level holding the catalogue (what
+    code scanning resolves against, also in a monorepo job started in a subdirectory), else
+    the directory of evtool.toml, else the current directory."""
+    start = catalogue if catalogue.is_dir() else catalogue.parent
+    try:
+        top = subprocess.run(
+            ["git", "-C", str(start), "rev-parse", "--show-toplevel"],
+            capture_output=True, text=True, timeout=10, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        top = None
+    if top is not None and top.returncode == 0 and top.stdout.strip():
+        return Path(top.stdout.strip()).resolve()
+    return (config_dir or Path.cwd()).resolve()
+
+
+def relative_uri(path: Path, root: Path | None) -> str:
+    """``path`` as a POSIX path relative to ``root`` (left as it is when outside it)."""
+    if root is None:
+        return path.as_posix()
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def fingerprint(finding: Finding) -> str:
+    """Stable across runs and unrelated edits: subject, versions, direction, code and schema
+    path, never the line (a line moves when anything above it changes)."""
+    direction = finding.direction.value if finding.direction else "immutability"
+    key = "\x1f".join([finding.subject, str(finding.old_version), str(finding.new_version),
+                       direction, finding.code, finding.pointer])
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 def finding_title(finding: Finding) -> str:
@@ -37,6 +79,7 @@ def finding_to_dict(finding: Finding) -> dict[str, Any]:
         "new_version": finding.new_version,
         "direction": finding.direction.value if finding.direction else None,
         "code": finding.code,
+        "severity": finding.severity.value,
         "pointer": finding.pointer,
         "file": str(finding.location.file),
         "line": finding.location.line,
@@ -91,7 +134,13 @@ def to_junit(report: CheckReport) -> str:
     for subject, old, new, direction in cases:
         name = f"v{old} → v{new} {direction}" if direction else f"v{old} immutable"
         case = ET.SubElement(suite, "testcase", classname=subject, name=name)
-        found = by_pair.get((subject, old, new, direction), [])
+        everything = by_pair.get((subject, old, new, direction), [])
+        found = [f for f in everything if f.severity is Severity.ERROR]
+        warned = [f for f in everything if f.severity is Severity.WARNING]
+        if warned:  # shown, never a failure
+            ET.SubElement(case, "system-out").text = "\n".join(
+                f"warning: {_plain_detail(f)}" for f in warned
+            )
         if found:
             failures += 1
             failure = ET.SubElement(
@@ -129,18 +178,27 @@ def _plain_detail(finding: Finding) -> str:
     return "\n".join(lines)
 
 
-def to_sarif(report: CheckReport, *, tool_version: str) -> str:
+def _rule(code: str) -> dict[str, Any]:
+    help_ = code_help(code)
+    return {
+        "id": code,
+        "name": "".join(part.capitalize() for part in code.split("-")),
+        "shortDescription": {"text": help_.summary},
+        "fullDescription": {"text": f"{help_.summary}. {help_.why}"},
+        "help": {
+            "text": f"{help_.why} Fix: {help_.fix}.",
+            "markdown": f"**{help_.summary}.** {help_.why}\n\n**Fix:** {help_.fix}.",
+        },
+        "defaultConfiguration": {
+            "level": "warning" if code.endswith("-docs-edited") else "error"
+        },
+    }
+
+
+def to_sarif(report: CheckReport, *, tool_version: str, root: Path | None = None) -> str:
+    """SARIF 2.1.0 for code scanning; artifact URIs are relative to ``root`` (the repository)."""
     codes = sorted({f.code for f in report.findings})
     rule_index = {code: index for index, code in enumerate(codes)}
-    rules = [
-        {
-            "id": code,
-            "name": "".join(part.capitalize() for part in code.split("-")),
-            "shortDescription": {"text": code.replace("-", " ").capitalize()},
-            "defaultConfiguration": {"level": "error"},
-        }
-        for code in codes
-    ]
     results = []
     for finding in report.findings:
         region = {"startLine": finding.location.line or 1}
@@ -148,24 +206,25 @@ def to_sarif(report: CheckReport, *, tool_version: str) -> str:
         if finding.counterexample is not None:
             event = json.dumps(finding.counterexample.event, ensure_ascii=False, default=str)
             message += f" Counterexample: {event} ({finding.counterexample.proof})"
+        artifact: dict[str, Any] = {"uri": relative_uri(finding.location.file, root)}
+        if root is not None:
+            artifact["uriBaseId"] = "SRCROOT"
         results.append(
             {
                 "ruleId": finding.code,
                 "ruleIndex": rule_index[finding.code],
-                "level": "error",
+                "level": finding.severity.value,
                 "message": {"text": message},
                 "locations": [
                     {
-                        "physicalLocation": {
-                            "artifactLocation": {"uri": finding.location.file.as_posix()},
-                            "region": region,
-                        },
+                        "physicalLocation": {"artifactLocation": artifact, "region": region},
                         "logicalLocations": [
                             {"name": finding.pointer or "/", "kind": "member",
                              "fullyQualifiedName": f"{finding.subject}#{finding.pointer}"}
                         ],
                     }
                 ],
+                "partialFingerprints": {FINGERPRINT_KEY: fingerprint(finding)},
                 "properties": {
                     "subject": finding.subject,
                     "oldVersion": finding.old_version,
@@ -174,23 +233,15 @@ def to_sarif(report: CheckReport, *, tool_version: str) -> str:
                 },
             }
         )
-    document = {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "evtool",
-                        "version": tool_version,
-                        "informationUri": INFORMATION_URI,
-                        "rules": rules,
-                    }
-                },
-                "results": results,
-            }
-        ],
+    driver: dict[str, Any] = {
+        "name": "evtool",
+        "version": tool_version,
+        "rules": [_rule(code) for code in codes],
     }
+    run: dict[str, Any] = {"tool": {"driver": driver}, "results": results}
+    if root is not None:
+        run["originalUriBaseIds"] = {"SRCROOT": {"uri": root.as_uri() + "/"}}
+    document = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
     return json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n"
 
 
@@ -202,12 +253,13 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def to_github_commands(report: CheckReport) -> str:
-    """`::error` workflow commands: GitHub turns each into an annotation on the file and line."""
+def to_github_commands(report: CheckReport, *, root: Path | None = None) -> str:
+    """`::error` / `::warning` workflow commands: GitHub turns each into an annotation on the
+    file and line; ``file`` must be relative to the repository root (``root``)."""
     lines = []
     for finding in report.findings:
         properties = (
-            f"file={_escape_property(finding.location.file.as_posix())},"
+            f"file={_escape_property(relative_uri(finding.location.file, root))},"
             f"line={finding.location.line or 1},"
             f"title={_escape_property(finding_title(finding))}"
         )
@@ -215,7 +267,8 @@ def to_github_commands(report: CheckReport) -> str:
         if finding.counterexample is not None:
             event = json.dumps(finding.counterexample.event, ensure_ascii=False, default=str)
             message += f"\nCounterexample: {event}\nProof: {finding.counterexample.proof}"
-        lines.append(f"::error {properties}::{_escape_data(message)}")
+        command = "warning" if finding.severity is Severity.WARNING else "error"
+        lines.append(f"::{command} {properties}::{_escape_data(message)}")
     if report.ok:
         lines.append(
             f"::notice title=evtool schema check::{report.subjects_checked} subjects, "
@@ -226,7 +279,9 @@ def to_github_commands(report: CheckReport) -> str:
 
 def to_markdown_summary(report: CheckReport) -> str:
     """For $GITHUB_STEP_SUMMARY: a verdict line and one table row per finding."""
-    verdict = "✅ all compatible" if report.ok else f"❌ {len(report.findings)} finding(s)"
+    verdict = "✅ all compatible" if report.ok else f"❌ {len(report.errors)} finding(s)"
+    if report.warnings:
+        verdict += f", {len(report.warnings)} warning(s)"
     lines = [
         "## evtool schema check",
         "",
@@ -238,6 +293,8 @@ def to_markdown_summary(report: CheckReport) -> str:
         for f in report.findings:
             where = f"`{f.location.file}:{f.location.line or 1}` `{f.pointer or '/'}`"
             direction = f.direction.value if f.direction else "immutability"
+            if f.severity is Severity.WARNING:
+                direction += " (warning)"
             message = f.message.replace("|", "\\|")
             lines.append(
                 f"| {f.subject} | v{f.old_version}→v{f.new_version} | {direction} | `{f.code}` "

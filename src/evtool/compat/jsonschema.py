@@ -80,7 +80,13 @@ import jsonschema.validators
 import orjson
 
 from evtool.compat._json_diff import Diff, Differ
-from evtool.compat._json_instances import Builder, GiveUp, candidates
+from evtool.compat._json_instances import (
+    Builder,
+    GiveUp,
+    candidates,
+    fill_required,
+    instance_path,
+)
 from evtool.compat._json_model import (
     DRAFT4,
     DRAFT6,
@@ -90,6 +96,7 @@ from evtool.compat._json_model import (
     Compiler,
     Node,
     dumps,
+    escape,
 )
 from evtool.compat.findings import Change, Counterexample, Incompatibility, Side
 from evtool.errors import SchemaError
@@ -159,6 +166,27 @@ class JsonSchemaDoc:
         return bool(fast.is_valid(instance) if fast is not None
                     else self.validator.is_valid(instance))
 
+    def rejections(self, instance: Any) -> list[Rejection]:
+        """Every reason this schema rejects ``instance``, each placed in the document, so a
+        proof can be checked to fail for the finding's own reason and not another's."""
+        index = self._cache.get("pointers")
+        if index is None:
+            index = self._cache["pointers"] = _pointer_index(self.document)
+        out = []
+        for error in self.validator.iter_errors(instance):
+            pointer = None
+            base = index.get(id(error.schema)) if isinstance(error.schema, dict) else None
+            if base is not None and isinstance(error.validator, str):
+                pointer = f"{base}/{escape(error.validator)}"
+                if error.validator == "required" and isinstance(error.instance, dict):
+                    missing = [n for n in error.validator_value
+                               if n not in error.instance and repr(n) in error.message]
+                    if missing:
+                        pointer += f"/{escape(missing[0])}"
+            text = _one_line(f"{error.json_path}: {error.message}")
+            out.append(Rejection(pointer, tuple(error.absolute_path), text))
+        return out
+
     def proof(self, instance: Any) -> str:
         """One line naming where and why this schema rejects ``instance``."""
         fast = self.fast_validator
@@ -168,6 +196,31 @@ class JsonSchemaDoc:
                 return _one_line(f"{_json_path(errors[0].instance_path)}: {errors[0].message}")
         error = jsonschema.exceptions.best_match(self.validator.iter_errors(instance))
         return "rejected" if error is None else _one_line(f"{error.json_path}: {error.message}")
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """One validation error: the keyword's pointer in the document (None when it cannot be
+    placed, e.g. a ``false`` subschema), the instance path, and the validator's words."""
+
+    pointer: str | None
+    path: tuple[Any, ...]
+    text: str
+
+
+def _pointer_index(document: Any) -> dict[int, str]:
+    """Where each object of the document lives: jsonschema's errors carry the subschema
+    object (its own schema path does not follow ``$ref``s), this turns it into a pointer."""
+    index: dict[int, str] = {}
+    stack: list[tuple[Any, str]] = [(document, "")]
+    while stack:
+        value, pointer = stack.pop()
+        if isinstance(value, dict):
+            index.setdefault(id(value), pointer)
+            stack.extend((v, f"{pointer}/{escape(str(k))}") for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, f"{pointer}/{i}") for i, v in enumerate(value))
+    return index
 
 
 def _fast_validator(document: Any, draft: int) -> Any:
@@ -266,16 +319,16 @@ def incompatibilities(reader: JsonSchemaDoc, writer: JsonSchemaDoc) -> list[Inco
     if not diffs:
         return []
     out: list[Incompatibility] = []
-    seen: set[tuple[str, str, Side]] = set()
+    seen: set[tuple[str, str, Side, str]] = set()
     builder = writer.builder
     for diff in diffs:
         if not diff.breaking:
             continue
-        key = (diff.code, diff.pointer, diff.side)
+        key = (diff.code, diff.pointer, diff.side, diff.aspect)  # two names required at once: two
         if key in seen:
             continue
         seen.add(key)
-        example, reason = _counterexample(diff, reader, writer, builder)
+        example, reason = _counterexample(diff, reader, writer, builder, diffs)
         out.append(Incompatibility(code=diff.code, pointer=diff.pointer, side=diff.side,
                                    message=diff.message, counterexample=example,
                                    no_counterexample_reason=reason))
@@ -283,9 +336,18 @@ def incompatibilities(reader: JsonSchemaDoc, writer: JsonSchemaDoc) -> list[Inco
 
 
 def _counterexample(diff: Diff, reader: JsonSchemaDoc, writer: JsonSchemaDoc,
-                    builder: Builder) -> tuple[Counterexample | None, str | None]:
+                    builder: Builder, diffs: list[Diff]) -> tuple[Counterexample | None, str | None]:
+    """The first event the writer accepts that the reader rejects *because of* ``diff``.
+
+    Best is an event rejected for that reason alone (the reader's other new requirements
+    filled in); next, one rejected for it and for other changes too, which the proof names;
+    an event rejected only for other reasons proves nothing about this finding.
+    """
     tried = 0
     built = 0
+    mixed: tuple[Any, list[Rejection], list[Rejection], tuple[Any, ...]] | None = None
+    foreign: list[Rejection] | None = None
+    skip = _own_name(diff)
     for path, leaf in candidates(diff, builder):
         if tried >= _MAX_TRIES:
             break
@@ -297,11 +359,79 @@ def _counterexample(diff: Diff, reader: JsonSchemaDoc, writer: JsonSchemaDoc,
         if not writer.is_valid(instance):
             continue
         built += 1
-        if reader.is_valid(instance):
-            continue
-        event = orjson.loads(dumps(instance))  # a private copy: parts are shared in the memo
-        return Counterexample(event=event, proof=reader.proof(instance)), None
+        at = instance_path(path)
+        variants = [instance]
+        filled = fill_required(instance, reader.root, reader.builder, skip)
+        if filled != instance and writer.is_valid(filled):
+            variants.insert(0, filled)
+        for variant in variants:
+            if reader.is_valid(variant):
+                continue
+            rejections = reader.rejections(variant)
+            own = [r for r in rejections if _is_own(r, diff, at)]
+            if not own:
+                foreign = foreign or rejections
+                continue
+            if len(own) == len(rejections):
+                return Counterexample(event=_copy(variant), proof=own[0].text), None
+            if mixed is None:
+                mixed = (variant, own, [r for r in rejections if r not in own], at)
+    if mixed is not None:
+        variant, own, rest, at = mixed
+        also = "; ".join(_name_other(r, diff, diffs) for r in rest[:2])
+        proof = f"{own[0].text} (also rejected for another change of this version: {also})"
+        return Counterexample(event=_copy(variant), proof=_one_line(proof)), None
+    if foreign is not None:
+        also = "; ".join(_name_other(r, diff, diffs) for r in foreign[:2])
+        return None, _one_line(
+            "every event found that the writer accepts and that reaches this place is "
+            f"rejected by the reader for another change of this version first ({also})")
     return None, _no_example_reason(diff, built)
+
+
+def _copy(instance: Any) -> Any:
+    return orjson.loads(dumps(instance))  # a private copy: parts are shared in the memo
+
+
+def _own_name(diff: Diff) -> tuple[tuple[Any, ...], str] | None:
+    """The (instance path, property) a required-like finding is about: left out of the fill."""
+    if isinstance(diff.detail, str):
+        return instance_path(diff.ipath), diff.detail
+    if "required" in diff.code and diff.aspect.startswith("properties/"):
+        name = diff.aspect.split("/", 1)[1].replace("~1", "/").replace("~0", "~")
+        return instance_path(diff.ipath), name
+    return None
+
+
+def _related(a: str, b: str) -> bool:
+    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
+
+
+def _is_own(rejection: Rejection, diff: Diff, at: tuple[Any, ...]) -> bool:
+    """Whether the reader's error is the finding's: at the finding's keyword when the finding
+    is placed in the reader, else under its reader node and on the witness's instance path."""
+    own = _own_name(diff)
+    if (rejection.pointer is not None and own is not None and "required" in diff.code
+            and rejection.pointer == f"{diff.rptr}/required/{escape(own[1])}"):
+        return True  # a property the reader now requires: its error is the `required` one
+    if rejection.pointer is not None and diff.side is Side.READER:
+        key = diff.pointer
+        if own is not None and key.endswith("/required"):
+            key += f"/{escape(own[1])}"
+        return _related(rejection.pointer, key)
+    if rejection.pointer is not None and not (
+        rejection.pointer == diff.rptr or rejection.pointer.startswith(diff.rptr + "/")
+    ):
+        return False
+    n = min(len(rejection.path), len(at))
+    return all(b is None or a == b for a, b in zip(rejection.path[:n], at[:n], strict=True))
+
+
+def _name_other(rejection: Rejection, diff: Diff, diffs: list[Diff]) -> str:
+    for other in diffs:
+        if other is not diff and other.breaking and _is_own(rejection, other, rejection.path):
+            return f"{rejection.text} [{other.code}]"
+    return rejection.text
 
 
 def _no_example_reason(diff: Diff, built: int) -> str:

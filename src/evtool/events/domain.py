@@ -25,7 +25,14 @@ import numpy as np
 
 from evtool.catalog.model import SchemaFile, SchemaFormat
 from evtool.events.context import GenContext, uuid4_block
-from evtool.events.pools import COMPLAINT_CATEGORIES, Customer, Pools, Product
+from evtool.events.pools import (
+    COMPLAINT_CATEGORIES,
+    COUPON_PERCENT,
+    Customer,
+    Pools,
+    Product,
+    complaint_texts,
+)
 
 ORDER_SUBJECT = "commerce.order.placed"
 STOCK_SUBJECT = "inventory.stock.low"
@@ -41,6 +48,8 @@ _QUANTITIES = (1, 1, 1, 1, 2, 2, 3)
 _CHANNELS = ("WEB", "WEB", "WEB", "MOBILE", "MOBILE", "STORE", "MARKETPLACE")
 _THRESHOLDS = (5, 10, 10, 15, 20, 25, 50)
 _COUPON_SHARE = 0.15
+_GIFT_SHARE = 0.08  # orders shipped to someone else's address (a gift), maybe in another country
+_OLD_ORDER_SHARE = 0.5  # complaints about an order placed before this stream began
 _SUPPLIER_SHARE = 0.9
 _COMPLAINT_CHANNELS = ("email", "email", "chat", "web", "phone", "social")
 _SEVERITY = {
@@ -61,9 +70,11 @@ class OrderRef(NamedTuple):
     skus: tuple[str, ...]
     product_names: tuple[str, ...]
     event_id: str = ""
+    placed_ms: int | None = None  # None: placed before the stream began (time unknown)
 
 
-PlacedOrder = tuple[str, Customer, list[dict[str, Any]]]  # (order id, customer, order lines): cheap to record
+# (order id, customer, order lines, placed at ms): cheap to record
+PlacedOrder = tuple[str, Customer, list[dict[str, Any]], int]
 
 
 @dataclass(slots=True)
@@ -82,9 +93,17 @@ class DomainState:
 
 def order_ref(placed: PlacedOrder, names: dict[str, str], event_id: str = "") -> OrderRef:
     """The OrderRef of a recorded order; `names` maps SKU to product name (`product_names`)."""
-    order_id, customer, lines = placed
+    order_id, customer, lines, placed_ms = placed
     skus = tuple(line["sku"] for line in lines)
-    return OrderRef(order_id, customer, skus, tuple(names.get(sku, "item") for sku in skus), event_id)
+    products = tuple(names.get(sku, "item") for sku in skus)
+    return OrderRef(order_id, customer, skus, products, event_id, placed_ms)
+
+
+def discounted(total: int, coupon: str | None) -> int:
+    """What the customer pays: the lines' sum less the coupon's percentage (rounded down)."""
+    if coupon is None:
+        return total
+    return total - total * COUPON_PERCENT.get(coupon, 0) // 100
 
 
 def product_names(pools: Pools) -> dict[str, str]:
@@ -238,6 +257,8 @@ class OrderMaker:
             sales = gen.integers(0, len(channels), block).tolist()
             coupon_draws = gen.random(block).tolist()
             coupon_picks = gen.integers(0, len(coupons), block).tolist()
+            gift_draws = gen.random(block).tolist()
+            gift_to = gen.integers(0, len(customers), block).tolist()
             for i in range(block):
                 lines = [table[k] for k in rows[i] if k >= 0]
                 customer = customers[buyers[i]]
@@ -261,12 +282,14 @@ class OrderMaker:
                 if has_channel:
                     data["channel"] = channel
                 if has_coupon:
-                    data["coupon_code"] = (
-                        coupons[coupon_picks[i]] if coupon_draws[i] < _COUPON_SHARE else None
-                    )
+                    coupon = coupons[coupon_picks[i]] if coupon_draws[i] < _COUPON_SHARE else None
+                    data["coupon_code"] = coupon
+                    if coupon is not None:
+                        data["total_minor"] = discounted(totals[i], coupon)
                 if has_address:
-                    data["shipping_address"] = None if channel == "STORE" else addresses[cid]
-                recent.append((order_id, customer, lines))
+                    to = customers[gift_to[i]].customer_id if gift_draws[i] < _GIFT_SHARE else cid
+                    data["shipping_address"] = None if channel == "STORE" else addresses[to]
+                recent.append((order_id, customer, lines, ctx.now_ms))
                 yield data
 
     def make(self, ctx: GenContext, lines: list[tuple[Product, int]], customer: Customer) -> dict[str, Any]:
@@ -299,10 +322,14 @@ class OrderMaker:
             data["channel"] = channel
         if self.has_coupon:
             coupons = ctx.pools.coupons
-            data["coupon_code"] = coupons[int(random() * len(coupons))] if random() < _COUPON_SHARE else None
+            coupon = coupons[int(random() * len(coupons))] if random() < _COUPON_SHARE else None
+            data["coupon_code"] = coupon
+            data["total_minor"] = discounted(data["total_minor"], coupon)
         if self.has_address:
-            data["shipping_address"] = None if channel == "STORE" else parts.address[cid]
-        state.recent_orders.append((order_id, customer, out_lines))
+            customers = ctx.pools.customers
+            to = customers[int(random() * len(customers))].customer_id if random() < _GIFT_SHARE else cid
+            data["shipping_address"] = None if channel == "STORE" else parts.address[to]
+        state.recent_orders.append((order_id, customer, out_lines, ctx.now_ms))
         return data
 
 
@@ -424,7 +451,10 @@ class ComplaintMaker:
         recent = self.state.recent_orders
         customers, popular = pools.customers, pools.popular
         templates = {
-            c: pools.complaint_templates.get(c) or ("Problem with order {order}.",) for c in self.categories
+            c: complaint_texts(c, None)
+            or pools.complaint_templates.get(c)
+            or ("Problem with order {order}.",)
+            for c in self.categories
         }
         # per category: (name, text templates, severities that fit, whether it carries photos)
         kinds = [
@@ -436,19 +466,23 @@ class ComplaintMaker:
         names = product_names(pools)
         while True:
             ids = uuid4_block(gen, block)
-            draws = gen.random((block, 6)).tolist()
+            draws = gen.random((block, 7)).tolist()
             kind_of = gen.integers(0, len(kinds), block).tolist()
             channel_of = [channels[k] for k in gen.integers(0, len(channels), block).tolist()]
             for i in range(block):
                 u = draws[i]
-                if recent:
-                    order_id, customer, lines = recent[int(u[0] * len(recent))]
+                elapsed: int | None = None
+                if recent and u[6] >= _OLD_ORDER_SHARE:
+                    order_id, customer, lines, placed_ms = recent[int(u[0] * len(recent))]
                     product = names[lines[int(u[1] * len(lines))]["sku"]] if lines else "item"
-                else:
+                    elapsed = ctx.now_ms - placed_ms
+                else:  # an order from before this stream: any story fits its age
                     order_id = f"ORD-{10_000_000 + int(u[0] * 90_000_000):08d}"
                     customer = customers[int(u[1] * len(customers))]
                     product = popular[int(u[2] * len(popular))].name
                 category, options, severities, photos = kinds[kind_of[i]]
+                if elapsed is not None:
+                    category, options, severities, photos = self._fitting(kinds, kind_of[i], elapsed)
                 text = options[int(u[3] * len(options))].format(order=order_id, product=product)
                 data: dict[str, Any] = {
                     "complaint_id": ids[i],
@@ -468,12 +502,29 @@ class ComplaintMaker:
                     ]
                 yield data
 
+    def _fitting(self, kinds: list[Any], index: int, elapsed_ms: int) -> Any:
+        """The drawn kind of complaint if a text of it fits the order's age, else the next one
+        that has (a damaged parcel is not reported before it can have arrived)."""
+        for step in range(len(kinds)):
+            category, _, severities, photos = kinds[(index + step) % len(kinds)]
+            texts = complaint_texts(category, elapsed_ms)
+            if texts:
+                return category, texts, severities, photos
+        return "other", ("Question about order {order}.",), (), False
+
     def make(self, ctx: GenContext, order: OrderRef) -> dict[str, Any]:
-        """A complaint about this order (flows choose it), stamped `ctx.now_ms`."""
+        """A complaint about this order (flows choose it), stamped `ctx.now_ms`; its words fit the
+        time since the order was placed."""
         rng = ctx.rng
-        category = pick(rng, self.categories)
         product = pick(rng, order.product_names) if order.product_names else "item"
-        templates = ctx.pools.complaint_templates.get(category) or ("Problem with order {order}.",)
+        elapsed = None if order.placed_ms is None else ctx.now_ms - order.placed_ms
+        drawn = int(rng.random() * len(self.categories))
+        category, templates = self.categories[drawn], complaint_texts(self.categories[drawn], elapsed)
+        if not templates:
+            kinds = [(c, (), (), False) for c in self.categories]
+            category, templates, _, _ = self._fitting(kinds, drawn, elapsed or 0)
+        if not templates:
+            templates = ctx.pools.complaint_templates.get(category) or ("Problem with order {order}.",)
         text = pick(rng, templates).format(order=order.order_id, product=product)
         data: dict[str, Any] = {
             "complaint_id": ctx.uuid(),
@@ -514,3 +565,4 @@ def domain_maker(schema: SchemaFile, state: DomainState) -> Maker | None:
     if maker is None or schema.format is not _FORMATS[schema.subject]:
         return None
     return maker(schema, state)
+

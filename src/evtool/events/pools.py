@@ -94,31 +94,56 @@ _NOUNS: tuple[tuple[str, float], ...] = (
     ("T-Shirt", 18.0), ("Sunglasses", 65.0), ("USB-C Charger", 25.0), ("Cookware Set", 149.0),
 )  # fmt: skip
 _POPULARITY_TABLE = 8192
-_COUPONS = ("WELCOME10", "SPRING15", "FREESHIP", "VIP20", "SAVE5", "BUNDLE25")
+# Coupon code -> percent off the lines' sum (the order's total is what is left).
+COUPON_PERCENT: dict[str, int] = {"WELCOME10": 10, "SPRING15": 15, "VIP20": 20, "SAVE5": 5, "BUNDLE25": 25}
+_COUPONS = tuple(COUPON_PERCENT)
+# Reserved for documentation and examples (RFC 2606): never a real person's mailbox or site.
+EXAMPLE_DOMAINS = ("example.com", "example.net", "example.org")
+# Customers abroad: a shop sells to a few neighbouring countries besides its own.
+_ABROAD = ("en_GB", "de_DE", "fr_FR", "en_CA", "nl_NL", "es_ES", "it_IT", "en_IE")
+_ABROAD_SHARE = 0.15
 COMPLAINT_CATEGORIES = ("late_delivery", "damaged_item", "wrong_item", "billing", "other")
-_COMPLAINTS: dict[str, tuple[str, ...]] = {
+_HOUR_MS = 3_600_000
+_DAY_MS = 24 * _HOUR_MS
+# Complaint texts by category, each with the least time since the order it can be written after
+# (a parcel cannot be "a week late" twelve seconds after the order was placed).
+COMPLAINT_TEXTS: dict[str, tuple[tuple[int, str], ...]] = {
     "late_delivery": (
-        "Order {order} was promised for Tuesday and still has not arrived.",
-        "Tracking for {order} has not moved in four days. Where is my {product}?",
-        "I needed the {product} for a trip; order {order} came a week late.",
+        (3 * _DAY_MS, "Order {order} was promised for Tuesday and still has not arrived."),
+        (5 * _DAY_MS, "Tracking for {order} has not moved in four days. Where is my {product}?"),
+        (9 * _DAY_MS, "I needed the {product} for a trip; order {order} came a week late."),
+        (0, "Order {order} still shows no shipping date; will the {product} arrive this week?"),
     ),
     "damaged_item": (
-        "The {product} in order {order} arrived with a cracked casing.",
-        "Box was crushed and the {product} is scratched (order {order}).",
+        (_DAY_MS, "The {product} in order {order} arrived with a cracked casing."),
+        (_DAY_MS, "Box was crushed and the {product} is scratched (order {order})."),
     ),
     "wrong_item": (
-        "I ordered a {product} but received something else in {order}.",
-        "Order {order} contained the wrong colour of {product}.",
+        (_DAY_MS, "I ordered a {product} but received something else in {order}."),
+        (_DAY_MS, "Order {order} contained the wrong colour of {product}."),
     ),
     "billing": (
-        "I was charged twice for order {order}.",
-        "The coupon was not applied to {order}; please refund the difference.",
+        (0, "I was charged twice for order {order}."),
+        (0, "The coupon was not applied to {order}; please refund the difference."),
     ),
     "other": (
-        "Please cancel the remaining items of order {order}.",
-        "How do I return the {product} from order {order}?",
+        (0, "Please cancel the remaining items of order {order}."),
+        (0, "Can I still change the delivery address of order {order}?"),
+        (_DAY_MS, "How do I return the {product} from order {order}?"),
     ),
 }
+_COMPLAINTS: dict[str, tuple[str, ...]] = {
+    category: tuple(text for _, text in texts) for category, texts in COMPLAINT_TEXTS.items()
+}
+
+
+def complaint_texts(category: str, elapsed_ms: int | None) -> tuple[str, ...]:
+    """The texts of ``category`` that fit ``elapsed_ms`` since the order (None: any, the order
+    is older than the stream); empty when none fits yet."""
+    texts = COMPLAINT_TEXTS.get(category, ())
+    if elapsed_ms is None:
+        return tuple(t for _, t in texts)
+    return tuple(t for least, t in texts if elapsed_ms >= least)
 
 
 def currency_for(country: str) -> Currency:
@@ -191,11 +216,16 @@ def build_pools(seed: int, locale: str = "en_US", *, customers: int = 1000, prod
 
     people: list[Customer] = []
     ids = rng.sample(range(100000, 999999), customers)
-    domains = [fake.free_email_domain() for _ in range(12)]
+    abroad = [code for code in _ABROAD if code != locale]
+    foreign = [Faker(code) for code in rng.sample(abroad, 3)]
+    for other in foreign:
+        other.seed_instance(rng.getrandbits(32))
     for index, number in enumerate(ids):
-        first, last = fake.first_name(), fake.last_name()
-        local_first = ascii_slug(fake.first_romanized_name() if romanized else first)
-        local_last = ascii_slug(fake.last_romanized_name() if romanized else last)
+        who = foreign[index % len(foreign)] if rng.random() < _ABROAD_SHARE else fake
+        first, last = who.first_name(), who.last_name()
+        named = romanized and who is fake
+        local_first = ascii_slug(fake.first_romanized_name() if named else first)
+        local_last = ascii_slug(fake.last_romanized_name() if named else last)
         local = ".".join(p for p in (local_first, local_last) if p) or f"customer{number}"
         if index % 3 == 0:
             local += str(rng.randint(1, 99))
@@ -205,12 +235,12 @@ def build_pools(seed: int, locale: str = "en_US", *, customers: int = 1000, prod
                 first_name=first,
                 last_name=last,
                 name=f"{last} {first}" if locale.startswith(("ja", "zh", "ko")) else f"{first} {last}",
-                email=f"{local}@{rng.choice(domains)}",
-                phone=fake.phone_number(),
-                street=fake.street_address(),
-                city=fake.city(),
-                postal_code=fake.postcode(),
-                country=country,
+                email=f"{local}@{rng.choice(EXAMPLE_DOMAINS)}",
+                phone=who.phone_number(),
+                street=who.street_address(),
+                city=who.city(),
+                postal_code=who.postcode(),
+                country=country if who is fake else who.current_country_code(),
             )
         )
 
@@ -248,7 +278,7 @@ def build_pools(seed: int, locale: str = "en_US", *, customers: int = 1000, prod
         coupons=_COUPONS,
         sentences=tuple(fake.sentence(nb_words=rng.randint(6, 14)) for _ in range(300)),
         words=tuple(dict.fromkeys(fake.word() for _ in range(400))),
-        urls=tuple(fake.url() for _ in range(100)),
+        urls=tuple(f"https://www.{rng.choice(EXAMPLE_DOMAINS)}/{fake.uri_path()}" for _ in range(100)),
         companies=tuple(fake.company() for _ in range(50)),
         complaint_templates=_COMPLAINTS,
     )

@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from evtool.errors import LogWriteError
+from evtool.events.retime import retime
 from evtool.load.live import Tick, histogram
 from evtool.load.targets.base import OutEvent, RawBatch, RunSubmitter, SendResult, Submitter, Target
 from evtool.results.clock import RunClock
@@ -245,8 +246,8 @@ class Dispatcher:
                         batch = []
                         break
             self.scheduled += 1
-            if stamp:
-                event.event.time = stamp(event.intended_ns)
+            if stamp:  # payload times follow the event's own time (events.retime)
+                retime(event.event, stamp(event.intended_ns), event.intended_ns // 1_000_000)
             if size == 1:
                 self._launch([event])
                 if afap and clock.now_ns() - last_yield > YIELD_EVERY_NS:

@@ -138,7 +138,7 @@ def run(spec: RunSpec, *, on_snapshot: Callable[[Snapshot], None] | None = None)
     """Run `spec` to its end (or Ctrl-C) and return the summary read back from the log."""
     validate_target(spec.target)
     if spec.workers < 1 or spec.workers > 64:
-        raise UsageError(f"--workers {spec.workers}: must be between 1 and 64")
+        raise UsageError(f"--processes {spec.workers}: must be between 1 and 64")
     if spec.workers == 1:
         return _run_async(_single(spec, on_snapshot))
     return _multi(spec, on_snapshot)

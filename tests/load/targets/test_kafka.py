@@ -100,7 +100,7 @@ def test_structured_mode_and_key_option(kafka_broker: Broker, tmp_path: Path) ->
     topic = kafka_broker.create_topic(partitions=2, prefix="structured")
     run_dir = tmp_path / "run"
     ran = run_evtool("simulate", "--target", f"kafka://{kafka_broker.bootstrap}/{topic}",
-                     "--mode", "structured", "--key", "data.customer.customer_id", "--mix", "order=1",
+                     "--content-mode", "structured", "--key", "data.customer.customer_id", "--mix", "order=1",
                      "--rate", "100/s", "--count", "50",
                      "-X", "linger.ms=1", "--run-dir", run_dir, "-q")
     assert ran.code == 0, ran.stderr
@@ -159,11 +159,11 @@ def test_wrong_security_protocol_fails_fast(kafka_broker: Broker, tmp_path: Path
 
 
 def test_batch_mode_is_refused_in_one_line(tmp_path: Path) -> None:
-    ran = run_evtool("simulate", "--target", "kafka://127.0.0.1:9/orders", "--mode", "batch",
+    ran = run_evtool("simulate", "--target", "kafka://127.0.0.1:9/orders", "--content-mode", "batch",
                      "--rate", "10/s",
                      "--duration", "1s", "--run-dir", tmp_path / "run", "-q")
     assert ran.code == 2
-    assert "--mode batch: the CloudEvents Kafka binding has no batched mode" in ran.stderr
+    assert "--content-mode batch: the CloudEvents Kafka binding has no batched mode" in ran.stderr
 
 
 def _log_with_a_big_event(path: Path, count: int, big_at: set[int], big_bytes: int) -> list[str]:
@@ -277,7 +277,7 @@ def test_two_sender_processes_each_keep_their_offsets(kafka_broker: Broker, tmp_
     topic = kafka_broker.create_topic(partitions=3, prefix="workers")
     run_dir = tmp_path / "run"
     ran = run_evtool("simulate", "--target", f"kafka://{kafka_broker.bootstrap}/{topic}", "--rate", "200/s",
-                     "--duration", "1s", "--workers", "2", "--run-dir", run_dir, "-q")
+                     "--duration", "1s", "--processes", "2", "--run-dir", run_dir, "-q")
     assert ran.code == 0, ran.stderr
     assert sorted(p.name for p in run_dir.glob("kafka-offsets-*.bin")) == ["kafka-offsets-0.bin",
                                                                           "kafka-offsets-1.bin"]

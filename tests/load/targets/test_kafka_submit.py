@@ -33,7 +33,8 @@ def test_as_fast_as_possible_through_a_small_in_flight_cap(kafka_broker: Broker,
     assert ran.code == 0, ran.stderr
     topic = kafka_broker.create_topic(partitions=3, prefix="submit")
     run_dir = tmp_path / "run"
-    ran = run_evtool("replay", log, "--as-fast-as-possible", "--mode", "structured", "--max-in-flight", "50",
+    ran = run_evtool("replay", log, "--as-fast-as-possible", "--content-mode", "structured",
+                     "--max-in-flight", "50",
                      "--target", f"kafka://{kafka_broker.bootstrap}/{topic}", "--run-dir", run_dir, "-q")
     assert ran.code == 0, ran.stderr
     events = read_run(run_dir).events

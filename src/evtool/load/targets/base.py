@@ -303,7 +303,7 @@ class TargetOptions:
     def validate(self) -> None:
         """The checks every transport shares; `registry.validate_target` adds the transport's own."""
         if self.mode not in MODES:
-            raise UsageError(f"--mode {self.mode!r}: expected one of {', '.join(MODES)}")
+            raise UsageError(f"--content-mode {self.mode!r}: expected one of {', '.join(MODES)}")
         if self.batch_size < 1:
             raise UsageError(f"--batch-size {self.batch_size}: must be 1 or more")
         if self.retries < 0 or self.retries > 20:

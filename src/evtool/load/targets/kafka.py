@@ -747,8 +747,8 @@ def _make(options: TargetOptions) -> Target:
 
 def _validate(options: TargetOptions) -> None:
     if options.mode == "batch":
-        raise UsageError("--mode batch: the CloudEvents Kafka binding has no batched mode",
-                         hint="use --mode binary (ce_ headers, the default) or --mode structured")
+        raise UsageError("--content-mode batch: the CloudEvents Kafka binding has no batched mode",
+                         hint="use --content-mode binary (ce_ headers, the default) or structured")
     kafka = options.transport if isinstance(options.transport, KafkaOptions) else KafkaOptions()
     if kafka.encoding not in ENCODINGS:
         raise UsageError(f"--encoding {kafka.encoding!r}: expected json or avro")
