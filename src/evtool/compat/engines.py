@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evtool.catalog.model import SchemaFile, SchemaFormat
-from evtool.compat import avro, jsonschema
 from evtool.compat.findings import Change, Incompatibility
 from evtool.errors import SchemaError
+from evtool.formats.avro import compat as avro
+from evtool.formats.jsonschema import compat as jsonschema
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from evtool.compat._json_diff import Diff, IPath
-from evtool.compat._json_model import TRUE_NODE, Node, canonical
+from evtool.formats.jsonschema.diff import Diff, IPath
+from evtool.formats.jsonschema.model import TRUE_NODE, Node, canonical
 
 MIN: Any = object()  # leaf sentinel: "the minimal value of the node at the end of the path"
 

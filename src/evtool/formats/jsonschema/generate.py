@@ -30,8 +30,8 @@ from evtool.catalog.source import escape_pointer_token
 from evtool.errors import SchemaError
 from evtool.events.context import GenContext
 from evtool.events.hints import Hint, number_hint, string_hint
-from evtool.events.patterns import compile_pattern
 from evtool.events.pools import Pools, build_pools
+from evtool.formats.jsonschema.patterns import compile_pattern
 
 Gen = Callable[[GenContext, int], Any]  # (context, depth) -> value
 DataGenerator = Callable[[GenContext], Any]

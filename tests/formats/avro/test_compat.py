@@ -13,9 +13,9 @@ from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibi
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evtool.compat import avro
 from evtool.compat.findings import Incompatibility, Side
 from evtool.errors import SchemaError
+from evtool.formats.avro import compat as avro
 
 PRIMS = ["null", "boolean", "int", "long", "float", "double", "bytes", "string"]
 PROMOTES = {

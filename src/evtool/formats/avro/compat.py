@@ -44,7 +44,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from evtool.compat._avro_model import (
+from evtool.compat.findings import Change, Incompatibility, Side
+from evtool.formats.avro.model import (
     PRIMITIVES,
     AvroSchema,
     _Container,
@@ -56,7 +57,6 @@ from evtool.compat._avro_model import (
     _Union,
     parse,
 )
-from evtool.compat.findings import Change, Incompatibility, Side
 
 __all__ = ["AvroSchema", "changes", "incompatibilities", "is_compatible", "parse"]
 
@@ -339,7 +339,7 @@ def incompatibilities(reader: AvroSchema, writer: AvroSchema) -> list[Incompatib
     checker.check(reader.root, writer.root, "", "", None, None, True)
     if not checker.issues:
         return []
-    from evtool.compat import _avro_witness
+    from evtool.formats.avro import witness as _avro_witness
 
     out: list[Incompatibility] = []
     for raw in checker.issues:
