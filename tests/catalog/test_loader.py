@@ -45,7 +45,7 @@ def test_version_file_not_named_by_an_integer(tmp_path: Path) -> None:
 def test_mixed_formats_in_one_subject(tmp_path: Path) -> None:
     _write(tmp_path, "a.b/1.json", "{}")
     _write(tmp_path, "a.b/2.avsc", '"string"')
-    with pytest.raises(SchemaError, match="mixes JSON Schema with Avro"):
+    with pytest.raises(SchemaError, match="mixes Avro with JSON Schema"):
         load_catalog(tmp_path)
 
 

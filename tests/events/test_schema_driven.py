@@ -15,7 +15,8 @@ from evtool.errors import SchemaError
 from evtool.events import EventStream, GenerateOptions, parse_mix
 from evtool.events.context import GenContext
 from evtool.events.pools import build_pools
-from evtool.formats.jsonschema.generate import compile_avro_schema, compile_json_schema
+from evtool.formats.avro.generate import compile_avro_schema
+from evtool.formats.jsonschema.generate import compile_json_schema
 from evtool.formats.jsonschema.patterns import compile_pattern
 
 Check = Callable[[SchemaFile], Callable[[Any], None]]

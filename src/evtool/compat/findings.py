@@ -87,6 +87,8 @@ class CheckReport:
     """Everything one `schema check` found, in catalogue order."""
 
     findings: list[Finding] = field(default_factory=list)
+    # accepted under the mode but lossy (a format's `warnings`): shown, never failing unless strict
+    warnings: list[Finding] = field(default_factory=list)
     pairs: list[CheckedPair] = field(default_factory=list)
     subjects_checked: int = 0
     modes: dict[str, str] = field(default_factory=dict)

@@ -29,7 +29,7 @@ from evtool.events.pools import build_pools
 from evtool.events.validate import Check, InvalidEventError, IsValid, compile_checks
 
 if TYPE_CHECKING:
-    from evtool.formats.jsonschema.generate import DataGenerator
+    from evtool.formats.base import DataGenerator
 
 SHORT_NAMES: dict[str, str] = {
     "order": ORDER_SUBJECT,
@@ -261,9 +261,7 @@ class EventStream:
             assert probe is not None
             if self._probe_fails(probe, check) is not None:
                 maker = None  # a user's schema that only shares the name: use the schema itself
-        from evtool.formats.jsonschema.generate import compile_schema  # formats import events: not at load
-
-        generate: DataGenerator = maker if maker is not None else compile_schema(schema)
+        generate: DataGenerator = maker if maker is not None else schema.handler.generator(schema)
         if maker is None:
             problem = self._probe_fails(generate, check)
             if problem is not None:
