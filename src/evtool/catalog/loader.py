@@ -65,17 +65,9 @@ def read_schema_file(path: Path, *, subject: str | None = None, version: int = 0
 
 
 def _disk_peers(path: Path) -> Peers:
-    """For a file read on its own: the catalogue it sits in (its folder's parent) may be imported."""
-    root = path.resolve().parent.parent
-    texts: dict[str, str] = {}
-    try:
-        for file in root.glob("*/*"):
-            if format_of(file.name) is not None and file.is_file():
-                rel = f"{file.parent.name}/{file.name}"
-                texts[rel] = read_text_file(file, shown=rel)
-    except OSError:
-        pass
-    return Peers(texts)
+    """For a file read on its own: files of the catalogue it sits in (its folder's parent) may be
+    imported, read only when named."""
+    return Peers({}, root=path.resolve().parent.parent)
 
 
 def read_text_file(path: Path, *, shown: Path | str, limit: int | None = None) -> str:

@@ -16,7 +16,7 @@ from evtool.errors import SchemaError
 if TYPE_CHECKING:
     from evtool.formats.base import Format
 
-PACKAGES = ("evtool.formats.avro", "evtool.formats.jsonschema")
+PACKAGES = ("evtool.formats.avro", "evtool.formats.jsonschema", "evtool.formats.protobuf")
 
 
 @functools.cache

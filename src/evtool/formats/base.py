@@ -8,7 +8,8 @@ hand it back to the same format). Adding a format is adding a package that expos
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from evtool.compat.findings import Change, Incompatibility
@@ -29,14 +30,28 @@ T = TypeVar("T")
 class Peers:
     """The other files of the catalogue a schema may import, by catalogue-relative name.
 
-    `subject/version.ext` -> text; formats without imports ignore it.
+    `subject/version.ext` -> text (a whole catalogue, loaded or at a git ref), or read on demand
+    below `root` (a file diffed on its own). `cache` is scratch space a format may keep per
+    catalogue (Protobuf compiles a catalogue's files in a few protoc runs, not one per file).
+    Formats without imports ignore it.
     """
 
     texts: Mapping[str, str]
+    root: Path | None = None
+    cache: dict[str, object] = field(default_factory=dict, compare=False)
 
     @staticmethod
     def none() -> Peers:
         return Peers({})
+
+    def text(self, name: str) -> str | None:
+        found = self.texts.get(name)
+        if found is not None or self.root is None or name.startswith(("/", "..")) or ".." in name:
+            return found
+        try:
+            return (self.root / name).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
 
 
 class Format(Protocol):
