@@ -97,28 +97,37 @@ def diff(original: ProtoSchema, update: ProtoSchema) -> list[Difference]:
                 "every message's full name changes",
             )
         )
-    for name, old in original.messages.items():
-        new = update.messages.get(name)
+    # messages match by their name inside the package, so a package change is one difference
+    old_messages, new_messages = _relative(original), _relative(update)
+    for rel, old in old_messages.items():
+        new = new_messages.get(rel)
         if new is None:
             if not old.map_entry:
-                out.append(
-                    Difference(
-                        "message-removed", _ptr(name), Side.WRITER, f"message {name} was removed", name
-                    )
-                )
+                out.append(Difference("message-removed", _ptr(old.full_name), Side.WRITER,
+                                      f"message {old.full_name} was removed", old.full_name))
             continue
-        _fields(old, new, out)
+        _fields(old, new, out, original.package, update.package)
     out.extend(
-        Difference("message-added", _ptr(name), Side.READER, f"message {name} was added", name)
-        for name, new in update.messages.items()
-        if name not in original.messages and not new.map_entry
+        Difference("message-added", _ptr(new.full_name), Side.READER, f"message {new.full_name} was added",
+                   new.full_name)
+        for rel, new in new_messages.items()
+        if rel not in old_messages and not new.map_entry
     )
     _enums(original, update, out)
     return out
 
 
-def _fields(old: ProtoMessage, new: ProtoMessage, out: list[Difference]) -> None:
-    name = old.full_name
+def _relative(schema: ProtoSchema) -> dict[str, ProtoMessage]:
+    cut = len(schema.package) + 1 if schema.package else 0
+    return {name[cut:]: message for name, message in schema.messages.items()}
+
+
+def _strip(type_name: str, package: str) -> str:
+    return type_name[len(package) + 1 :] if package and type_name.startswith(package + ".") else type_name
+
+
+def _fields(old: ProtoMessage, new: ProtoMessage, out: list[Difference], old_pkg: str, new_pkg: str) -> None:
+    name = new.full_name
     for oneof in new.oneofs.keys() - old.oneofs.keys():
         out.append(
             Difference("oneof-added", _ptr(name), Side.READER, f"oneof {name}.{oneof} was added", name)
@@ -161,7 +170,7 @@ def _fields(old: ProtoMessage, new: ProtoMessage, out: list[Difference]) -> None
                     )
                 )
             continue
-        _field(name, was, now, out)
+        _field(name, was, now, out, old_pkg, new_pkg)
         if was.oneof is None and now.oneof is not None:
             if now.oneof in old.oneofs:
                 out.append(
@@ -214,7 +223,7 @@ def _fields(old: ProtoMessage, new: ProtoMessage, out: list[Difference]) -> None
         out.append(Difference(code, _ptr(name, number), Side.READER, text, name, number))
 
 
-def _field(name: str, was: ProtoField, now: ProtoField, out: list[Difference]) -> None:
+def _field(name: str, was: ProtoField, now: ProtoField, out: list[Difference], old_pkg: str, new_pkg: str) -> None:
     number = was.number
     where = f"field {name}.{now.name} ({number})"
     pointer = _ptr(name, number)
@@ -245,7 +254,7 @@ def _field(name: str, was: ProtoField, now: ProtoField, out: list[Difference]) -
             )
         else:
             add("field-scalar-kind-changed", f"{where} changed from {was.type} to {now.type}")
-    elif was.kind != "scalar" and was.type_name != now.type_name:
+    elif was.kind != "scalar" and _strip(was.type_name, old_pkg) != _strip(now.type_name, new_pkg):
         add("field-named-type-changed", f"{where} changed type from {was.type_name} to {now.type_name}")
     if was.label == now.label:
         return
@@ -479,7 +488,7 @@ def _lossy_proof(d: Difference, reader: ProtoSchema, writer: ProtoSchema) -> Cou
         witness.fill_required(msg)
         try:
             witness.set_field(msg, d.number, value, count=2)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):
             continue
         written = witness.as_event(msg)
         data = msg.SerializeToString()
@@ -496,6 +505,8 @@ def _value(msg: object, name: str) -> object:
     value = getattr(msg, name)
     if hasattr(value, "SerializeToString"):
         return value.SerializeToString()
+    if isinstance(value, str):
+        return value.encode()  # string and bytes share a wire form: the same text is no loss
     if hasattr(value, "__len__") and not isinstance(value, str | bytes):
         return [v.SerializeToString() if hasattr(v, "SerializeToString") else v for v in value]
     return value
