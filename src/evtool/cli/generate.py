@@ -86,7 +86,9 @@ def generate(
     if schema_version is not None and schema_versions:
         raise UsageError("--schema-version and --schema-versions exclude each other")
     if event_format in (EventFormat.AVRO, EventFormat.PROTOBUF) and out is None and sys.stdout.isatty():
-        raise UsageError(f"--format {event_format.value} writes binary", hint="add --out FILE or redirect stdout")
+        raise UsageError(
+            f"--format {event_format.value} writes binary", hint="add --out FILE or redirect stdout"
+        )
     root, settings = resolve_catalogue(schemas, load_settings(config))
     catalog = load_catalog(root)
     if seed is None:

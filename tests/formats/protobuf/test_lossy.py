@@ -17,10 +17,12 @@ HEAD = 'syntax = "proto3";\npackage payments.v1;\nmessage RefundIssued {\n  stri
 @pytest.mark.parametrize(
     ("old", "new", "written", "read"),
     [
-        ("int64 amount_minor = 2;", "int32 amount_minor = 2;", "'amount_minor': '8589934599'", "'amount_minor': 7"),
+        ("int64 amount_minor = 2;", "int32 amount_minor = 2;",
+         "'amount_minor': '8589934599'", "'amount_minor': 7"),
         ("uint32 units = 2;", "int32 units = 2;", "'units': 4294967295", "'units': -1"),
         ("int32 partial = 2;", "bool partial = 2;", "'partial': 2", "'partial': True"),
-        ("repeated string notes = 2;", "optional string notes = 2;", "'notes': ['rf-1', 'rf-2']", "'notes': 'rf-2'"),
+        ("repeated string notes = 2;", "optional string notes = 2;",
+         "'notes': ['rf-1', 'rf-2']", "'notes': 'rf-2'"),
         ("int64 discount_minor = 2;", "int64 loyalty_points = 2; string x = 3;", None, None),
     ],
 )

@@ -223,7 +223,9 @@ def _fields(old: ProtoMessage, new: ProtoMessage, out: list[Difference], old_pkg
         out.append(Difference(code, _ptr(name, number), Side.READER, text, name, number))
 
 
-def _field(name: str, was: ProtoField, now: ProtoField, out: list[Difference], old_pkg: str, new_pkg: str) -> None:
+def _field(
+    name: str, was: ProtoField, now: ProtoField, out: list[Difference], old_pkg: str, new_pkg: str
+) -> None:
     number = was.number
     where = f"field {name}.{now.name} ({number})"
     pointer = _ptr(name, number)
