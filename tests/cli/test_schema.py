@@ -43,7 +43,7 @@ def _edit_json(path: Path, edit: object) -> None:
 def test_bundled_catalogue_checks_clean(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["schema", "check"]) == 0
     out = capsys.readouterr().out
-    assert "3 subjects" in out
+    assert "4 subjects" in out
     assert "compatible" in out
 
 

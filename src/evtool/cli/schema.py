@@ -62,6 +62,11 @@ def check(
     config: Annotated[
         Path | None, typer.Option("--config", help="Config file (default: nearest evtool.toml).")
     ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Also fail on changes the registry accepts that corrupt data "
+                     "(int64→int32, decimal rescale, repeated→singular …), shown as warnings otherwise."),
+    ] = False,
 ) -> None:
     """Fail (exit 1) when a schema change breaks the consumers its subject's mode protects."""
     from evtool.catalog import load_catalog, load_catalog_at_ref
@@ -74,7 +79,7 @@ def check(
     root = schemas or settings.schema_dir
     catalog = load_catalog(root)
     base = load_catalog_at_ref(root, against) if against else None
-    report = check_catalog(catalog, settings, mode=mode_override, base=base)
+    report = check_catalog(catalog, settings, mode=mode_override, base=base, strict=strict)
     console = Console(highlight=False, soft_wrap=True)
     if output_format is OutputFormat.TEXT:
         if output is not None:
@@ -197,7 +202,12 @@ def _render_text(console: Console, report: CheckReport, owner_of: Callable[[str]
         if report.ok
         else f"[red]{len(report.findings)} incompatibilit{'y' if len(report.findings) == 1 else 'ies'}[/]"
     )
-    console.print(f"\n{report.subjects_checked} subjects, {report.pairs_checked} pair checks: {verdict}")
+    for warning in report.warnings:  # accepted under the mode, yet lossy: shown, not failing
+        console.print(f"[yellow]![/] [bold]{escape(warning.subject)}[/] [yellow]warning[/]")
+        _render_finding(console, warning)
+    lossy = f", {len(report.warnings)} lossy-change warning(s)" if report.warnings else ""
+    summary = f"{report.subjects_checked} subjects, {report.pairs_checked} pair checks: {verdict}{lossy}"
+    console.print(f"\n{summary}")
 
 
 def _render_finding(console: Console, finding: Finding) -> None:

@@ -85,7 +85,16 @@ def _ptr(message: str, number: int | None = None) -> str:
 
 
 def diff(original: ProtoSchema, update: ProtoSchema) -> list[Difference]:
-    """Every difference from `original` (the writer, for BACKWARD) to `update` (the reader)."""
+    """Every difference from `original` (the writer, for BACKWARD) to `update` (the reader);
+    remembered per pair, since the check asks for failures and for lossy changes separately."""
+    memo: dict[int, list[Difference]] = original.extra.setdefault("diffs", {})
+    found = memo.get(id(update))
+    if found is None:
+        found = memo[id(update)] = _diff(original, update)
+    return found
+
+
+def _diff(original: ProtoSchema, update: ProtoSchema) -> list[Difference]:
     out: list[Difference] = []
     if original.package != update.package:
         out.append(
@@ -101,6 +110,8 @@ def diff(original: ProtoSchema, update: ProtoSchema) -> list[Difference]:
     old_messages, new_messages = _relative(original), _relative(update)
     for rel, old in old_messages.items():
         new = new_messages.get(rel)
+        if new is not None and new.fields == old.fields and new.oneofs == old.oneofs:
+            continue  # the common case: this message did not change
         if new is None:
             if not old.map_entry:
                 out.append(Difference("message-removed", _ptr(old.full_name), Side.WRITER,
@@ -137,8 +148,11 @@ def _fields(old: ProtoMessage, new: ProtoMessage, out: list[Difference], old_pkg
             Difference("oneof-removed", _ptr(name), Side.WRITER, f"oneof {name}.{oneof} was removed", name)
         )
     moved_into: dict[str, list[int]] = {}
+    new_fields = new.fields
     for number, was in old.fields.items():
-        now = new.fields.get(number)
+        now = new_fields.get(number)
+        if now == was:
+            continue
         where = f"field {name}.{was.name} ({number})"
         if now is None:
             if was.label == "required":

@@ -72,30 +72,34 @@ def _closure(names: Iterable[str], peers: Peers) -> dict[str, str]:
     return found
 
 
-def _run(
-    names: list[str], texts: dict[str, str]
-) -> tuple[descriptor_pb2.FileDescriptorSet | None, list[str]]:
-    from grpc_tools import protoc
+_Outcome = tuple[descriptor_pb2.FileDescriptorSet | None, list[str]]  # descriptors, or protoc's errors
 
+
+def _run(names: list[str], texts: dict[str, str]) -> _Outcome:
     with tempfile.TemporaryDirectory(prefix="evtool-proto-") as tmp:
         root = Path(tmp)
-        for name, text in texts.items():
-            target = root / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-        out = root / "out.pb"
-        args = [
-            "protoc",
-            f"-I{root}",
-            f"-I{include_dir()}",
-            f"--descriptor_set_out={out}",
-            "--include_imports",
-        ]
-        with _stderr_captured() as errors:
-            code = protoc.main([*args, *names])
-        if code != 0 or not out.exists():
-            return None, [line.replace(f"{root}/", "") for line in errors]
-        return descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes()), []
+        _write(root, texts)
+        return _protoc(root, names)
+
+
+def _write(root: Path, texts: dict[str, str]) -> None:
+    for name, text in texts.items():
+        target = root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+
+
+def _protoc(root: Path, names: list[str]) -> _Outcome:
+    from grpc_tools import protoc
+
+    out = root / ".out.pb"
+    out.unlink(missing_ok=True)
+    args = ["protoc", f"-I{root}", f"-I{include_dir()}", f"--descriptor_set_out={out}", "--include_imports"]
+    with _stderr_captured() as errors:
+        code = protoc.main([*args, *names])
+    if code != 0 or not out.exists():
+        return None, [line.replace(f"{root}/", "") for line in errors]
+    return descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes()), []
 
 
 def _index(fds: descriptor_pb2.FileDescriptorSet) -> dict[str, descriptor_pb2.FileDescriptorProto]:
@@ -148,13 +152,18 @@ def _compile_catalogue(peers: Peers) -> dict[str, Compiled]:
         if name.endswith(".proto"):
             batches.setdefault(name.rsplit("/", 1)[-1], []).append(name)
     compiled: dict[str, Compiled] = {}
-    for names in batches.values():
-        fds, _ = _run(sorted(names), _closure(names, peers))
-        if fds is None:
-            continue  # one run per file then, on demand: it names the bad file alone
-        index = _index(fds)
-        for name in names:
-            compiled[name] = closure_files(name, index)
+    if not batches:
+        return compiled
+    with tempfile.TemporaryDirectory(prefix="evtool-proto-") as tmp:
+        root = Path(tmp)  # every file written once, then one protoc run per batch
+        _write(root, _closure([n for names in batches.values() for n in names], peers))
+        for names in batches.values():
+            fds, _ = _protoc(root, sorted(names))
+            if fds is None:
+                continue  # one run per file then, on demand: it names the bad file alone
+            index = _index(fds)
+            for name in names:
+                compiled[name] = closure_files(name, index)
     return compiled
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from google.protobuf import descriptor_pb2
 
@@ -40,8 +40,9 @@ SCALAR_NAMES: dict[int, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class ProtoField:
+class ProtoField(NamedTuple):
+    """A tuple, so comparing the fields of two versions (the hot loop of a check) is C-level."""
+
     name: str
     number: int
     kind: str  # "scalar" (enums included), "message" or "map"
