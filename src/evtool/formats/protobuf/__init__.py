@@ -127,13 +127,11 @@ class ProtobufFormat:
 
 
 def _pointer_near(schema: SchemaFile, line: int) -> str:
+    """The message or field a changed line belongs to: the nearest element starting at or above it."""
     from evtool.formats.protobuf.model import line_index
 
-    best = ""
-    for pointer, at in line_index(schema.text).items():
-        if at <= line and (not best or at >= line_index(schema.text)[best]):
-            best = pointer
-    return best
+    above = [(at, pointer) for pointer, at in line_index(schema.text).items() if at <= line]
+    return max(above)[1] if above else ""
 
 
 FORMAT = ProtobufFormat()

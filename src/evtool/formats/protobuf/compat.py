@@ -435,8 +435,6 @@ def _with_proof(d: Difference, reader: ProtoSchema, writer: ProtoSchema) -> Inco
         reader_desc = reader_cls.DESCRIPTOR
         oneof = reader_desc.fields_by_number[d.number].containing_oneof
         numbers = [f.number for f in oneof.fields if f.number in writer_cls.DESCRIPTOR.fields_by_number]
-    if d.code in ("required-field-removed",) and d.side is Side.WRITER:
-        pass  # the writer sets it (fill_required); the reader no longer knows it
     for number in numbers:
         if d.code != "required-field-added":
             witness.set_field(msg, number, count=2)
