@@ -93,7 +93,7 @@ def test_bundled_catalogue_has_the_three_starter_events() -> None:
         catalog.subjects
     )
     formats = {s.format for s in catalog.subjects.values()}
-    assert formats == {SchemaFormat.AVRO, SchemaFormat.JSON}
+    assert formats == {SchemaFormat.AVRO, SchemaFormat.JSON, SchemaFormat.PROTOBUF}
     assert all(len(s.versions) >= 2 for s in catalog.subjects.values())
 
 

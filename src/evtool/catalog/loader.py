@@ -169,7 +169,7 @@ def load_catalog(root: Path) -> Catalog:
             shown = shown_dir / file.name
             entries[file.name] = (shown, partial(read_text_file, file, shown=shown))
         files[subject_dir.name] = entries
-    catalog = _build(root, files)
+    catalog = _build(root, files, on_disk=True)
     if not catalog.subjects:
         raise InputError(f"no subjects found under {shown_root}", hint=layout_hint(shown_root))
     return catalog
@@ -211,10 +211,12 @@ def _looks_like_version(name: str) -> bool:
     return head.isdigit()
 
 
-def _build(root: Path, files: dict[str, dict[str, _Entry]]) -> Catalog:
+def _build(root: Path, files: dict[str, dict[str, _Entry]], *, on_disk: bool = False) -> Catalog:
     subjects: dict[str, Subject] = {}
     texts: dict[str, str] = {}
-    peers = Peers(texts)  # filled as files are read; parsing (which resolves imports) comes later
+    # filled as files are read; parsing (which resolves imports) comes later. On disk, a format
+    # may read the files where they are (protoc does) instead of copying the texts.
+    peers = Peers(texts, root=root if on_disk else None)
     for subject in sorted(files):
         versions: list[SchemaFile] = []
         for name, (path, read) in files[subject].items():

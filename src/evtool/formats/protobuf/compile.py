@@ -90,10 +90,13 @@ def _write(root: Path, texts: dict[str, str]) -> None:
 
 
 def _protoc(root: Path, names: list[str]) -> _Outcome:
+    with tempfile.TemporaryDirectory(prefix="evtool-protoc-") as tmp:
+        return _protoc_into(Path(tmp) / "out.pb", root, names)
+
+
+def _protoc_into(out: Path, root: Path, names: list[str]) -> _Outcome:
     from grpc_tools import protoc
 
-    out = root / ".out.pb"
-    out.unlink(missing_ok=True)
     args = ["protoc", f"-I{root}", f"-I{include_dir()}", f"--descriptor_set_out={out}", "--include_imports"]
     with _stderr_captured() as errors:
         code = protoc.main([*args, *names])
@@ -154,16 +157,25 @@ def _compile_catalogue(peers: Peers) -> dict[str, Compiled]:
     compiled: dict[str, Compiled] = {}
     if not batches:
         return compiled
+    names = [n for batch in batches.values() for n in batch]
+    if peers.root is not None:  # the catalogue is on disk as protoc would read it: no copies
+        return _compile_batches(peers.root, batches, compiled)
     with tempfile.TemporaryDirectory(prefix="evtool-proto-") as tmp:
-        root = Path(tmp)  # every file written once, then one protoc run per batch
-        _write(root, _closure([n for names in batches.values() for n in names], peers))
-        for names in batches.values():
-            fds, _ = _protoc(root, sorted(names))
-            if fds is None:
-                continue  # one run per file then, on demand: it names the bad file alone
-            index = _index(fds)
-            for name in names:
-                compiled[name] = closure_files(name, index)
+        root = Path(tmp)  # every file written once (a git ref's texts), then one protoc run per batch
+        _write(root, _closure(names, peers))
+        return _compile_batches(root, batches, compiled)
+
+
+def _compile_batches(
+    root: Path, batches: dict[str, list[str]], compiled: dict[str, Compiled]
+) -> dict[str, Compiled]:
+    for names in batches.values():
+        fds, _ = _protoc(root, sorted(names))
+        if fds is None:
+            continue  # one run per file then, on demand: it names the bad file alone
+        index = _index(fds)
+        for name in names:
+            compiled[name] = closure_files(name, index)
     return compiled
 
 

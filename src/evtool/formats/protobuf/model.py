@@ -11,6 +11,7 @@ Pointers into a .proto file (for findings and line lookup) are `/<message full n
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -175,6 +176,7 @@ _FIELD_NUMBER = re.compile(r"([A-Za-z_]\w*)\s*=\s*(\d+)\s*(?:\[[^\]]*\])?\s*;")
 _PACKAGE = re.compile(r"^\s*package\s+([\w.]+)\s*;", re.MULTILINE)
 
 
+@functools.lru_cache(maxsize=1024)
 def line_index(text: str) -> dict[str, int]:
     """Pointer -> 1-based line: `/<message>`, `/<message>/<number>`, and "" for the package line."""
     clean = _COMMENT.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), text)
