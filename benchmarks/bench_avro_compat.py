@@ -19,7 +19,7 @@ import statistics
 import time
 from typing import Any
 
-from evtool.compat import avro
+from evtool.formats.avro import compat as avro
 
 
 def base_schema(k: int) -> dict[str, Any]:

@@ -156,7 +156,7 @@ class Expect:
 EXPECTED: dict[str, Expect] = {
     "evtool demo": Expect(contains=("PASS  target 2.00 s · 4000 events", "all compatible")),
     "evtool schema check --against origin/main --format github": Expect(
-        contains=("::notice title=evtool schema check::3 subjects",)
+        contains=("::notice title=evtool schema check::4 subjects",)
     ),
     "evtool schema check --against main": Expect(
         code=1, shown="all", setup=_order_v4_with_a_required_field

@@ -18,7 +18,7 @@ from evtool.modes import CompatibilityMode
 CONFIG_FILE = "evtool.toml"
 _TOP_KEYS = {"schema_dir", "default_mode", "subjects", "kafka"}
 _SUBJECT_KEYS = {"mode", "owner", "format", "weight"}
-_FORMATS = {"avro", "json"}
+_FORMATS = {"avro", "json", "protobuf"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +117,7 @@ def _settings_from(data: dict[str, Any], *, base: Path, where: str, source: Path
         mode = _mode(table["mode"], where, f"{key}.mode") if "mode" in table else None
         fmt = table.get("format")
         if fmt is not None and fmt not in _FORMATS:
-            raise ConfigError(f"{where}: key '{key}.format' is {fmt!r}; use 'avro' or 'json'")
+            raise ConfigError(f"{where}: key '{key}.format' is {fmt!r}; use 'avro', 'json' or 'protobuf'")
         owner = table.get("owner")
         if owner is not None and not isinstance(owner, str):
             raise ConfigError(f"{where}: key '{key}.owner' must be a string")

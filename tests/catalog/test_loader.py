@@ -45,7 +45,7 @@ def test_version_file_not_named_by_an_integer(tmp_path: Path) -> None:
 def test_mixed_formats_in_one_subject(tmp_path: Path) -> None:
     _write(tmp_path, "a.b/1.json", "{}")
     _write(tmp_path, "a.b/2.avsc", '"string"')
-    with pytest.raises(SchemaError, match="mixes JSON Schema with Avro"):
+    with pytest.raises(SchemaError, match="mixes Avro with JSON Schema"):
         load_catalog(tmp_path)
 
 
@@ -93,7 +93,7 @@ def test_bundled_catalogue_has_the_three_starter_events() -> None:
         catalog.subjects
     )
     formats = {s.format for s in catalog.subjects.values()}
-    assert formats == {SchemaFormat.AVRO, SchemaFormat.JSON}
+    assert formats == {SchemaFormat.AVRO, SchemaFormat.JSON, SchemaFormat.PROTOBUF}
     assert all(len(s.versions) >= 2 for s in catalog.subjects.values())
 
 
@@ -167,3 +167,26 @@ def test_depth_limit_counts_objects_and_arrays() -> None:
     assert len(parse_json_text(wide, source="f")) == MAX_DEPTH * 3
     # brackets inside strings are not nesting
     assert parse_json_text(json.dumps({"d": "[" * 1000}), source="f") == {"d": "[" * 1000}
+
+
+def test_proto_catalogue_at_a_git_ref_resolves_imports_and_flags_a_changed_version(tmp_path: Path) -> None:
+    """Imports resolve among the files at the ref (they are not on disk), and editing a published
+    .proto version is a finding placed on the changed line."""
+    from evtool.compat.check import VERSION_MODIFIED, check_catalog
+    from evtool.config import Settings
+
+    git = _git_repo(tmp_path)
+    money = 'syntax = "proto3";\npackage m.v1;\nmessage Money {\n  int64 minor = 1;\n}\n'
+    refund = ('syntax = "proto3";\npackage r.v1;\nimport "m.money/1.proto";\n'
+              "message Refund {\n  string id = 1;\n  m.v1.Money amount = 2;\n}\n")
+    _write(tmp_path, "schemas/m.money/1.proto", money)
+    _write(tmp_path, "schemas/r.refund/1.proto", refund)
+    git("add", ".")
+    git("commit", "-qm", "v1")
+    _write(tmp_path, "schemas/r.refund/1.proto", refund.replace("string id = 1;", "string refund_id = 1;"))
+    base = load_catalog_at_ref(tmp_path / "schemas", "HEAD")
+    assert base.subject("r.refund").latest.parsed() is not None  # the import resolved at the ref
+    report = check_catalog(load_catalog(tmp_path / "schemas"), Settings(schema_dir=tmp_path), base=base)
+    changed = [f for f in report.findings if f.code == VERSION_MODIFIED]
+    assert len(changed) == 1
+    assert changed[0].location.line == 5

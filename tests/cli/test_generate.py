@@ -43,7 +43,9 @@ def test_jsonl_is_valid_cloudevents_reproducible_from_a_seed(
     assert len(events) == 300
     assert all(validator.check(event) is None for event in events)
     types = Counter(event.type for event in events)
-    assert set(types) == {"commerce.order.placed", "inventory.stock.low", "support.complaint.filed"}
+    assert set(types) == {
+        "commerce.order.placed", "inventory.stock.low", "payments.refund.issued", "support.complaint.filed"
+    }
 
 
 def test_version_mix_writes_both_versions_in_proportion(capsys: pytest.CaptureFixture[bytes]) -> None:

@@ -43,7 +43,7 @@ def _edit_json(path: Path, edit: object) -> None:
 def test_bundled_catalogue_checks_clean(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["schema", "check"]) == 0
     out = capsys.readouterr().out
-    assert "3 subjects" in out
+    assert "4 subjects" in out
     assert "compatible" in out
 
 
@@ -146,7 +146,7 @@ def test_mode_option_overrides_the_configured_modes(repo: Path, capsys: pytest.C
     [
         ("9.json", '{\n  "type": "object",\n  oops\n}', "9.json:3:3: invalid JSON"),
         ("v9.json", "{}", "must be named by a positive integer"),
-        ("9.avsc", '"string"', "mixes JSON Schema with Avro"),
+        ("9.avsc", '"string"', "mixes Avro with JSON Schema"),
         ("9.json", '{"properties": {"a": {"$ref": "https://example.com/a.json"}}}', "remote $ref"),
         ("9.json", '{"type": "objekt"}', "9.json"),
     ],

@@ -98,7 +98,7 @@ def test_unrelated_files_beside_versions_are_ignored(catalogue: Path) -> None:
     (catalogue / "docs" / "diagram.png").write_bytes(b"\x89PNG\xff")
     outcome = invoke(["schema", "check", "--schemas", str(catalogue)])
     assert outcome.code == 0, outcome
-    assert "3 subjects" in outcome.stdout
+    assert "4 subjects" in outcome.stdout
 
 
 @pytest.mark.parametrize("name", ["4.yaml", "4.avro", "4"])

@@ -18,32 +18,18 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 
 from evtool.catalog.model import Catalog, SchemaFile, SchemaFormat, Subject
-from evtool.catalog.source import parse_json_text
 from evtool.errors import InputError, SchemaError
+from evtool.formats import format_of, suffix_help
+from evtool.formats.base import Peers
 
 _Read = Callable[[], str]  # reads a version file's text when the layout says it is one
 _Entry = tuple[Path, _Read]  # (the path users are shown, its reader)
 
 MAX_SCHEMA_BYTES = 16 * 1024 * 1024
 
-_SUFFIXES: tuple[tuple[str, SchemaFormat], ...] = (
-    (".schema.json", SchemaFormat.JSON),
-    (".json", SchemaFormat.JSON),
-    (".avsc", SchemaFormat.AVRO),
-)
-
-
-def format_of(name: str) -> tuple[str, SchemaFormat] | None:
-    """(stem, format) of a schema file name, or None for a file that is not a schema."""
-    for suffix, fmt in _SUFFIXES:
-        if name.endswith(suffix):
-            return name[: -len(suffix)], fmt
-    return None
-
-
 def layout_hint(root: Path | str) -> str:
     return (
-        f"expected {root}/<subject>/<version>.avsc (Avro) or .json / .schema.json (JSON Schema), "
+        f"expected {root}/<subject>/<version>{suffix_help()}, "
         f"e.g. {root}/orders.placed/1.avsc; other files are ignored"
     )
 
@@ -62,18 +48,26 @@ def read_schema_file(path: Path, *, subject: str | None = None, version: int = 0
     if found is None:
         raise SchemaError(
             f"{path}: not a schema file name",
-            hint="use .avsc for Avro, .json or .schema.json for JSON Schema",
+            hint=f"use {suffix_help()}",
         )
     shown = display_path(path)
     text = read_text_file(path, shown=shown)
+    fmt = found[1]
     return SchemaFile(
         subject=subject or path.parent.name,
         version=version,
-        format=found[1],
+        format=SchemaFormat(fmt.name),
         path=shown,
         text=text,
-        document=parse_json_text(text, source=str(shown)),
+        document=fmt.load(text, source=str(shown)),
+        peers=_disk_peers(path),
     )
+
+
+def _disk_peers(path: Path) -> Peers:
+    """For a file read on its own: files of the catalogue it sits in (its folder's parent) may be
+    imported, read only when named."""
+    return Peers({}, root=path.resolve().parent.parent)
 
 
 def read_text_file(path: Path, *, shown: Path | str, limit: int | None = None) -> str:
@@ -175,7 +169,7 @@ def load_catalog(root: Path) -> Catalog:
             shown = shown_dir / file.name
             entries[file.name] = (shown, partial(read_text_file, file, shown=shown))
         files[subject_dir.name] = entries
-    catalog = _build(root, files)
+    catalog = _build(root, files, on_disk=True)
     if not catalog.subjects:
         raise InputError(f"no subjects found under {shown_root}", hint=layout_hint(shown_root))
     return catalog
@@ -217,8 +211,12 @@ def _looks_like_version(name: str) -> bool:
     return head.isdigit()
 
 
-def _build(root: Path, files: dict[str, dict[str, _Entry]]) -> Catalog:
+def _build(root: Path, files: dict[str, dict[str, _Entry]], *, on_disk: bool = False) -> Catalog:
     subjects: dict[str, Subject] = {}
+    texts: dict[str, str] = {}
+    # filled as files are read; parsing (which resolves imports) comes later. On disk, a format
+    # may read the files where they are (protoc does) instead of copying the texts.
+    peers = Peers(texts, root=root if on_disk else None)
     for subject in sorted(files):
         versions: list[SchemaFile] = []
         for name, (path, read) in files[subject].items():
@@ -227,8 +225,8 @@ def _build(root: Path, files: dict[str, dict[str, _Entry]]) -> Catalog:
                 if _looks_like_version(name):
                     raise SchemaError(
                         f"{path}: looks like a version file but is not named like a schema",
-                        hint="name versions <n>.avsc (Avro) or <n>.json / <n>.schema.json "
-                        "(JSON Schema), or rename it so it does not start with a number",
+                        hint=f"name versions <n><suffix> with suffix {suffix_help()}, "
+                        "or rename it so it does not start with a number",
                     )
                 continue  # not a schema: READMEs, archives and the like are ignored
             stem, fmt = found
@@ -238,8 +236,10 @@ def _build(root: Path, files: dict[str, dict[str, _Entry]]) -> Catalog:
                     f"{path}: version file must be named by a positive integer, like 1{name[len(stem):]}",
                     hint="rename it to the version number it holds",
                 )
-            document = parse_json_text(text, source=str(path))
-            versions.append(SchemaFile(subject, int(stem), fmt, path, text, document))
+            texts[f"{subject}/{name}"] = text
+            document = fmt.load(text, source=str(path))
+            number, kind = int(stem), SchemaFormat(fmt.name)
+            versions.append(SchemaFile(subject, number, kind, path, text, document, peers))
         if not versions:
             continue
         versions.sort(key=lambda s: s.version)
@@ -250,7 +250,7 @@ def _build(root: Path, files: dict[str, dict[str, _Entry]]) -> Catalog:
 
 def _reject_duplicates_and_mixed(subject: str, versions: Iterable[SchemaFile]) -> None:
     seen: dict[int, SchemaFile] = {}
-    formats: dict[SchemaFormat, SchemaFile] = {}
+    formats: dict[str, SchemaFile] = {}
     for schema in versions:
         if schema.version in seen:
             raise SchemaError(
@@ -260,9 +260,10 @@ def _reject_duplicates_and_mixed(subject: str, versions: Iterable[SchemaFile]) -
         seen[schema.version] = schema
         formats.setdefault(schema.format, schema)
     if len(formats) > 1:
-        avro, json_file = formats[SchemaFormat.AVRO], formats[SchemaFormat.JSON]
+        first, second, *_ = formats.values()
         raise SchemaError(
-            f"{json_file.path}: subject {subject!r} mixes JSON Schema with Avro ({avro.path})",
+            f"{second.path}: subject {subject!r} mixes {second.handler.label} with "
+            f"{first.handler.label} ({first.path})",
             hint="a subject has one format; move the other files to a subject of their own",
         )
 

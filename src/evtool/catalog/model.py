@@ -5,15 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from evtool.catalog.source import line_of_pointer
 from evtool.errors import UsageError
+
+if TYPE_CHECKING:
+    from evtool.formats.base import Format, Peers
 
 
 class SchemaFormat(StrEnum):
+    """The names of the registered formats (`evtool.formats`), as written in evtool.toml."""
+
     AVRO = "avro"
     JSON = "json"
+    PROTOBUF = "protobuf"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,15 +30,31 @@ class SchemaFile:
     format: SchemaFormat
     path: Path  # as shown to users: relative to the working directory when possible
     text: str
-    document: Any
+    document: Any  # what the format's `load` made of the text (JSON formats: the parsed JSON)
+    peers: Peers | None = field(default=None, repr=False, compare=False)  # files it may import
     _lines: dict[str, int | None] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _model: list[object] = field(default_factory=list, init=False, repr=False, compare=False)
+
+    @property
+    def handler(self) -> Format:
+        from evtool.formats import format_named
+
+        return format_named(self.format)
+
+    def parsed(self) -> object:
+        """The format's model of this version, parsed once (a transitive check asks many times)."""
+        if not self._model:
+            from evtool.formats.base import Peers
+
+            self._model.append(self.handler.parse(self, self.peers or Peers.none()))
+        return self._model[0]
 
     def line_of(self, pointer: str) -> int | None:
         """Remembered: a transitive check reports one field of a version against many others."""
         try:
             return self._lines[pointer]
         except KeyError:
-            line = self._lines[pointer] = line_of_pointer(self.text, pointer)
+            line = self._lines[pointer] = self.handler.locate(self, pointer)
             return line
 
 

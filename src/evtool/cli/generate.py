@@ -19,6 +19,7 @@ from evtool.errors import InputError, UsageError
 class EventFormat(StrEnum):
     JSONL = "jsonl"
     AVRO = "avro"
+    PROTOBUF = "protobuf"  # length-delimited messages of Protobuf subjects
 
 
 def announce_seed(seed: int) -> None:
@@ -90,8 +91,10 @@ def generate(
         raise UsageError("--mix and --flow exclude each other", hint="a flow decides its own mix")
     if schema_version is not None and schema_versions:
         raise UsageError("--schema-version and --schema-versions exclude each other")
-    if event_format is EventFormat.AVRO and out is None and sys.stdout.isatty():
-        raise UsageError("--format avro writes binary", hint="add --out FILE or redirect stdout")
+    if event_format in (EventFormat.AVRO, EventFormat.PROTOBUF) and out is None and sys.stdout.isatty():
+        raise UsageError(
+            f"--format {event_format.value} writes binary", hint="add --out FILE or redirect stdout"
+        )
     root, settings = resolve_catalogue(schemas, load_settings(config))
     catalog = load_catalog(root)
     if seed is None:
@@ -111,6 +114,10 @@ def generate(
     with _output(out) as handle:
         if event_format is EventFormat.AVRO:
             write_avro(stream, handle, catalog)
+        elif event_format is EventFormat.PROTOBUF:
+            from evtool.formats.protobuf.stream import write_delimited
+
+            write_delimited(stream, handle, catalog)
         else:
             write_jsonl(stream, handle)
 

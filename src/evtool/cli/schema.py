@@ -78,6 +78,11 @@ def check(
     config: Annotated[
         Path | None, typer.Option("--config", help="Config file (default: nearest evtool.toml).")
     ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Also fail on changes the registry accepts that corrupt data "
+                     "(int64→int32, decimal rescale, repeated→singular …), shown as warnings otherwise."),
+    ] = False,
 ) -> None:
     """Fail (exit 1) when a schema change breaks the consumers its subject's mode protects."""
     from evtool.catalog import load_catalog, load_catalog_at_ref
@@ -90,7 +95,7 @@ def check(
     root = schemas or settings.schema_dir
     catalog = load_catalog(root)
     base = load_catalog_at_ref(root, against) if against else None
-    report = check_catalog(catalog, settings, mode=mode_override, base=base)
+    report = check_catalog(catalog, settings, mode=mode_override, base=base, strict=strict)
     console = Console(highlight=False, soft_wrap=True)
     if output_format is OutputFormat.TEXT:
         if output is not None:

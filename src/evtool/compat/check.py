@@ -14,9 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from evtool.catalog.model import Catalog, SchemaFile, Subject
-from evtool.catalog.source import escape_pointer_token
 from evtool.compat.annotations import docs_only
-from evtool.compat.engines import ParsedCatalog, engine_for, too_deep_names
 from evtool.compat.findings import (
     CheckedPair,
     CheckReport,
@@ -28,12 +26,26 @@ from evtool.compat.findings import (
     Side,
 )
 from evtool.config import Settings
+from evtool.errors import SchemaError
 from evtool.modes import CompatibilityMode
 
 VERSION_MODIFIED = "published-version-modified"
 VERSION_DELETED = "published-version-deleted"
 VERSION_DOCS_EDITED = "published-version-docs-edited"
-_MISSING = object()
+
+
+@contextmanager
+def too_deep_names(*schemas: SchemaFile) -> Iterator[None]:
+    """Name the files when a format runs out of stack despite the catalogue's depth limit
+    (a $ref web can be deep without deep text): bad input, exit 2, never "incompatible"."""
+    try:
+        yield
+    except RecursionError:
+        names = " and ".join(dict.fromkeys(str(s.path) for s in schemas))
+        raise SchemaError(
+            f"{names}: nested too deep to check",
+            hint="flatten the schema: fewer levels of nested types or $ref chains",
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,10 +90,15 @@ def check_catalog(
     *,
     mode: CompatibilityMode | None = None,
     base: Catalog | None = None,
+    strict: bool = False,
 ) -> CheckReport:
-    """Check every subject under its mode (`mode` overrides the configured ones)."""
+    """Check every subject under its mode (`mode` overrides the configured ones).
+
+    Changes the registry accepts though they corrupt data (a format's `warnings`) are reported
+    as warnings; `strict` makes them findings, so the check fails on them.
+    """
     with _collector_paused():
-        return _check(catalog, settings, mode, base)
+        return _check(catalog, settings, mode, base, strict)
 
 
 @contextmanager
@@ -103,13 +120,14 @@ def _check(
     settings: Settings,
     mode: CompatibilityMode | None,
     base: Catalog | None,
+    strict: bool,
 ) -> CheckReport:
     report = CheckReport()
-    parsed = ParsedCatalog()
     for subject in catalog.subjects.values():
+        _check_declared_format(subject, settings)
         for schema in subject.versions:  # every file must at least be a valid schema
             with too_deep_names(schema):
-                parsed.get(schema)
+                schema.parsed()
         subject_mode = mode or settings.mode_for(subject.name)
         report.modes[subject.name] = subject_mode.value
         report.subjects_checked += 1
@@ -120,14 +138,18 @@ def _check(
             new_versions = {s.version for s in subject.versions} - published_numbers
             if published is not None:
                 report.findings.extend(_immutability_findings(published, subject))
-        engine = engine_for(subject.format)
+        fmt = subject.latest.handler
         for pair in plan_pairs(subject, subject_mode, new_versions=new_versions):
             report.pairs.append(
                 CheckedPair(subject.name, pair.old.version, pair.new.version, pair.direction)
             )
+            reader, writer = pair.reader.parsed(), pair.writer.parsed()
             with too_deep_names(pair.reader, pair.writer):
-                issues = engine.incompatibilities(parsed.get(pair.reader), parsed.get(pair.writer))
+                issues = fmt.incompatibilities(reader, writer)
+                lossy = fmt.warnings(reader, writer)
             report.findings.extend(_finding(pair, issue) for issue in issues)
+            lossy_severity = Severity.ERROR if strict else Severity.WARNING  # accepted, yet lossy
+            report.findings.extend(_finding(pair, w, lossy_severity) for w in lossy)
     if base is not None:
         for name, published in base.subjects.items():
             if name not in catalog.subjects:
@@ -135,7 +157,19 @@ def _check(
     return report
 
 
-def _finding(pair: PairCheck, issue: Incompatibility) -> Finding:
+def _check_declared_format(subject: Subject, settings: Settings) -> None:
+    """evtool.toml's `format` for a subject is a promise about its files: hold them to it."""
+    declared = settings.subjects.get(subject.name)
+    if declared is None or declared.format is None or declared.format == subject.format.value:
+        return
+    raise SchemaError(
+        f"{subject.latest.path}: subject {subject.name!r} is declared format = {declared.format!r} "
+        f"in {settings.source or 'evtool.toml'} but its versions are {subject.latest.handler.label}",
+        hint="fix the subject's format in evtool.toml or rename its files",
+    )
+
+
+def _finding(pair: PairCheck, issue: Incompatibility, severity: Severity = Severity.ERROR) -> Finding:
     schema = pair.reader if issue.side is Side.READER else pair.writer
     return Finding(
         subject=pair.subject.name,
@@ -148,6 +182,7 @@ def _finding(pair: PairCheck, issue: Incompatibility) -> Finding:
         message=issue.message,
         counterexample=issue.counterexample,
         no_counterexample_reason=issue.no_counterexample_reason,
+        severity=severity,
     )
 
 
@@ -167,23 +202,22 @@ def _immutability_findings(published: Subject, current: Subject | None) -> Itera
                 message=f"version {old.version} was published and has been deleted; consumers may still "
                 "read data written with it. Restore the file.",
             )
-        elif new.format == old.format and docs_only(new.format, old.document, new.document):
-            pointer = _first_difference(old.document, new.document)
-            yield Finding(
-                subject=published.name,
-                old_version=old.version,
-                new_version=new.version,
-                direction=None,
-                code=VERSION_DOCS_EDITED,
-                pointer=pointer,
-                location=Location(new.path, new.line_of(pointer)),
-                message=f"version {old.version} was published and only its documentation changed "
-                f"(first at '{pointer or '/'}'); data reads the same, but a registry keeps the "
-                "text it registered",
-                severity=Severity.WARNING,
-            )
-        elif new.document != old.document or new.format != old.format:
-            pointer = _first_difference(old.document, new.document)
+        elif (pointer := _changed_at(old, new)) is not None:
+            if new.format == old.format and docs_only(new.format, old.document, new.document):
+                yield Finding(
+                    subject=published.name,
+                    old_version=old.version,
+                    new_version=new.version,
+                    direction=None,
+                    code=VERSION_DOCS_EDITED,
+                    pointer=pointer,
+                    location=Location(new.path, new.line_of(pointer)),
+                    message=f"version {old.version} was published and only its documentation changed "
+                    f"(first at '{pointer or '/'}'); data reads the same, but a registry keeps the "
+                    "text it registered",
+                    severity=Severity.WARNING,
+                )
+                continue
             yield Finding(
                 subject=published.name,
                 old_version=old.version,
@@ -198,21 +232,7 @@ def _immutability_findings(published: Subject, current: Subject | None) -> Itera
             )
 
 
-def _first_difference(old: object, new: object, pointer: str = "") -> str:
-    """The JSON pointer of the first place two documents differ (formatting is not a change)."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        for key in [*old, *(k for k in new if k not in old)]:
-            if old.get(key, _MISSING) != new.get(key, _MISSING):
-                child = f"{pointer}/{escape_pointer_token(key)}"
-                if key in old and key in new:
-                    return _first_difference(old[key], new[key], child)
-                return child
-        return pointer
-    if isinstance(old, list) and isinstance(new, list):
-        for index, (a, b) in enumerate(zip(old, new, strict=False)):
-            if a != b:
-                return _first_difference(a, b, f"{pointer}/{index}")
-        return f"{pointer}/{min(len(old), len(new))}"
-    return pointer
-
-
+def _changed_at(old: SchemaFile, new: SchemaFile) -> str | None:
+    if new.format != old.format:
+        return ""
+    return new.handler.changed_at(old, new)

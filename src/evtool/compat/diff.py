@@ -7,7 +7,7 @@ from pathlib import Path
 
 from evtool.catalog.loader import read_schema_file
 from evtool.catalog.model import SchemaFile
-from evtool.compat.engines import engine_for, parse_schema, too_deep_names
+from evtool.compat.check import too_deep_names
 from evtool.compat.findings import Change, Location, Side
 from evtool.errors import UsageError
 
@@ -41,9 +41,8 @@ def diff_files(old_path: Path, new_path: Path) -> SchemaDiff:
             f"{old.path} is {old.format.value} but {new.path} is {new.format.value}",
             hint="diff two versions of the same format",
         )
-    engine = engine_for(old.format)
     with too_deep_names(old, new):
-        changes = engine.changes(parse_schema(old), parse_schema(new))
+        changes = old.handler.changes(old.parsed(), new.parsed())
     placed = []
     for change in changes:
         schema = new if change.side is Side.READER else old

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import accumulate, islice
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -26,8 +26,10 @@ from evtool.events.domain import COMPLAINT_SUBJECT, ORDER_SUBJECT, STOCK_SUBJECT
 from evtool.events.envelope import CONTENT_TYPE_JSON, SPECVERSION, CloudEvent, dataschema_uri, stamp_order
 from evtool.events.flows import FLOW_SUBJECTS, FlowSpec, OrderLifecycle, check_flow_makers, parse_flow
 from evtool.events.pools import build_pools
-from evtool.events.schema_driven import DataGenerator, compile_schema
 from evtool.events.validate import Check, InvalidEventError, IsValid, compile_checks
+
+if TYPE_CHECKING:
+    from evtool.formats.base import DataGenerator
 
 SHORT_NAMES: dict[str, str] = {
     "order": ORDER_SUBJECT,
@@ -259,7 +261,7 @@ class EventStream:
             assert probe is not None
             if self._probe_fails(probe, check) is not None:
                 maker = None  # a user's schema that only shares the name: use the schema itself
-        generate: DataGenerator = maker if maker is not None else compile_schema(schema)
+        generate: DataGenerator = maker if maker is not None else schema.handler.generator(schema)
         if maker is None:
             problem = self._probe_fails(generate, check)
             if problem is not None:

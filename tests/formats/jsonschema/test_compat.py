@@ -12,9 +12,9 @@ from typing import Any
 import jsonschema as js_lib
 import pytest
 
-from evtool.compat import jsonschema as engine
 from evtool.compat.findings import Incompatibility, Side
 from evtool.errors import SchemaError
+from evtool.formats.jsonschema import compat as engine
 
 D7 = "http://json-schema.org/draft-07/schema#"
 D2020 = "https://json-schema.org/draft/2020-12/schema"

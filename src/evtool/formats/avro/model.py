@@ -1,7 +1,7 @@
 """The parsed form of an Avro schema: a graph of nodes, validated once, fingerprinted.
 
 Shared by the compatibility check (avro.py) and the counterexample builder
-(_avro_witness.py), which both walk it; keeping it apart keeps those two from importing
+(witness.py), which both walk it; keeping it apart keeps those two from importing
 each other.
 """
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from evtool.compat._json_model import TRUE_NODE, Node, canonical, escape, json_type
 from evtool.compat.findings import Side
+from evtool.formats.jsonschema.model import TRUE_NODE, Node, canonical, escape, json_type
 
 # An instance path step: ("prop", name) | ("idx", i, is_tuple) | ("branch", kind, i)
 # | ("extra", name) | ("pattern", regex).
@@ -663,6 +663,8 @@ class Differ:
         key = "items" if (rkey or not tup) else "additionalItems"
         if not _has(r.raw, key) and _has(r.raw, "additionalItems"):
             key = "additionalItems"
+        if not _has(r.raw, key) and _has(r.raw, "unevaluatedItems"):
+            key = "unevaluatedItems"
         base = "items" if not tup else "additional-items"
         w_perm = wa is None or not wa.is_false
         r_perm = ra is None or not ra.is_false
@@ -712,7 +714,7 @@ class Differ:
         if wkind != rkind:
             if rkind == "anyOf" or (rkind == "oneOf" and len(wb) == 1) or (
                 rkind == "allOf" and len(wb) == 1 and len(rb) == 1
-            ):
+            ) or (wkind == "allOf" and len(rb) == 1):  # one branch left: any combinator means it
                 self._ok(out, "combined-type-extended", rkind, w, r, ip,
                          f"{where}: {wkind} became {rkind}")
             else:
@@ -730,7 +732,8 @@ class Differ:
             else:
                 self._ok(out, "sum-type-extended", rkind, w, r, ip,
                          f"{where}: the {rkind} gained a branch")
-        elif m < n and rkind == "allOf":
+        elif m < n and "allOf" in (rkind, wkind):
+            # judged from the old schema's combinator: dropping allOf subschemas only accepts more
             self._ok(out, "product-type-narrowed", rkind, w, r, ip,
                      f"{where}: the allOf lost a subschema")
         edges: dict[int, dict[int, list[Diff]]] = {}
@@ -747,7 +750,7 @@ class Differ:
             for j, i in match.items():
                 out.extend(edges[i][j])
         unmatched = [i for i in wi if i not in match.values()]
-        if m < n and rkind != "allOf":
+        if m < n and rkind != "allOf" and wkind != "allOf":
             self._r(out, "sum-type-narrowed", rkind, w, r, ip,
                     f"{where}: the {rkind} lost {n - m} branch(es), so old events written "
                     "with them are rejected", "branches", (wkind, unmatched, None))

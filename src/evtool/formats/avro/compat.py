@@ -44,7 +44,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from evtool.compat._avro_model import (
+from evtool.compat.findings import Change, Counterexample, Incompatibility, Side
+from evtool.formats.avro.model import (
     PRIMITIVES,
     AvroSchema,
     _Container,
@@ -56,7 +57,6 @@ from evtool.compat._avro_model import (
     _Union,
     parse,
 )
-from evtool.compat.findings import Change, Incompatibility, Side
 
 __all__ = ["AvroSchema", "changes", "incompatibilities", "is_compatible", "parse"]
 
@@ -339,7 +339,7 @@ def incompatibilities(reader: AvroSchema, writer: AvroSchema) -> list[Incompatib
     checker.check(reader.root, writer.root, "", "", None, None, True)
     if not checker.issues:
         return []
-    from evtool.compat import _avro_witness
+    from evtool.formats.avro import witness as _avro_witness
 
     out: list[Incompatibility] = []
     proofs = _avro_witness.attribute(
@@ -607,3 +607,98 @@ def changes(old: AvroSchema, new: AvroSchema) -> list[Change]:
     differ = _Differ()
     differ.node(old.root, new.root, "", "", None)
     return differ.out
+
+
+def lossy_changes(reader: AvroSchema, writer: AvroSchema) -> list[Incompatibility]:
+    """Resolutions Java Avro and the registry accept that change values: a decimal whose scale
+    or precision changed (the bytes hold an unscaled integer, so 123.45 written at scale 2 reads
+    as 1.2345 at scale 4). Each is proven by encoding the writer's value and decoding it."""
+    out: list[Incompatibility] = []
+    _decimals(writer.document, reader.document, "", "", out, set())
+    return out
+
+
+def _decimal_of(doc: Any) -> tuple[int, int] | None:
+    if isinstance(doc, dict) and doc.get("logicalType") == "decimal" and doc.get("type") in (
+        "bytes", "fixed"
+    ):
+        precision, scale = doc.get("precision"), doc.get("scale", 0)
+        if isinstance(precision, int) and isinstance(scale, int):
+            return precision, scale
+    return None
+
+
+def _decimals(w: Any, r: Any, ptr: str, path: str, out: list[Incompatibility], seen: set[int]) -> None:
+    if id(w) in seen:
+        return
+    seen.add(id(w))
+    wd, rd = _decimal_of(w), _decimal_of(r)
+    if wd is not None and rd is not None and wd != rd:
+        proof = _decimal_proof(w, r, wd)
+        if proof is not None:
+            what = f"field `{path}`" if path else "the top-level decimal"
+            out.append(Incompatibility(
+                code="lossy-decimal-rescaled", pointer=ptr, side=Side.READER,
+                message=f"{what} changed from decimal({wd[0]},{wd[1]}) to decimal({rd[0]},{rd[1]}); "
+                "accepted by Avro resolution and Schema Registry, but values are read rescaled",
+                counterexample=proof,
+            ))
+        return
+    if isinstance(w, dict) and isinstance(r, dict):
+        kind = w.get("type")
+        if kind == "record" and r.get("type") == "record":
+            by_name = {f.get("name"): f for f in w.get("fields", []) if isinstance(f, dict)}
+            for index, field in enumerate(r.get("fields", [])):
+                if not isinstance(field, dict):
+                    continue
+                match = by_name.get(field.get("name"))
+                if match is not None:
+                    name = str(field.get("name"))
+                    _decimals(match.get("type"), field.get("type"), f"{ptr}/fields/{index}/type",
+                              f"{path}.{name}" if path else name, out, seen)
+        elif kind == "array" and r.get("type") == "array":
+            _decimals(w.get("items"), r.get("items"), f"{ptr}/items", f"{path}[]", out, seen)
+        elif kind == "map" and r.get("type") == "map":
+            _decimals(w.get("values"), r.get("values"), f"{ptr}/values", f"{path}{{}}", out, seen)
+        elif isinstance(kind, dict | list) and isinstance(r.get("type"), dict | list):
+            _decimals(kind, r.get("type"), f"{ptr}/type", path, out, seen)
+    elif isinstance(w, list) and isinstance(r, list):
+        for wi, wb in enumerate(w):
+            for ri, rb in enumerate(r):
+                if (_decimal_of(wb) is not None and _decimal_of(rb) is not None) or (
+                    isinstance(wb, dict) and isinstance(rb, dict) and wb.get("type") == rb.get("type")
+                    and wb.get("name") == rb.get("name")
+                ):
+                    _decimals(wb, rb, f"{ptr}/{ri}", path, out, seen)
+                    break
+            del wi
+
+
+def _decimal_proof(w: Any, r: Any, wd: tuple[int, int]) -> Counterexample | None:
+    import io
+    from decimal import Decimal
+
+    import fastavro
+
+    precision, scale = wd
+    digits = min(precision, 5)
+    value = Decimal(int("12345"[:digits])).scaleb(-min(scale, digits))
+    raw_schema = {k: v for k, v in w.items() if k not in ("logicalType", "precision", "scale")}
+    try:
+        buffer = io.BytesIO()
+        fastavro.schemaless_writer(buffer, fastavro.parse_schema(w), value)
+        buffer.seek(0)
+        unscaled = fastavro.schemaless_reader(buffer, fastavro.parse_schema(raw_schema), None)
+    except Exception:  # a schema fastavro cannot take: no proof, no warning
+        return None
+    if not isinstance(unscaled, bytes):
+        return None
+    number = int.from_bytes(unscaled, "big", signed=True)
+    read = Decimal(number).scaleb(-_decimal_of(r)[1])  # type: ignore[index]
+    if read == value:
+        return None
+    return Counterexample(
+        event=str(value),
+        proof=f"encoded {value} with the writer's decimal({wd[0]},{wd[1]}): the bytes hold the unscaled "
+        f"integer {number}; a reader applying its own decimal type (Java Avro's conversion) reads {read}",
+    )

@@ -11,7 +11,8 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from evtool.compat._avro_model import (
+from evtool.compat.findings import Counterexample
+from evtool.formats.avro.model import (
     AvroSchema,
     _Container,
     _Enum,
@@ -21,7 +22,6 @@ from evtool.compat._avro_model import (
     _Record,
     _Union,
 )
-from evtool.compat.findings import Counterexample
 
 _MAX_PROOF = 300
 _ZERO_UUID = "00000000-0000-0000-0000-000000000000"

@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema as js_lib
 import pytest
 
-from evtool.compat import jsonschema as engine
+from evtool.formats.jsonschema import compat as engine
 
 
 def _cases_path() -> Path:
@@ -24,7 +24,7 @@ def _cases_path() -> Path:
     if override:
         return Path(override)
     # A copy of ../shared/conformance/compat-cases.jsonl, kept here so a clean clone tests alone.
-    return Path(__file__).resolve().parents[2] / "fixtures/conformance/compat-cases.jsonl"
+    return Path(__file__).resolve().parents[3] / "fixtures/conformance/compat-cases.jsonl"
 
 
 def _load() -> list[dict[str, Any]]:

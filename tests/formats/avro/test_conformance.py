@@ -18,10 +18,10 @@ import avro.schema as apache_schema
 import pytest
 from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibilityType
 
-from evtool.compat import avro
+from evtool.formats.avro import compat as avro
 
 # A copy of ../shared/conformance/compat-cases.jsonl, kept in the repository so a clean clone tests alone.
-DEFAULT_CASES = Path(__file__).resolve().parents[2] / "fixtures/conformance/compat-cases.jsonl"
+DEFAULT_CASES = Path(__file__).resolve().parents[3] / "fixtures/conformance/compat-cases.jsonl"
 
 
 def _cases_path() -> Path:

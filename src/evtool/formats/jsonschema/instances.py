@@ -15,8 +15,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from evtool.compat._json_diff import Diff, IPath
-from evtool.compat._json_model import TRUE_NODE, Node, canonical
+from evtool.formats.jsonschema.diff import Diff, IPath
+from evtool.formats.jsonschema.model import TRUE_NODE, Node, canonical
+from evtool.formats.jsonschema.patterns import parse_regex
 
 MIN: Any = object()  # leaf sentinel: "the minimal value of the node at the end of the path"
 
@@ -304,9 +305,7 @@ def _unique(values: list[Any]) -> list[Any]:
 def regex_samples(pattern: str, lengths: tuple[int, ...] = (0,)) -> list[str]:
     """A few strings that match ``pattern`` (fewest repetitions first)."""
     try:
-        import re._parser as sre  # type: ignore[import-not-found]
-
-        tree = sre.parse(pattern)
+        tree = parse_regex(pattern)
     except Exception:  # an engine we cannot read: fall back to plain guesses
         return []
     out: list[str] = []

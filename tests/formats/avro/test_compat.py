@@ -13,9 +13,9 @@ from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibi
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evtool.compat import avro
 from evtool.compat.findings import Incompatibility, Side
 from evtool.errors import SchemaError
+from evtool.formats.avro import compat as avro
 
 PRIMS = ["null", "boolean", "int", "long", "float", "double", "bytes", "string"]
 PROMOTES = {
@@ -622,3 +622,22 @@ def test_each_place_is_reported_even_when_types_repeat() -> None:
         "/fields/1/type",
         "/fields/2/type/items",
     ]
+
+
+def test_decimal_scale_change_is_accepted_with_a_proven_rescale_warning() -> None:
+    """Java Avro and the registry accept it; 123.45 written at scale 2 reads as 1.2345 at scale 4."""
+
+    def refund(scale: int) -> Any:
+        return avro.parse({"type": "record", "name": "Refund", "fields": [
+            {"name": "amount", "type": {"type": "bytes", "logicalType": "decimal",
+                                        "precision": 9, "scale": scale}}]}, source="r.avsc")
+
+    old, new = refund(2), refund(4)
+    assert avro.incompatibilities(new, old) == []
+    warnings = avro.lossy_changes(new, old)
+    assert [w.code for w in warnings] == ["lossy-decimal-rescaled"]
+    example = warnings[0].counterexample
+    assert example is not None
+    assert example.event == "123.45"
+    assert "reads 1.2345" in example.proof
+    assert avro.lossy_changes(old, old) == []

@@ -201,15 +201,27 @@ class Node:
         for regex, node in self.pattern_props.items():
             if _search(regex, name):
                 return node
-        if self.additional is not None and not self.additional.is_false:
+        rest = self.unlisted
+        if rest is not None and not rest.is_false:
+            return rest
+        return None
+
+    @property
+    def unlisted(self) -> Node | None:
+        """What a property not in ``properties`` must match: additionalProperties, else (2020-12)
+        unevaluatedProperties, which then sees the same properties; None when neither is there."""
+        if self.additional is not None:
             return self.additional
+        if self.unevaluated is not None and not self.unevaluated.is_true:
+            return self.unevaluated
         return None
 
     def is_open(self) -> bool:
-        return self.additional is None and not self.pattern_props
+        return self.unlisted is None and not self.pattern_props
 
     def is_closed_to(self, name: str) -> bool:
-        if self.additional is None or not self.additional.is_false:
+        rest = self.unlisted
+        if rest is None or not rest.is_false:
             return False
         return not any(_search(regex, name) for regex in self.pattern_props)
 
@@ -513,6 +525,9 @@ class Compiler:
                 node.rest = self.node(f"{ptr}/additionalItems")
         elif "items" in raw:
             node.rest = self.node(f"{ptr}/items", items)
+        if node.rest is None and "unevaluatedItems" in raw:
+            # no items/additionalItems beyond the tuple: unevaluatedItems (2020-12) governs them
+            node.rest = self.node(f"{ptr}/unevaluatedItems")
         if node.rest is not None and node.rest.is_true:
             node.rest = None
         node.min_items = _positive(raw.get("minItems"))

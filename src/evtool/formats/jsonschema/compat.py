@@ -79,15 +79,11 @@ import jsonschema.exceptions
 import jsonschema.validators
 import orjson
 
-from evtool.compat._json_diff import Diff, Differ
-from evtool.compat._json_instances import (
-    Builder,
-    GiveUp,
-    candidates,
-    fill_required,
-    instance_path,
-)
-from evtool.compat._json_model import (
+from evtool.compat.findings import Change, Counterexample, Incompatibility, Side
+from evtool.errors import SchemaError
+from evtool.formats.jsonschema.diff import Diff, Differ
+from evtool.formats.jsonschema.instances import Builder, GiveUp, candidates, fill_required, instance_path
+from evtool.formats.jsonschema.model import (
     DRAFT4,
     DRAFT6,
     DRAFT7,
@@ -98,8 +94,6 @@ from evtool.compat._json_model import (
     dumps,
     escape,
 )
-from evtool.compat.findings import Change, Counterexample, Incompatibility, Side
-from evtool.errors import SchemaError
 
 
 def _optional_rs() -> Any:

@@ -1,0 +1,69 @@
+"""JSON Schema (`.json`, `.schema.json`, drafts 4 to 2020-12): Confluent's JSON Schema rules."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from evtool.catalog.model import SchemaFormat
+from evtool.formats import jsondoc
+from evtool.formats.base import Check, DataGenerator, Encode, IsValid, Peers, narrow
+
+if TYPE_CHECKING:
+    from evtool.catalog.model import SchemaFile
+    from evtool.compat.findings import Change, Incompatibility
+    from evtool.formats.jsonschema.compat import JsonSchemaDoc
+
+
+def _model(value: object) -> JsonSchemaDoc:
+    from evtool.formats.jsonschema.compat import JsonSchemaDoc
+
+    return narrow(value, JsonSchemaDoc, "json")
+
+
+class JsonSchemaFormat:
+    name = SchemaFormat.JSON.value
+    label = "JSON Schema"
+    suffixes = (".schema.json", ".json")
+
+    def load(self, text: str, *, source: str) -> object:
+        return jsondoc.load_json(text, source=source)
+
+    def parse(self, schema: SchemaFile, peers: Peers) -> object:
+        from evtool.formats.jsonschema.compat import parse
+
+        return jsondoc.parse_located(parse, schema)
+
+    def incompatibilities(self, reader: object, writer: object) -> list[Incompatibility]:
+        from evtool.formats.jsonschema import compat
+
+        return compat.incompatibilities(_model(reader), _model(writer))
+
+    def warnings(self, reader: object, writer: object) -> list[Incompatibility]:
+        return []
+
+    def changes(self, old: object, new: object) -> list[Change]:
+        from evtool.formats.jsonschema import compat
+
+        return compat.changes(_model(old), _model(new))
+
+    def locate(self, schema: SchemaFile, pointer: str) -> int | None:
+        return jsondoc.locate(schema, pointer)
+
+    def changed_at(self, old: SchemaFile, new: SchemaFile) -> str | None:
+        return jsondoc.changed_at(old, new)
+
+    def generator(self, schema: SchemaFile) -> DataGenerator:
+        from evtool.formats.jsonschema.generate import compile_json_schema
+
+        return compile_json_schema(schema.document, source=str(schema.path))
+
+    def checks(self, schema: SchemaFile) -> tuple[IsValid, Check]:
+        from evtool.formats.jsonschema.validate import json_checks
+
+        return json_checks(schema.document)
+
+    def encoder(self, schema: SchemaFile) -> Encode | None:
+        return None
+
+
+FORMAT = JsonSchemaFormat()

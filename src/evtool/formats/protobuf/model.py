@@ -1,0 +1,209 @@
+"""The Protobuf model the rules compare: a file's messages, their fields by number, oneofs, enums.
+
+Built from protoc's descriptors (so types are resolved as protoc resolves them), with each
+field's label *as written*: proto2 writes every label; in proto3 only `repeated` and an explicit
+`optional` are written (an implicit field has none). Confluent compares labels only where both
+are written, so the difference matters.
+
+Pointers into a .proto file (for findings and line lookup) are `/<message full name>` or
+`/<message full name>/<field number>`; the empty pointer is the file (its package line).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from google.protobuf import descriptor_pb2
+
+from evtool.formats.protobuf.compile import Compiled
+
+_F = descriptor_pb2.FieldDescriptorProto
+SCALAR_NAMES: dict[int, str] = {
+    _F.TYPE_DOUBLE: "double",
+    _F.TYPE_FLOAT: "float",
+    _F.TYPE_INT64: "int64",
+    _F.TYPE_UINT64: "uint64",
+    _F.TYPE_INT32: "int32",
+    _F.TYPE_FIXED64: "fixed64",
+    _F.TYPE_FIXED32: "fixed32",
+    _F.TYPE_BOOL: "bool",
+    _F.TYPE_STRING: "string",
+    _F.TYPE_BYTES: "bytes",
+    _F.TYPE_UINT32: "uint32",
+    _F.TYPE_SFIXED32: "sfixed32",
+    _F.TYPE_SFIXED64: "sfixed64",
+    _F.TYPE_SINT32: "sint32",
+    _F.TYPE_SINT64: "sint64",
+    _F.TYPE_ENUM: "enum",
+}
+
+
+class ProtoField(NamedTuple):
+    """A tuple, so comparing the fields of two versions (the hot loop of a check) is C-level."""
+
+    name: str
+    number: int
+    kind: str  # "scalar" (enums included), "message" or "map"
+    type: str  # scalar name ("int64", "enum" …) or, for messages and maps, the entry/message full name
+    type_name: str  # full name of the message or enum type, "" for other scalars
+    label: str | None  # as written: "optional", "required", "repeated", or None (proto3 implicit)
+    repeated: bool
+    oneof: str | None  # the real oneof it belongs to (not proto3 `optional`'s synthetic one)
+
+    def describe(self) -> str:
+        shown = self.type_name or self.type
+        return f"{self.label + ' ' if self.label else ''}{shown} {self.name} = {self.number}"
+
+
+@dataclass(frozen=True, slots=True)
+class ProtoMessage:
+    full_name: str
+    fields: dict[int, ProtoField]
+    oneofs: dict[str, tuple[int, ...]]  # real oneofs only: name -> field numbers
+    map_entry: bool = False
+
+
+@dataclass(slots=True)
+class ProtoSchema:
+    """One .proto version: what the compatibility rules read, and descriptors for encoding."""
+
+    name: str  # as the catalogue names it: <subject>/<version>.proto
+    source: str
+    package: str
+    syntax: str  # "proto2", "proto3" or "editions"
+    messages: dict[str, ProtoMessage]  # every message the file defines, nested ones included
+    enums: dict[str, tuple[tuple[str, int], ...]]  # full name -> (constant, number)
+    files: Compiled
+    extra: dict[str, Any] = field(default_factory=dict)  # lazily built descriptor pool, classes
+
+    @property
+    def main_message(self) -> str | None:
+        """The first top-level message: what the subject's events are (Confluent's default too)."""
+        top = [n for n, m in self.messages.items() if not m.map_entry and n.count(".") == self.depth0]
+        return top[0] if top else None
+
+    @property
+    def depth0(self) -> int:
+        return self.package.count(".") + 1 if self.package else 0
+
+
+def build(name: str, source: str, files: Compiled) -> ProtoSchema:
+    proto = files[-1]
+    syntax = proto.syntax or "proto2"
+    package = proto.package
+    messages: dict[str, ProtoMessage] = {}
+    enums: dict[str, tuple[tuple[str, int], ...]] = {}
+    prefix = f"{package}." if package else ""
+    for enum in proto.enum_type:
+        enums[prefix + enum.name] = tuple((v.name, v.number) for v in enum.value)
+    for message in proto.message_type:
+        _walk(message, prefix, syntax, messages, enums)
+    return ProtoSchema(name, source, package, syntax, messages, enums, files)
+
+
+def _walk(
+    message: descriptor_pb2.DescriptorProto,
+    prefix: str,
+    syntax: str,
+    out: dict[str, ProtoMessage],
+    enums: dict[str, tuple[tuple[str, int], ...]],
+) -> None:
+    full = prefix + message.name
+    entries = {n.name for n in message.nested_type if n.options.map_entry}
+    real_oneofs = [
+        i
+        for i, _ in enumerate(message.oneof_decl)
+        if not any(
+            f.proto3_optional and f.oneof_index == i for f in message.field if f.HasField("oneof_index")
+        )
+    ]
+    oneof_names = {i: message.oneof_decl[i].name for i in real_oneofs}
+    fields: dict[int, ProtoField] = {}
+    oneofs: dict[str, list[int]] = {name: [] for name in oneof_names.values()}
+    for f in message.field:
+        type_name = f.type_name.lstrip(".")
+        if f.type in (_F.TYPE_MESSAGE, _F.TYPE_GROUP):
+            is_map = (
+                f.label == _F.LABEL_REPEATED
+                and type_name.rsplit(".", 1)[-1] in entries
+                and type_name.startswith(full + ".")
+            )
+            kind, kind_type = ("map" if is_map else "message"), type_name
+        else:
+            kind, kind_type = "scalar", SCALAR_NAMES[f.type]
+        if f.type != _F.TYPE_ENUM and kind == "scalar":
+            type_name = ""
+        oneof = oneof_names.get(f.oneof_index) if f.HasField("oneof_index") else None
+        if oneof is not None:
+            oneofs[oneof].append(f.number)
+        fields[f.number] = ProtoField(
+            name=f.name,
+            number=f.number,
+            kind=kind,
+            type=kind_type,
+            type_name=type_name,
+            label=_written_label(f, syntax),
+            repeated=f.label == _F.LABEL_REPEATED,
+            oneof=oneof,
+        )
+    out[full] = ProtoMessage(
+        full, fields, {k: tuple(v) for k, v in oneofs.items()}, message.options.map_entry
+    )
+    for enum in message.enum_type:
+        enums[f"{full}.{enum.name}"] = tuple((v.name, v.number) for v in enum.value)
+    for nested in message.nested_type:
+        _walk(nested, full + ".", syntax, out, enums)
+
+
+def _written_label(f: descriptor_pb2.FieldDescriptorProto, syntax: str) -> str | None:
+    if f.label == _F.LABEL_REPEATED:
+        return "repeated"
+    if f.label == _F.LABEL_REQUIRED:
+        return "required"
+    if syntax == "proto2" or f.proto3_optional:
+        return "optional"
+    return None
+
+
+# --------------------------------------------------------------------------------------- locator
+
+_COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)
+_BLOCK = re.compile(r"\b(message|enum|oneof|service|extend)\s+([A-Za-z_][\w.]*)\s*\{")
+_FIELD_NUMBER = re.compile(r"([A-Za-z_]\w*)\s*=\s*(\d+)\s*(?:\[[^\]]*\])?\s*;")
+_PACKAGE = re.compile(r"^\s*package\s+([\w.]+)\s*;", re.MULTILINE)
+
+
+@functools.lru_cache(maxsize=1024)
+def line_index(text: str) -> dict[str, int]:
+    """Pointer -> 1-based line: `/<message>`, `/<message>/<number>`, and "" for the package line."""
+    clean = _COMMENT.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), text)
+    package_match = _PACKAGE.search(clean)
+    package = package_match.group(1) if package_match else ""
+    lines: dict[str, int] = {"": clean.count("\n", 0, package_match.start(1)) + 1 if package_match else 1}
+    stack: list[tuple[str, str]] = []  # (kind, name)
+    pos = 0
+    token = re.compile(r"\{|\}|" + _BLOCK.pattern + "|" + _FIELD_NUMBER.pattern)
+    for match in token.finditer(clean, pos):
+        text_ = match.group()
+        line = clean.count("\n", 0, match.start()) + 1
+        if text_ == "{":
+            stack.append(("block", ""))
+        elif text_ == "}":
+            if stack:
+                stack.pop()
+        elif match.group(1):  # message / enum / oneof … opening
+            kind, name = match.group(1), match.group(2)
+            stack.append((kind, name))
+            if kind == "message":
+                lines[_message_path(package, stack)] = line
+        elif match.group(4) and stack and stack[-1][0] in ("message", "oneof"):
+            lines[f"{_message_path(package, stack)}/{match.group(4)}"] = line
+    return lines
+
+
+def _message_path(package: str, stack: list[tuple[str, str]]) -> str:
+    names = [name for kind, name in stack if kind == "message"]
+    return "/" + ".".join([package, *names] if package else names)
