@@ -16,8 +16,10 @@ from evtool.errors import ConfigError
 from evtool.modes import CompatibilityMode
 
 CONFIG_FILE = "evtool.toml"
-_TOP_KEYS = {"schema_dir", "default_mode", "subjects", "kafka"}
-_SUBJECT_KEYS = {"mode", "owner", "format", "weight"}
+_TOP_KEYS = {"schema_dir", "default_mode", "subjects", "kafka", "registry"}
+_SUBJECT_KEYS = {"mode", "owner", "format", "weight", "topic", "registry_subject"}
+_REGISTRY_KEYS = {"url", "naming", "username", "password", "token", "ca", "insecure"}
+NAMING_STRATEGIES = ("topic", "record", "topic_record")
 _FORMATS = {"avro", "json"}
 
 
@@ -27,6 +29,21 @@ class SubjectSettings:
     owner: str | None = None
     format: str | None = None
     weight: float | None = None  # share in the default mix of generate/simulate; None: 1
+    topic: str | None = None  # the Kafka topic its events go to (registry subject naming)
+    registry_subject: str | None = None  # the registry subject it is, when naming cannot tell
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryConfig:
+    """[registry]: where the Schema Registry is; secrets are `env:VAR` references, never values."""
+
+    url: str | None = None
+    naming: str = "topic"  # TopicNameStrategy, like the registry's serializers by default
+    username: str | None = None
+    password: str | None = None
+    token: str | None = None
+    ca: Path | None = None
+    insecure: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +54,7 @@ class Settings:
     source: Path | None = None  # the file these came from; None when defaults were used
     # [kafka]: librdkafka properties (bootstrap.servers, security.protocol, sasl.*); secrets as "env:VAR"
     kafka: dict[str, str] = field(default_factory=dict)
+    registry: RegistryConfig = field(default_factory=RegistryConfig)
 
     def mode_for(self, subject: str) -> CompatibilityMode:
         configured = self.subjects.get(subject)
@@ -126,8 +144,12 @@ def _settings_from(data: dict[str, Any], *, base: Path, where: str, source: Path
             isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 < weight < float("inf")
         ):
             raise ConfigError(f"{where}: key '{key}.weight' must be a positive number, e.g. weight = 70")
+        for text_key in ("topic", "registry_subject"):
+            if text_key in table and (not isinstance(table[text_key], str) or not table[text_key]):
+                raise ConfigError(f"{where}: key '{key}.{text_key}' must be a non-empty string")
         subjects[name] = SubjectSettings(
-            mode=mode, owner=owner, format=fmt, weight=None if weight is None else float(weight)
+            mode=mode, owner=owner, format=fmt, weight=None if weight is None else float(weight),
+            topic=table.get("topic"), registry_subject=table.get("registry_subject"),
         )
     return Settings(
         schema_dir=(base / schema_dir).resolve(),
@@ -135,6 +157,36 @@ def _settings_from(data: dict[str, Any], *, base: Path, where: str, source: Path
         subjects=subjects,
         source=source,
         kafka=_kafka_table(data.get("kafka", {}), where),
+        registry=_registry_table(data.get("registry", {}), where, base),
+    )
+
+
+def _registry_table(table: object, where: str, base: Path) -> RegistryConfig:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: key 'registry' must be a table (url, naming, username, password, ...)")
+    _reject_unknown(table, _REGISTRY_KEYS, where, prefix="registry.")
+    for key in ("url", "username", "password", "token", "ca"):
+        if key in table and not isinstance(table[key], str):
+            raise ConfigError(f"{where}: key 'registry.{key}' must be a string")
+    for key in ("password", "token"):
+        if key in table and not table[key].startswith("env:"):
+            raise ConfigError(f"{where}: key 'registry.{key}' holds a secret in the file",
+                              hint=f'write {key} = "env:VAR" and export VAR instead')
+    naming = table.get("naming", "topic")
+    if naming not in NAMING_STRATEGIES:
+        choices = ", ".join(NAMING_STRATEGIES)
+        raise ConfigError(f"{where}: key 'registry.naming' is {naming!r}; use one of {choices}")
+    insecure = table.get("insecure", False)
+    if not isinstance(insecure, bool):
+        raise ConfigError(f"{where}: key 'registry.insecure' must be true or false")
+    return RegistryConfig(
+        url=table.get("url"),
+        naming=naming,
+        username=table.get("username"),
+        password=table.get("password"),
+        token=table.get("token"),
+        ca=(base / table["ca"]).resolve() if "ca" in table else None,
+        insecure=insecure,
     )
 
 

@@ -35,6 +35,9 @@ schema_app = typer.Typer(help="Check and compare event schemas.", no_args_is_hel
 
 
 def register(app: typer.Typer) -> None:
+    from evtool.cli import schema_registry
+
+    schema_registry.register(schema_app)
     app.add_typer(schema_app, name="schema")
 
 
@@ -62,6 +65,12 @@ def check(
     config: Annotated[
         Path | None, typer.Option("--config", help="Config file (default: nearest evtool.toml).")
     ] = None,
+    registry: Annotated[
+        str | None,
+        typer.Option("--registry", metavar="URL",
+                     help="Check new versions against a Schema Registry, under its levels; its own verdict "
+                          "is shown beside evtool's."),
+    ] = None,
 ) -> None:
     """Fail (exit 1) when a schema change breaks the consumers its subject's mode protects."""
     from evtool.catalog import load_catalog, load_catalog_at_ref
@@ -73,8 +82,17 @@ def check(
     mode_override = _parse_mode(mode) if mode else None
     root = schemas or settings.schema_dir
     catalog = load_catalog(root)
-    base = load_catalog_at_ref(root, against) if against else None
-    report = check_catalog(catalog, settings, mode=mode_override, base=base)
+    if registry is not None:
+        if against:
+            raise UsageError("--registry and --against name two different published histories; pass one")
+        from evtool.cli.schema_registry import registry_client
+        from evtool.registry.published import check_against_registry
+
+        with registry_client(registry, settings) as client:
+            report = check_against_registry(catalog, settings, client, mode=mode_override)
+    else:
+        base = load_catalog_at_ref(root, against) if against else None
+        report = check_catalog(catalog, settings, mode=mode_override, base=base)
     console = Console(highlight=False, soft_wrap=True)
     if output_format is OutputFormat.TEXT:
         if output is not None:
@@ -197,6 +215,13 @@ def _render_text(console: Console, report: CheckReport, owner_of: Callable[[str]
         if report.ok
         else f"[red]{len(report.findings)} incompatibilit{'y' if len(report.findings) == 1 else 'ies'}[/]"
     )
+    for answer in report.registry_verdicts:
+        said = "compatible" if answer.registry_compatible else "incompatible"
+        mark = "[green]agrees[/]" if answer.agrees else "[yellow]DISAGREES[/]"
+        console.print(
+            f"registry {mark}: {escape(answer.registry_subject)} v{answer.version} {said} under "
+            f"{escape(answer.level)}" + (f": {escape('; '.join(answer.messages))}" if answer.messages else "")
+        )
     console.print(f"\n{report.subjects_checked} subjects, {report.pairs_checked} pair checks: {verdict}")
 
 
