@@ -26,7 +26,7 @@ def _version(value: bool) -> None:
 
 
 def build_app() -> typer.Typer:
-    from evtool.cli import consumer, demo, generate, report, schema, simulate
+    from evtool.cli import asyncapi, consumer, demo, generate, report, schema, simulate
 
     app = typer.Typer(
         name="evtool",
@@ -52,6 +52,7 @@ def build_app() -> typer.Typer:
     consumer.register(app)
     demo.register(app)
     report.register(app)
+    asyncapi.register(app)
     return app
 
 

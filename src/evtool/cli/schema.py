@@ -65,6 +65,12 @@ def check(
     config: Annotated[
         Path | None, typer.Option("--config", help="Config file (default: nearest evtool.toml).")
     ] = None,
+    asyncapi: Annotated[
+        Path | None,
+        typer.Option("--asyncapi", metavar="FILE",
+                     help="Read the catalogue from an AsyncAPI 3 document (its message payloads) instead of "
+                          "a schema directory; with --against, the document at that git ref is the base."),
+    ] = None,
     registry: Annotated[
         str | None,
         typer.Option("--registry", metavar="URL",
@@ -81,16 +87,25 @@ def check(
     settings = load_settings(config)
     mode_override = _parse_mode(mode) if mode else None
     root = schemas or settings.schema_dir
-    catalog = load_catalog(root)
-    if registry is not None:
+    if asyncapi is not None:
+        from evtool.asyncapi.reader import load_asyncapi, load_asyncapi_at_ref, versioned_against
+
+        current_doc = load_asyncapi(asyncapi)
+        if against:
+            catalog, base = versioned_against(current_doc, load_asyncapi_at_ref(asyncapi, against))
+        else:
+            catalog, base = current_doc, None
+        report = check_catalog(catalog, settings, mode=mode_override, base=base)
+    elif registry is not None:
         if against:
             raise UsageError("--registry and --against name two different published histories; pass one")
         from evtool.cli.schema_registry import registry_client
         from evtool.registry.published import check_against_registry
 
         with registry_client(registry, settings) as client:
-            report = check_against_registry(catalog, settings, client, mode=mode_override)
+            report = check_against_registry(load_catalog(root), settings, client, mode=mode_override)
     else:
+        catalog = load_catalog(root)
         base = load_catalog_at_ref(root, against) if against else None
         report = check_catalog(catalog, settings, mode=mode_override, base=base)
     console = Console(highlight=False, soft_wrap=True)
