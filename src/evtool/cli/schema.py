@@ -35,9 +35,10 @@ schema_app = typer.Typer(help="Check and compare event schemas.", no_args_is_hel
 
 
 def register(app: typer.Typer) -> None:
-    from evtool.cli import schema_registry
+    from evtool.cli import schema_lint, schema_registry
 
     schema_registry.register(schema_app)
+    schema_lint.register(schema_app)
     app.add_typer(schema_app, name="schema")
 
 
