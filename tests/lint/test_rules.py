@@ -69,13 +69,16 @@ def field(schema: dict[str, Any], name: str) -> dict[str, Any]:
     return next(f for f in schema["fields"] if f["name"] == name)
 
 
+DECLARED = SubjectSettings(mode=CompatibilityMode.BACKWARD, owner="team")
+
+
 @dataclass(frozen=True)
 class Case:
     fmt: SchemaFormat
     good: dict[str, Any]
     bad: dict[str, Any]
     previous: dict[str, Any] | None = None
-    settings: SubjectSettings | None = SubjectSettings(mode=CompatibilityMode.BACKWARD, owner="team")
+    settings: SubjectSettings | None = DECLARED
     bad_settings: SubjectSettings | None = None
 
 
