@@ -10,6 +10,7 @@ import functools
 import signal
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, ParamSpec
 
@@ -92,6 +93,17 @@ KeyOpt = Annotated[
     str | None,
     typer.Option("--key", help="Kafka: field path of the message key (default: the event's entity)."),
 ]
+SegmentOpt = Annotated[
+    str | None,
+    typer.Option("--segment", metavar="I/N",
+                 help="Run segment I (0..N-1) of N of this scenario: its interleaved share of one schedule; "
+                      "merge the N run directories with latency-report."),
+]
+StartAtOpt = Annotated[
+    str | None,
+    typer.Option("--start-at", metavar="INSTANT",
+                 help="Time zero at this instant (ISO 8601 with zone, or +30s), so segments start together."),
+]
 DurationOpt = Annotated[str | None, typer.Option("--duration", "-d", help="Run length, e.g. 30s, 2m.")]
 CountOpt = Annotated[int | None, typer.Option("--count", "-n", help="Number of events.")]
 
@@ -169,12 +181,19 @@ def simulate(
         typer.Option("--as-fast-as-possible",
                      help="No schedule: --count events, bounded only by --max-in-flight (throughput)."),
     ] = False,
+    segment: SegmentOpt = None,
+    start_at: StartAtOpt = None,
 ) -> None:
     """Send generated events at a chosen rate (open model) and log every one of them."""
     from evtool.events.source import fresh_seed
     from evtool.load.plan import ArrivalSpec, GeneratedPlan
+    from evtool.load.segment import segment_seed
     from evtool.load.source import GeneratedEvents
 
+    if seed is None and segment is not None:  # every segment must draw the same scenario: derive it alike
+        seed = segment_seed({"rate": rate, "arrival": arrival, "stages": stages, "duration": duration,
+                             "count": count, "mix": mix, "flow": flow, "schema_versions": schema_versions,
+                             "schemas": str(schemas) if schemas else None}, target)
     seed = fresh_seed() if seed is None else seed  # recorded in meta.json with the options
     if as_fast_as_possible:
         if rate is not None or stages is not None or duration is not None:
@@ -226,6 +245,8 @@ def simulate(
         stamp_time=True,
         kafka_property=kafka_property,
         key=key,
+        segment=segment,
+        start_at=start_at,
     )
 
 
@@ -264,6 +285,8 @@ def replay(
         bool,
         typer.Option("--skip-bad-lines", help="Skip (and count) lines that are not events; default: refuse."),
     ] = False,
+    segment: SegmentOpt = None,
+    start_at: StartAtOpt = None,
 ) -> None:
     """Re-send a recorded event log, keeping its gaps (or --speed, --rate, --as-fast-as-possible)."""
     from evtool.load.plan import ReplayPlan
@@ -333,10 +356,33 @@ def replay(
         as_fast_as_possible=as_fast_as_possible,
         kafka_property=kafka_property,
         key=key,
+        segment=segment,
+        start_at=start_at,
     )
 
 
 # -- building the run --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Segmenting:
+    plan: PlanFactory
+    segment: str | None
+    scenario_hash: str | None
+    start_at_ns: int | None
+
+
+def _segmented(plan: PlanFactory, segment: str | None, start_at: str | None, recorded: dict[str, Any],
+               target: str) -> _Segmenting:
+    """The plan of `--segment I/N` (this instance's share) and the shared `--start-at` time zero."""
+    from evtool.load.segment import Segment, SegmentedPlan, parse_start_at, scenario_hash
+
+    start_at_ns = parse_start_at(start_at) if start_at is not None else None
+    if segment is None:
+        return _Segmenting(plan, None, scenario_hash(recorded, target), start_at_ns)
+    parsed = Segment.parse(segment)
+    return _Segmenting(SegmentedPlan(plan, parsed), str(parsed), scenario_hash(recorded, target), start_at_ns)
+
 
 
 def _arrival(
@@ -439,6 +485,8 @@ def _execute(
     stamp_time: bool = False,
     kafka_property: list[str] | None = None,
     key: str | None = None,
+    segment: str | None = None,
+    start_at: str | None = None,
     notes: tuple[str, ...] = (),
 ) -> None:
     from evtool.load.dispatcher import DispatchOptions
@@ -490,8 +538,12 @@ def _execute(
         "correlate_by": correlate_by,
         "result_timeout": result_timeout if collect else None,
     }
+    segment_spec = _segmented(plan, segment, start_at, recorded, target)
     spec = RunSpec(
-        plan=plan,
+        plan=segment_spec.plan,
+        segment=segment_spec.segment,
+        scenario_hash=segment_spec.scenario_hash,
+        start_at_ns=segment_spec.start_at_ns,
         target=target_options,
         dispatch=dispatch,
         workers=workers,

@@ -264,6 +264,11 @@ class RunMeta:
     # the machine that wrote the run: a report blames clocks only when two hosts were involved
     # (None: unknown, a run written before evtool recorded it)
     host: str | None = field(default_factory=socket.gethostname)
+    # `--segment I/N`: this run is segment I of N of one scenario (the one `scenario_hash` names);
+    # `latency-report` merges segments only when they are disjoint, complete and of one scenario
+    segment: str | None = None
+    scenario_hash: str | None = None
+    start_at: str | None = None  # `--start-at`: the instant every segment's time zero was set to
 
     def write(self, run_dir: Path) -> None:
         """Atomically (write then rename), so a reader never sees half a meta file."""
