@@ -3,8 +3,9 @@
 Like k6's execution segments, every instance runs the same scenario and computes only its own
 interleaved share: segment I of N (0-based, so a Kubernetes Indexed Job's JOB_COMPLETION_INDEX
 is I) with W local workers is exactly shards I, I+N, …, I+(W-1)N of the same scenario run by one
-process with N×W workers: the same intended times, the same event ids, the same events (each
-shard's generator is seeded by its global shard number). So the union of the segments is the
+process with N×W workers: the same intended times and the same events (each shard's generator
+is seeded by its global shard number; ids carry the global shard, and each instance's own run
+nonce, so they never collide). So the union of the segments is the
 schedule one process would have sent, each segment's traffic is as smooth as the whole (every
 N-th arrival of a constant, Poisson or staged process), and one entity's events — born in one
 shard's generator — stay on one instance, in order.
