@@ -43,7 +43,7 @@ def intended_offsets(run_dir: Path) -> list[int]:
 
 def test_merged_segments_are_one_process_sending_the_whole_schedule(tmp_path: Path) -> None:
     with counting_sink() as sink:
-        start = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=12)).isoformat().replace("+00:00", "Z")
+        start = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=20)).isoformat().replace("+00:00", "Z")
         segments = [tmp_path / f"segment-{i}" for i in range(3)]
         processes = [
             spawn(scenario(sink.url, d, "--segment", f"{i}/3", "--start-at", start))
