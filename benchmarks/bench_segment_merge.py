@@ -67,15 +67,22 @@ def main() -> None:
             dirs = make_segments(root / str(count), count, args.events)
             runs = []
             for _ in range(args.repeat):
-                done = subprocess.run([sys.executable, __file__, "--child", *map(str, dirs)],
-                                      capture_output=True, text=True, check=True)
+                done = subprocess.run(
+                    [sys.executable, __file__, "--child", *map(str, dirs)],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
                 runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
             assert not runs[0]["incomplete"], runs[0]["incomplete"]
             seconds = statistics.median(r["seconds"] for r in runs)
             peak = statistics.median(r["peak_mib"] for r in runs)
             total = count * args.events
-            print(f"{count:>8} {total:>12,} {seconds:>9.2f} {seconds / total * 1e7:>9.2f} {peak:>9.0f}  "
-                  + ", ".join(f"{r['seconds']:.2f}" for r in runs), flush=True)
+            print(
+                f"{count:>8} {total:>12,} {seconds:>9.2f} {seconds / total * 1e7:>9.2f} {peak:>9.0f}  "
+                + ", ".join(f"{r['seconds']:.2f}" for r in runs),
+                flush=True,
+            )
             shutil.rmtree(root / str(count))
     finally:
         shutil.rmtree(root, ignore_errors=True)
