@@ -16,8 +16,12 @@ from evtool.errors import ConfigError
 from evtool.modes import CompatibilityMode
 
 CONFIG_FILE = "evtool.toml"
-_TOP_KEYS = {"schema_dir", "default_mode", "subjects", "kafka"}
-_SUBJECT_KEYS = {"mode", "owner", "format", "weight"}
+_TOP_KEYS = {"schema_dir", "default_mode", "subjects", "kafka", "registry", "lint"}
+_SUBJECT_KEYS = {"mode", "owner", "format", "weight", "topic", "registry_subject", "lint"}
+_LINT_KEYS = {"use", "except"}
+_SUBJECT_LINT_KEYS = {"except", "ignore"}
+_REGISTRY_KEYS = {"url", "naming", "username", "password", "token", "ca", "insecure"}
+NAMING_STRATEGIES = ("topic", "record", "topic_record")
 _FORMATS = {"avro", "json", "protobuf"}
 
 
@@ -27,6 +31,31 @@ class SubjectSettings:
     owner: str | None = None
     format: str | None = None
     weight: float | None = None  # share in the default mix of generate/simulate; None: 1
+    topic: str | None = None  # the Kafka topic its events go to (registry subject naming)
+    registry_subject: str | None = None  # the registry subject it is, when naming cannot tell
+    lint_except: tuple[str, ...] = ()  # lint rule codes not applied to this subject
+    lint_ignore: dict[str, str] = field(default_factory=dict)  # rule code -> why its findings are accepted
+
+
+@dataclass(frozen=True, slots=True)
+class LintConfig:
+    """[lint]: the rule set (a group: MINIMAL, BASIC, STANDARD) and codes left out everywhere."""
+
+    use: str = "STANDARD"
+    except_: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryConfig:
+    """[registry]: where the Schema Registry is; secrets are `env:VAR` references, never values."""
+
+    url: str | None = None
+    naming: str = "topic"  # TopicNameStrategy, like the registry's serializers by default
+    username: str | None = None
+    password: str | None = None
+    token: str | None = None
+    ca: Path | None = None
+    insecure: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +66,8 @@ class Settings:
     source: Path | None = None  # the file these came from; None when defaults were used
     # [kafka]: librdkafka properties (bootstrap.servers, security.protocol, sasl.*); secrets as "env:VAR"
     kafka: dict[str, str] = field(default_factory=dict)
+    registry: RegistryConfig = field(default_factory=RegistryConfig)
+    lint: LintConfig = field(default_factory=LintConfig)
 
     def mode_for(self, subject: str) -> CompatibilityMode:
         configured = self.subjects.get(subject)
@@ -126,8 +157,14 @@ def _settings_from(data: dict[str, Any], *, base: Path, where: str, source: Path
             isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 < weight < float("inf")
         ):
             raise ConfigError(f"{where}: key '{key}.weight' must be a positive number, e.g. weight = 70")
+        for text_key in ("topic", "registry_subject"):
+            if text_key in table and (not isinstance(table[text_key], str) or not table[text_key]):
+                raise ConfigError(f"{where}: key '{key}.{text_key}' must be a non-empty string")
+        lint_except, lint_ignore = _subject_lint(table.get("lint", {}), where, key)
         subjects[name] = SubjectSettings(
-            mode=mode, owner=owner, format=fmt, weight=None if weight is None else float(weight)
+            mode=mode, owner=owner, format=fmt, weight=None if weight is None else float(weight),
+            topic=table.get("topic"), registry_subject=table.get("registry_subject"),
+            lint_except=lint_except, lint_ignore=lint_ignore,
         )
     return Settings(
         schema_dir=(base / schema_dir).resolve(),
@@ -135,6 +172,74 @@ def _settings_from(data: dict[str, Any], *, base: Path, where: str, source: Path
         subjects=subjects,
         source=source,
         kafka=_kafka_table(data.get("kafka", {}), where),
+        registry=_registry_table(data.get("registry", {}), where, base),
+        lint=_lint_table(data.get("lint", {}), where),
+    )
+
+
+_RULE_CODE = re.compile(r"^EV\d{3}$")
+_LINT_GROUPS = ("MINIMAL", "BASIC", "STANDARD")
+
+
+def _codes(value: object, where: str, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and _RULE_CODE.match(v) for v in value):
+        raise ConfigError(f"{where}: key '{key}' must be a list of rule codes like [\"EV202\"]",
+                          hint="evtool schema lint --list-rules shows them")
+    return tuple(value)
+
+
+def _lint_table(table: object, where: str) -> LintConfig:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: key 'lint' must be a table (use, except)")
+    _reject_unknown(table, _LINT_KEYS, where, prefix="lint.")
+    use = table.get("use", "STANDARD")
+    if use not in _LINT_GROUPS:
+        raise ConfigError(f"{where}: key 'lint.use' is {use!r}; use one of {', '.join(_LINT_GROUPS)}")
+    return LintConfig(use=use, except_=_codes(table.get("except", []), where, "lint.except"))
+
+
+def _subject_lint(table: object, where: str, key: str) -> tuple[tuple[str, ...], dict[str, str]]:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: key '{key}.lint' must be a table (except, ignore)")
+    _reject_unknown(table, _SUBJECT_LINT_KEYS, where, prefix=f"{key}.lint.")
+    ignore = table.get("ignore", {})
+    if not isinstance(ignore, dict):
+        raise ConfigError(f"{where}: key '{key}.lint.ignore' must be a table of code = \"reason\"")
+    for code, reason in ignore.items():
+        if not _RULE_CODE.match(code):
+            raise ConfigError(f"{where}: key '{key}.lint.ignore.{code}' is not a rule code like EV202")
+        if not isinstance(reason, str) or not reason.strip():
+            raise ConfigError(f"{where}: key '{key}.lint.ignore.{code}' needs the reason it is accepted",
+                              hint=f'write {code} = "why this is fine here"')
+    return _codes(table.get("except", []), where, f"{key}.lint.except"), dict(ignore)
+
+
+def _registry_table(table: object, where: str, base: Path) -> RegistryConfig:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: key 'registry' must be a table (url, naming, username, password, ...)")
+    _reject_unknown(table, _REGISTRY_KEYS, where, prefix="registry.")
+    for key in ("url", "username", "password", "token", "ca"):
+        if key in table and not isinstance(table[key], str):
+            raise ConfigError(f"{where}: key 'registry.{key}' must be a string")
+    for key in ("password", "token"):
+        if key in table and not table[key].startswith("env:"):
+            raise ConfigError(f"{where}: key 'registry.{key}' holds a secret in the file",
+                              hint=f'write {key} = "env:VAR" and export VAR instead')
+    naming = table.get("naming", "topic")
+    if naming not in NAMING_STRATEGIES:
+        choices = ", ".join(NAMING_STRATEGIES)
+        raise ConfigError(f"{where}: key 'registry.naming' is {naming!r}; use one of {choices}")
+    insecure = table.get("insecure", False)
+    if not isinstance(insecure, bool):
+        raise ConfigError(f"{where}: key 'registry.insecure' must be true or false")
+    return RegistryConfig(
+        url=table.get("url"),
+        naming=naming,
+        username=table.get("username"),
+        password=table.get("password"),
+        token=table.get("token"),
+        ca=(base / table["ca"]).resolve() if "ca" in table else None,
+        insecure=insecure,
     )
 
 

@@ -30,7 +30,7 @@ def _version(value: bool) -> None:
 
 
 def build_app() -> typer.Typer:
-    from evtool.cli import audit, consumer, demo, generate, report, run, schema, simulate
+    from evtool.cli import asyncapi, audit, consumer, demo, generate, report, run, schema, simulate
 
     app = typer.Typer(
         name="evtool",
@@ -67,6 +67,7 @@ def build_app() -> typer.Typer:
     demo.register(app)
     report.register(app)
     audit.register(app)
+    asyncapi.register(app)
     return app
 
 

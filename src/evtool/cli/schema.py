@@ -46,6 +46,10 @@ schema_app = typer.Typer(
 
 
 def register(app: typer.Typer) -> None:
+    from evtool.cli import schema_lint, schema_registry
+
+    schema_registry.register(schema_app)
+    schema_lint.register(schema_app)
     app.add_typer(schema_app, name="schema")
 
 
@@ -83,6 +87,18 @@ def check(
         typer.Option("--strict", help="Also fail on changes the registry accepts that corrupt data "
                      "(int64→int32, decimal rescale, repeated→singular …), shown as warnings otherwise."),
     ] = False,
+    asyncapi: Annotated[
+        Path | None,
+        typer.Option("--asyncapi", metavar="FILE",
+                     help="Read the catalogue from an AsyncAPI 3 document (its message payloads) instead of "
+                          "a schema directory; with --against, the document at that git ref is the base."),
+    ] = None,
+    registry: Annotated[
+        str | None,
+        typer.Option("--registry", metavar="URL",
+                     help="Check new versions against a Schema Registry, under its levels; its own verdict "
+                          "is shown beside evtool's."),
+    ] = None,
 ) -> None:
     """Fail (exit 1) when a schema change breaks the consumers its subject's mode protects."""
     from evtool.catalog import load_catalog, load_catalog_at_ref
@@ -93,9 +109,29 @@ def check(
     settings = load_settings(config)
     mode_override = _parse_mode(mode) if mode else None
     root = schemas or settings.schema_dir
-    catalog = load_catalog(root)
-    base = load_catalog_at_ref(root, against) if against else None
-    report = check_catalog(catalog, settings, mode=mode_override, base=base, strict=strict)
+    if asyncapi is not None:
+        from evtool.asyncapi.reader import load_asyncapi, load_asyncapi_at_ref, versioned_against
+
+        current_doc = load_asyncapi(asyncapi)
+        if against:
+            catalog, base = versioned_against(current_doc, load_asyncapi_at_ref(asyncapi, against))
+        else:
+            catalog, base = current_doc, None
+        report = check_catalog(catalog, settings, mode=mode_override, base=base, strict=strict)
+    elif registry is not None:
+        if against:
+            raise UsageError("--registry and --against name two different published histories; pass one")
+        from evtool.cli.schema_registry import registry_client
+        from evtool.registry.published import check_against_registry
+
+        with registry_client(registry, settings) as client:
+            report = check_against_registry(
+                load_catalog(root), settings, client, mode=mode_override, strict=strict
+            )
+    else:
+        catalog = load_catalog(root)
+        base = load_catalog_at_ref(root, against) if against else None
+        report = check_catalog(catalog, settings, mode=mode_override, base=base, strict=strict)
     console = Console(highlight=False, soft_wrap=True)
     if output_format is OutputFormat.TEXT:
         if output is not None:
@@ -243,6 +279,13 @@ def _render_text(console: Console, report: CheckReport, owner_of: Callable[[str]
     verdict = ", ".join(parts) if parts else "[green]compatible[/]"
     if report.ok and parts:
         verdict = f"[green]compatible[/] ({verdict})"
+    for answer in report.registry_verdicts:
+        said = "compatible" if answer.registry_compatible else "incompatible"
+        mark = "[green]agrees[/]" if answer.agrees else "[yellow]DISAGREES[/]"
+        console.print(
+            f"registry {mark}: {escape(answer.registry_subject)} v{answer.version} {said} under "
+            f"{escape(answer.level)}" + (f": {escape('; '.join(answer.messages))}" if answer.messages else "")
+        )
     console.print(f"\n{report.subjects_checked} subjects, {report.pairs_checked} pair checks: {verdict}")
 
 

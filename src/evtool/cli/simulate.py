@@ -10,6 +10,7 @@ import functools
 import signal
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, ParamSpec
 
@@ -103,6 +104,17 @@ EncodingOpt = Annotated[
     str,
     typer.Option("--encoding", help="Kafka, binary mode: the value as json, or avro (the data as Avro binary "
                  "under its subject version's schema; every subject sent needs an Avro schema)."),
+]
+SegmentOpt = Annotated[
+    str | None,
+    typer.Option("--segment", metavar="I/N",
+                 help="Run segment I (0..N-1) of N of this scenario: its interleaved share of one schedule; "
+                      "merge the N run directories with latency-report."),
+]
+StartAtOpt = Annotated[
+    str | None,
+    typer.Option("--start-at", metavar="INSTANT",
+                 help="Time zero at this instant (ISO 8601 with zone, or +30s), so segments start together."),
 ]
 DurationOpt = Annotated[str | None, typer.Option("--duration", "-d", help="Run length, e.g. 30s, 2m.")]
 SloOpt = Annotated[
@@ -229,6 +241,8 @@ def simulate(
     scenario: ScenarioOpt = None,
     abort_on_fail: AbortOnFailOpt = False,
     metrics: MetricsOpt = None,
+    segment: SegmentOpt = None,
+    start_at: StartAtOpt = None,
 ) -> None:
     """Send generated events at a chosen rate (open model) and log every one of them."""
     if scenario is not None:  # the file's options under the command line's, then this command again
@@ -240,8 +254,13 @@ def simulate(
                          "or a --scenario file with [target] url")
     from evtool.events.source import fresh_seed
     from evtool.load.plan import ArrivalSpec, GeneratedPlan
+    from evtool.load.segment import segment_seed
     from evtool.load.source import GeneratedEvents
 
+    if seed is None and segment is not None:  # every segment must draw the same scenario: derive it alike
+        seed = segment_seed({"rate": rate, "arrival": arrival, "stages": stages, "duration": duration,
+                             "count": count, "mix": mix, "flow": flow, "schema_versions": schema_versions,
+                             "schemas": str(schemas) if schemas else None}, target)
     seed = fresh_seed() if seed is None else seed  # recorded in meta.json with the options
     if as_fast_as_possible:
         if rate is not None or stages is not None or duration is not None:
@@ -300,6 +319,8 @@ def simulate(
         scenario=ctx.meta.get(_SCENARIO_META),
         live=_live_spec(slo, abort_on_fail),
         metrics=metrics,
+        segment=segment,
+        start_at=start_at,
     )
 
 
@@ -369,6 +390,8 @@ def replay(
     to_file: Annotated[
         Path | None, typer.Option("--to-file", help="Topic: write the range to this local log instead.")
     ] = None,
+    segment: SegmentOpt = None,
+    start_at: StartAtOpt = None,
 ) -> None:
     """Re-send a recorded event log, keeping its gaps (or --speed, --rate, --as-fast-as-possible)."""
     from evtool.load.plan import ReplayPlan
@@ -469,6 +492,8 @@ def replay(
         summary_export=summary_export,
         live=live,
         metrics=metrics,
+        segment=segment,
+        start_at=start_at,
     )
 
 
@@ -523,6 +548,27 @@ def _topic_plan(url: str, given: tuple[str | None, str | None, str | None, str |
 
 
 # -- building the run --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Segmenting:
+    plan: PlanFactory
+    segment: str | None
+    scenario_hash: str | None
+    start_at_ns: int | None
+
+
+def _segmented(plan: PlanFactory, segment: str | None, start_at: str | None, recorded: dict[str, Any],
+               target: str) -> _Segmenting:
+    """The plan of `--segment I/N` (this instance's share) and the shared `--start-at` time zero."""
+    from evtool.load.segment import Segment, SegmentedPlan, parse_start_at, scenario_hash
+
+    start_at_ns = parse_start_at(start_at) if start_at is not None else None
+    if segment is None:
+        return _Segmenting(plan, None, scenario_hash(recorded, target), start_at_ns)
+    parsed = Segment.parse(segment)
+    return _Segmenting(SegmentedPlan(plan, parsed), str(parsed), scenario_hash(recorded, target), start_at_ns)
+
 
 
 def _arrival(
@@ -640,6 +686,8 @@ def _execute(
     stamp_time: bool = False,
     kafka_property: list[str] | None = None,
     key: str | None = None,
+    segment: str | None = None,
+    start_at: str | None = None,
     notes: tuple[str, ...] = (),
     encoding: str = "json",
     avro_schemas: Callable[[], Any] | None = None,
@@ -708,8 +756,12 @@ def _execute(
         "abort_on_fail": live.abort_on_fail if live else False,
         "metrics": metrics,
     }
+    segment_spec = _segmented(plan, segment, start_at, recorded, target)
     spec = RunSpec(
-        plan=plan,
+        plan=segment_spec.plan,
+        segment=segment_spec.segment,
+        scenario_hash=segment_spec.scenario_hash,
+        start_at_ns=segment_spec.start_at_ns,
         target=target_options,
         dispatch=dispatch,
         workers=workers,

@@ -105,6 +105,20 @@ def to_json(report: CheckReport) -> str:
         "modes": report.modes,
         "findings": [finding_to_dict(f) for f in report.findings],
     }
+    if report.registry_verdicts:
+        document["registry"] = [
+            {
+                "subject": v.subject,
+                "registry_subject": v.registry_subject,
+                "version": v.version,
+                "level": v.level,
+                "registry_compatible": v.registry_compatible,
+                "evtool_compatible": v.evtool_compatible,
+                "agrees": v.agrees,
+                "messages": list(v.messages),
+            }
+            for v in report.registry_verdicts
+        ]
     return json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n"
 
 

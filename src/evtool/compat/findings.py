@@ -95,6 +95,23 @@ class CheckedPair:
     direction: Direction
 
 
+@dataclass(frozen=True, slots=True)
+class RegistryVerdict:
+    """A Schema Registry's own answer on a new version, beside evtool's (`--registry`)."""
+
+    subject: str
+    registry_subject: str
+    version: int
+    level: str
+    registry_compatible: bool
+    evtool_compatible: bool
+    messages: tuple[str, ...] = ()
+
+    @property
+    def agrees(self) -> bool:
+        return self.registry_compatible == self.evtool_compatible
+
+
 @dataclass(slots=True)
 class CheckReport:
     """Everything one `schema check` found, in catalogue order."""
@@ -103,6 +120,7 @@ class CheckReport:
     pairs: list[CheckedPair] = field(default_factory=list)
     subjects_checked: int = 0
     modes: dict[str, str] = field(default_factory=dict)
+    registry_verdicts: list[RegistryVerdict] = field(default_factory=list)
 
     @property
     def pairs_checked(self) -> int:

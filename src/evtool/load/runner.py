@@ -42,6 +42,7 @@ from evtool.results.failures import run_failures
 from evtool.results.runlog import EventLogWriter, Reason, RunMeta, Status, read_run
 
 START_LEAD_NS = 50_000_000  # time zero a little after everything is ready
+START_AT_LATE_S = 1.0  # how late an instance may be for a shared --start-at
 END_SLACK_NS = 100_000_000  # events not sent by the planned end plus this are dropped (BEHIND_SCHEDULE)
 READY_TIMEOUT_S = 60.0
 T = TypeVar("T")
@@ -68,6 +69,9 @@ class RunSpec:
     notes: tuple[str, ...] = ()  # for meta.notes from the start (e.g. bad lines a replay skips)
     scenario: dict[str, Any] | None = None  # the scenario file's record (redacted, hashed), for meta.json
     live: LiveSpec = field(default_factory=LiveSpec)  # the view's target and objectives, --abort-on-fail
+    segment: str | None = None  # "I/N" (the plan is already a SegmentedPlan); recorded in meta
+    scenario_hash: str | None = None
+    start_at_ns: int | None = None  # `--start-at`: time zero at this wall-clock instant (segments agree)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +224,23 @@ class _Stopper:
         return self.requests > 0
 
 
+def _time_zero(spec: RunSpec, clock: RunClock) -> int:
+    """A moment after everything is ready, or the `--start-at` instant every segment shares.
+
+    A start-at already past (this instance was late) keeps the shared time zero, so its
+    schedule stays aligned with the other segments' and the late events count as late; one
+    more than START_AT_LATE_S past is refused, because the catch-up burst would be the test.
+    """
+    ready = clock.now_ns() + START_LEAD_NS
+    if spec.start_at_ns is None:
+        return ready
+    late_s = (ready - spec.start_at_ns) / 1e9
+    if late_s > START_AT_LATE_S:
+        raise UsageError(f"--start-at was {late_s:.1f} s ago when this instance was ready",
+                         hint="give every instance an instant far enough ahead (e.g. +30s)")
+    return spec.start_at_ns
+
+
 def _end_ns(spec: RunSpec, start_ns: int) -> int | None:
     """When the run is over whatever the sender reached: the planned duration and a little slack."""
     if spec.planned_duration_s is None or spec.dispatch.as_fast_as_possible:
@@ -244,7 +265,7 @@ async def _single(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None)
         # must come after it is
         async with _collector(spec, run_dir, clock) as collector:
             _settle_heap()
-            start_ns = clock.now_ns() + START_LEAD_NS
+            start_ns = _time_zero(spec, clock)
             meta = _meta(spec, run_dir, start_ns)
             meta.transport = _settings(target)
             meta.write(run_dir)
@@ -538,7 +559,7 @@ def _multi(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None) -> Run
                 raise KeyboardInterrupt
         if results is not None:
             results.wait_ready(READY_TIMEOUT_S)
-        start_ns = clock.now_ns() + START_LEAD_NS
+        start_ns = _time_zero(spec, clock)
         meta = _meta(spec, run_dir, start_ns)
         meta.transport = transport
         meta.write(run_dir)
@@ -720,6 +741,9 @@ def _meta(spec: RunSpec, run_dir: Path, start_ns: int) -> RunMeta:
         result_timeout_ns=int(collector.result_timeout_s * 1e9) if collector else None,
         notes=list(spec.notes),
         scenario=spec.scenario,
+        segment=spec.segment,
+        scenario_hash=spec.scenario_hash,
+        start_at=_iso(spec.start_at_ns) if spec.start_at_ns is not None else None,
     )
 
 

@@ -269,6 +269,11 @@ class RunMeta:
     # the scenario file the run came from (`evtool run` / `simulate --scenario`): its path, the effective
     # scenario (secrets redacted), which options the command line overrode, and `sha256` of it
     scenario: dict[str, Any] | None = None
+    # `--segment I/N`: this run is segment I of N of one scenario (the one `scenario_hash` names);
+    # `latency-report` merges segments only when they are disjoint, complete and of one scenario
+    segment: str | None = None
+    scenario_hash: str | None = None
+    start_at: str | None = None  # `--start-at`: the instant every segment's time zero was set to
 
     def write(self, run_dir: Path) -> None:
         """Atomically (write then rename), so a reader never sees half a meta file."""

@@ -58,6 +58,7 @@ from evtool.results.runlog import (
     partition_counts,
     status_codes,
 )
+from evtool.results.segments import segment_problems
 
 PERCENTILES: tuple[float, ...] = (50.0, 90.0, 95.0, 99.0, 99.9, 100.0)
 PERCENTILE_NAMES: tuple[str, ...] = ("p50", "p90", "p95", "p99", "p99.9", "max")
@@ -1220,7 +1221,7 @@ class _Computation:
 
     def _incomplete(self) -> list[str]:
         """Why the runs cannot stand behind their numbers; a torn tail after an unclean end is expected."""
-        reasons = []
+        reasons = segment_problems([run.meta for run in self.runs], self.paths)
         for run, path in zip(self.runs, self.paths, strict=True):
             if run.meta.ended_at is None:
                 reasons.append(f"{path}: the run has not ended (still running, or killed): meta.json records "

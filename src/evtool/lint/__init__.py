@@ -1,0 +1,1 @@
+"""`schema lint`: governance rules beyond compatibility, as a catalogue of rule classes."""

@@ -1,0 +1,126 @@
+"""What lint rules look at: a schema's records, fields and enums in one shape for every format.
+
+Rules are written once against these views; each format contributes a walker (fields.py) that
+turns its documents into them, so a rule about money or timestamps holds for Avro and JSON
+Schema alike and a new format only adds its walker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from evtool.catalog.model import SchemaFile, Subject
+from evtool.config import SubjectSettings
+
+
+class Group(StrEnum):
+    """Rule sets, as buf's: each includes the one before it."""
+
+    MINIMAL = "MINIMAL"  # what breaks consumers or data when missing
+    BASIC = "BASIC"  # conventions most teams want
+    STANDARD = "STANDARD"  # the full set: documentation and ownership too
+
+    @property
+    def includes(self) -> tuple[Group, ...]:
+        order = list(Group)
+        return tuple(order[: order.index(self) + 1])
+
+
+class Kind(StrEnum):
+    """A field's value kind, across formats."""
+
+    STRING = "string"
+    INTEGER = "integer"
+    FLOAT = "float"  # binary floating point: float/double, JSON `number`
+    DECIMAL = "decimal"  # exact: Avro decimal
+    BOOLEAN = "boolean"
+    RECORD = "record"
+    ENUM = "enum"
+    ARRAY = "array"
+    MAP = "map"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldView:
+    name: str
+    pointer: str  # JSON pointer into the schema file
+    path: str  # dotted path from the root record, for messages (customer.email)
+    kind: Kind
+    documented: bool
+    optional: bool  # may be absent: Avro with a default, JSON not required
+    logical: str | None = None  # Avro logicalType, JSON format
+    tags: frozenset[str] = frozenset()  # confluent:tags, plus PII when marked pii/x-pii
+    examples: tuple[Any, ...] = ()
+    schema: Any = None  # the field's own schema node
+
+
+@dataclass(frozen=True, slots=True)
+class EnumView:
+    name: str
+    pointer: str
+    symbols: tuple[str, ...]
+    documented: bool
+    has_default: bool  # Avro enum `default`: readers map unknown symbols to it
+
+
+@dataclass(frozen=True, slots=True)
+class RecordView:
+    name: str
+    pointer: str
+    documented: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaView:
+    records: tuple[RecordView, ...]
+    fields: tuple[FieldView, ...]
+    enums: tuple[EnumView, ...]
+
+    def field_at(self, path: str) -> FieldView | None:
+        for view in self.fields:
+            if view.path == path:
+                return view
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class LintTarget:
+    """One subject's version under lint, with the version before it (rules about change)."""
+
+    subject: Subject
+    schema: SchemaFile
+    view: SchemaView
+    previous: SchemaFile | None
+    previous_view: SchemaView | None
+    settings: SubjectSettings | None
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    pointer: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class LintFinding:
+    code: str
+    rule: str
+    subject: str
+    version: int
+    schema: SchemaFile
+    violation: Violation
+    ignored_because: str | None = None
+
+
+@dataclass
+class LintReport:
+    findings: list[LintFinding] = field(default_factory=list)
+    subjects_linted: int = 0
+    rules_applied: tuple[str, ...] = ()
+
+    @property
+    def standing(self) -> list[LintFinding]:
+        return [f for f in self.findings if f.ignored_because is None]

@@ -1,0 +1,1 @@
+"""The rule catalogue: every `Rule` subclass in these modules is a rule (see lint/rule.py)."""
