@@ -13,9 +13,11 @@ import pytest
 from tests.support.cli import invoke
 
 from evtool.catalog.model import SchemaFormat
-from evtool.compat import avro, jsonschema
 from evtool.compat.annotations import docs_only
 from evtool.compat.findings import Incompatibility
+from evtool.formats.avro import compat as avro_compat
+from evtool.formats.avro import model as avro_model
+from evtool.formats.jsonschema import compat as jsonschema
 
 DRAFT7 = "http://json-schema.org/draft-07/schema#"
 
@@ -90,9 +92,9 @@ AVRO_NEW = {"type": "record", "name": "R", "fields": [
 
 
 def test_avro_proofs_never_quote_another_change() -> None:
-    reader = avro.parse(AVRO_NEW, source="new.avsc")
-    writer = avro.parse(AVRO_OLD, source="old.avsc")
-    found = {i.pointer: i for i in avro.incompatibilities(reader, writer)}
+    reader = avro_model.parse(AVRO_NEW, source="new.avsc")
+    writer = avro_model.parse(AVRO_OLD, source="old.avsc")
+    found = {i.pointer: i for i in avro_compat.incompatibilities(reader, writer)}
     enum = found["/fields/1/type/symbols"]
     assert enum.counterexample is not None
     assert "C not found" in enum.counterexample.proof
