@@ -134,3 +134,15 @@ def test_schema_check_and_generate_text_are_whole_lines(width: int, monkeypatch:
     assert len(generated.stdout.splitlines()) == 3  # one whole JSON event a line
     for line in generated.stdout.splitlines():
         json.loads(line)
+
+
+def test_text_report_written_to_a_file_is_plain_and_whole(tmp_path: Path) -> None:
+    """`--output FILE` with the text format: no frame, no colour, no ellipsis, every value."""
+    run_dir = _report_run(tmp_path)
+    out = tmp_path / "report.txt"
+    assert invoke(["latency-report", str(run_dir), "--output", str(out)]).code == 1
+    doc = json.loads(invoke(["latency-report", str(run_dir), "--format", "json"]).stdout)
+    text = out.read_text(encoding="utf-8")
+    _assert_complete(text, doc)
+    assert "┃" not in text
+    assert "\x1b[" not in text
