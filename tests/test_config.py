@@ -49,7 +49,7 @@ def test_pyproject_without_tool_table_is_not_a_config(tmp_path: Path) -> None:
         ('schema_dirr = "x"\n', "unknown key 'schema_dirr'"),
         ('default_mode = "SIDEWAYS"\n', "key 'default_mode': unknown compatibility mode 'SIDEWAYS'"),
         ('[subjects."a"]\nmode = "FULL"\ncolour = "red"\n', "unknown key 'subjects.a.colour'"),
-        ('[subjects."a"]\nformat = "protobuf"\n', "key 'subjects.a.format'"),
+        ('[subjects."a"]\nformat = "yaml"\n', "key 'subjects.a.format'"),
         ("default_mode = \n", "invalid TOML"),
     ],
 )
