@@ -20,6 +20,7 @@ import yaml
 from evtool.asyncapi.formats import format_of_media_type
 from evtool.catalog.model import Catalog, SchemaFile, SchemaFormat, Subject
 from evtool.errors import InputError, SchemaError
+from evtool.formats import format_named
 
 Reader = Callable[[PurePosixPath], str]  # a file beside the document, by its path relative to the repo
 
@@ -138,21 +139,25 @@ def _payload_file(
         file_part, _, fragment = ref.partition("#")
         relative = PurePosixPath(file_part)
         text = read(relative)
-        parsed = _parse_referenced(text, file=shown_base / relative)
+        parsed = _parse_referenced(text, file=shown_base / relative, fmt=fmt)
         if fragment:
             parsed = _follow(parsed, fragment, where=f"{shown_base / relative}#{fragment}")
             text = json.dumps(parsed, indent=2, ensure_ascii=False)
         return SchemaFile(subject, 1, fmt, shown_base / relative, text, parsed)
-    text = json.dumps(schema, indent=2, ensure_ascii=False)
     inline = f"{pointer}/payload" + ("/schema" if schema_format_name else "")
+    if isinstance(schema, str):  # a schema in its own text form (a .proto file inline)
+        loaded = format_named(fmt).load(schema, source=f"{shown}#{inline}")
+        return SchemaFile(subject, 1, fmt, Path(f"{shown}#{inline}"), schema, loaded)
+    text = json.dumps(schema, indent=2, ensure_ascii=False)
     return SchemaFile(subject, 1, fmt, Path(f"{shown}#{inline}"), text, schema)
 
 
-def _parse_referenced(text: str, *, file: Path) -> Any:
+def _parse_referenced(text: str, *, file: Path, fmt: SchemaFormat) -> Any:
+    """A referenced schema file as its format loads it (YAML is allowed for JSON Schema, as in AsyncAPI)."""
     try:
         if file.suffix in (".yaml", ".yml"):
             return yaml.safe_load(text)
-        return json.loads(text)
+        return format_named(fmt).load(text, source=str(file))
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise SchemaError(
             f"{file}: the schema the AsyncAPI document refers to does not parse: {exc}"

@@ -15,7 +15,7 @@ import yaml
 
 from evtool import __version__
 from evtool.asyncapi.formats import MEDIA_TYPES
-from evtool.catalog.model import Catalog
+from evtool.catalog.model import Catalog, SchemaFormat
 from evtool.config import Settings
 
 ASYNCAPI_VERSION = "3.0.0"
@@ -39,13 +39,15 @@ def to_asyncapi(
         topic = configured.topic if configured is not None and configured.topic else subject.name
         schema: Any
         if inline:
-            schema = latest.document
+            schema = latest.document if latest.format is not SchemaFormat.PROTOBUF else latest.text
         else:
             schema = {"$ref": Path(os.path.relpath(latest.path.resolve(), relative_to.resolve())).as_posix()}
         message: dict[str, Any] = {
             "name": subject.name,
             "title": subject.name,
-            "contentType": "application/json",
+            "contentType": "application/json"
+            if latest.format is not SchemaFormat.PROTOBUF
+            else "application/x-protobuf",
             "payload": {"schemaFormat": MEDIA_TYPES[latest.format], "schema": schema},
             "x-evtool-version": latest.version,
         }
