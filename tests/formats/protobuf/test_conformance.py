@@ -43,8 +43,8 @@ def test_the_cases_cover_every_failing_kind() -> None:
 @pytest.mark.parametrize("case", _cases(), ids=lambda c: c["name"])
 def test_case(tmp_path: Path, case: dict[str, Any]) -> None:
     report = _check(tmp_path, case["old"], case["new"], CompatibilityMode.FULL)
-    backward = [f for f in report.findings if f.direction is Direction.BACKWARD]
-    forward = [f for f in report.findings if f.direction is Direction.FORWARD]
+    backward = [f for f in report.errors if f.direction is Direction.BACKWARD]
+    forward = [f for f in report.errors if f.direction is Direction.FORWARD]
     assert (not backward) is case["backward"], [f.message for f in backward]
     assert (not forward) is case["forward"], [f.message for f in forward]
     assert sorted({f.code for f in backward}) == sorted(case["backward_codes"])
@@ -64,4 +64,5 @@ def test_strict_turns_lossy_warnings_into_findings(tmp_path: Path) -> None:
     catalog = load_catalog(tmp_path)
     assert check_catalog(catalog, Settings(schema_dir=tmp_path)).ok
     strict = check_catalog(catalog, Settings(schema_dir=tmp_path), strict=True)
-    assert [f.code for f in strict.findings] == ["lossy-field-scalar-kind-changed-within-group"]
+    assert [f.code for f in strict.errors] == ["lossy-field-scalar-kind-changed-within-group"]
+    assert not strict.ok
