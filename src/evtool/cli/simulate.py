@@ -98,8 +98,7 @@ DurationOpt = Annotated[str | None, typer.Option("--duration", "-d", help="Run l
 CountOpt = Annotated[int | None, typer.Option("--count", "-n", help="Number of events.")]
 SloOpt = Annotated[
     list[str] | None,
-    typer.Option("--slo", metavar="OBJECTIVE",
-                 help="An objective, as for latency-report (repeatable): 'p99<=2s', "
+    typer.Option("--slo", help="An objective, as for latency-report (repeatable): 'p99<=2s', "
                  "'within(2s)>=99%', 'lost<=0'. Its bound is the live view's target."),
 ]
 AbortOnFailOpt = Annotated[
@@ -109,8 +108,7 @@ AbortOnFailOpt = Annotated[
 ]
 MetricsOpt = Annotated[
     str | None,
-    typer.Option("--metrics", metavar="HOST:PORT",
-                 help="Serve the run's counters and end-to-end histogram as Prometheus/"
+    typer.Option("--metrics", help="Serve the run's counters and end-to-end histogram as Prometheus/"
                  "OpenMetrics text at HOST:PORT/metrics while it runs, e.g. 127.0.0.1:9464."),
 ]
 
