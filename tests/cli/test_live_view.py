@@ -29,7 +29,7 @@ def _overloaded(tmp_path: Path) -> tuple[int, str, str]:
 
 def test_plain_view_in_a_pipe_leads_with_end_to_end_and_backlog(tmp_path: Path) -> None:
     code, _, err = _overloaded(tmp_path)
-    assert code == ExitCode.OK, err
+    assert code in (ExitCode.OK, ExitCode.CHECK_FAILED), err  # --slo as the exit gate: its p99 is missed
     lines = [line for line in err.splitlines() if line.startswith("t=")]
     assert len(lines) >= 2, err
     assert "…" not in err
