@@ -29,15 +29,14 @@ def _overloaded(tmp_path: Path) -> tuple[int, str, str]:
 
 def test_plain_view_in_a_pipe_leads_with_end_to_end_and_backlog(tmp_path: Path) -> None:
     code, _, err = _overloaded(tmp_path)
-    assert code == ExitCode.OK, err
+    assert code in (ExitCode.OK, ExitCode.CHECK_FAILED), err  # --slo as the exit gate: its p99 is missed
     lines = [line for line in err.splitlines() if line.startswith("t=")]
     assert len(lines) >= 2, err
     assert "…" not in err
-    last_sending = [line for line in lines if "waiting for late results" not in line][-1]
-    assert "(asked 100/s)" in last_sending
-    assert "end-to-end p50" in last_sending
-    assert "(last 5s, target 1.00 s) OVER TARGET" in last_sending, last_sending
-    assert "backlog " in last_sending
+    sending = [line for line in lines if "waiting for late results" not in line]
+    assert "(asked 100/s)" in sending[-1]
+    assert all(" | end-to-end " in line and " | backlog " in line for line in lines), lines
+    assert any("(last 5s, target 1.00 s) OVER TARGET" in line for line in lines), lines
     assert "starting" not in err
     # the rate asked never drifts: every line says 100/s
     assert all("asked 100/s" in line or "sending done" in line for line in lines), lines

@@ -667,8 +667,8 @@ def judge(slo: Slo, tail: LogTail, now_ns: int, planned_events: int | None) -> O
         allowed = population - math.ceil(slo.percentile / 100 * population)
         lost = above > allowed if slo.op == "<=" else above >= max(allowed, 1)
         return ObjectiveState(slo.text, "lost" if lost else "holding",
-                              f"{above} events {word}; with at most {planned_events} events, "
-                              f"{allowed} may")
+                              f"{above} events {word}; p{slo.percentile:g} allows {allowed} of the "
+                              f"{planned_events} events planned at most")
     if slo.metric == "within":
         assert slo.threshold_ns is not None
         misses = failed + dropped + aborted + tail.above(now_ns, slo.threshold_ns)
@@ -679,7 +679,8 @@ def judge(slo: Slo, tail: LogTail, now_ns: int, planned_events: int | None) -> O
         best = max(planned_events - misses, 0) / planned_events
         allowed = math.floor(planned_events * (1 - slo.limit) + 1e-9)
         return ObjectiveState(slo.text, "holding" if slo.holds(best) else "lost",
-                              f"{what}; with at most {planned_events} events, {allowed} may")
+                              f"{what}; {slo.limit * 100:g}% of the {planned_events} events planned "
+                              f"at most allows {allowed} misses")
     return ObjectiveState(slo.text, "no data", "")
 
 
