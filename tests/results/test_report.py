@@ -23,7 +23,7 @@ TOP_KEYS = [
     "duration_s", "runs", "counts", "within_target_share", "reasons", "latency_ms", "slos", "by_type",
     "windows", "distribution", "hdr_histograms", "baseline", "notes",
     "verdict_line", "verdict_basis", "incomplete", "objectives", "result_timeout_ms",
-    "failures", "collector", "stages", "stages_note",
+    "failures", "collector", "stages", "stages_note", "delivery",
 ]
 PERCENTILE_KEYS = ["count", "mean", "p50", "p90", "p95", "p99", "p99.9", "max", "censored", "lower_bound_ms",
                    "censored_count"]
