@@ -10,10 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from tests.support.cli import finish, spawn, wait_for
 from tests.support.delivery_faults import freeze, read_all
 from tests.support.kafka_broker import Broker, OwnBroker, bootstrap_address, run_evtool
+
+from evtool.results.runlog import OFFSET_DTYPE, Outcome, outcomes, read_run
 
 pytestmark = pytest.mark.e2e
 
@@ -75,3 +78,35 @@ def test_the_same_stall_with_idempotence_leaves_no_duplicate(
     assert audit["topic"]["duplicates"]["count"] == 0
     assert audit["topic"]["missing"]["count"] == 0
     assert run_evtool("audit", tmp_path / "run").code == 0
+
+
+def test_events_acked_after_the_grace_abort_are_aborted_locally_but_on_the_topic(
+        stalling_broker: tuple[Broker, Path], tmp_path: Path) -> None:
+    """The broker stalls over the run's end: with a 1 s grace the events in flight are aborted in the
+    run log, and the broker acknowledges them once it runs again (the Kafka target still flushes).
+    Their offsets reach kafka-offsets-<i>.bin: the audit counts them acknowledged and aborted, finds
+    them on the topic, and nothing is lost."""
+    broker, state = stalling_broker
+    topic = broker.create_topic(partitions=2, prefix="grace")
+    run_dir = tmp_path / "run"
+    process = spawn(["simulate", "--target", f"kafka://{broker.bootstrap}/{topic}", "--rate", "300/s",
+                     "--duration", "3s", "--seed", "12", "--timeout", "30s", "--grace", "1s",
+                     "--run-dir", str(run_dir), "-q"])
+    wait_for(run_dir / "meta.json", process)
+    time.sleep(2.5)
+    freeze(state, 2.5)
+    code, out, err = finish(process, timeout_s=120)
+    assert code == 0, out + err
+    log = read_run(run_dir)
+    aborted = {bytes(k) for k in log.events["key"][outcomes(log.events["status"], log.events["reason"])
+                                                   == Outcome.ABORTED]}
+    raw = b"".join(p.read_bytes() for p in sorted(run_dir.glob("kafka-offsets-*.bin")))
+    acked = {bytes(k) for k in np.frombuffer(raw, dtype=OFFSET_DTYPE)["key"]}
+    assert aborted & acked, "no event was acknowledged after the grace abort"
+    ran = run_evtool("audit", run_dir, "--format", "json")
+    audit = json.loads(ran.stdout)
+    assert audit["topic"]["acked_aborted"] == len(aborted & acked)
+    assert audit["topic"]["acked"] == len(acked)
+    assert audit["topic"]["missing"]["count"] == 0
+    assert audit["topic"]["present"] >= len(acked)
+    assert ran.code == 0, audit["reasons"]

@@ -24,7 +24,7 @@ TOP_KEYS = [
     "windows", "distribution", "hdr_histograms", "baseline", "notes",
     "verdict_line", "verdict_basis", "incomplete", "objectives", "result_timeout_ms",
     "failures", "collector", "stages", "stages_note",
-    "format_version", "span_s", "configuration",  # format_version 1.1
+    "format_version", "span_s", "configuration", "delivery",  # format_version 1.1
 ]
 PERCENTILE_KEYS = ["count", "mean", "p50", "p90", "p95", "p99", "p99.9", "max", "censored", "lower_bound_ms",
                    "censored_count"]
