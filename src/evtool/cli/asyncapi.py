@@ -7,14 +7,22 @@ from typing import Annotated
 
 import typer
 
-asyncapi_app = typer.Typer(help="AsyncAPI 3 documents from and for the catalogue.", no_args_is_help=True)
+from evtool.cli.conventions import examples
+
+asyncapi_app = typer.Typer(
+    help="AsyncAPI 3 documents from and for the catalogue.",
+    no_args_is_help=True,
+    epilog=examples("evtool asyncapi export -o asyncapi.yaml",
+                    "evtool schema check --asyncapi asyncapi.yaml --against main"),
+)
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(asyncapi_app, name="asyncapi")
 
 
-@asyncapi_app.command("export")
+@asyncapi_app.command("export", epilog=examples("evtool asyncapi export -o asyncapi.yaml",
+                                                 "evtool asyncapi export --inline --title Orders"))
 def export(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write it to FILE.")
@@ -35,8 +43,6 @@ def export(
     ] = None,
 ) -> None:
     """Write an AsyncAPI 3 document: a channel per topic, a message per subject (latest version).
-
-    Example: evtool asyncapi export -o asyncapi.yaml
     """
     from evtool.asyncapi.writer import dump_yaml, to_asyncapi
     from evtool.catalog import load_catalog

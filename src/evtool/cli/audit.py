@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from evtool.cli.conventions import examples
 from evtool.errors import ExitCode, UsageError
 from evtool.units import parse_duration_ns
 
@@ -23,7 +24,10 @@ class AuditFormat(StrEnum):
 
 
 def register(app: typer.Typer) -> None:
-    app.command("audit")(audit)
+    app.command("audit", epilog=examples(
+        "evtool audit runs/2026-12-01T10-00-00Z-ab12",
+        "evtool audit RUN_DIR --expect-delivery at-least-once --format json",
+    ))(audit)
 
 
 def audit(

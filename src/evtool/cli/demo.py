@@ -50,7 +50,7 @@ def demo(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live view.")] = False,
     broker: Annotated[
         str | None,
-        typer.Option("--broker", help="Tell the story over Kafka: kafka://HOST:PORT[/TOPIC_PREFIX] "
+        typer.Option("--broker", help=r"Tell the story over Kafka: kafka://HOST:PORT\[/TOPIC_PREFIX] "
                      "(topics are created and kept; the delivery audit reads them back)."),
     ] = None,
     semantics: Annotated[

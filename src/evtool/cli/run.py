@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from evtool.cli.conventions import examples
 from evtool.errors import UsageError
 
 
@@ -17,6 +18,8 @@ def register(app: typer.Typer) -> None:
     app.command(
         "run",
         context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+        epilog=examples("evtool run examples/http-orders.toml",
+                        "evtool run examples/kafka-orders.toml"),
     )(run)
 
 

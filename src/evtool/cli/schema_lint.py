@@ -10,12 +10,17 @@ from rich.console import Console
 from rich.markup import escape
 
 from evtool import __version__
+from evtool.cli.conventions import examples
 from evtool.cli.views import write_atomically
 from evtool.errors import ExitCode, UsageError
 
 
 def register(schema_app: typer.Typer) -> None:
-    schema_app.command("lint")(lint)
+    schema_app.command("lint", epilog=examples(
+        "evtool schema lint",
+        "evtool schema lint --list-rules",
+        "evtool schema lint --use BASIC --format sarif -o lint.sarif",
+    ))(lint)
 
 
 def lint(
@@ -43,14 +48,7 @@ def lint(
         typer.Option("--config", metavar="FILE", help="Config file (default: nearest evtool.toml)."),
     ] = None,
 ) -> None:
-    """Check the catalogue against the lint rules; exit 1 on a finding that is not ignored with a reason.
-
-    Examples:
-
-      evtool schema lint --list-rules
-
-      evtool schema lint --use BASIC --format sarif -o lint.sarif
-    """
+    """Check the catalogue against the lint rules; exit 1 on a finding that is not ignored with a reason."""
     from evtool.catalog import load_catalog
     from evtool.compat import ci_output
     from evtool.config import load_settings

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from evtool.cli.conventions import examples
 from evtool.config import Settings
 from evtool.errors import ExitCode, UsageError
 from evtool.registry.client import RegistryAuth, RegistryClient, RegistrySettings
@@ -53,8 +54,14 @@ def registry_client(url: str | None, settings: Settings) -> RegistryClient:
 
 
 def register(schema_app: typer.Typer) -> None:
-    schema_app.command("push")(push)
-    schema_app.command("pull")(pull)
+    schema_app.command("push", epilog=examples(
+        "evtool schema push --registry http://127.0.0.1:8081 --dry-run",
+        "evtool schema push",
+    ))(push)
+    schema_app.command("pull", epilog=examples(
+        "evtool schema pull --registry http://127.0.0.1:8081",
+        "evtool schema pull orders-value --overwrite",
+    ))(pull)
 
 
 def push(
@@ -69,8 +76,6 @@ def push(
 
     Idempotent: versions already registered are found, not registered again. A version the
     registry refuses (incompatible under its level) stops that subject and fails with exit 1.
-
-    Example: evtool schema push --registry http://127.0.0.1:8081 --dry-run
     """
     from evtool.catalog import load_catalog
     from evtool.config import load_settings
@@ -118,8 +123,6 @@ def pull(
     config: ConfigOpt = None,
 ) -> None:
     """Download registry subjects into schemas/<subject>/<version>, and their levels into evtool.toml.
-
-    Example: evtool schema pull orders-value --registry http://127.0.0.1:8081
     """
     from evtool.catalog import load_catalog
     from evtool.config import CONFIG_FILE, find_config, load_settings
