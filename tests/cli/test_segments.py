@@ -53,7 +53,7 @@ def test_merged_segments_are_one_process_sending_the_whole_schedule(tmp_path: Pa
             code, _, err = finish(process, timeout_s=90)
             assert code == 0, err
         single = tmp_path / "single"
-        ran = run_evtool(*scenario(sink.url, single, "--workers", "3"), timeout_s=90)
+        ran = run_evtool(*scenario(sink.url, single, "--processes", "3"), timeout_s=90)
         assert ran.code == 0, ran.stderr
         settle(sink)
         received = sink.events
