@@ -167,23 +167,23 @@ EXPECTED: dict[str, Expect] = {
     "evtool simulate --target http://127.0.0.1:8080/events --rate 100/s --duration 10s "
     "--collect 127.0.0.1:9000 --run-dir runs/checkout-100rps": Expect(
         contains=(
-            "done: scheduled 1000 = ok 1000 + failed 0 + dropped 0 + aborted 0",
+            "done: scheduled 1000 = acked 1000 + failed 0 + dropped 0 + aborted 0",
             "run: runs/checkout-100rps",
         )
     ),
     "evtool generate --count 200 --out events.jsonl": Expect(contains=("repeat with --seed",)),
     "evtool replay events.jsonl --speed 10 --target http://127.0.0.1:8080/events "
     "--collect 127.0.0.1:9000": Expect(
-        contains=("done: scheduled 200 = ok 200 + failed 0",)
+        contains=("done: scheduled 200 = acked 200 + failed 0",)
     ),
     "evtool simulate --target kafka://127.0.0.1:9092/orders --rate 500/s --duration 10s": Expect(
-        contains=("done: scheduled 5000 = ok 5000 + failed 0",), kafka=True
+        contains=("done: scheduled 5000 = acked 5000 + failed 0",), kafka=True
     ),
     "evtool latency-report runs/checkout-100rps --slo 'p99<=2s' --slo 'within(500ms)>=99%'": Expect(
         shown="first", contains=("p99<=2s ", "pass")
     ),
     "evtool run examples/http-orders.toml --summary-export summary.json": Expect(
-        contains=("done: scheduled 1000 = ok 1000 + failed 0", "verdict: PASS",
+        contains=("done: scheduled 1000 = acked 1000 + failed 0", "verdict: PASS",
                   "summary written to summary.json"),
         setup=_examples,
     ),

@@ -32,7 +32,7 @@ def test_simulate_and_every_report_format_name_the_status_of_failed_events(tmp_p
     failed = sink.answered[501]
     assert failed == 50
     summary = sent.stdout.splitlines()
-    assert summary[0].startswith("done: scheduled 200 = ok 150 + failed 50"), sent.stdout
+    assert summary[0].startswith("done: scheduled 200 = acked 150 + failed 50"), sent.stdout
     assert f"failed {failed}: HTTP 501" in summary, sent.stdout
 
     text = _evtool("latency-report", str(run_dir))

@@ -96,7 +96,7 @@ def test_simulate_summary_is_complete_at_40_columns_in_a_pipe(tmp_path: Path) ->
                               env={"COLUMNS": "40", "PATH": str(Path(evtool).parent)}, check=False)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].startswith("done: scheduled 20 = ok 0 + failed 20 + dropped 0 + aborted 0; achieved ")
+    assert lines[0].startswith("done: scheduled 20 = acked 0 + failed 20 + dropped 0 + aborted 0; achieved ")
     assert "send lag p99" in lines[0]  # one line, however narrow
     assert "failed 20: HTTP 501" in lines
     assert "seed 7 (repeat with --seed 7)" in done.stderr.splitlines()
@@ -112,7 +112,7 @@ def test_simulate_summary_through_cli_runner(tmp_path: Path, monkeypatch: pytest
                       "--run-dir", str(tmp_path / "run")])
     assert out.code == 0, out.all_output
     first = out.stdout.splitlines()[0]
-    assert first.startswith("done: scheduled 10 = ok 5 + failed 5"), first
+    assert first.startswith("done: scheduled 10 = acked 5 + failed 5"), first
     assert first.endswith(" ms"), first  # the line is whole: it ends with the send lag's unit
     assert "failed 5: HTTP 501" in out.stdout.splitlines()
     assert f"run: {tmp_path / 'run'}" in out.stdout.splitlines()

@@ -120,7 +120,7 @@ def test_simulate_sends_generated_events(
     )
     out = capsys.readouterr().out
     assert code == 0
-    assert "scheduled 50 = ok 50 + failed 0 + dropped 0 + aborted 0" in out
+    assert "scheduled 50 = acked 50 + failed 0 + dropped 0 + aborted 0" in out
     assert f"run: {run_dir}" in out
     assert len(sink.arrivals) == 50
     assert {h["ce-type"] for _, h, _ in sink.arrivals} == {"commerce.order.placed"}
@@ -251,7 +251,7 @@ def test_stages_via_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     )
     assert code == 0
     assert len(out.read_text().splitlines()) == 150  # 50 on the ramp + 100 at 200/s
-    assert "scheduled 150 = ok 150" in capsys.readouterr().out
+    assert "scheduled 150 = acked 150" in capsys.readouterr().out
 
 
 def test_ctrl_c_leaves_a_readable_log_and_exits_130(sink: RecordingSink, tmp_path: Path) -> None:

@@ -158,7 +158,7 @@ def test_replay_skip_bad_lines_skips_and_counts_them(tmp_path: Path, mode: str) 
                                 "--skip-bad-lines"])
         received, _ = settle(sink, quiet_s=0.2)
     assert rc == 0, err
-    assert "scheduled 199 = ok 199" in out
+    assert "scheduled 199 = acked 199" in out
     assert "2 bad lines" in out
     assert received == 199
     meta = RunMeta.read(tmp_path / "run")
@@ -213,7 +213,7 @@ def test_a_signal_during_the_wait_for_late_results_is_an_interrupt(tmp_path: Pat
         process.send_signal(sig)
         rc, out, err = finish(process, timeout_s=20)
     assert rc == 130, (rc, out, err)
-    assert out.startswith("interrupted: scheduled 100 = ok 100"), out
+    assert out.startswith("interrupted: scheduled 100 = acked 100"), out
     assert "Traceback" not in err
     assert RunMeta.read(run_dir).interrupted
 

@@ -31,7 +31,7 @@ def _ms(value: float | None) -> str:
 def print_run_summary(console: Console, s: RunSummary) -> None:
     state = "interrupted" if s.interrupted else "done"
     console.print(
-        f"{state}: scheduled {s.scheduled} = ok {s.ok} + failed {s.failed} + dropped {s.dropped} "
+        f"{state}: scheduled {s.scheduled} = acked {s.ok} + failed {s.failed} + dropped {s.dropped} "
         f"+ aborted {s.aborted}; achieved {s.achieved_rate:.1f}/s; "
         f"ack p50 {_ms(s.ack_p50_ms)} p99 {_ms(s.ack_p99_ms)}; send lag p99 {_ms(s.lag_p99_ms)}",
         markup=False,
