@@ -30,9 +30,11 @@ def _records(broker: Broker, topic: str, expect: int) -> list[dict[str, object]]
 
 
 def _per_key(records: list[dict[str, object]]) -> dict[object, list[object]]:
+    """Each key's events in topic order; events with no key (no entity) have no per-key order."""
     order: dict[object, list[object]] = {}
     for record in sorted(records, key=lambda r: (str(r["partition"]), int(str(r["offset"])))):
-        order.setdefault(record["key"], []).append(record["id"])
+        if record["key"] is not None:
+            order.setdefault(record["key"], []).append(record["id"])
     return order
 
 
