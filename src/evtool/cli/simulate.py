@@ -102,8 +102,9 @@ KeyOpt = Annotated[
 ]
 EncodingOpt = Annotated[
     str,
-    typer.Option("--encoding", help="Kafka, binary mode: the value as json, or avro (the data as Avro binary "
-                 "under its subject version's schema; every subject sent needs an Avro schema)."),
+    typer.Option("--encoding", help="Kafka, binary mode: the value as json, avro (the data as Avro binary "
+                 "under its subject version's schema; every subject sent needs an Avro schema) or protobuf "
+                 "(the .proto's message)."),
 ]
 RegistryWireOpt = Annotated[
     str | None,
@@ -906,11 +907,24 @@ def _transport_options(target: str, kafka_property: list[str] | None, key: str |
     from evtool.load.targets.kafka import ENCODINGS, KafkaOptions
 
     if encoding not in ENCODINGS:
-        raise UsageError(f"--encoding {encoding!r}: expected json or avro")
+        raise UsageError(f"--encoding {encoding!r}: expected json, avro or protobuf")
     schemas = avro_schemas() if encoding == "avro" and avro_schemas is not None else ()
     options = KafkaOptions.of(load_settings().kafka, kafka_property or [], key, encoding=encoding,
                               avro_schemas=schemas)
+    if encoding == "protobuf":
+        options = _protobuf(options, run_schemas)
     return _wire_target(options, registry, run_schemas)
+
+
+def _protobuf(options: Any, run_schemas: Callable[[], Any] | None) -> Any:
+    import dataclasses
+
+    from evtool.load.targets.kafka import protobuf_schemas
+
+    if run_schemas is None:
+        raise UsageError("--encoding protobuf: replaying a kafka:// topic is not supported",
+                         hint="replay a log file, or --encoding json")
+    return dataclasses.replace(options, proto_schemas=protobuf_schemas(run_schemas()[1]))
 
 
 def _wire_target(options: Any, registry: str | None, run_schemas: Callable[[], Any] | None) -> Any:

@@ -118,7 +118,7 @@ class SchemaIds:
         return found
 
 
-ENCODED_FORMATS = {"avro": SchemaFormat.AVRO, "json": SchemaFormat.JSON}
+ENCODED_FORMATS = {"avro": SchemaFormat.AVRO, "json": SchemaFormat.JSON, "protobuf": SchemaFormat.PROTOBUF}
 
 
 def registered_ids(
@@ -142,7 +142,9 @@ def registered_ids(
                 hint="send subjects of one format (--mix), or choose the --encoding of their format")
         name = registry_subject(catalog.subject(schema.subject), settings)
         try:
-            out[uri] = ids.id_of(name, schema.text, schema_type_of(schema.format))
+            protobuf = schema.format is SchemaFormat.PROTOBUF
+            schema_type = "PROTOBUF" if protobuf else schema_type_of(schema.format)
+            out[uri] = ids.id_of(name, schema.text, schema_type)
         except InputError:
             raise UsageError(
                 f"--registry {client.url}: subject {schema.subject} version {schema.version} is not "

@@ -144,3 +144,47 @@ def test_a_replayed_log_is_framed_too_and_structured_mode_is_refused(
                                 "--content-mode", "structured", "--registry", registry.url))
     assert ran.code == 2
     assert "--content-mode binary" in ran.stderr
+
+
+@pytest.mark.parametrize("framed", [True, False])
+def test_protobuf_values_are_the_subjects_message_framed_with_message_index_0(
+    kafka_broker: Broker, registry: FakeSchemaRegistry, tmp_path: Path, framed: bool
+) -> None:
+    """`--encoding protobuf`: the value parses as the .proto's event message; with --registry it is
+    magic byte 0, the version's id, message index 0 (the single 0 byte), then the message."""
+    from evtool.catalog.loader import load_catalog
+    from evtool.registry.wire import unframe
+
+    subject = "payments.refund.issued"
+    ids = {}
+    for version in (2, 3):
+        ids[version] = registry.add(f"{subject}-value", (SCHEMAS / subject / f"{version}.proto").read_text(),
+                                    "PROTOBUF")
+    catalog = load_catalog(SCHEMAS)
+    topic = kafka_broker.create_topic(partitions=1, prefix="wire")
+    extra = ["--registry", registry.url] if framed else []
+    ran = run_evtool(*_simulate(kafka_broker, topic, tmp_path / "run", "--mix", f"{subject}=1",
+                                "--schema-versions", "2:50,3:50", "--encoding", "protobuf", *extra))
+    assert ran.code == 0, ran.stderr
+    messages = read_raw(kafka_broker.bootstrap, topic, expect=40)
+    assert len(messages) == 40
+    versions = set()
+    for message in messages:
+        assert message.headers["content-type"] == b"application/protobuf"
+        ref = parse_dataschema(message.headers["ce_dataschema"].decode())
+        assert ref is not None
+        versions.add(ref[1])
+        payload = message.value
+        if framed:
+            assert payload[:1] == b"\x00"
+            assert payload[5:6] == b"\x00", "message index 0, written as the single 0 byte"
+            unframed = unframe(payload, protobuf=True)
+            assert unframed.schema_id == ids[ref[1]]
+            assert unframed.message_indexes == (0,)
+            payload = unframed.payload
+        schema = catalog.subject(subject).version(ref[1])
+        decoded = schema.handler.message_class(schema).FromString(payload)  # type: ignore[attr-defined]
+        assert decoded.refund_id
+        assert decoded.order_id.startswith("ORD-")
+        assert decoded.ByteSize() == len(payload), "nothing after the message"
+    assert versions == {2, 3}

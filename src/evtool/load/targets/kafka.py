@@ -106,6 +106,7 @@ class KafkaOptions:
     # and each dataschema URI's registered schema id, looked up before time zero
     registry: str | None = None
     schema_ids: tuple[tuple[str, int], ...] = ()
+    proto_schemas: tuple[tuple[str, SchemaFile], ...] = ()  # --encoding protobuf: dataschema URI -> .proto
 
     @classmethod
     def of(cls, config: dict[str, str], x_options: Sequence[str], key: str | None, *,
@@ -265,8 +266,23 @@ def binary_message(event: CloudEvent) -> tuple[bytes, Headers]:
     return (data if isinstance(data, bytes) else orjson.dumps(data)), headers
 
 
-ENCODINGS = ("json", "avro")
+ENCODINGS = ("json", "avro", "protobuf")
 CONTENT_TYPE_AVRO = "application/avro"
+CONTENT_TYPE_PROTOBUF = "application/protobuf"
+
+
+def protobuf_schemas(schemas: Iterable[SchemaFile]) -> tuple[tuple[str, SchemaFile], ...]:
+    """`--encoding protobuf`: the .proto of each subject version a run will send, by dataschema URI;
+    UsageError (one line) for the first that has none."""
+    out: dict[str, SchemaFile] = {}
+    for schema in schemas:
+        if schema.format is not SchemaFormat.PROTOBUF:
+            raise UsageError(
+                f"--encoding protobuf: subject {schema.subject} (version {schema.version}) has no .proto "
+                f"({schema.path} is {schema.format.value})",
+                hint="send Protobuf subjects only (e.g. --mix payments.refund.issued=1), or --encoding json")
+        out[dataschema_uri(schema.subject, schema.version)] = schema
+    return tuple(out.items())
 
 
 def avro_schemas(schemas: Iterable[SchemaFile]) -> tuple[tuple[str, str], ...]:
@@ -341,17 +357,45 @@ class AvroValues:
         return buffer.getvalue(), headers
 
 
+class ProtobufValues:
+    """Binary-mode messages whose value is the data as the subject's Protobuf message (its format's
+    encoder: the .proto's first top-level message, parsed from the JSON data)."""
+
+    def __init__(self, schemas: tuple[tuple[str, SchemaFile], ...]) -> None:
+        self._schemas = dict(schemas)
+        self._encoders: dict[str, Callable[[Any], bytes]] = {}  # made on first use, in the sender
+
+    def __call__(self, event: CloudEvent) -> tuple[bytes, Headers]:
+        """(value, headers); ValueError naming what is wrong when the data cannot be written."""
+        uri = event.dataschema or ""
+        encode = self._encoders.get(uri)
+        if encode is None:
+            schema = self._schemas.get(uri)
+            made = schema.handler.encoder(schema) if schema is not None else None
+            if made is None:
+                raise ValueError(f"no Protobuf schema for dataschema {event.dataschema!r}")
+            encode = self._encoders[uri] = made
+        _, headers = binary_message(replace(event, data=None))
+        headers[-1] = ("content-type", CONTENT_TYPE_PROTOBUF.encode())
+        try:
+            return encode(event.data), headers
+        except Exception as exc:  # json_format.ParseError and the like: this event only
+            raise ValueError(f"data does not fit {event.dataschema}: {str(exc)[:120]}") from None
+
+
 class RegistryFramed:
     """Binary-mode messages whose value (Avro or JSON) is framed in the Schema Registry wire format
     with the registered id of the version its `dataschema` names."""
 
     def __init__(self, inner: Callable[[CloudEvent], tuple[bytes, Headers]],
-                 schema_ids: tuple[tuple[str, int], ...]) -> None:
+                 schema_ids: tuple[tuple[str, int], ...], *, protobuf: bool = False) -> None:
         from evtool.registry.wire import frame
 
         self._inner = inner
         self._frame = frame
         self._ids = dict(schema_ids)
+        # the event's message is the .proto's first top-level one (ProtobufValues): index (0,)
+        self._indexes = (0,) if protobuf else None
 
     def __call__(self, event: CloudEvent) -> tuple[bytes, Headers]:
         """(value, headers); ValueError for an event whose version has no registered id."""
@@ -359,7 +403,7 @@ class RegistryFramed:
         if schema_id is None:
             raise ValueError(f"no registered schema id for dataschema {event.dataschema!r}")
         value, headers = self._inner(event)
-        return self._frame(schema_id, value), headers
+        return self._frame(schema_id, value, message_indexes=self._indexes), headers
 
 
 STRUCTURED_HEADERS: Headers = [("content-type", f"{CONTENT_TYPE_STRUCTURED}; charset=UTF-8".encode())]
@@ -477,8 +521,11 @@ class KafkaTarget(AsyncTarget):
         self._binary: Callable[[CloudEvent], tuple[bytes, Headers]] = binary_message
         if self._kafka.encoding == "avro":
             self._binary = AvroValues(self._kafka.avro_schemas)
+        elif self._kafka.encoding == "protobuf":
+            self._binary = ProtobufValues(self._kafka.proto_schemas)
         if self._kafka.registry is not None:
-            self._binary = RegistryFramed(self._binary, self._kafka.schema_ids)
+            self._binary = RegistryFramed(self._binary, self._kafka.schema_ids,
+                                          protobuf=self._kafka.encoding == "protobuf")
         self._producer: Producer | None = None
         self._poller: asyncio.Task[None] | None = None
         self._state: _State | None = None
@@ -789,10 +836,11 @@ def _validate(options: TargetOptions) -> None:
                          hint="use --content-mode binary (ce_ headers, the default) or structured")
     kafka = options.transport if isinstance(options.transport, KafkaOptions) else KafkaOptions()
     if kafka.encoding not in ENCODINGS:
-        raise UsageError(f"--encoding {kafka.encoding!r}: expected json or avro")
-    if kafka.encoding == "avro" and options.mode != "binary":
-        raise UsageError(f"--encoding avro with --mode {options.mode}: Avro values are binary mode's "
-                         "(the structured mode value is the JSON event)", hint="use --mode binary")
+        raise UsageError(f"--encoding {kafka.encoding!r}: expected json, avro or protobuf")
+    if kafka.encoding != "json" and options.mode != "binary":
+        raise UsageError(f"--encoding {kafka.encoding} with --mode {options.mode}: {kafka.encoding} values "
+                         "are binary mode's (the structured mode value is the JSON event)",
+                         hint="use --mode binary")
     if kafka.registry is not None and options.mode != "binary":
         raise UsageError(f"--registry with --content-mode {options.mode}: the wire format frames binary "
                          "mode's value (the data)", hint="use --content-mode binary")
