@@ -324,7 +324,7 @@ def simulate(
         encoding=encoding,
         avro_schemas=lambda: _avro_schemas(events.stream(0).schemas),
         registry=registry,
-        run_schemas=lambda: (events.stream(0).catalog, events.stream(0).schemas),
+        run_schemas=lambda: _catalogue_and_schemas(events.stream(0)),
         slo=slo,
         summary_export=summary_export,
         scenario=ctx.meta.get(_SCENARIO_META),
@@ -333,6 +333,10 @@ def simulate(
         segment=segment,
         start_at=start_at,
     )
+
+
+def _catalogue_and_schemas(stream: Any) -> Any:
+    return stream.catalog, stream.schemas
 
 
 def _avro_schemas(schemas: Any) -> Any:

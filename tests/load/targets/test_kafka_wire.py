@@ -188,3 +188,16 @@ def test_protobuf_values_are_the_subjects_message_framed_with_message_index_0(
         assert decoded.order_id.startswith("ORD-")
         assert decoded.ByteSize() == len(payload), "nothing after the message"
     assert versions == {2, 3}
+
+
+def test_registry_needs_a_kafka_target_and_a_reachable_registry(tmp_path: Path) -> None:
+    ran = run_evtool("simulate", "--count", "3", "--rate", "10/s", "--target", "-", "--registry",
+                     "http://127.0.0.1:9", "--run-dir", tmp_path / "run")
+    assert ran.code == 2
+    assert "--registry applies to kafka://" in ran.stderr
+    ran = run_evtool("simulate", "--count", "3", "--rate", "10/s", "--mix", "order=1", "--encoding", "avro",
+                     "--schemas", SCHEMAS, "--target", "kafka://127.0.0.1:9/orders", "--registry",
+                     "http://127.0.0.1:9", "--run-dir", tmp_path / "run2")
+    assert ran.code == 2
+    assert "unreachable" in ran.stderr
+    assert "Traceback" not in ran.stderr
