@@ -677,7 +677,7 @@ def _collector(collect: str | None, correlate_by: str | None, result_timeout: st
         from evtool.load.targets.kafka import KafkaOptions
 
         transport = KafkaOptions.of(load_settings().kafka, kafka_property or [], None)
-        transport = _wire_collect(transport, registry)
+        transport = wire_collect(transport, registry)
     return CollectorSpec(
         collect,
         correlate_by=correlate_by,
@@ -953,7 +953,7 @@ def _wire_target(options: Any, registry: str | None, run_schemas: Callable[[], A
     return dataclasses.replace(options, registry=url, schema_ids=ids)
 
 
-def _wire_collect(options: Any, registry: str | None) -> Any:
+def wire_collect(options: Any, registry: str | None) -> Any:
     """A kafka:// --collect reads values in the wire format when a registry is given."""
     import dataclasses
 

@@ -127,3 +127,28 @@ def test_simulate_collects_a_framed_results_topic(kafka_broker: Broker, tmp_path
     counts = json.loads((run_dir / "collector-0.json").read_text())
     assert counts["unreadable"] == 0
     assert counts["results"] == 30, counts
+
+
+@pytest.mark.e2e
+def test_collect_source_with_registry_reads_framed_results(kafka_broker: Broker, tmp_path: Path) -> None:
+    """`evtool collect --source kafka://… --registry URL`: framed results recorded, an unframed one
+    unreadable."""
+    import subprocess
+    import sys
+
+    decisions = kafka_broker.create_topic(partitions=1, prefix="decisions")
+    run_dir = tmp_path / "collected"
+    process = subprocess.Popen([sys.executable, "-m", "evtool", "collect", "--run-dir", str(run_dir),
+                                "--source", f"kafka://{kafka_broker.bootstrap}/{decisions}",
+                                "--registry", "http://127.0.0.1:8081", "--duration", "8s"],
+                               stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    line = process.stderr.readline()
+    assert "collecting from kafka://" in line, line
+    values = [str(uuid.uuid4()) for _ in range(25)]
+    produce(kafka_broker.bootstrap, decisions,
+            [_framed(binary_result(v)) for v in values] + [binary_result(str(uuid.uuid4()))])
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert "25 results recorded" in err
+    assert "1 unreadable" in err
