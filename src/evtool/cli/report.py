@@ -153,6 +153,11 @@ def collect(
         list[str] | None,
         typer.Option("-X", help="With --source kafka://: a librdkafka connection property key=value."),
     ] = None,
+    registry: Annotated[
+        str | None,
+        typer.Option("--registry", metavar="URL", help="With --source kafka://: results in the Schema "
+                     "Registry wire format (default: [registry] url of evtool.toml)."),
+    ] = None,
 ) -> None:
     """Receive downstream results (for producers evtool does not drive); report them with latency-report."""
     from evtool.load.collector import Collector, CorrelateBy
@@ -160,10 +165,10 @@ def collect(
     from evtool.results.clock import RunClock
     from evtool.results.runlog import RunMeta
 
-    if source is not None or kafka_property:
+    if source is not None or kafka_property or registry:
         if source is None or not source.lower().startswith("kafka:"):
-            raise UsageError(f"--source {source!r}: expected kafka://HOST:PORT/TOPIC"
-                             if source is not None else "-X applies with --source kafka://… only")
+            raise UsageError(f"--source {source!r}: expected kafka://HOST:PORT/TOPIC" if source is not None
+                             else "-X and --registry apply with --source kafka://… only")
         host, port = "", 0
     else:
         host, port = _parse_listen(listen)
@@ -188,12 +193,13 @@ def collect(
     console = Console(stderr=True, highlight=False)
     collector: Collector | KafkaResultSource
     if source is not None:
+        from evtool.cli.simulate import wire_collect
         from evtool.config import load_settings
         from evtool.load.sources.base import CollectorSpec
         from evtool.load.sources.kafka import KafkaResultSource
         from evtool.load.targets.kafka import KafkaOptions
 
-        options = KafkaOptions.of(load_settings().kafka, kafka_property or [], None)
+        options = wire_collect(KafkaOptions.of(load_settings().kafka, kafka_property or [], None), registry)
         collector = KafkaResultSource(CollectorSpec(source, correlate_by, transport=options), run_dir, clock)
     else:
         collector = Collector(host, port, run_dir, by, clock)

@@ -102,8 +102,16 @@ KeyOpt = Annotated[
 ]
 EncodingOpt = Annotated[
     str,
-    typer.Option("--encoding", help="Kafka, binary mode: the value as json, or avro (the data as Avro binary "
-                 "under its subject version's schema; every subject sent needs an Avro schema)."),
+    typer.Option("--encoding", help="Kafka, binary mode: the value as json, avro (the data as Avro binary "
+                 "under its subject version's schema; every subject sent needs an Avro schema) or protobuf "
+                 "(the .proto's message)."),
+]
+RegistryWireOpt = Annotated[
+    str | None,
+    typer.Option("--registry", metavar="URL", help="Kafka: values in the Schema Registry wire format (magic "
+                 "byte, schema id, then Avro or JSON), ids of this registry; every version sent must be "
+                 "registered (evtool schema push). Default: [registry] url of evtool.toml. Also decodes a "
+                 "kafka:// --collect topic."),
 ]
 SegmentOpt = Annotated[
     str | None,
@@ -231,6 +239,7 @@ def simulate(
     kafka_property: KafkaPropertyOpt = None,
     key: KeyOpt = None,
     encoding: EncodingOpt = "json",
+    registry: RegistryWireOpt = None,
     as_fast_as_possible: Annotated[
         bool,
         typer.Option("--as-fast-as-possible",
@@ -314,6 +323,8 @@ def simulate(
         key=key,
         encoding=encoding,
         avro_schemas=lambda: _avro_schemas(events.stream(0).schemas),
+        registry=registry,
+        run_schemas=lambda: _catalogue_and_schemas(events.stream(0)),
         slo=slo,
         summary_export=summary_export,
         scenario=ctx.meta.get(_SCENARIO_META),
@@ -322,6 +333,10 @@ def simulate(
         segment=segment,
         start_at=start_at,
     )
+
+
+def _catalogue_and_schemas(stream: Any) -> Any:
+    return stream.catalog, stream.schemas
 
 
 def _avro_schemas(schemas: Any) -> Any:
@@ -334,6 +349,12 @@ def _avro_schemas_of_log(file: Path) -> Any:
     from evtool.load.targets.kafka import avro_schemas_of_log
 
     return avro_schemas_of_log(file)
+
+
+def _schemas_of_log(file: Path) -> Any:
+    from evtool.load.targets.kafka import schemas_of_log
+
+    return schemas_of_log(file, why="--registry")
 
 
 def replay(
@@ -369,6 +390,7 @@ def replay(
     kafka_property: KafkaPropertyOpt = None,
     key: KeyOpt = None,
     encoding: EncodingOpt = "json",
+    registry: RegistryWireOpt = None,
     skip_bad_lines: Annotated[
         bool,
         typer.Option("--skip-bad-lines", help="Skip (and count) lines that are not events; default: refuse."),
@@ -488,6 +510,8 @@ def replay(
         key=key,
         encoding=encoding,
         avro_schemas=None if is_topic(file) else (lambda: _avro_schemas_of_log(Path(file))),
+        registry=registry,
+        run_schemas=None if is_topic(file) else (lambda: _schemas_of_log(Path(file))),
         slo=slo,
         summary_export=summary_export,
         live=live,
@@ -642,7 +666,7 @@ def _interrupt_on_sigterm() -> Any:
 
 
 def _collector(collect: str | None, correlate_by: str | None, result_timeout: str,
-               kafka_property: list[str] | None = None) -> CollectorSpec | None:
+               kafka_property: list[str] | None = None, registry: str | None = None) -> CollectorSpec | None:
     from evtool.load.runner import CollectorSpec
 
     if collect is None:
@@ -653,6 +677,7 @@ def _collector(collect: str | None, correlate_by: str | None, result_timeout: st
         from evtool.load.targets.kafka import KafkaOptions
 
         transport = KafkaOptions.of(load_settings().kafka, kafka_property or [], None)
+        transport = wire_collect(transport, registry)
     return CollectorSpec(
         collect,
         correlate_by=correlate_by,
@@ -691,6 +716,8 @@ def _execute(
     notes: tuple[str, ...] = (),
     encoding: str = "json",
     avro_schemas: Callable[[], Any] | None = None,
+    registry: str | None = None,
+    run_schemas: Callable[[], Any] | None = None,
     slo: list[str] | None = None,
     summary_export: Path | None = None,
     scenario: dict[str, Any] | None = None,
@@ -726,7 +753,8 @@ def _execute(
         max_in_flight=max_in_flight,
         user_agent=f"evtool/{__version__}",
         transport=_transport_options(target, kafka_property, key, kafka_collect=_kafka_collect(collect),
-                                     encoding=encoding, avro_schemas=avro_schemas),
+                                     encoding=encoding, avro_schemas=avro_schemas,
+                                     registry=registry, run_schemas=run_schemas),
     )
     dispatch = DispatchOptions(
         max_in_flight=max_in_flight,
@@ -769,7 +797,7 @@ def _execute(
         command=tuple(redact_argv(["evtool", *sys.argv[1:]])),
         options=recorded,
         planned_duration_s=planned_duration_s,
-        collector=_collector(collect, correlate_by, result_timeout, kafka_property),
+        collector=_collector(collect, correlate_by, result_timeout, kafka_property, registry),
         notes=notes,
         scenario=scenario,
         live=live or LiveSpec(),
@@ -867,7 +895,8 @@ def _kafka_collect(collect: str | None) -> bool:
 
 def _transport_options(target: str, kafka_property: list[str] | None, key: str | None, *,
                        kafka_collect: bool = False, encoding: str = "json",
-                       avro_schemas: Callable[[], Any] | None = None) -> Any:
+                       avro_schemas: Callable[[], Any] | None = None, registry: str | None = None,
+                       run_schemas: Callable[[], Any] | None = None) -> Any:
     """The target's own options: Kafka's from [kafka] in evtool.toml and -X/--key/--encoding; None
     otherwise (-X also applies to a kafka:// --collect)."""
     if not target.lower().startswith("kafka:"):
@@ -875,15 +904,64 @@ def _transport_options(target: str, kafka_property: list[str] | None, key: str |
             raise UsageError("-X and --key apply to kafka:// targets (and -X to kafka:// --collect) only")
         if encoding != "json":
             raise UsageError(f"--encoding {encoding}: applies to kafka:// targets only")
+        if registry is not None and not kafka_collect:
+            raise UsageError("--registry applies to kafka:// targets and a kafka:// --collect only")
         return None
     from evtool.config import load_settings
     from evtool.load.targets.kafka import ENCODINGS, KafkaOptions
 
     if encoding not in ENCODINGS:
-        raise UsageError(f"--encoding {encoding!r}: expected json or avro")
+        raise UsageError(f"--encoding {encoding!r}: expected json, avro or protobuf")
     schemas = avro_schemas() if encoding == "avro" and avro_schemas is not None else ()
-    return KafkaOptions.of(load_settings().kafka, kafka_property or [], key, encoding=encoding,
-                           avro_schemas=schemas)
+    options = KafkaOptions.of(load_settings().kafka, kafka_property or [], key, encoding=encoding,
+                              avro_schemas=schemas)
+    if encoding == "protobuf":
+        options = _protobuf(options, run_schemas)
+    return _wire_target(options, registry, run_schemas)
+
+
+def _protobuf(options: Any, run_schemas: Callable[[], Any] | None) -> Any:
+    import dataclasses
+
+    from evtool.load.targets.kafka import protobuf_schemas
+
+    if run_schemas is None:
+        raise UsageError("--encoding protobuf: replaying a kafka:// topic is not supported",
+                         hint="replay a log file, or --encoding json")
+    return dataclasses.replace(options, proto_schemas=protobuf_schemas(run_schemas()[1]))
+
+
+def _wire_target(options: Any, registry: str | None, run_schemas: Callable[[], Any] | None) -> Any:
+    """`--registry` (or [registry] url): the schema id of every version the run writes, asked now."""
+    import dataclasses
+
+    from evtool.cli.schema_registry import registry_client
+    from evtool.config import load_settings
+    from evtool.load.targets.base import redact_url
+    from evtool.registry.wire import registered_ids
+
+    settings = load_settings()
+    if registry is None and not settings.registry.url:
+        return options
+    if run_schemas is None:
+        raise UsageError("--registry: replaying a kafka:// topic in the wire format is not supported",
+                         hint="replay a log file, or leave out --registry")
+    catalog, schemas = run_schemas()
+    with registry_client(registry, settings) as client:
+        ids = registered_ids(schemas, catalog, settings, client, encoding=options.encoding)
+        url = redact_url(client.url)
+    return dataclasses.replace(options, registry=url, schema_ids=ids)
+
+
+def wire_collect(options: Any, registry: str | None) -> Any:
+    """A kafka:// --collect reads values in the wire format when a registry is given."""
+    import dataclasses
+
+    from evtool.config import load_settings
+    from evtool.load.targets.base import redact_url
+
+    url = registry or load_settings().registry.url
+    return options if not url else dataclasses.replace(options, registry=redact_url(url))
 
 
 def _run_with_view(spec: RunSpec, console: Console, quiet: bool, metrics: str | None = None) -> RunSummary:

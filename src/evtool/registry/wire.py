@@ -12,10 +12,16 @@ single 0 byte.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from evtool.errors import InputError
+from evtool.catalog.model import Catalog, SchemaFile, SchemaFormat
+from evtool.config import Settings
+from evtool.errors import InputError, UsageError
+from evtool.events.envelope import dataschema_uri
 from evtool.registry.client import RegistryClient
+from evtool.registry.naming import registry_subject
+from evtool.registry.published import schema_type_of
 
 MAGIC = 0
 _HEADER = struct.Struct(">bI")
@@ -110,3 +116,38 @@ class SchemaIds:
                 )
             found = self._ids[key] = registered.id
         return found
+
+
+ENCODED_FORMATS = {"avro": SchemaFormat.AVRO, "json": SchemaFormat.JSON, "protobuf": SchemaFormat.PROTOBUF}
+
+
+def registered_ids(
+    schemas: Iterable[SchemaFile], catalog: Catalog, settings: Settings, client: RegistryClient, *,
+    encoding: str,
+) -> tuple[tuple[str, int], ...]:
+    """The schema id of every subject version a run will write, by dataschema URI, asked before time
+    zero: a version the registry lacks is one line (UsageError) before anything is sent, never a
+    run of values framed with nothing a consumer could look up."""
+    ids = SchemaIds(client)
+    wanted = ENCODED_FORMATS[encoding]
+    out: dict[str, int] = {}
+    for schema in schemas:
+        uri = dataschema_uri(schema.subject, schema.version)
+        if uri in out:
+            continue
+        if schema.format is not wanted:
+            raise UsageError(
+                f"--registry with --encoding {encoding}: subject {schema.subject} (version {schema.version}) "
+                f"is {schema.format.value}, so its values cannot be {encoding} under its registered schema",
+                hint="send subjects of one format (--mix), or choose the --encoding of their format")
+        name = registry_subject(catalog.subject(schema.subject), settings)
+        try:
+            protobuf = schema.format is SchemaFormat.PROTOBUF
+            schema_type = "PROTOBUF" if protobuf else schema_type_of(schema.format)
+            out[uri] = ids.id_of(name, schema.text, schema_type)
+        except InputError:
+            raise UsageError(
+                f"--registry {client.url}: subject {schema.subject} version {schema.version} is not "
+                f"registered (registry subject {name!r}): register it first with evtool schema push",
+            ) from None
+    return tuple(out.items())

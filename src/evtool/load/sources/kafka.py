@@ -14,7 +14,9 @@ A thread consumes in batches and decodes each record (the correlation value from
 `ResultLedger`, stamped on this host's run clock when the batch came out of the consumer, with
 the record's broker timestamp kept beside it (`broker_ns`), so a report can split end-to-end
 latency into intended → acked → result written → result seen. Records of other runs are the
-ledger's "foreign"; records that are not JSON or not an event are counted unreadable.
+ledger's "foreign"; records that are not JSON or not an event are counted unreadable. With a
+Schema Registry given (`--registry`), values are in its wire format: the magic byte and schema id
+are taken off before the JSON is read, and a value without them is unreadable too.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ class _Batch:
     errors: list[str] = field(default_factory=list)
     timestamp_types: dict[str, int] = field(default_factory=dict)
     partitions: dict[int, int] = field(default_factory=dict)  # partition -> next offset to read
+    schema_ids: dict[int, int] = field(default_factory=dict)  # wire format: schema id -> records
 
 
 class _CountingLog(logging.Handler):
@@ -93,6 +96,8 @@ class KafkaResultSource:
         options = spec.transport if isinstance(spec.transport, KafkaOptions) else KafkaOptions()
         self._servers, self.topic = parse_url(spec.address, options.bootstrap, option="--collect")
         self._properties = connection_properties(options)
+        self._registry = options.registry  # the values are framed in the wire format
+        self._schema_ids: dict[int, int] = {}
         self.correlate_by = CorrelateBy.parse(spec.correlate_by) if spec.correlate_by else CorrelateBy.parse()
         paths = self.correlate_by.sources
         self._names = tuple(p[0] for p in paths) if all(len(p) == 1 for p in paths) else None
@@ -135,7 +140,10 @@ class KafkaResultSource:
                 "start_offsets": {str(p): o for p, o in sorted(self.start_offsets.items())},
                 "next_offsets": {str(p): o for p, o in sorted(self.next_offsets.items())},
                 "records": self.records, "timestamp_types": dict(self._timestamp_types),
-                "correlate_by": str(self.correlate_by)}
+                "correlate_by": str(self.correlate_by),
+                **({} if self._registry is None else {"registry": {
+                    "url": self._registry,
+                    "schema_ids": {str(k): n for k, n in sorted(self._schema_ids.items())}}})}
 
     def _config(self) -> dict[str, Any]:
         config: dict[str, Any] = {
@@ -321,6 +329,8 @@ class KafkaResultSource:
         find = self.correlate_by.find
         types = batch.timestamp_types
         partitions = batch.partitions
+        framed = self._registry is not None
+        ids = batch.schema_ids
         for message in messages:
             error = message.error()
             if error is not None:
@@ -334,6 +344,14 @@ class KafkaResultSource:
                 types[name] = types.get(name, 0) + 1
             else:
                 stamp = 0
+            raw_value = message.value()
+            if framed:  # magic byte 0, a 4-byte schema id, then the JSON
+                if raw_value is None or len(raw_value) < 5 or raw_value[0] != 0:
+                    batch.unreadable += 1
+                    continue
+                schema_id = int.from_bytes(raw_value[1:5], "big")
+                ids[schema_id] = ids.get(schema_id, 0) + 1
+                raw_value = raw_value[5:]
             value: str | None = None
             try:
                 headers: list[tuple[str, str | bytes | None]] | None = message.headers()  # type: ignore[assignment]
@@ -353,11 +371,9 @@ class KafkaResultSource:
                                 break
                     else:
                         event: dict[str, Any] = {k: v.decode() for k, v in attributes.items()}
-                        raw_value = message.value()
                         event["data"] = orjson.loads(raw_value) if raw_value else None
                         value = find(event, plain=False)
                 else:
-                    raw_value = message.value()
                     parsed = orjson.loads(raw_value) if raw_value else None
                     if not isinstance(parsed, dict):
                         batch.unreadable += 1
@@ -386,6 +402,8 @@ class KafkaResultSource:
             for name, n in batch.timestamp_types.items():
                 self._timestamp_types[name] = self._timestamp_types.get(name, 0) + n
             self.next_offsets.update(batch.partitions)
+            for schema_id, n in batch.schema_ids.items():
+                self._schema_ids[schema_id] = self._schema_ids.get(schema_id, 0) + n
             if ledger is None or not ledger.writable:
                 if batch.keys:
                     counts.problem("results log not writable: results not recorded", len(batch.keys))

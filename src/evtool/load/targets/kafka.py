@@ -17,7 +17,8 @@ headers, `content-type`, the data as the value) or structured mode (the whole ev
 the event's entity (order id, SKU, customer), so one entity's events stay in order on one
 partition; `--key FIELD_PATH` chooses another. With `--encoding avro` (binary mode) the value is
 the data as Avro binary under the schema version its `dataschema` names (no registry framing),
-with `content-type: application/avro`.
+with `content-type: application/avro`. With a Schema Registry (`--registry`) each value is framed
+in its wire format: magic byte 0 and the version's registered schema id before the Avro or JSON.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import numpy as np
 import orjson
 
-from evtool.catalog.model import SchemaFile, SchemaFormat
+from evtool.catalog.model import Catalog, SchemaFile, SchemaFormat
 from evtool.errors import EvtoolError, TargetError, UsageError
 from evtool.events.envelope import CONTENT_TYPE_JSON, CONTENT_TYPE_STRUCTURED, CloudEvent, dataschema_uri
 from evtool.load.plan import EventBlock
@@ -101,6 +102,11 @@ class KafkaOptions:
     bootstrap: str | None = None  # [kafka] bootstrap.servers, for a target without hosts: kafka:///orders
     encoding: str = "json"  # the value in binary mode: "json", or "avro" (the data as Avro binary)
     avro_schemas: tuple[tuple[str, str], ...] = ()  # dataschema URI -> Avro schema (JSON text)
+    # --registry: the values in the Schema Registry wire format; the URL as shown (no credentials)
+    # and each dataschema URI's registered schema id, looked up before time zero
+    registry: str | None = None
+    schema_ids: tuple[tuple[str, int], ...] = ()
+    proto_schemas: tuple[tuple[str, SchemaFile], ...] = ()  # --encoding protobuf: dataschema URI -> .proto
 
     @classmethod
     def of(cls, config: dict[str, str], x_options: Sequence[str], key: str | None, *,
@@ -260,8 +266,23 @@ def binary_message(event: CloudEvent) -> tuple[bytes, Headers]:
     return (data if isinstance(data, bytes) else orjson.dumps(data)), headers
 
 
-ENCODINGS = ("json", "avro")
+ENCODINGS = ("json", "avro", "protobuf")
 CONTENT_TYPE_AVRO = "application/avro"
+CONTENT_TYPE_PROTOBUF = "application/protobuf"
+
+
+def protobuf_schemas(schemas: Iterable[SchemaFile]) -> tuple[tuple[str, SchemaFile], ...]:
+    """`--encoding protobuf`: the .proto of each subject version a run will send, by dataschema URI;
+    UsageError (one line) for the first that has none."""
+    out: dict[str, SchemaFile] = {}
+    for schema in schemas:
+        if schema.format is not SchemaFormat.PROTOBUF:
+            raise UsageError(
+                f"--encoding protobuf: subject {schema.subject} (version {schema.version}) has no .proto "
+                f"({schema.path} is {schema.format.value})",
+                hint="send Protobuf subjects only (e.g. --mix payments.refund.issued=1), or --encoding json")
+        out[dataschema_uri(schema.subject, schema.version)] = schema
+    return tuple(out.items())
 
 
 def avro_schemas(schemas: Iterable[SchemaFile]) -> tuple[tuple[str, str], ...]:
@@ -281,6 +302,13 @@ def avro_schemas(schemas: Iterable[SchemaFile]) -> tuple[tuple[str, str], ...]:
 def avro_schemas_of_log(path: Path, schemas_dir: Path | None = None) -> tuple[tuple[str, str], ...]:
     """`--encoding avro` for a replay: the Avro schema of every subject version the log's events name
     (read through once, before time zero); UsageError for an event without one."""
+    return avro_schemas(schemas_of_log(path, schemas_dir, why="--encoding avro")[1])
+
+
+def schemas_of_log(path: Path, schemas_dir: Path | None = None, *,
+                   why: str) -> tuple[Catalog, list[SchemaFile]]:
+    """The catalogue and every subject version the log's events name; UsageError (naming `why`, the
+    option that needs them) for an event whose dataschema names none."""
     from evtool.catalog.bundled import resolve_catalogue
     from evtool.catalog.loader import load_catalog
     from evtool.config import load_settings
@@ -295,14 +323,14 @@ def avro_schemas_of_log(path: Path, schemas_dir: Path | None = None) -> tuple[tu
     found = []
     for uri, ref in named.items():
         if ref is None or ref[0] not in catalog.subjects:
-            raise UsageError(f"--encoding avro: events of {path} with dataschema {uri!r} name no subject "
-                             "of the catalogue, so no Avro schema", hint="replay them with --encoding json")
+            raise UsageError(f"{why}: events of {path} with dataschema {uri!r} name no subject "
+                             "of the catalogue, so no schema", hint="replay them with --encoding json")
         try:
             found.append(catalog.subject(ref[0]).version(ref[1]))
         except EvtoolError:
-            raise UsageError(f"--encoding avro: {uri} names a version the catalogue does not have",
+            raise UsageError(f"{why}: {uri} names a version the catalogue does not have",
                              hint="replay with --encoding json, or add the version") from None
-    return avro_schemas(found)
+    return catalog, found
 
 
 class AvroValues:
@@ -327,6 +355,55 @@ class AvroValues:
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise ValueError(f"data does not fit {event.dataschema}: {exc}") from None
         return buffer.getvalue(), headers
+
+
+class ProtobufValues:
+    """Binary-mode messages whose value is the data as the subject's Protobuf message (its format's
+    encoder: the .proto's first top-level message, parsed from the JSON data)."""
+
+    def __init__(self, schemas: tuple[tuple[str, SchemaFile], ...]) -> None:
+        self._schemas = dict(schemas)
+        self._encoders: dict[str, Callable[[Any], bytes]] = {}  # made on first use, in the sender
+
+    def __call__(self, event: CloudEvent) -> tuple[bytes, Headers]:
+        """(value, headers); ValueError naming what is wrong when the data cannot be written."""
+        uri = event.dataschema or ""
+        encode = self._encoders.get(uri)
+        if encode is None:
+            schema = self._schemas.get(uri)
+            made = schema.handler.encoder(schema) if schema is not None else None
+            if made is None:
+                raise ValueError(f"no Protobuf schema for dataschema {event.dataschema!r}")
+            encode = self._encoders[uri] = made
+        _, headers = binary_message(replace(event, data=None))
+        headers[-1] = ("content-type", CONTENT_TYPE_PROTOBUF.encode())
+        try:
+            return encode(event.data), headers
+        except Exception as exc:  # json_format.ParseError and the like: this event only
+            raise ValueError(f"data does not fit {event.dataschema}: {str(exc)[:120]}") from None
+
+
+class RegistryFramed:
+    """Binary-mode messages whose value (Avro or JSON) is framed in the Schema Registry wire format
+    with the registered id of the version its `dataschema` names."""
+
+    def __init__(self, inner: Callable[[CloudEvent], tuple[bytes, Headers]],
+                 schema_ids: tuple[tuple[str, int], ...], *, protobuf: bool = False) -> None:
+        from evtool.registry.wire import frame
+
+        self._inner = inner
+        self._frame = frame
+        self._ids = dict(schema_ids)
+        # the event's message is the .proto's first top-level one (ProtobufValues): index (0,)
+        self._indexes = (0,) if protobuf else None
+
+    def __call__(self, event: CloudEvent) -> tuple[bytes, Headers]:
+        """(value, headers); ValueError for an event whose version has no registered id."""
+        schema_id = self._ids.get(event.dataschema or "")
+        if schema_id is None:
+            raise ValueError(f"no registered schema id for dataschema {event.dataschema!r}")
+        value, headers = self._inner(event)
+        return self._frame(schema_id, value, message_indexes=self._indexes), headers
 
 
 STRUCTURED_HEADERS: Headers = [("content-type", f"{CONTENT_TYPE_STRUCTURED}; charset=UTF-8".encode())]
@@ -444,6 +521,11 @@ class KafkaTarget(AsyncTarget):
         self._binary: Callable[[CloudEvent], tuple[bytes, Headers]] = binary_message
         if self._kafka.encoding == "avro":
             self._binary = AvroValues(self._kafka.avro_schemas)
+        elif self._kafka.encoding == "protobuf":
+            self._binary = ProtobufValues(self._kafka.proto_schemas)
+        if self._kafka.registry is not None:
+            self._binary = RegistryFramed(self._binary, self._kafka.schema_ids,
+                                          protobuf=self._kafka.encoding == "protobuf")
         self._producer: Producer | None = None
         self._poller: asyncio.Task[None] | None = None
         self._state: _State | None = None
@@ -456,7 +538,10 @@ class KafkaTarget(AsyncTarget):
 
     def settings(self) -> dict[str, Any]:
         """For the run's meta: transport, topic, partitions, the producer's properties (no secret)."""
-        return {"transport": "kafka", "bootstrap.servers": self._servers, "topic": self._topic,
+        registry = {} if self._kafka.registry is None else {"registry": {
+            "url": self._kafka.registry, "wire_format": f"{self._kafka.encoding}, framed",
+            "schema_ids": dict(self._kafka.schema_ids)}}
+        return {**registry, "transport": "kafka", "bootstrap.servers": self._servers, "topic": self._topic,
                 "partitions": self.partitions, "content_mode": self._options.mode,
                 "key": self._kafka.key or "entity (" + ", ".join(
                     f"{t}: {'.'.join(p)}" for t, p in ENTITY_KEYS.items()) + ")",
@@ -751,10 +836,14 @@ def _validate(options: TargetOptions) -> None:
                          hint="use --content-mode binary (ce_ headers, the default) or structured")
     kafka = options.transport if isinstance(options.transport, KafkaOptions) else KafkaOptions()
     if kafka.encoding not in ENCODINGS:
-        raise UsageError(f"--encoding {kafka.encoding!r}: expected json or avro")
-    if kafka.encoding == "avro" and options.mode != "binary":
-        raise UsageError(f"--encoding avro with --mode {options.mode}: Avro values are binary mode's "
-                         "(the structured mode value is the JSON event)", hint="use --mode binary")
+        raise UsageError(f"--encoding {kafka.encoding!r}: expected json, avro or protobuf")
+    if kafka.encoding != "json" and options.mode != "binary":
+        raise UsageError(f"--encoding {kafka.encoding} with --mode {options.mode}: {kafka.encoding} values "
+                         "are binary mode's (the structured mode value is the JSON event)",
+                         hint="use --mode binary")
+    if kafka.registry is not None and options.mode != "binary":
+        raise UsageError(f"--registry with --content-mode {options.mode}: the wire format frames binary "
+                         "mode's value (the data)", hint="use --content-mode binary")
     parse_url(options.target, kafka.bootstrap)
     key_getter(kafka.key)
     resolve(kafka.merged())  # a missing env: secret is one line before the run
