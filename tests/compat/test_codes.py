@@ -113,6 +113,8 @@ def test_every_code_the_conformance_cases_make_is_declared(tmp_path: Path) -> No
                 assert finding_code(issue.code).effect is not Effect.COMPATIBLE, issue.code
         for change in handler.changes(a, b):
             seen.setdefault(change.code, set()).add(old.format.value)
+            if finding_code(change.code).effect is Effect.COMPATIBLE:  # found with the new one reading
+                assert not change.breaks_backward, change
     assert len(seen) > 60
     assert sorted(set(seen) - set(CODES)) == []
     for code, formats in seen.items():  # each code is declared for the formats that emit it

@@ -18,16 +18,17 @@ ALL = frozenset(SchemaFormat)
 
 
 class Effect(StrEnum):
-    """What a finding with this code means for the check.
+    """What a difference with this code means for the reader of the comparison that found it.
 
-    Direction is per finding: the same code breaks BACKWARD when the new schema is the reader and
-    FORWARD when the old one is; `schema diff` reports both classifications per change.
+    Engines compare a reader with a writer; direction is per finding: `schema check` finds a code
+    with the new schema as reader for BACKWARD and with the old one for FORWARD, and `schema diff`
+    classifies each change both ways — a COMPATIBLE widening (`type-extended`) still breaks FORWARD.
     """
 
     BREAKS = "breaks"  # the reader cannot read (or rejects) what the writer wrote: fails the check
     LOSSY = "lossy"  # accepted by the registry, yet data changes on the way: a warning (--strict fails)
-    COMPATIBLE = "compatible"  # a difference `schema diff` shows; it breaks no reading by itself
-    DIFF = "diff"  # a difference `schema diff` shows whose verdict depends on the change (given per change)
+    COMPATIBLE = "compatible"  # the reader reads everything the writer wrote (the reverse may break)
+    DIFF = "diff"  # a `schema diff` change whose verdict depends on its details (given per change)
     PUBLISHED = "published"  # not about reading: a published version's file was edited or deleted
 
 
@@ -52,7 +53,7 @@ _NEW_VERSION = ("keep the old rule in this version, or publish the change under 
                 "the subject's compatibility set to what you intend)")
 _DEFAULT = "give the new field/property a default, or make it optional"
 NOTHING_TO_FIX = "nothing to do"
-_SAFE = "No event valid before is rejected by this change alone."
+_SAFE = "Everything the old schema allowed is still read (the reverse direction may break)."
 
 _CODES: dict[str, FindingCode] = {}
 
