@@ -16,6 +16,7 @@ import pytest
 from tests.support.cli import invoke
 
 from evtool.catalog import load_catalog
+from evtool.catalog.model import SchemaFormat
 from evtool.compat import codes as catalogue
 from evtool.compat.codes import CODES, Effect, finding_code
 
@@ -29,6 +30,7 @@ ENGINES = [
 ]
 CODE = re.compile(r"^[a-z]+(-[a-z]+)+$")
 # kebab-case literals in the engines that are not codes: hint names and family bases (below)
+PROTOBUF_FORMAT = SchemaFormat.PROTOBUF
 HINTS = {"idx-any", "idx-w", "pattern-any", "prop-any"}
 
 
@@ -180,3 +182,30 @@ def test_the_json_report_and_sarif_draw_each_codes_help_from_the_catalogue(tmp_p
     assert rule["help"]["text"] == f"{why} Fix: give the field a default."
     assert rule["properties"] == {"effect": "breaks", "formats": ["avro"]}
     assert rule["defaultConfiguration"]["level"] == "error"
+
+
+def test_each_codes_effect_is_what_its_engine_does_with_it() -> None:
+    from evtool.formats.protobuf.compat import FAILING
+
+    proto_breaks = {c for c, e in CODES.items() if PROTOBUF_FORMAT in e.formats and e.effect is Effect.BREAKS}
+    assert proto_breaks == FAILING
+    # JSON Schema: a literal code passed as breaking (`_r`, `_req`, `_add(..., True)`) is BREAKS,
+    # one passed as compatible (`_ok`, `_add(..., False)`) is COMPATIBLE
+    breaking: set[str] = set()
+    compatible: set[str] = set()
+    for call in _calls(ast.parse(ENGINES[0].read_text()), {"_r", "_req", "_ok", "_add"}):
+        code = call.args[1]
+        if not isinstance(code, ast.Constant):
+            continue
+        name = call.func.attr if isinstance(call.func, ast.Attribute) else ""
+        flag = call.args[2] if name == "_add" else None
+        breaks = name in ("_r", "_req") or (isinstance(flag, ast.Constant) and flag.value is True)
+        (breaking if breaks else compatible).add(code.value)
+    assert len(breaking) > 25
+    assert len(compatible) > 25
+    assert sorted(c for c in breaking if CODES[c].effect is not Effect.BREAKS) == []
+    both = breaking & compatible  # compatible only when no old name can match
+    assert both == {"pattern-property-added"}
+    shared = {c for c in compatible if len(CODES[c].formats) > 1}  # e.g. enum-removed, also Protobuf's
+    assert sorted(c for c in compatible - both - shared if CODES[c].effect is not Effect.COMPATIBLE) == []
+    assert all(CODES[c].effect in (Effect.COMPATIBLE, Effect.DIFF) for c in shared)
