@@ -77,4 +77,23 @@ def test_except_turns_a_rule_off_and_use_picks_the_group(repo: Path) -> None:
     assert "EV501" not in report["rules"]
     assert "EV402" in report["rules"]
     minimal = json.loads(invoke(["schema", "lint", "--use", "minimal", "--format", "json"]).stdout)
-    assert all(code in ("EV301", "EV302", "EV303", "EV401") for code in minimal["rules"])
+    assert all(code in ("EV301", "EV302", "EV303", "EV304", "EV305", "EV401") for code in minimal["rules"])
+
+
+def test_a_protobuf_field_deleted_without_reserving_fails_at_its_message(repo: Path) -> None:
+    """The bundled .proto subject's next version drops `customer_note` (11) and reserves only the number."""
+    text = (repo / "schemas/payments.refund.issued/3.proto").read_text()
+    assert "optional string customer_note = 11;" in text
+    (repo / "schemas/payments.refund.issued/4.proto").write_text(
+        text.replace("optional string customer_note = 11;", "reserved 11;")
+    )
+    outcome = invoke(["schema", "lint"])
+    assert outcome.code == 1, outcome.stdout
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if row.startswith("message RefundIssued"))
+    assert f"EV305 proto-deleted-reserved schemas/payments.refund.issued/4.proto:{line} " in outcome.stdout
+    assert "without reserving its name 'customer_note'" in outcome.stdout
+    # reserving the name too makes the version clean again
+    (repo / "schemas/payments.refund.issued/4.proto").write_text(
+        text.replace("optional string customer_note = 11;", 'reserved 11;\n  reserved "customer_note";')
+    )
+    assert invoke(["schema", "lint"]).code == 0

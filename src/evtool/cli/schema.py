@@ -45,6 +45,22 @@ schema_app = typer.Typer(
 )
 
 
+def _print_codes(as_json: bool) -> None:
+    from evtool.compat.ci_output import code_to_dict
+    from evtool.compat.codes import CODES, NOTHING_TO_FIX
+
+    if as_json:
+        entries = [code_to_dict(entry) for entry in CODES.values()]
+        typer.echo(json.dumps(entries, indent=2, ensure_ascii=False))
+        return
+    console = Console(highlight=False, soft_wrap=True)
+    for entry in CODES.values():
+        formats = ", ".join(sorted(f.value for f in entry.formats))
+        console.print(f"[bold]{entry.code}[/] [dim]{entry.effect.value} · {formats}[/]")
+        fix = f" Fix: {entry.fix}." if entry.fix != NOTHING_TO_FIX else ""
+        console.print(f"    {escape(entry.summary)}. {escape(entry.why)}{escape(fix)}")
+
+
 def register(app: typer.Typer) -> None:
     from evtool.cli import schema_lint, schema_registry
 
@@ -58,6 +74,7 @@ def register(app: typer.Typer) -> None:
     "evtool schema check --against origin/main --format github",
     "evtool schema check --format sarif -o schema.sarif",
     "evtool schema check --compatibility FULL_TRANSITIVE --format junit -o schema.xml",
+    "evtool schema check --list-codes",
 ))
 def check(
     schemas: Annotated[
@@ -99,12 +116,21 @@ def check(
                      help="Check new versions against a Schema Registry, under its levels; its own verdict "
                           "is shown beside evtool's."),
     ] = None,
+    list_codes: Annotated[
+        bool,
+        typer.Option("--list-codes",
+                     help="Print the finding-code catalogue (as JSON with --format json) and exit."),
+    ] = False,
 ) -> None:
     """Fail (exit 1) when a schema change breaks the consumers its subject's mode protects."""
     from evtool.catalog import load_catalog, load_catalog_at_ref
     from evtool.compat import ci_output
     from evtool.compat.check import check_catalog
     from evtool.config import load_settings
+
+    if list_codes:
+        _print_codes(output_format is OutputFormat.JSON)
+        return
 
     settings = load_settings(config)
     mode_override = _parse_mode(mode) if mode else None

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from evtool.compat.findings import CheckReport, Finding, Severity, code_help
+from evtool.compat.codes import Effect, FindingCode, finding_code
+from evtool.compat.findings import CheckReport, Finding, Severity
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 # Bumped only if the fingerprint recipe changes: code scanning would see every alert as new.
@@ -89,6 +90,18 @@ def finding_to_dict(finding: Finding) -> dict[str, Any]:
     }
 
 
+def code_to_dict(entry: FindingCode) -> dict[str, Any]:
+    """A finding code's catalogue entry (evtool.compat.codes), as the JSON report and --list-codes show it."""
+    return {
+        "code": entry.code,
+        "effect": entry.effect.value,
+        "formats": sorted(f.value for f in entry.formats),
+        "summary": entry.summary,
+        "why": entry.why,
+        "fix": entry.fix,
+    }
+
+
 # Bumped when a key changes meaning or goes away (new keys do not bump it), so CI scripts
 # reading the document can refuse one they do not understand.
 JSON_FORMAT = "evtool.schema-check"
@@ -104,6 +117,7 @@ def to_json(report: CheckReport) -> str:
         "pairs_checked": report.pairs_checked,
         "modes": report.modes,
         "findings": [finding_to_dict(f) for f in report.findings],
+        "codes": {c: code_to_dict(finding_code(c)) for c in sorted({f.code for f in report.findings})},
     }
     if report.registry_verdicts:
         document["registry"] = [
@@ -193,7 +207,7 @@ def _plain_detail(finding: Finding) -> str:
 
 
 def _rule(code: str) -> dict[str, Any]:
-    help_ = code_help(code)
+    help_ = finding_code(code)
     return {
         "id": code,
         "name": "".join(part.capitalize() for part in code.split("-")),
@@ -204,8 +218,9 @@ def _rule(code: str) -> dict[str, Any]:
             "markdown": f"**{help_.summary}.** {help_.why}\n\n**Fix:** {help_.fix}.",
         },
         "defaultConfiguration": {
-            "level": "warning" if code.endswith("-docs-edited") else "error"
+            "level": "warning" if help_.effect in (Effect.LOSSY, Effect.COMPATIBLE) else "error"
         },
+        "properties": {"effect": help_.effect.value, "formats": sorted(f.value for f in help_.formats)},
     }
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from evtool.catalog.model import Catalog, SchemaFile, SchemaFormat
 from evtool.config import Settings
 from evtool.errors import UsageError
-from evtool.lint.fields import WALKERS
+from evtool.lint.fields import view_of
 from evtool.lint.model import Group, LintFinding, LintReport, LintTarget, SchemaView
 from evtool.lint.rule import Rule, all_rules
 
@@ -46,15 +46,13 @@ def lint_catalog(
         report.subjects_linted += 1
         versions = subject.versions if all_versions else subject.versions[-1:]
         for schema in versions:
-            walker = WALKERS.get(schema.format)
-            if walker is None:
+            view = view_of(schema)
+            if view is None:
                 continue  # a format with no walker yet is not linted (its rules cannot read it)
             index = subject.versions.index(schema)
             previous = subject.versions[index - 1] if index > 0 else None
-            previous_view: SchemaView | None = None
-            if previous is not None and previous.format in WALKERS:
-                previous_view = WALKERS[previous.format](previous.document)
-            target = LintTarget(subject, schema, walker(schema.document), previous, previous_view, configured)
+            previous_view: SchemaView | None = view_of(previous) if previous is not None else None
+            target = LintTarget(subject, schema, view, previous, previous_view, configured)
             for rule in rules:
                 if rule.code in skipped:
                     continue

@@ -55,6 +55,7 @@ class FieldView:
     tags: frozenset[str] = frozenset()  # confluent:tags, plus PII when marked pii/x-pii
     examples: tuple[Any, ...] = ()
     schema: Any = None  # the field's own schema node
+    number: int | None = None  # .proto: the field number (what the wire carries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,7 @@ class EnumView:
     symbols: tuple[str, ...]
     documented: bool
     has_default: bool  # Avro enum `default`: readers map unknown symbols to it
+    numbers: tuple[int, ...] = ()  # .proto: each symbol's number, in declared order
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +76,30 @@ class RecordView:
 
 
 @dataclass(frozen=True, slots=True)
+class NumberedView:
+    """A .proto message or enum by numbers: its members and what it keeps `reserved`.
+
+    Protobuf identifies fields and enum values by number on the wire; what a deleted member leaves
+    behind (its reserved number and name) is what stops a later version reusing it.
+    """
+
+    kind: str  # "message" or "enum"
+    name: str  # full name
+    pointer: str
+    members: tuple[tuple[str, int], ...]  # (name, number) as declared
+    reserved_ranges: tuple[tuple[int, int], ...] = ()  # inclusive
+    reserved_names: frozenset[str] = frozenset()
+
+    def reserves(self, number: int) -> bool:
+        return any(low <= number <= high for low, high in self.reserved_ranges)
+
+
+@dataclass(frozen=True, slots=True)
 class SchemaView:
     records: tuple[RecordView, ...]
     fields: tuple[FieldView, ...]
     enums: tuple[EnumView, ...]
+    numbered: tuple[NumberedView, ...] = ()  # .proto messages and enums (other formats: none)
 
     def field_at(self, path: str) -> FieldView | None:
         for view in self.fields:

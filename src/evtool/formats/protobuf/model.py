@@ -199,6 +199,9 @@ def line_index(text: str) -> dict[str, int]:
             stack.append((kind, name))
             if kind == "message":
                 lines[_message_path(package, stack)] = line
+            elif kind == "enum":  # `/<enum full name>`, as the lint walker points at enums
+                outer = _message_path(package, stack[:-1])
+                lines[f"{outer}.{name}" if outer != "/" else f"/{name}"] = line
         elif match.group(4) and stack and stack[-1][0] in ("message", "oneof"):
             lines[f"{_message_path(package, stack)}/{match.group(4)}"] = line
     return lines

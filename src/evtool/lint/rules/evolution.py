@@ -16,7 +16,7 @@ class EnumCanGrow(Rule):
     Adding a symbol to an Avro enum without a default breaks every reader on the old schema
     (the Schema Registry rejects it under FORWARD); with `default`, old readers map the new
     symbol to it. A JSON Schema enum without an `other`/`unknown` value leaves producers no
-    legal value for a case the enum did not foresee.
+    legal value for a case the enum did not foresee. (.proto enums: EV304.)
     """
 
     code = "EV301"
@@ -24,6 +24,8 @@ class EnumCanGrow(Rule):
     group = Group.MINIMAL
 
     def check(self, target: LintTarget) -> Iterator[Violation]:
+        if target.schema.format.value == "protobuf":
+            return  # .proto enums grow through their zero value: EV304
         avro = target.schema.format.value == "avro"
         for enum in target.view.enums:
             if avro and not enum.has_default:

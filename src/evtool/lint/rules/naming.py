@@ -35,7 +35,7 @@ class FieldNameCase(Rule):
     """Field names use one case in a schema: all snake_case (`order_id`) or all lowerCamelCase (`orderId`).
 
     Mixed cases in one event force every consumer to remember which field is which; the case
-    the schema mostly uses wins, and the others are named.
+    the schema mostly uses wins, and the others are named. (.proto fields: EV104.)
     """
 
     code = "EV102"
@@ -43,6 +43,8 @@ class FieldNameCase(Rule):
     group = Group.BASIC
 
     def check(self, target: LintTarget) -> Iterator[Violation]:
+        if target.schema.format.value == "protobuf":
+            return  # .proto has one case by its style guide: EV104
         names = [f for f in target.view.fields if f.name]
         snake = sum(bool(SNAKE.match(f.name)) for f in names)
         camel = sum(bool(CAMEL.match(f.name)) and not SNAKE.match(f.name) for f in names)
@@ -55,7 +57,7 @@ class FieldNameCase(Rule):
 
 
 class EnumSymbolCase(Rule):
-    """Avro enum symbols are UPPER_SNAKE_CASE (`MOBILE_APP`); JSON Schema enum values share one case.
+    """Avro and .proto enum symbols are UPPER_SNAKE_CASE (`MOBILE_APP`); JSON Schema enum values share a case.
 
     Symbols end up as constants in generated code; one style keeps `switch` statements and
     dashboards consistent across teams.
@@ -66,9 +68,9 @@ class EnumSymbolCase(Rule):
     group = Group.BASIC
 
     def check(self, target: LintTarget) -> Iterator[Violation]:
-        avro = target.schema.format.value == "avro"
+        upper = target.schema.format.value in ("avro", "protobuf")
         for enum in target.view.enums:
-            if avro:
+            if upper:
                 bad = [s for s in enum.symbols if not UPPER_SNAKE.match(s)]
                 if bad:
                     yield Violation(
