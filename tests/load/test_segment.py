@@ -4,7 +4,6 @@ process with N workers would have run."""
 from __future__ import annotations
 
 import datetime as dt
-from itertools import islice
 
 import numpy as np
 import pytest
@@ -95,11 +94,3 @@ def test_the_scenario_hash_ignores_how_a_segment_records_and_not_what_it_sends()
     assert scenario_hash(base, "http://y") != scenario_hash(base, "http://x")
     assert segment_seed(base, "http://x") == segment_seed({**base, "seed": 99}, "http://x")
 
-
-def test_islice_sanity_for_the_composition() -> None:
-    # shard w of W inside segment i of N is every (N*W)-th item from i + N*w
-    items = list(range(60))
-    n, w = 3, 2
-    for i in range(n):
-        for k in range(w):
-            assert list(islice(items[i::n], k, None, w)) == items[i + n * k :: n * w]

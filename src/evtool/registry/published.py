@@ -104,8 +104,6 @@ def check_against_registry(
     report = check_catalog(
         current, dataclasses.replace(settings, subjects=levels), mode=mode, base=base, strict=strict
     )
-    for name in list(report.modes):
-        report.modes[name] = (mode or levels[name].mode or settings.default_mode).value
     if ask_registry:
         report.registry_verdicts.extend(_registry_verdicts(catalog, published, report, client, mode))
     return report
