@@ -565,17 +565,8 @@ class Dispatcher:
         assert self._submit is not None
         token = self._next_token
         self._next_token = token + 1
-        pending = self._pending
-        pending[token] = complete
-
-        def on_done(result: SendResult) -> None:
-            if pending.pop(token, None) is None:
-                return  # recorded already: aborted at the end of the grace period
-            self._release()
-            complete(result)
-            if not pending:
-                self._answered()
-
+        self._pending[token] = complete
+        on_done = _Answer(self, token)
         try:
             now = self._submit(events, on_done)
         except Exception:  # a target bug must not lose records
@@ -872,6 +863,28 @@ class _Rfc3339:
             self._second = second
             self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         return f"{self._prefix}.{rest // 1_000_000:03d}Z"
+
+
+class _Answer:
+    """A submitted request's `on_done`: its outcome recorded once, a late one (after the grace
+    period's abort) ignored. One object per request in flight, not a closure and its four cells."""
+
+    __slots__ = ("dispatcher", "token")
+
+    def __init__(self, dispatcher: Dispatcher, token: int) -> None:
+        self.dispatcher = dispatcher
+        self.token = token
+
+    def __call__(self, result: SendResult) -> None:
+        dispatcher = self.dispatcher
+        pending = dispatcher._pending
+        complete = pending.pop(self.token, None)
+        if complete is None:
+            return  # recorded already: aborted at the end of the grace period
+        dispatcher._release()
+        complete(result)
+        if not pending:
+            dispatcher._answered()
 
 
 class _Run:
