@@ -32,7 +32,7 @@ def _sender(path: Path, keys: range, offset_ms: float, clock: dict[str, Any] | N
 
 
 def _collector(path: Path, senders: list[tuple[range, float]]) -> Path:
-    """The collector's run: each sender's results stamped on the collector's clock (+ that sender's offset)."""
+    """The collector's run: each sender's results on the collector's clock (+ that sender's offset)."""
     results = [(f"k{i}", i * 10.0 + DELAY_MS + offset) for keys, offset in senders for i in keys]
     return write_run(path, [], collector=True, extra_results=results, host="collector-host")
 

@@ -46,6 +46,7 @@ def register(app: typer.Typer) -> None:
     app.command("collect", epilog=examples(
         "evtool collect --run-dir runs/mine --listen 127.0.0.1:9000 --duration 5m",
         "evtool collect --run-dir runs/mine --source kafka://127.0.0.1:9092/results",
+        "evtool collect --run-dir runs/results --listen 0.0.0.0:9000",
     ))(collect)
 
 
@@ -160,7 +161,8 @@ def collect(
                      "Registry wire format (default: [registry] url of evtool.toml)."),
     ] = None,
 ) -> None:
-    """Receive downstream results (for producers evtool does not drive); report them with latency-report."""
+    """Receive downstream results (for producers evtool does not drive, or senders on other hosts with
+    --remote-collector, which measure their clock offset against it); report them with latency-report."""
     from evtool.load.collector import Collector, CorrelateBy, test_hooks
     from evtool.load.sources.base import check_run_dir
     from evtool.results.clock import RunClock

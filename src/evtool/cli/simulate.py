@@ -169,6 +169,8 @@ def register(app: typer.Typer) -> None:
         "--collect 127.0.0.1:9000",
         "evtool simulate -t kafka://127.0.0.1:9092/orders --rate 500/s -d 10s --content-mode structured",
         "evtool simulate -t - --count 3 --mix commerce.order.placed=1",
+        "evtool simulate -t http://10.0.0.7:8080/events --rate 300/s -d 5m --segment 0/3 --start-at +60s "
+        "--remote-collector 10.0.0.5:9000",
     ))(_interruptible(simulate))
     app.command("replay", epilog=examples(
         "evtool replay events.jsonl --speed 10 --target http://127.0.0.1:8080/events",
