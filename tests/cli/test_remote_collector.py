@@ -81,6 +81,21 @@ def test_a_skewed_collector_clock_is_measured_and_corrected(tmp_path: Path) -> N
     assert uncorrected["p50"] >= RESULT_DELAY_S * 1000 + SKEW_MS - 1
 
 
+def test_sender_processes_measure_on_the_parent_clock(tmp_path: Path) -> None:
+    sender, collected = tmp_path / "sender", tmp_path / "collector"
+    with collector_process(collected, env={TEST_HOOK_SKEW_ENV: str(SKEW_MS)}) as collector:
+        poster = ResultPoster(collector.url, delay_s=RESULT_DELAY_S)
+        with serving(poster):
+            _send(sender, collector, poster, "--processes", "2")
+        collector.stop()
+    clock = _clock(sender)
+    assert clock["samples"] == 16
+    assert abs(clock["offset_ns"] - SKEW_MS * 1e6) <= clock["bound_ns"]
+    e2e = json.loads(_report(sender, collected)[1])["latency_ms"]["end_to_end"]
+    assert e2e["count"] == EVENTS
+    assert RESULT_DELAY_S * 1000 <= e2e["p50"] < RESULT_DELAY_S * 1000 + SKEW_MS / 2
+
+
 def test_the_offset_and_bound_are_stated_in_every_view(tmp_path: Path) -> None:
     sender, collected = tmp_path / "sender", tmp_path / "collector"
     with collector_process(collected, env={TEST_HOOK_SKEW_ENV: str(SKEW_MS)}) as collector:
