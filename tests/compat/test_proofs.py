@@ -14,9 +14,9 @@ from tests.support.cli import invoke
 
 from evtool.catalog.model import SchemaFormat
 from evtool.compat.annotations import docs_only
-from evtool.compat.findings import Incompatibility
 from evtool.formats.avro import compat as avro_compat
 from evtool.formats.avro import model as avro_model
+from evtool.formats.findings import Incompatibility
 from evtool.formats.jsonschema import compat as jsonschema
 
 DRAFT7 = "http://json-schema.org/draft-07/schema#"

@@ -115,7 +115,7 @@ def generate(
         if event_format is EventFormat.AVRO:
             write_avro(stream, handle, catalog)
         elif event_format is EventFormat.PROTOBUF:
-            from evtool.formats.protobuf.stream import write_delimited
+            from evtool.events.delimited import write_delimited
 
             write_delimited(stream, handle, catalog)
         else:

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 from evtool.catalog.model import Catalog, SchemaFile, Subject
 from evtool.compat.annotations import docs_only
-from evtool.compat.findings import (
+from evtool.config import Settings
+from evtool.errors import SchemaError
+from evtool.formats.findings import (
     CheckedPair,
     CheckReport,
     Direction,
@@ -25,8 +27,6 @@ from evtool.compat.findings import (
     Severity,
     Side,
 )
-from evtool.config import Settings
-from evtool.errors import SchemaError
 from evtool.modes import CompatibilityMode
 
 VERSION_MODIFIED = "published-version-modified"

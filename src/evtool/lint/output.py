@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from evtool.compat import ci_output
-from evtool.compat.findings import CheckReport, Finding, Location
+from evtool.formats.findings import CheckReport, Finding, Location
 from evtool.lint.model import LintFinding, LintReport
 from evtool.lint.rule import all_rules
 

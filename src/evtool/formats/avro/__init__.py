@@ -5,14 +5,13 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING
 
-from evtool.catalog.model import SchemaFormat
 from evtool.formats import jsondoc
-from evtool.formats.base import Check, DataGenerator, Encode, IsValid, Peers, narrow
+from evtool.formats.base import Check, DataGenerator, Encode, IsValid, Peers, SchemaFormat, narrow
 
 if TYPE_CHECKING:
-    from evtool.catalog.model import SchemaFile
-    from evtool.compat.findings import Change, Incompatibility
     from evtool.formats.avro.model import AvroSchema
+    from evtool.formats.base import SchemaFile
+    from evtool.formats.findings import Change, Incompatibility
 
 
 def _model(value: object) -> AvroSchema:

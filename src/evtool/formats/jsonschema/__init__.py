@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from evtool.catalog.model import SchemaFormat
 from evtool.formats import jsondoc
-from evtool.formats.base import Check, DataGenerator, Encode, IsValid, Peers, narrow
+from evtool.formats.base import Check, DataGenerator, Encode, IsValid, Peers, SchemaFormat, narrow
 
 if TYPE_CHECKING:
-    from evtool.catalog.model import SchemaFile
-    from evtool.compat.findings import Change, Incompatibility
+    from evtool.formats.base import SchemaFile
+    from evtool.formats.findings import Change, Incompatibility
     from evtool.formats.jsonschema.compat import JsonSchemaDoc
 
 

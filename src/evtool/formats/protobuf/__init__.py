@@ -9,15 +9,14 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from evtool.catalog.model import SchemaFormat
 from evtool.errors import SchemaError
-from evtool.formats.base import Check, DataGenerator, Encode, IsValid, Peers, narrow
+from evtool.formats.base import Check, DataGenerator, Encode, IsValid, Peers, SchemaFormat, narrow
 
 if TYPE_CHECKING:
     from google.protobuf.message import Message
 
-    from evtool.catalog.model import SchemaFile
-    from evtool.compat.findings import Change, Incompatibility
+    from evtool.formats.base import SchemaFile
+    from evtool.formats.findings import Change, Incompatibility
     from evtool.formats.protobuf.model import ProtoSchema
 
 _SPACE = re.compile(r"\s+")
