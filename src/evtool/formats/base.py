@@ -109,6 +109,11 @@ class Format(Protocol):
         """Where a published version's content changed (a pointer), or None when it did not."""
         ...
 
+    def docs_only(self, old: object, new: object) -> bool:
+        """Whether two loaded documents differ only in documentation (an edit to a published
+        version that changes no data: a warning, not a failure)."""
+        ...
+
     def generator(self, schema: SchemaFile) -> DataGenerator:
         """Realistic values valid for the schema, as the format's codec takes them."""
         ...

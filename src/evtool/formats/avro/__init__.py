@@ -54,6 +54,11 @@ class AvroFormat:
     def changed_at(self, old: SchemaFile, new: SchemaFile) -> str | None:
         return jsondoc.changed_at(old, new)
 
+    def docs_only(self, old: object, new: object) -> bool:
+        from evtool.formats.avro.docs import docs_only
+
+        return docs_only(old, new)
+
     def generator(self, schema: SchemaFile) -> DataGenerator:
         from evtool.formats.avro.generate import compile_avro_schema
 

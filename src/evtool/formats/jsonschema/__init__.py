@@ -51,6 +51,11 @@ class JsonSchemaFormat:
     def changed_at(self, old: SchemaFile, new: SchemaFile) -> str | None:
         return jsondoc.changed_at(old, new)
 
+    def docs_only(self, old: object, new: object) -> bool:
+        from evtool.formats.jsonschema.docs import docs_only
+
+        return docs_only(old, new)
+
     def generator(self, schema: SchemaFile) -> DataGenerator:
         from evtool.formats.jsonschema.generate import compile_json_schema
 

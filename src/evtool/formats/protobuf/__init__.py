@@ -80,6 +80,9 @@ class ProtobufFormat:
                 return _pointer_near(new, index + 1)
         return ""
 
+    def docs_only(self, old: object, new: object) -> bool:
+        return False  # comments are not told apart from other edits yet: any change is a change
+
     def generator(self, schema: SchemaFile) -> DataGenerator:
         from evtool.formats.protobuf.generate import compile_message
 
