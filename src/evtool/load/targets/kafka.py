@@ -42,7 +42,13 @@ import orjson
 
 from evtool.catalog.model import Catalog, SchemaFile, SchemaFormat
 from evtool.errors import EvtoolError, TargetError, UsageError
-from evtool.events.envelope import CONTENT_TYPE_JSON, CONTENT_TYPE_STRUCTURED, CloudEvent, dataschema_uri
+from evtool.events.envelope import (
+    CONTENT_TYPE_JSON,
+    CONTENT_TYPE_STRUCTURED,
+    ENTITY_FIELDS,
+    CloudEvent,
+    dataschema_uri,
+)
 from evtool.load.plan import EventBlock
 from evtool.load.targets.base import (
     REDACTED,
@@ -79,12 +85,8 @@ _SECRET = re.compile(r"password|secret|sasl\.jaas|token|key\.pem|certificate\.pe
                      re.IGNORECASE)
 _ASSIGNED = re.compile(r'"idemp_state":\s*"Assigned"')
 _TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
-# the default message key: each event type's entity (the catalogue's domain events)
-ENTITY_KEYS: dict[str, tuple[str, ...]] = {
-    "commerce.order.placed": ("data", "order_id"),
-    "inventory.stock.low": ("data", "sku"),
-    "support.complaint.filed": ("data", "customer", "customer_id"),
-}
+# the default message key: each event type's entity, the field path of its `partitionkey`
+ENTITY_KEYS: dict[str, tuple[str, ...]] = {kind: ("data", *path) for kind, path in ENTITY_FIELDS.items()}
 OFFSETS_FILE = "kafka-offsets-{shard}.bin"
 Headers = list[tuple[str, str | bytes | None]]
 
