@@ -110,8 +110,9 @@ RegistryWireOpt = Annotated[
     str | None,
     typer.Option("--registry", metavar="URL", help="Kafka: values in the Schema Registry wire format (magic "
                  "byte, schema id, then Avro or JSON), ids of this registry; every version sent must be "
-                 "registered (evtool schema push). Default: [registry] url of evtool.toml. Also decodes a "
-                 "kafka:// --collect topic."),
+                 "registered (evtool schema push). Default: [registry] url of evtool.toml; --registry off "
+                 "sends plain values even when evtool.toml names one. Also decodes a kafka:// --collect "
+                 "topic."),
 ]
 SegmentOpt = Annotated[
     str | None,
@@ -904,7 +905,7 @@ def _transport_options(target: str, kafka_property: list[str] | None, key: str |
             raise UsageError("-X and --key apply to kafka:// targets (and -X to kafka:// --collect) only")
         if encoding != "json":
             raise UsageError(f"--encoding {encoding}: applies to kafka:// targets only")
-        if registry is not None and not kafka_collect:
+        if registry is not None and not registry_off(registry) and not kafka_collect:
             raise UsageError("--registry applies to kafka:// targets and a kafka:// --collect only")
         return None
     from evtool.config import load_settings
@@ -941,7 +942,7 @@ def _wire_target(options: Any, registry: str | None, run_schemas: Callable[[], A
     from evtool.registry.wire import registered_ids
 
     settings = load_settings()
-    if registry is None and not settings.registry.url:
+    if registry_off(registry) or (registry is None and not settings.registry.url):
         return options
     if run_schemas is None:
         raise UsageError("--registry: replaying a kafka:// topic in the wire format is not supported",
@@ -960,8 +961,15 @@ def wire_collect(options: Any, registry: str | None) -> Any:
     from evtool.config import load_settings
     from evtool.load.targets.base import redact_url
 
+    if registry_off(registry):
+        return options
     url = registry or load_settings().registry.url
     return options if not url else dataclasses.replace(options, registry=redact_url(url))
+
+
+def registry_off(registry: str | None) -> bool:
+    """`--registry off`: plain values although evtool.toml's [registry] url would frame them."""
+    return registry is not None and registry.strip().lower() in ("off", "none")
 
 
 def _run_with_view(spec: RunSpec, console: Console, quiet: bool, metrics: str | None = None) -> RunSummary:
