@@ -147,7 +147,7 @@ def check(
     elif registry is not None:
         if against:
             raise UsageError("--registry and --against name two different published histories; pass one")
-        from evtool.cli.schema_registry import registry_client
+        from evtool.registry.client import registry_client
         from evtool.registry.published import check_against_registry
 
         with registry_client(registry, settings) as client:

@@ -62,6 +62,7 @@ from evtool.load.targets.base import (
     structured_body,
 )
 from evtool.load.targets.registry import AsyncTarget, TransportSpec, register
+from evtool.registry.client import RegistrySettings
 from evtool.results.runlog import OFFSET_DTYPE, Reason, Status
 
 if TYPE_CHECKING:
@@ -108,6 +109,9 @@ class KafkaOptions:
     # and each dataschema URI's registered schema id, looked up before time zero
     registry: str | None = None
     schema_ids: tuple[tuple[str, int], ...] = ()
+    # a kafka:// --collect in the wire format: how to ask the registry for a result's writer schema
+    # (auth as env:VAR references, resolved in the source's own thread)
+    registry_access: RegistrySettings | None = None
     proto_schemas: tuple[tuple[str, SchemaFile], ...] = ()  # --encoding protobuf: dataschema URI -> .proto
 
     @classmethod
