@@ -210,7 +210,8 @@ def test_avro_results_are_decoded_with_the_writer_schema_asked_of_the_registry_o
     assert sorted(lookups) == sorted(("GET", f"/schemas/ids/{i}") for i in (avro_id, 999, proto_id))
     assert source.counts.results == 51
     assert source.counts.unreadable == 2
-    keys = {bytes(k) for k in np.frombuffer((tmp_path / "results-0.bin").read_bytes(), dtype=RESULT_DTYPE)["key"]}
+    stored = np.frombuffer((tmp_path / "results-0.bin").read_bytes(), dtype=RESULT_DTYPE)
+    keys = {bytes(k) for k in stored["key"]}
     assert keys == {correlation_key(c) for c in [*correlations, unknown]}
     problems = source.counts.problems
     assert any(f"schema id {proto_id}: PROTOBUF values are not decoded" in p for p in problems), problems
