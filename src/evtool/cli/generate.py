@@ -13,6 +13,7 @@ from typing import IO, Annotated
 import typer
 
 from evtool.cli.conventions import examples
+from evtool.cli.views import announce_seed
 from evtool.errors import InputError, UsageError
 
 
@@ -20,11 +21,6 @@ class EventFormat(StrEnum):
     JSONL = "jsonl"
     AVRO = "avro"
     PROTOBUF = "protobuf"  # length-delimited messages of Protobuf subjects
-
-
-def announce_seed(seed: int) -> None:
-    """On stderr, so it never mixes with events on stdout, and a run can be repeated exactly."""
-    typer.echo(f"seed {seed} (repeat with --seed {seed})", err=True)
 
 
 def register(app: typer.Typer) -> None:

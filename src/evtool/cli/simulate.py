@@ -813,7 +813,7 @@ def _execute(
     if summary.aborted_by:
         out.print(f"FAIL (aborted by objective {summary.aborted_by})", markup=False)
     if options.get("seed") is not None:  # after the run, so a bad option stays a one-line error
-        from evtool.cli.generate import announce_seed
+        from evtool.cli.views import announce_seed
 
         announce_seed(options["seed"])
     if scenario is not None:
