@@ -72,6 +72,9 @@ def test_a_skewed_collector_clock_is_measured_and_corrected(tmp_path: Path) -> N
     assert entry["corrected"] is True
     assert abs(entry["offset_ms"] - SKEW_MS) <= entry["bound_ms"]
     assert doc["runs"][0]["collector_clock"]["offset_ns"] == clock["offset_ns"]
+    stages = {stage["metric"]: stage["clocks"] for stage in doc["stages"]}
+    assert stages["end_to_end"] == stages["ack_to_result"] == "sender → remote collector (offset corrected)"
+    assert stages["ack"] == "this host"
 
     # without the correction the same records give the skewed latency: the test can fail
     meta = RunMeta.read(sender)

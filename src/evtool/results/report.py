@@ -136,7 +136,12 @@ def _stages(stats: LatencyStats) -> list[dict[str, Any]]:
     """p50 / p99 of each stage the run can show: with results, those after the ack too; the
     result-written split only where results carry their broker timestamp."""
     out = []
-    for metric, start, end, clocks in STAGES:
+    remote = any((clock := CollectorClock.from_meta(r.collector_clock)) is not None and clock.kind == REMOTE
+                 for r in stats.runs)
+    for metric, start, end, stage_clocks in STAGES:
+        clocks = stage_clocks
+        if remote and clocks == "this host" and end == "result seen":  # seen on the collector's clock
+            clocks = "sender → remote collector (offset corrected)"
         d = stats.distributions.get(metric)
         if d is None:
             continue
