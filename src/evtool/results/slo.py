@@ -5,6 +5,8 @@ latencies are the tool's own delay as much as the system's, so the honest answer
 measurable". When the run cannot stand behind its own log (it never ended cleanly, a write
 failed, its input was cut short, a log file is damaged), the answer is INCOMPLETE, whatever
 the numbers say. Both exit 1 like a failure, with a different message and a different fix.
+Results stamped by a remote collector whose clock offset is unknown, or known only to more than
+1 % of the tightest latency judged, are NOT MEASURABLE too (`results.clock_offset`).
 
 The default objectives are the promise itself: every scheduled event gets its result within
 the target, so a failed, dropped, aborted or lost event is a miss (`within(2s)>=100%`); p99 and
