@@ -84,6 +84,14 @@ CollectOpt = Annotated[
     typer.Option("--collect", help="Collect downstream results during the run: HOST:PORT (HTTP collector) "
                  "or kafka://HOST:PORT/TOPIC (a results topic, read from its end)."),
 ]
+RemoteCollectorOpt = Annotated[
+    str | None,
+    typer.Option("--remote-collector",
+                 help="Results go to an `evtool collect` on another host at HOST:PORT (give its run "
+                      "directory to latency-report too): its clock offset is measured before time zero "
+                      "and at the end, recorded, and corrected for; a run whose offset is not known "
+                      "closely enough is NOT MEASURABLE."),
+]
 CorrelateOpt = Annotated[
     str | None,
     typer.Option("--correlate-by", help="Field path the results carry to match events (default: event id)."),
@@ -162,6 +170,8 @@ def register(app: typer.Typer) -> None:
         "--collect 127.0.0.1:9000",
         "evtool simulate -t kafka://127.0.0.1:9092/orders --rate 500/s -d 10s --content-mode structured",
         "evtool simulate -t - --count 3 --mix commerce.order.placed=1",
+        "evtool simulate -t http://10.0.0.7:8080/events --rate 300/s -d 5m --segment 0/3 --start-at +60s "
+        "--remote-collector 10.0.0.5:9000",
     ))(_interruptible(simulate))
     app.command("replay", epilog=examples(
         "evtool replay events.jsonl --speed 10 --target http://127.0.0.1:8080/events",
@@ -235,6 +245,7 @@ def simulate(
     run_dir: RunDirOpt = None,
     quiet: QuietOpt = False,
     collect: CollectOpt = None,
+    remote_collector: RemoteCollectorOpt = None,
     correlate_by: CorrelateOpt = None,
     result_timeout: ResultTimeoutOpt = "10s",
     kafka_property: KafkaPropertyOpt = None,
@@ -316,6 +327,7 @@ def simulate(
         run_dir=run_dir,
         quiet=quiet,
         collect=collect,
+        remote_collector=remote_collector,
         correlate_by=correlate_by,
         result_timeout=result_timeout,
         as_fast_as_possible=as_fast_as_possible,
@@ -386,6 +398,7 @@ def replay(
     run_dir: RunDirOpt = None,
     quiet: QuietOpt = False,
     collect: CollectOpt = None,
+    remote_collector: RemoteCollectorOpt = None,
     correlate_by: CorrelateOpt = None,
     result_timeout: ResultTimeoutOpt = "10s",
     kafka_property: KafkaPropertyOpt = None,
@@ -504,6 +517,7 @@ def replay(
         run_dir=run_dir,
         quiet=quiet,
         collect=collect,
+        remote_collector=remote_collector,
         correlate_by=correlate_by,
         result_timeout=result_timeout,
         as_fast_as_possible=as_fast_as_possible,
@@ -689,6 +703,25 @@ def _collector(collect: str | None, correlate_by: str | None, result_timeout: st
     )
 
 
+def _remote_collector(address: str | None, collect: str | None) -> str | None:
+    """`--remote-collector HOST:PORT`, checked; not with --collect (results go to one collector)."""
+    if address is None:
+        return None
+    if collect is not None:
+        raise UsageError("give --collect (collect here) or --remote-collector (an evtool collect elsewhere), "
+                         "not both")
+    from evtool.load.sources import http_host_port
+
+    try:
+        host, port = http_host_port(address)
+    except UsageError as exc:  # its message names --collect, whose address form this is
+        raise UsageError(exc.message.replace("--collect", "--remote-collector", 1), hint=exc.hint) from None
+    if port == 0:
+        raise UsageError(f"--remote-collector {address!r}: give the port the collector listens on",
+                         hint="e.g. --remote-collector 10.0.0.5:9000")
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def _execute(
     plan: PlanFactory,
     options: dict[str, Any],
@@ -711,6 +744,7 @@ def _execute(
     correlate_by: str | None,
     result_timeout: str,
     as_fast_as_possible: bool,
+    remote_collector: str | None = None,
     stamp_time: bool = False,
     kafka_property: list[str] | None = None,
     key: str | None = None,
@@ -780,6 +814,7 @@ def _execute(
         "grace": grace,
         "workers": workers,
         "collect": collect,
+        "remote_collector": remote_collector,
         "correlate_by": correlate_by,
         "result_timeout": result_timeout if collect else None,
         "slo": slo,
@@ -801,6 +836,7 @@ def _execute(
         options=recorded,
         planned_duration_s=planned_duration_s,
         collector=_collector(collect, correlate_by, result_timeout, kafka_property, registry),
+        remote_collector=_remote_collector(remote_collector, collect),
         notes=notes,
         scenario=scenario,
         live=live or LiveSpec(),

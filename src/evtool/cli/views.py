@@ -95,6 +95,7 @@ def render_report_text(doc: dict[str, Any], console: Console) -> None:
     from evtool.results.delivery import delivery_lines
     from evtool.results.report import (
         STAGE_COLUMNS,
+        clock_lines,
         collector_line,
         count_sparkline,
         fmt_latency,
@@ -117,6 +118,8 @@ def render_report_text(doc: dict[str, Any], console: Console) -> None:
                                 f"  target {fmt_ms(doc['target_ms'])} · {counts['scheduled']} events · "
                                 f"{len(doc['runs'])} run dir(s)"), soft_wrap=not console.is_terminal)
     for line in transport_lines(doc):
+        say(line)
+    for line in clock_lines(doc):
         say(line)
     if doc["end_to_end_source"] == "ack":
         say("no collector: end-to-end latency is acknowledgement latency", "yellow")

@@ -27,7 +27,7 @@ from evtool.load.plan import EventBlock, Plan
 _SEGMENT = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 # options that change how a run is recorded, not what it sends: segments of one scenario may differ in them
 RUN_LOCAL_OPTIONS = frozenset(
-    {"segment", "start_at", "run_dir", "quiet", "summary_export", "metrics", "collect"}
+    {"segment", "start_at", "run_dir", "quiet", "summary_export", "metrics", "collect", "remote_collector"}
 )
 
 

@@ -274,6 +274,9 @@ class RunMeta:
     segment: str | None = None
     scenario_hash: str | None = None
     start_at: str | None = None  # `--start-at`: the instant every segment's time zero was set to
+    # the clock result-seen times were stamped on (`results.clock_offset.CollectorClock`): "local" for
+    # --collect; for --remote-collector the measured offset to it, its bound, exchanges and drift
+    collector_clock: dict[str, Any] | None = None
 
     def write(self, run_dir: Path) -> None:
         """Atomically (write then rename), so a reader never sees half a meta file."""

@@ -41,6 +41,7 @@ import numpy.typing as npt
 from hdrh.histogram import HdrHistogram
 
 from evtool.results import histogram as hdr
+from evtool.results.clock_offset import shift_ns
 from evtool.results.failures import Failure, FailureKey, count_chunk, describe, transport_name
 from evtool.results.runlog import (
     EVENT_DTYPE,
@@ -223,6 +224,8 @@ class RunSummary:
     correlate_by: str | None = None
     result_timeout_ms: float | None = None
     aborted_by: str | None = None  # --abort-on-fail ended the run: "p99<=2s at t=12.3s: ..." (RunMeta.abort)
+    # the clock its results were stamped on (RunMeta.collector_clock): local, or a remote collector's offset
+    collector_clock: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -753,6 +756,8 @@ class _Computation:
         # timestamps a record of each run can hold: a day before its time zero .. a year after
         self.plausible = [(r.meta.clock_origin_ns - PLAUSIBLE_BEFORE_NS,
                            r.meta.clock_origin_ns + PLAUSIBLE_AFTER_NS) for r in runs]
+        # ns that put each run's records on its remote collector's clock (0: already on the results' clock)
+        self.shifts = [shift_ns(r.meta.collector_clock) for r in runs]
         self.early = 0  # events sent before their intended time
         self.earliest_ns = 0  # the most any of them was early
         self.reason_codes = np.zeros(1 << 16, dtype=np.int64)
@@ -823,6 +828,11 @@ class _Computation:
             code = code.copy()
             code[bad] = 0
             types = np.where(bad, 0, types)
+        shift = self.shifts[block.run]
+        if shift:  # onto the remote collector's clock, where this run's results were stamped
+            intended = intended + shift
+            sent = np.where(sent > 0, sent + shift, sent)
+            ack = np.where(ack > 0, ack + shift, ack)
         rows = slice(row, row + n)
         self.cls[rows] = outcome
         self.intended[rows] = intended
@@ -942,6 +952,8 @@ class _Computation:
                 broker = chunk["broker_ns"]  # 0 (unknown, older logs' padding) or a plausible time
                 bad |= (broker != 0) & ((broker < lo) | (broker > hi))
                 rest = ~bad
+                if self.shifts[index]:  # results a run stamped itself move with its events
+                    received = received + self.shifts[index]
                 offset = offsets.get(name, 0)
                 offsets[name] = offset + len(chunk)
                 if bad.any():
@@ -1020,7 +1032,9 @@ class _Computation:
                 self.censor_ns = timeout if self.censor_ns is None else min(self.censor_ns, timeout)
             # a run without a clean end (killed, still running) ended, as far as anyone knows, at
             # the last time its log records
-            end_ns = _ended_ns(run) or (self.last_seen[run_index] or None)
+            ended = _ended_ns(run)
+            end_ns = (ended + self.shifts[run_index] if ended is not None
+                      else (self.last_seen[run_index] or None))
             for start in range(first_row, end_row, self.chunk):
                 rows = slice(start, min(end_row, start + self.chunk))
                 cls = self.cls[rows]
@@ -1129,6 +1143,7 @@ class _Computation:
                 result_timeout_ms=(run.meta.result_timeout_ns / 1e6 if run.meta.result_timeout_ns is not None
                                    else None),
                 aborted_by=(run.meta.abort or {}).get("reason"),
+                collector_clock=run.meta.collector_clock,
             ))
         notes = self.notes
         incomplete = self._incomplete()
