@@ -169,6 +169,8 @@ def register(app: typer.Typer) -> None:
         "--collect 127.0.0.1:9000",
         "evtool simulate -t kafka://127.0.0.1:9092/orders --rate 500/s -d 10s --content-mode structured",
         "evtool simulate -t - --count 3 --mix commerce.order.placed=1",
+        "evtool simulate -t http://127.0.0.1:8080/events --rate 400/s -d 1m --seed 42 "
+        "--segment 1/4:1/2 --segment-sequence 0,1/4,1/2,1 --start-at +30s",
     ))(_interruptible(simulate))
     app.command("replay", epilog=examples(
         "evtool replay events.jsonl --speed 10 --target http://127.0.0.1:8080/events",
