@@ -124,9 +124,16 @@ RegistryWireOpt = Annotated[
 ]
 SegmentOpt = Annotated[
     str | None,
-    typer.Option("--segment", metavar="I/N",
-                 help="Run segment I (0..N-1) of N of this scenario: its interleaved share of one schedule; "
-                      "merge the N run directories with latency-report."),
+    typer.Option("--segment", metavar="I/N|A:B",
+                 help="Run segment I (0..N-1) of N of this scenario, or the part A:B of --segment-sequence "
+                      "(e.g. 1/4:1/2): its interleaved share of one schedule; merge the run directories of "
+                      "all parts with latency-report."),
+]
+SegmentSequenceOpt = Annotated[
+    str | None,
+    typer.Option("--segment-sequence", metavar="POINTS",
+                 help="How the scenario is split: points from 0 to 1, e.g. 0,1/4,1/2,1 (parts of unequal "
+                      "size); every instance gives the same. Default: equal parts for I/N, 0,A,B,1 for A:B."),
 ]
 StartAtOpt = Annotated[
     str | None,
@@ -172,6 +179,8 @@ def register(app: typer.Typer) -> None:
         "evtool simulate -t - --count 3 --mix commerce.order.placed=1",
         "evtool simulate -t http://10.0.0.7:8080/events --rate 300/s -d 5m --segment 0/3 --start-at +60s "
         "--remote-collector 10.0.0.5:9000",
+        "evtool simulate -t http://127.0.0.1:8080/events --rate 400/s -d 1m --seed 42 "
+        "--segment 1/4:1/2 --segment-sequence 0,1/4,1/2,1 --start-at +30s",
     ))(_interruptible(simulate))
     app.command("replay", epilog=examples(
         "evtool replay events.jsonl --speed 10 --target http://127.0.0.1:8080/events",
@@ -263,6 +272,7 @@ def simulate(
     abort_on_fail: AbortOnFailOpt = False,
     metrics: MetricsOpt = None,
     segment: SegmentOpt = None,
+    segment_sequence: SegmentSequenceOpt = None,
     start_at: StartAtOpt = None,
 ) -> None:
     """Send generated events at a chosen rate (open model) and log every one of them."""
@@ -277,6 +287,9 @@ def simulate(
     from evtool.load.plan import ArrivalSpec, GeneratedPlan
     from evtool.load.segment import segment_seed
     from evtool.load.source import GeneratedEvents
+
+    _located(ctx, lambda: _check_segment(segment, segment_sequence, start_at),
+             ("segment", "segment_sequence", "start_at"))
 
     if seed is None and segment is not None:  # every segment must draw the same scenario: derive it alike
         seed = segment_seed({"rate": rate, "arrival": arrival, "stages": stages, "duration": duration,
@@ -344,8 +357,21 @@ def simulate(
         live=_live_spec(slo, abort_on_fail),
         metrics=metrics,
         segment=segment,
+        segment_sequence=segment_sequence,
         start_at=start_at,
     )
+
+
+def _check_segment(segment: str | None, sequence: str | None, start_at: str | None) -> None:
+    """Parse the segment options now, so a bad one (or one set in a scenario file) fails before anything."""
+    from evtool.load.segment import Segment, SegmentSequence, parse_start_at
+
+    if segment is not None:
+        Segment.parse(segment, sequence)
+    elif sequence is not None:  # without --segment the whole schedule runs (k6 alike): a reference run
+        SegmentSequence.parse(sequence)
+    if start_at is not None:
+        parse_start_at(start_at)
 
 
 def _catalogue_and_schemas(stream: Any) -> Any:
@@ -427,12 +453,14 @@ def replay(
         Path | None, typer.Option("--to-file", help="Topic: write the range to this local log instead.")
     ] = None,
     segment: SegmentOpt = None,
+    segment_sequence: SegmentSequenceOpt = None,
     start_at: StartAtOpt = None,
 ) -> None:
     """Re-send a recorded event log, keeping its gaps (or --speed, --rate, --as-fast-as-possible)."""
     from evtool.load.plan import ReplayPlan
     from evtool.load.topic_input import is_topic
 
+    _check_segment(segment, segment_sequence, start_at)
     if speed <= 0:
         raise UsageError(f"--speed {speed:g}: must be more than 0")
     if sum([rate is not None, as_fast_as_possible, speed != 1.0]) > 1:
@@ -532,6 +560,7 @@ def replay(
         live=live,
         metrics=metrics,
         segment=segment,
+        segment_sequence=segment_sequence,
         start_at=start_at,
     )
 
@@ -593,20 +622,22 @@ def _topic_plan(url: str, given: tuple[str | None, str | None, str | None, str |
 class _Segmenting:
     plan: PlanFactory
     segment: str | None
+    segment_sequence: str | None
     scenario_hash: str | None
     start_at_ns: int | None
 
 
-def _segmented(plan: PlanFactory, segment: str | None, start_at: str | None, recorded: dict[str, Any],
-               target: str) -> _Segmenting:
-    """The plan of `--segment I/N` (this instance's share) and the shared `--start-at` time zero."""
+def _segmented(plan: PlanFactory, segment: str | None, sequence: str | None, start_at: str | None,
+               recorded: dict[str, Any], target: str) -> _Segmenting:
+    """The plan of `--segment` (this instance's share of the sequence) and the shared `--start-at` zero."""
     from evtool.load.segment import Segment, SegmentedPlan, parse_start_at, scenario_hash
 
     start_at_ns = parse_start_at(start_at) if start_at is not None else None
     if segment is None:
-        return _Segmenting(plan, None, scenario_hash(recorded, target), start_at_ns)
-    parsed = Segment.parse(segment)
-    return _Segmenting(SegmentedPlan(plan, parsed), str(parsed), scenario_hash(recorded, target), start_at_ns)
+        return _Segmenting(plan, None, None, scenario_hash(recorded, target), start_at_ns)
+    parsed = Segment.parse(segment, sequence)
+    return _Segmenting(SegmentedPlan(plan, parsed), str(parsed), str(parsed.sequence),
+                       scenario_hash(recorded, target), start_at_ns)
 
 
 
@@ -749,6 +780,7 @@ def _execute(
     kafka_property: list[str] | None = None,
     key: str | None = None,
     segment: str | None = None,
+    segment_sequence: str | None = None,
     start_at: str | None = None,
     notes: tuple[str, ...] = (),
     encoding: str = "json",
@@ -822,10 +854,11 @@ def _execute(
         "abort_on_fail": live.abort_on_fail if live else False,
         "metrics": metrics,
     }
-    segment_spec = _segmented(plan, segment, start_at, recorded, target)
+    segment_spec = _segmented(plan, segment, segment_sequence, start_at, recorded, target)
     spec = RunSpec(
         plan=segment_spec.plan,
         segment=segment_spec.segment,
+        segment_sequence=segment_spec.segment_sequence,
         scenario_hash=segment_spec.scenario_hash,
         start_at_ns=segment_spec.start_at_ns,
         target=target_options,

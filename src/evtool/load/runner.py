@@ -34,7 +34,7 @@ from evtool.errors import EvtoolError, TargetError, UsageError
 from evtool.load.clocksync import RemoteCollector
 from evtool.load.dispatcher import Dispatcher, DispatchOptions, DispatchResult
 from evtool.load.live import LiveSpec, LiveStats, Snapshot, Tick, completed
-from evtool.load.plan import EventBlock, GeneratedRun, Plan
+from evtool.load.plan import EventBlock, Plan
 from evtool.load.sources.base import CollectorSpec, ResultSource
 from evtool.load.targets import make_target, validate_target
 from evtool.load.targets.base import Target, TargetOptions
@@ -71,7 +71,8 @@ class RunSpec:
     notes: tuple[str, ...] = ()  # for meta.notes from the start (e.g. bad lines a replay skips)
     scenario: dict[str, Any] | None = None  # the scenario file's record (redacted, hashed), for meta.json
     live: LiveSpec = field(default_factory=LiveSpec)  # the view's target and objectives, --abort-on-fail
-    segment: str | None = None  # "I/N" (the plan is already a SegmentedPlan); recorded in meta
+    segment: str | None = None  # "I/N" or "A:B" (the plan is already a SegmentedPlan); recorded in meta
+    segment_sequence: str | None = None  # the sequence the segment is a part of, e.g. "0,1/4,1/2,1"
     scenario_hash: str | None = None
     start_at_ns: int | None = None  # `--start-at`: time zero at this wall-clock instant (segments agree)
     # `--remote-collector HOST:PORT`: an `evtool collect` elsewhere gets the results; its clock offset is
@@ -167,8 +168,9 @@ def _run_async(coro: Coroutine[Any, Any, T]) -> T:
 
 def _primed(plan: Plan) -> Plan:
     """Take the first event now: building generators (schemas, pools) must not eat into the schedule."""
-    if isinstance(plan, GeneratedRun):
-        plan.prime()  # keeps the plan's `rest_records`
+    prime = getattr(plan, "prime", None)
+    if prime is not None:  # a GeneratedRun, a segment's MergedRun: keeps the plan's `rest_records`
+        prime()
         return plan
     first = next(plan, None)
     return plan if first is None else itertools.chain([first], plan)
@@ -761,6 +763,7 @@ def _meta(spec: RunSpec, run_dir: Path, start_ns: int) -> RunMeta:
         notes=list(spec.notes),
         scenario=spec.scenario,
         segment=spec.segment,
+        segment_sequence=spec.segment_sequence,
         scenario_hash=spec.scenario_hash,
         start_at=_iso(spec.start_at_ns) if spec.start_at_ns is not None else None,
     )
