@@ -13,7 +13,8 @@ Two clocks of one arrival, because they answer different questions:
 - `handler`: when the aiohttp handler had read the request (`time.time_ns()`). It adds the
   sink's own wait for a core and its event loop's batching: on a loaded 2-core box one
   process serving three senders takes ready connections a loop iteration at a time, so its
-  stamps bunch (measured: CV per 10 ms 0.10 handler against 0.06 kernel on loopback, load 4.6).
+  stamps bunch (measured on loopback at 1500/s, load 5: CV per 10 ms 0.23 / 0.28 by handler
+  stamps against 0.20 / 0.21 by kernel stamps in two runs).
 """
 
 from __future__ import annotations
