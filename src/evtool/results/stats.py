@@ -25,6 +25,12 @@ columns per event (intended time, outcome, type/version group, first result time
   one vectorised function (`histogram.Layout.index_of`) and counted with `bincount`; per
   type/version and per time window the counts are rows of a 2-D array, filled from combined
   (row * counts_len + bucket) indexes. The totals are `hdrh` histograms, which merge exactly.
+- **Many runs.** Run directories given together (segments of one scenario, shards of one
+  test) are taken one *component* at a time: runs whose keys can only meet among themselves
+  (each segment's own ids and results). Only counts outlive a component, so memory follows the
+  largest run, not their sum (32 segments of 1 M events: 100 MiB, as for one); a key that could
+  join two components (a result collected in another run's directory, replayed ids in two runs)
+  makes the runs one computation again, with the same numbers.
 """
 
 from __future__ import annotations
@@ -1513,7 +1519,9 @@ def compute_stats(
 
     `runs` are run logs read whole (`read_run`) or, to stream them in little memory, opened
     run directories (`open_run`). `structured_ids=False` joins every key by hash (the result
-    is the same; for tests and benchmarks of that path).
+    is the same; for tests and benchmarks of that path). Runs are taken a component at a time
+    (`_Computation.plan`); when a key turns out to cross components, all of them are computed
+    again as one (the report is exactly that of one computation either way).
     """
     if not runs:
         raise ValueError("compute_stats needs at least one run")
