@@ -8,12 +8,12 @@ that ref are checked, and a published version that changed or vanished is a find
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from evtool.catalog.model import Catalog, SchemaFile, Subject
+from evtool.collector import collector_paused
 from evtool.compat.annotations import docs_only
 from evtool.compat.findings import (
     CheckedPair,
@@ -97,22 +97,8 @@ def check_catalog(
     Changes the registry accepts though they corrupt data (a format's `warnings`) are reported
     as warnings; `strict` makes them findings, so the check fails on them.
     """
-    with _collector_paused():
+    with collector_paused():
         return _check(catalog, settings, mode, base, strict)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """A check allocates many long-lived objects (parsed schemas) and no garbage cycles worth
-    collecting; left on, the cyclic collector rescans them all again and again (measured: the
-    parse phase takes twice as long)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _check(

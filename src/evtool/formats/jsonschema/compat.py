@@ -70,6 +70,7 @@ of 0 count as absent; a required name with no ``properties`` entry is checked to
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -162,7 +163,22 @@ class JsonSchemaDoc:
 
     def rejections(self, instance: Any) -> list[Rejection]:
         """Every reason this schema rejects ``instance``, each placed in the document, so a
-        proof can be checked to fail for the finding's own reason and not another's."""
+        proof can be checked to fail for the finding's own reason and not another's.
+
+        Remembered per instance: in a transitive check one reader meets the same witness from
+        every later writer (python-jsonschema's full error walk is the costly part of a proof).
+        """
+        try:
+            key = json.dumps(instance, allow_nan=True)  # exact: NaN, 1 vs 1.0 vs true stay apart
+        except (TypeError, ValueError):
+            return self._rejections(instance)
+        memo: dict[str, list[Rejection]] = self._cache.setdefault("rejections", {})
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = self._rejections(instance)
+        return list(found)
+
+    def _rejections(self, instance: Any) -> list[Rejection]:
         index = self._cache.get("pointers")
         if index is None:
             index = self._cache["pointers"] = _pointer_index(self.document)
