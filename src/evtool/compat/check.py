@@ -73,14 +73,15 @@ def plan_pairs(
     if mode is CompatibilityMode.NONE:
         return
     versions = subject.versions
+    backward, forward = mode.checks_backward, mode.checks_forward  # enum properties: not per pair
     for index, new in enumerate(versions):
         if index == 0 or (new_versions is not None and new.version not in new_versions):
             continue
         earlier: Sequence[SchemaFile] = versions[:index] if mode.transitive else versions[index - 1 : index]
         for old in reversed(earlier):  # nearest first: the first finding is the most relevant
-            if mode.checks_backward:
+            if backward:
                 yield PairCheck(subject, old, new, Direction.BACKWARD)
-            if mode.checks_forward:
+            if forward:
                 yield PairCheck(subject, old, new, Direction.FORWARD)
 
 

@@ -174,21 +174,23 @@ _COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)
 _BLOCK = re.compile(r"\b(message|enum|oneof|service|extend)\s+([A-Za-z_][\w.]*)\s*\{")
 _FIELD_NUMBER = re.compile(r"([A-Za-z_]\w*)\s*=\s*(\d+)\s*(?:\[[^\]]*\])?\s*;")
 _PACKAGE = re.compile(r"^\s*package\s+([\w.]+)\s*;", re.MULTILINE)
+_TOKEN = re.compile(r"\{|\}|" + _BLOCK.pattern + "|" + _FIELD_NUMBER.pattern)
+_NOT_NEWLINE = re.compile(r"[^\n]")
 
 
 @functools.lru_cache(maxsize=1024)
 def line_index(text: str) -> dict[str, int]:
     """Pointer -> 1-based line: `/<message>`, `/<message>/<number>`, and "" for the package line."""
-    clean = _COMMENT.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), text)
+    clean = _COMMENT.sub(lambda m: _NOT_NEWLINE.sub(" ", m.group()), text)
     package_match = _PACKAGE.search(clean)
     package = package_match.group(1) if package_match else ""
     lines: dict[str, int] = {"": clean.count("\n", 0, package_match.start(1)) + 1 if package_match else 1}
     stack: list[tuple[str, str]] = []  # (kind, name)
-    pos = 0
-    token = re.compile(r"\{|\}|" + _BLOCK.pattern + "|" + _FIELD_NUMBER.pattern)
-    for match in token.finditer(clean, pos):
+    line, counted = 1, 0  # lines counted up to `counted` (once over the text, not per token)
+    for match in _TOKEN.finditer(clean):
         text_ = match.group()
-        line = clean.count("\n", 0, match.start()) + 1
+        line += clean.count("\n", counted, match.start())
+        counted = match.start()
         if text_ == "{":
             stack.append(("block", ""))
         elif text_ == "}":
