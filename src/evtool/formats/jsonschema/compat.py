@@ -223,13 +223,15 @@ def _pointer_index(document: Any) -> dict[int, str]:
     object (its own schema path does not follow ``$ref``s), this turns it into a pointer."""
     index: dict[int, str] = {}
     stack: list[tuple[Any, str]] = [(document, "")]
-    while stack:
+    while stack:  # containers only: a leaf's pointer would never be looked up
         value, pointer = stack.pop()
         if isinstance(value, dict):
             index.setdefault(id(value), pointer)
-            stack.extend((v, f"{pointer}/{escape(str(k))}") for k, v in value.items())
+            stack.extend((v, f"{pointer}/{escape(str(k))}") for k, v in value.items()
+                         if isinstance(v, dict | list))
         elif isinstance(value, list):
-            stack.extend((v, f"{pointer}/{i}") for i, v in enumerate(value))
+            stack.extend((v, f"{pointer}/{i}") for i, v in enumerate(value)
+                         if isinstance(v, dict | list))
     return index
 
 
