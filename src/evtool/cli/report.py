@@ -193,13 +193,14 @@ def collect(
     console = Console(stderr=True, highlight=False)
     collector: Collector | KafkaResultSource
     if source is not None:
-        from evtool.cli.simulate import wire_collect
         from evtool.config import load_settings
         from evtool.load.sources.base import CollectorSpec
-        from evtool.load.sources.kafka import KafkaResultSource
+        from evtool.load.sources.kafka import KafkaResultSource, wire_results
         from evtool.load.targets.kafka import KafkaOptions
 
-        options = wire_collect(KafkaOptions.of(load_settings().kafka, kafka_property or [], None), registry)
+        settings = load_settings()
+        plain = KafkaOptions.of(settings.kafka, kafka_property or [], None)
+        options = wire_results(plain, registry, settings)
         collector = KafkaResultSource(CollectorSpec(source, correlate_by, transport=options), run_dir, clock)
     else:
         collector = Collector(host, port, run_dir, by, clock)

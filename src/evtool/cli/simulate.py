@@ -110,8 +110,9 @@ RegistryWireOpt = Annotated[
     str | None,
     typer.Option("--registry", metavar="URL", help="Kafka: values in the Schema Registry wire format (magic "
                  "byte, schema id, then Avro or JSON), ids of this registry; every version sent must be "
-                 "registered (evtool schema push). Default: [registry] url of evtool.toml. Also decodes a "
-                 "kafka:// --collect topic."),
+                 "registered (evtool schema push). Default: [registry] url of evtool.toml; --registry off "
+                 "sends plain values even when evtool.toml names one. Also decodes a kafka:// --collect "
+                 "topic."),
 ]
 SegmentOpt = Annotated[
     str | None,
@@ -674,10 +675,12 @@ def _collector(collect: str | None, correlate_by: str | None, result_timeout: st
     transport = None
     if collect.lower().startswith("kafka:"):  # its connection settings: [kafka] and -X, as for the target
         from evtool.config import load_settings
+        from evtool.load.sources.kafka import wire_results
         from evtool.load.targets.kafka import KafkaOptions
 
-        transport = KafkaOptions.of(load_settings().kafka, kafka_property or [], None)
-        transport = wire_collect(transport, registry)
+        settings = load_settings()
+        plain = KafkaOptions.of(settings.kafka, kafka_property or [], None)
+        transport = wire_results(plain, registry, settings)
     return CollectorSpec(
         collect,
         correlate_by=correlate_by,
@@ -810,7 +813,7 @@ def _execute(
     if summary.aborted_by:
         out.print(f"FAIL (aborted by objective {summary.aborted_by})", markup=False)
     if options.get("seed") is not None:  # after the run, so a bad option stays a one-line error
-        from evtool.cli.generate import announce_seed
+        from evtool.cli.views import announce_seed
 
         announce_seed(options["seed"])
     if scenario is not None:
@@ -904,7 +907,9 @@ def _transport_options(target: str, kafka_property: list[str] | None, key: str |
             raise UsageError("-X and --key apply to kafka:// targets (and -X to kafka:// --collect) only")
         if encoding != "json":
             raise UsageError(f"--encoding {encoding}: applies to kafka:// targets only")
-        if registry is not None and not kafka_collect:
+        from evtool.registry.client import registry_disabled
+
+        if registry is not None and not registry_disabled(registry) and not kafka_collect:
             raise UsageError("--registry applies to kafka:// targets and a kafka:// --collect only")
         return None
     from evtool.config import load_settings
@@ -935,13 +940,13 @@ def _wire_target(options: Any, registry: str | None, run_schemas: Callable[[], A
     """`--registry` (or [registry] url): the schema id of every version the run writes, asked now."""
     import dataclasses
 
-    from evtool.cli.schema_registry import registry_client
     from evtool.config import load_settings
     from evtool.load.targets.base import redact_url
+    from evtool.registry.client import registry_client, registry_disabled
     from evtool.registry.wire import registered_ids
 
     settings = load_settings()
-    if registry is None and not settings.registry.url:
+    if registry_disabled(registry) or (registry is None and not settings.registry.url):
         return options
     if run_schemas is None:
         raise UsageError("--registry: replaying a kafka:// topic in the wire format is not supported",
@@ -951,17 +956,6 @@ def _wire_target(options: Any, registry: str | None, run_schemas: Callable[[], A
         ids = registered_ids(schemas, catalog, settings, client, encoding=options.encoding)
         url = redact_url(client.url)
     return dataclasses.replace(options, registry=url, schema_ids=ids)
-
-
-def wire_collect(options: Any, registry: str | None) -> Any:
-    """A kafka:// --collect reads values in the wire format when a registry is given."""
-    import dataclasses
-
-    from evtool.config import load_settings
-    from evtool.load.targets.base import redact_url
-
-    url = registry or load_settings().registry.url
-    return options if not url else dataclasses.replace(options, registry=redact_url(url))
 
 
 def _run_with_view(spec: RunSpec, console: Console, quiet: bool, metrics: str | None = None) -> RunSummary:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import typer
 from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
@@ -201,3 +202,8 @@ def write_atomically(path: Path, text: str) -> None:
             tmp.unlink(missing_ok=True)
         raise InputError(f"{path}: cannot write the report: {exc.strerror or exc}; "
                          "choose a writable place for --output") from None
+
+
+def announce_seed(seed: int) -> None:
+    """On stderr, so it never mixes with events on stdout, and a run can be repeated exactly."""
+    typer.echo(f"seed {seed} (repeat with --seed {seed})", err=True)

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 from evtool.catalog.model import Catalog, SchemaFile, Subject
 from evtool.collector import collector_paused
-from evtool.compat.annotations import docs_only
-from evtool.compat.findings import (
+from evtool.config import Settings
+from evtool.errors import SchemaError
+from evtool.formats.findings import (
     CheckedPair,
     CheckReport,
     Direction,
@@ -25,8 +26,6 @@ from evtool.compat.findings import (
     Severity,
     Side,
 )
-from evtool.config import Settings
-from evtool.errors import SchemaError
 from evtool.modes import CompatibilityMode
 
 VERSION_MODIFIED = "published-version-modified"
@@ -196,7 +195,7 @@ def _immutability_findings(published: Subject, current: Subject | None) -> Itera
                 "read data written with it. Restore the file.",
             )
         elif (pointer := _changed_at(old, new)) is not None:
-            if new.format == old.format and docs_only(new.format, old.document, new.document):
+            if new.format == old.format and new.handler.docs_only(old.document, new.document):
                 yield Finding(
                     subject=published.name,
                     old_version=old.version,

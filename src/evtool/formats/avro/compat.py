@@ -44,7 +44,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from evtool.compat.findings import Change, Counterexample, Incompatibility, Side
 from evtool.formats.avro.model import (
     PRIMITIVES,
     AvroSchema,
@@ -57,6 +56,7 @@ from evtool.formats.avro.model import (
     _Union,
     parse,
 )
+from evtool.formats.findings import Change, Counterexample, Incompatibility, Side
 
 __all__ = ["AvroSchema", "changes", "incompatibilities", "is_compatible", "parse"]
 

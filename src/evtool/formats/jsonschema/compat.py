@@ -80,8 +80,8 @@ import jsonschema.exceptions
 import jsonschema.validators
 import orjson
 
-from evtool.compat.findings import Change, Counterexample, Incompatibility, Side
 from evtool.errors import SchemaError
+from evtool.formats.findings import Change, Counterexample, Incompatibility, Side
 from evtool.formats.jsonschema.diff import Diff, Differ
 from evtool.formats.jsonschema.instances import Builder, GiveUp, candidates, fill_required, instance_path
 from evtool.formats.jsonschema.model import (

@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from evtool.compat.findings import Change, Counterexample, Incompatibility, Side
+from evtool.formats.findings import Change, Counterexample, Incompatibility, Side
 from evtool.formats.protobuf import witness
 from evtool.formats.protobuf.model import ProtoField, ProtoMessage, ProtoSchema
 
