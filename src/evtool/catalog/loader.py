@@ -18,6 +18,7 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 
 from evtool.catalog.model import Catalog, SchemaFile, SchemaFormat, Subject
+from evtool.collector import collector_paused
 from evtool.errors import InputError, SchemaError
 from evtool.formats import format_of, suffix_help
 from evtool.formats.base import Peers
@@ -212,6 +213,11 @@ def _looks_like_version(name: str) -> bool:
 
 
 def _build(root: Path, files: dict[str, dict[str, _Entry]], *, on_disk: bool = False) -> Catalog:
+    with collector_paused():  # thousands of parsed documents, all kept: nothing for it to find
+        return _build_paused(root, files, on_disk=on_disk)
+
+
+def _build_paused(root: Path, files: dict[str, dict[str, _Entry]], *, on_disk: bool) -> Catalog:
     subjects: dict[str, Subject] = {}
     texts: dict[str, str] = {}
     # filled as files are read; parsing (which resolves imports) comes later. On disk, a format

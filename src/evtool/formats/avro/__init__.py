@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 from typing import TYPE_CHECKING
 
@@ -14,10 +15,17 @@ if TYPE_CHECKING:
     from evtool.formats.findings import Change, Incompatibility
 
 
-def _model(value: object) -> AvroSchema:
+@functools.cache
+def _model_type() -> type[AvroSchema]:
+    """Imported on first use (the format's heavy modules load only when needed), then kept:
+    the check asks for it four times per pair."""
     from evtool.formats.avro.model import AvroSchema
 
-    return narrow(value, AvroSchema, "avro")
+    return AvroSchema
+
+
+def _model(value: object) -> AvroSchema:
+    return narrow(value, _model_type(), "avro")
 
 
 class AvroFormat:

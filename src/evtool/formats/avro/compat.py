@@ -614,6 +614,8 @@ def lossy_changes(reader: AvroSchema, writer: AvroSchema) -> list[Incompatibilit
     or precision changed (the bytes hold an unscaled integer, so 123.45 written at scale 2 reads
     as 1.2345 at scale 4). Each is proven by encoding the writer's value and decoding it."""
     out: list[Incompatibility] = []
+    if "decimal" not in writer.logical_types or "decimal" not in reader.logical_types:
+        return out  # the walk below only reports where both sides declare a decimal
     _decimals(writer.document, reader.document, "", "", out, set())
     return out
 

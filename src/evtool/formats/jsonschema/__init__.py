@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from evtool.formats import jsondoc
@@ -13,10 +14,17 @@ if TYPE_CHECKING:
     from evtool.formats.jsonschema.compat import JsonSchemaDoc
 
 
-def _model(value: object) -> JsonSchemaDoc:
+@functools.cache
+def _model_type() -> type[JsonSchemaDoc]:
+    """Imported on first use (the format's heavy modules load only when needed), then kept:
+    the check asks for it four times per pair."""
     from evtool.formats.jsonschema.compat import JsonSchemaDoc
 
-    return narrow(value, JsonSchemaDoc, "json")
+    return JsonSchemaDoc
+
+
+def _model(value: object) -> JsonSchemaDoc:
+    return narrow(value, _model_type(), "json")
 
 
 class JsonSchemaFormat:

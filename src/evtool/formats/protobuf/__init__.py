@@ -6,6 +6,7 @@ A subject's events are its file's first top-level message. Imports name catalogu
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -22,10 +23,17 @@ if TYPE_CHECKING:
 _SPACE = re.compile(r"\s+")
 
 
-def _model(value: object) -> ProtoSchema:
+@functools.cache
+def _model_type() -> type[ProtoSchema]:
+    """Imported on first use (the format's heavy modules load only when needed), then kept:
+    the check asks for it four times per pair."""
     from evtool.formats.protobuf.model import ProtoSchema
 
-    return narrow(value, ProtoSchema, "protobuf")
+    return ProtoSchema
+
+
+def _model(value: object) -> ProtoSchema:
+    return narrow(value, _model_type(), "protobuf")
 
 
 def catalogue_name(schema: SchemaFile) -> str:
