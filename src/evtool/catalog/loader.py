@@ -18,7 +18,7 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 
 from evtool.catalog.model import Catalog, SchemaFile, SchemaFormat, Subject
-from evtool.collector import collector_paused
+from evtool.gc_pause import gc_paused
 from evtool.errors import InputError, SchemaError
 from evtool.formats import format_of, suffix_help
 from evtool.formats.base import Peers
@@ -213,7 +213,7 @@ def _looks_like_version(name: str) -> bool:
 
 
 def _build(root: Path, files: dict[str, dict[str, _Entry]], *, on_disk: bool = False) -> Catalog:
-    with collector_paused():  # thousands of parsed documents, all kept: nothing for it to find
+    with gc_paused():  # thousands of parsed documents, all kept: nothing for it to find
         return _build_paused(root, files, on_disk=on_disk)
 
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from evtool.catalog.model import Catalog, SchemaFile, Subject
-from evtool.collector import collector_paused
+from evtool.gc_pause import gc_paused
 from evtool.config import Settings
 from evtool.errors import SchemaError
 from evtool.formats.findings import (
@@ -101,7 +101,7 @@ def check_catalog(
     Changes the registry accepts though they corrupt data (a format's `warnings`) are reported
     as warnings; `strict` makes them findings, so the check fails on them.
     """
-    with collector_paused():
+    with gc_paused():
         return _check(catalog, settings, mode, base, strict)
 
 

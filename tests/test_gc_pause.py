@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from evtool.collector import collector_paused
+from evtool.gc_pause import gc_paused
 
 
 class _Node:
@@ -33,16 +33,16 @@ def collector_on() -> Iterator[None]:
 
 
 def test_paused_inside_and_resumed_after(collector_on: object) -> None:
-    with collector_paused():
+    with gc_paused():
         assert not gc.isenabled()
-        with collector_paused():  # nested: only the outermost resumes
+        with gc_paused():  # nested: only the outermost resumes
             pass
         assert not gc.isenabled()
     assert gc.isenabled()
 
 
 def test_a_cycle_made_inside_is_collected_later(collector_on: object) -> None:
-    with collector_paused():
+    with gc_paused():
         ref = _cycle()
         gc.collect()  # explicit collections still run; automatic ones do not
         assert ref() is None
@@ -58,7 +58,7 @@ def test_objects_frozen_by_someone_else_stay_frozen(collector_on: object) -> Non
     gc.freeze()
     try:
         frozen = gc.get_freeze_count()
-        with collector_paused():
+        with gc_paused():
             _cycle()
         assert gc.get_freeze_count() == frozen
     finally:
@@ -66,6 +66,6 @@ def test_objects_frozen_by_someone_else_stay_frozen(collector_on: object) -> Non
 
 
 def test_resumed_after_an_error(collector_on: object) -> None:
-    with pytest.raises(ValueError, match="boom"), collector_paused():
+    with pytest.raises(ValueError, match="boom"), gc_paused():
         raise ValueError("boom")
     assert gc.isenabled()

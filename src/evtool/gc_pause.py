@@ -17,7 +17,7 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def collector_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
     """No cyclic collection inside; nested uses are free (only the outermost resumes it)."""
     was_enabled = gc.isenabled()
     gc.disable()
