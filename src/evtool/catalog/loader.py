@@ -18,10 +18,10 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 
 from evtool.catalog.model import Catalog, SchemaFile, SchemaFormat, Subject
-from evtool.gc_pause import gc_paused
 from evtool.errors import InputError, SchemaError
 from evtool.formats import format_of, suffix_help
 from evtool.formats.base import Peers
+from evtool.gc_pause import gc_paused
 
 _Read = Callable[[], str]  # reads a version file's text when the layout says it is one
 _Entry = tuple[Path, _Read]  # (the path users are shown, its reader)

@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from evtool.catalog.model import Catalog, SchemaFile, Subject
-from evtool.gc_pause import gc_paused
 from evtool.config import Settings
 from evtool.errors import SchemaError
 from evtool.formats.findings import (
@@ -26,6 +25,7 @@ from evtool.formats.findings import (
     Severity,
     Side,
 )
+from evtool.gc_pause import gc_paused
 from evtool.modes import CompatibilityMode
 
 VERSION_MODIFIED = "published-version-modified"
