@@ -7,7 +7,8 @@ Each segment is a synthetic run of --events events (the shape `bench_report.synt
 structured ids, acks, results, a few failures), marked segment i/N of one scenario. Each timed
 merge runs in a fresh child process (its own peak RSS, VmHWM) and does what `latency-report`
 does: checks the segments, streams them, and builds the JSON document. Prints seconds, seconds
-per 10 M events and peak MiB per segment count, medians of --repeat.
+per 10 M events, the child's CPU seconds (user + system: on a shared box the wall time includes
+waiting for a core) and peak MiB per segment count, medians of --repeat, and the load average.
 Goal (issue 14): linear in events, under 2 s per 10 M events.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -43,11 +45,12 @@ def make_segments(root: Path, count: int, events: int) -> list[Path]:
 def child(dirs: list[str]) -> None:
     from evtool.results.report import build_document, load_stats, render_json
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     stats = load_stats([Path(d) for d in dirs], target_ns=2_000_000_000, window_ns=1_000_000_000)
     render_json(build_document(stats))
-    elapsed = time.perf_counter() - t0
-    print(json.dumps({"seconds": elapsed, "peak_mib": _peak_rss_mib(), "incomplete": stats.incomplete}))
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(json.dumps({"seconds": elapsed, "cpu": cpu, "peak_mib": _peak_rss_mib(),
+                      "incomplete": stats.incomplete}))
 
 
 def main() -> None:
@@ -62,7 +65,8 @@ def main() -> None:
         return
     root = Path(tempfile.mkdtemp(prefix="evtool-bench-segments-"))
     try:
-        print(f"{'segments':>8} {'events':>12} {'median s':>9} {'s / 10 M':>9} {'peak MiB':>9}  runs")
+        print(f"{'segments':>8} {'events':>12} {'median s':>9} {'s / 10 M':>9} {'cpu / 10 M':>10} "
+              f"{'peak MiB':>9}  runs   (load average {os.getloadavg()[0]:.2f})")
         for count in (int(c) for c in args.segments.split(",")):
             dirs = make_segments(root / str(count), count, args.events)
             runs = []
@@ -76,11 +80,14 @@ def main() -> None:
                 runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
             assert not runs[0]["incomplete"], runs[0]["incomplete"]
             seconds = statistics.median(r["seconds"] for r in runs)
+            cpu = statistics.median(r["cpu"] for r in runs)
             peak = statistics.median(r["peak_mib"] for r in runs)
             total = count * args.events
             print(
-                f"{count:>8} {total:>12,} {seconds:>9.2f} {seconds / total * 1e7:>9.2f} {peak:>9.0f}  "
-                + ", ".join(f"{r['seconds']:.2f}" for r in runs),
+                f"{count:>8} {total:>12,} {seconds:>9.2f} {seconds / total * 1e7:>9.2f} "
+                f"{cpu / total * 1e7:>10.2f} "
+                f"{peak:>9.0f}  " + ", ".join(f"{r['seconds']:.2f}" for r in runs)
+                + f"   (load average {os.getloadavg()[0]:.2f})",
                 flush=True,
             )
             shutil.rmtree(root / str(count))

@@ -32,10 +32,10 @@ from evtool import __version__
 from evtool.catalog import load_catalog
 from evtool.catalog.bundled import bundled_schema_dir, bundled_settings
 from evtool.compat.check import check_catalog
-from evtool.compat.findings import CheckReport
 from evtool.consumer.kafka import KafkaConsumerSettings, KafkaReferenceConsumer, Semantics
 from evtool.consumer.service import ConsumerSettings, ReferenceConsumer
 from evtool.errors import ExitCode, TargetError, UsageError
+from evtool.formats.findings import CheckReport
 from evtool.load.dispatcher import DispatchOptions
 from evtool.load.live import Snapshot
 from evtool.load.plan import ArrivalSpec, GeneratedPlan

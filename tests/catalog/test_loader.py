@@ -9,8 +9,8 @@ import pytest
 
 from evtool.catalog import SchemaFormat, load_catalog, load_catalog_at_ref
 from evtool.catalog.bundled import bundled_schema_dir
-from evtool.catalog.source import MAX_DEPTH, parse_json_text
 from evtool.errors import InputError, SchemaError
+from evtool.formats.jsontext import MAX_DEPTH, parse_json_text
 
 
 def _write(root: Path, relative: str, text: str) -> None:

@@ -10,8 +10,8 @@ import typer
 from tests.support.cli import invoke, run_evtool
 
 from evtool.catalog.bundled import bundled_schema_dir
-from evtool.compat.findings import CheckReport, Finding, Location
 from evtool.errors import ExitCode
+from evtool.formats.findings import CheckReport, Finding, Location
 
 
 def _error_lines(stderr: str) -> list[str]:

@@ -17,7 +17,7 @@ import pytest
 from tests.support.cli import Outcome, invoke, run_evtool
 
 from evtool.catalog.bundled import bundled_schema_dir
-from evtool.catalog.source import MAX_DEPTH
+from evtool.formats.jsontext import MAX_DEPTH
 
 ORDER = "commerce.order.placed"
 INVENTORY = "inventory.stock.low"

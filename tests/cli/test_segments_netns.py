@@ -1,5 +1,10 @@
 """Three sender hosts and one target host (network namespaces): three segments of one scenario
-arrive as one smooth stream, and merge into the accounting of the whole schedule."""
+arrive as one smooth stream, and merge into the accounting of the whole schedule.
+
+Arrivals are the kernel's receive times of the requests at the target host (`arrival_sink`);
+sink and senders run under SCHED_FIFO (`netns.realtime` says why: on a shared box, waiting for
+a core behind other tenants' work is what makes arrivals lumpy, not the senders' schedule).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from tests.support.cli import installed_evtool, run_evtool
-from tests.support.netns import hosts
+from tests.support.netns import hosts, realtime
 
 from evtool.results.runlog import read_run
 
@@ -27,14 +32,14 @@ def test_three_hosts_send_one_smooth_schedule_that_merges_whole(tmp_path: Path) 
     with hosts(4) as (target, *senders):
         arrivals_file = tmp_path / "arrivals.json"
         sink = subprocess.Popen(
-            target.command(
+            realtime(target.command(
                 sys.executable,
                 "-m",
                 "tests.support.arrival_sink",
                 target.address,
                 str(PORT),
                 str(arrivals_file),
-            ),
+            )),
             cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
             stdout=subprocess.PIPE,
@@ -47,7 +52,7 @@ def test_three_hosts_send_one_smooth_schedule_that_merges_whole(tmp_path: Path) 
             runs = [tmp_path / f"segment-{i}" for i in range(3)]
             senders_running = [
                 subprocess.Popen(
-                    host.command(
+                    realtime(host.command(
                         installed_evtool(),
                         "simulate",
                         "--target",
@@ -65,7 +70,7 @@ def test_three_hosts_send_one_smooth_schedule_that_merges_whole(tmp_path: Path) 
                         "--quiet",
                         "--run-dir",
                         str(run),
-                    ),
+                    )),
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
                     text=True,
@@ -78,7 +83,9 @@ def test_three_hosts_send_one_smooth_schedule_that_merges_whole(tmp_path: Path) 
         finally:
             sink.send_signal(signal.SIGTERM)
             sink.wait(timeout=30)
-        arrivals = np.array(json.loads(arrivals_file.read_text()), dtype=np.int64)
+        stamps = json.loads(arrivals_file.read_text())
+        arrivals = np.array(stamps["kernel"], dtype=np.int64)
+        handled = np.array(stamps["handler"], dtype=np.int64)
 
     scheduled = RATE_PER_S * SECONDS
     report = run_evtool("latency-report", *map(str, runs), "--format", "json")
@@ -87,7 +94,8 @@ def test_three_hosts_send_one_smooth_schedule_that_merges_whole(tmp_path: Path) 
     assert document["incomplete"] == []
     assert counts["scheduled"] == scheduled  # the three segments are the whole schedule
     assert counts["ok"] + counts["failed"] + counts["dropped"] + counts.get("aborted", 0) == scheduled
-    assert len(arrivals) >= counts["ok"]  # every acknowledged event reached the target host
+    assert len(handled) >= counts["ok"]  # every acknowledged event reached the target host
+    assert len(arrivals) >= counts["ok"]  # and the kernel stamped each one's arrival
 
     # smooth by construction: the merged schedule has the same count in every 10 ms (segments are
     # interleaved, not taking turns); how smooth the arrivals are depends on the machine, and is
@@ -95,7 +103,10 @@ def test_three_hosts_send_one_smooth_schedule_that_merges_whole(tmp_path: Path) 
     intended = np.concatenate([read_run(run).events["intended_ns"] for run in runs])
     per_10ms = np.bincount((intended - intended.min()) // 10_000_000)[:-1]
     assert per_10ms.std() / per_10ms.mean() <= 0.1
-    if counts["ok"] == scheduled:
-        origin = intended.min()
-        arrived = np.bincount((arrivals - origin) // 10_000_000)[10:-10]
-        print(f"arrivals per 10 ms: mean {arrived.mean():.1f}, CV {arrived.std() / arrived.mean():.3f}")
+    # and so are the arrivals at the target host (issue 14: CV per 10 ms <= 0.1; the first and
+    # last 100 ms left out, as in benchmarks/bench_segments_netns.py)
+    origin = intended.min()
+    arrived = np.bincount((arrivals - origin) // 10_000_000)[10:-10]
+    cv = arrived.std() / arrived.mean()
+    print(f"arrivals per 10 ms: mean {arrived.mean():.1f}, CV {cv:.3f} (load {os.getloadavg()[0]:.2f})")
+    assert cv <= 0.1, f"arrivals per 10 ms at the target: CV {cv:.3f} (load {os.getloadavg()[0]:.2f})"

@@ -9,7 +9,7 @@ from xml.etree import ElementTree as ET
 import jsonschema
 
 from evtool.compat import ci_output
-from evtool.compat.findings import (
+from evtool.formats.findings import (
     CheckedPair,
     CheckReport,
     Counterexample,

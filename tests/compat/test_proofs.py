@@ -13,10 +13,10 @@ import pytest
 from tests.support.cli import invoke
 
 from evtool.catalog.model import SchemaFormat
-from evtool.compat.annotations import docs_only
-from evtool.compat.findings import Incompatibility
+from evtool.formats import format_named
 from evtool.formats.avro import compat as avro_compat
 from evtool.formats.avro import model as avro_model
+from evtool.formats.findings import Incompatibility
 from evtool.formats.jsonschema import compat as jsonschema
 
 DRAFT7 = "http://json-schema.org/draft-07/schema#"
@@ -132,7 +132,7 @@ def test_avro_proofs_never_quote_another_change() -> None:
     ],
 )
 def test_docs_only(fmt: SchemaFormat, old: Any, new: Any, expected: bool) -> None:
-    assert docs_only(fmt, old, new) is expected
+    assert format_named(fmt).docs_only(old, new) is expected
 
 
 def _git(repo: Path, *args: str) -> None:

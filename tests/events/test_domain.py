@@ -17,8 +17,8 @@ from tests.support.cli import run_evtool
 
 from evtool.catalog import Catalog
 from evtool.events import CloudEvent, EventStream, GenerateOptions, parse_flow, parse_mix
-from evtool.events.pools import COUPON_PERCENT, EXAMPLE_DOMAINS, complaint_texts
 from evtool.events.retime import retime
+from evtool.values.pools import COUPON_PERCENT, EXAMPLE_DOMAINS, complaint_texts
 
 ORDER, COMPLAINT = "commerce.order.placed", "support.complaint.filed"
 SEEDS = (1, 2, 3, 5, 8)

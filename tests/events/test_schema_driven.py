@@ -13,11 +13,11 @@ import pytest
 from evtool.catalog import SchemaFile, load_catalog
 from evtool.errors import SchemaError
 from evtool.events import EventStream, GenerateOptions, parse_mix
-from evtool.events.context import GenContext
-from evtool.events.pools import build_pools
 from evtool.formats.avro.generate import compile_avro_schema
 from evtool.formats.jsonschema.generate import compile_json_schema
 from evtool.formats.jsonschema.patterns import compile_pattern
+from evtool.values.context import GenContext
+from evtool.values.pools import build_pools
 
 Check = Callable[[SchemaFile], Callable[[Any], None]]
 Write = Callable[[str, int, str, str], Path]

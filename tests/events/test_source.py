@@ -26,8 +26,8 @@ from evtool.events import (
     write_jsonl,
 )
 from evtool.events.envelope import parse_dataschema
-from evtool.events.pools import COUPON_PERCENT
 from evtool.events.validate import EventValidator
+from evtool.values.pools import COUPON_PERCENT
 
 Check = Callable[[SchemaFile], Callable[[Any], None]]
 Write = Callable[[str, int, str, str], Path]

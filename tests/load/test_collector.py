@@ -148,3 +148,25 @@ def test_busy_port_is_a_usage_error(tmp_path: Path) -> None:
 def test_bad_correlate_by_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="correlate-by"):
         CorrelateBy.parse("correlationid,,data.")
+
+
+def test_the_time_endpoint_answers_the_run_clock_and_is_no_result(tmp_path: Path) -> None:
+    """GET /evtool/clock: the collector's run clock, read between the asking and the answer."""
+    clock = RunClock(wall_origin_ns=RunClock().wall_origin_ns + 5_000_000_000)  # 5 s ahead
+
+    async def main() -> tuple[int, int, int, int, Collector]:
+        async with Collector("127.0.0.1", 0, tmp_path, clock=clock) as collector, \
+                aiohttp.ClientSession() as s:
+            before = clock.now_ns()
+            async with s.get(f"http://{collector.address}/evtool/clock") as answer:
+                now = (await answer.json())["now_ns"]
+            after = clock.now_ns()
+            async with s.get(f"http://{collector.address}/other") as other:
+                status = other.status
+        return before, now, after, status, collector
+
+    before, now, after, status, collector = asyncio.run(main())
+    assert before <= now <= after
+    assert status == 405  # any other GET is still not a result
+    assert collector.counts.requests == 1
+    assert collector.counts.results == 0

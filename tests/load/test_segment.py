@@ -30,7 +30,7 @@ def offsets(plan: GeneratedPlan | SegmentedPlan, shard: int = 0, workers: int = 
 def test_the_segments_are_the_whole_schedule_exactly_once(kind: str, count: int) -> None:
     whole = GeneratedPlan(SPECS[kind], GeneratedEvents(seed=3))
     everything = offsets(whole)
-    parts = [offsets(SegmentedPlan(whole, Segment(i, count))) for i in range(count)]
+    parts = [offsets(SegmentedPlan(whole, Segment.of(i, count))) for i in range(count)]
     assert sorted(o for part in parts for o in part) == everything
     assert sum(len(p) for p in parts) == len(everything)  # disjoint: nothing twice
     for index, part in enumerate(parts):  # interleaved: segment i has every count-th arrival from i on
@@ -39,13 +39,13 @@ def test_the_segments_are_the_whole_schedule_exactly_once(kind: str, count: int)
 
 def test_a_constant_segment_is_as_smooth_as_the_whole() -> None:
     whole = GeneratedPlan(SPECS["constant"], GeneratedEvents(seed=3))
-    gaps = np.diff(offsets(SegmentedPlan(whole, Segment(1, 3))))
+    gaps = np.diff(offsets(SegmentedPlan(whole, Segment.of(1, 3))))
     assert gaps.std() / gaps.mean() < 0.01  # every 3rd of a constant process: constant at a third of the rate
 
 
 def test_a_segment_with_workers_is_the_shards_of_one_process_with_n_times_the_workers() -> None:
     whole = GeneratedPlan(SPECS["poisson"], GeneratedEvents(seed=3))
-    segment = SegmentedPlan(whole, Segment(2, 3))
+    segment = SegmentedPlan(whole, Segment.of(2, 3))
     for worker in range(2):
         mine = list(segment(worker, 2))
         reference = list(whole(2 + 3 * worker, 6))
@@ -60,7 +60,7 @@ def test_one_entitys_events_stay_on_one_segment() -> None:
     )
     chains: dict[str, set[int]] = {}
     for index in range(3):
-        for _, out in SegmentedPlan(flow, Segment(index, 3))(0, 1):
+        for _, out in SegmentedPlan(flow, Segment.of(index, 3))(0, 1):
             chain = out.event.extensions.get("correlationid")
             if chain:
                 chains.setdefault(chain, set()).add(index)
@@ -69,7 +69,7 @@ def test_one_entitys_events_stay_on_one_segment() -> None:
 
 
 def test_segment_parsing_names_what_is_wrong() -> None:
-    assert Segment.parse("2/4") == Segment(2, 4)
+    assert Segment.parse("2/4") == Segment.of(2, 4)
     for bad in ("4/4", "1", "a/b", "0/0", "-1/3"):
         with pytest.raises(UsageError, match="--segment"):
             Segment.parse(bad)

@@ -25,6 +25,7 @@ TOP_KEYS = [
     "verdict_line", "verdict_basis", "incomplete", "objectives", "result_timeout_ms",
     "failures", "collector", "stages", "stages_note",
     "format_version", "span_s", "configuration", "delivery",  # format_version 1.1
+    "clocks",  # format_version 1.2
 ]
 PERCENTILE_KEYS = ["count", "mean", "p50", "p90", "p95", "p99", "p99.9", "max", "censored", "lower_bound_ms",
                    "censored_count"]

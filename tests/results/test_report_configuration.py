@@ -76,11 +76,11 @@ def test_every_format_shows_the_runs_configuration_and_no_secret(tmp_path: Path)
     assert "<h2 id='configuration'>Configuration</h2>" in render_html(doc)
 
 
-def test_json_format_version_is_1_1_and_format_stays_1(tmp_path: Path) -> None:
+def test_json_format_version_is_1_2_and_format_stays_1(tmp_path: Path) -> None:
     doc = json.loads(render_json(build_document(load_stats(
         [_configured_run(tmp_path)], target_ns=2_000_000_000, window_ns=5_000_000_000))))
     assert doc["format"] == 1
-    assert doc["format_version"] == "1.1"
+    assert doc["format_version"] == "1.2"
     assert doc["runs"][0]["tool_version"] == "9.8.7"
     assert doc["runs"][0]["options"]["arrival"] == "poisson"
 

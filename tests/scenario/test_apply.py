@@ -114,3 +114,14 @@ def test_hash_is_of_the_scenario_not_of_where_it_was_written(tmp_path: Path) -> 
     reseeded_file = scenario(tmp_path, TEXT.replace("seed = 7", "seed = 8"), "u.toml")
     reseeded = merge(reseeded_file, DEFAULTS, set()).record
     assert reseeded.sha256 != first.sha256
+
+
+def test_the_parts_of_one_scenario_share_its_hash(tmp_path: Path) -> None:
+    first = merge(scenario(tmp_path), DEFAULTS, given=set()).record
+    split = TEXT + '[segments]\nsegment = "0:1/4"\nsequence = "0,1/4,1/2,1"\nstart_at = "+30s"\n'
+    part = merge(scenario(tmp_path, split, "p.toml"), DEFAULTS, given=set()).record
+    assert part.sha256 == first.sha256
+    assert part.resolved["segments"] == {"segment": "0:1/4", "sequence": "0,1/4,1/2,1", "start_at": "+30s"}
+    other = merge(scenario(tmp_path, split, "p.toml"), {**DEFAULTS, "segment": "1/4:1/2"}, given={"segment"})
+    assert other.values["segment"] == "1/4:1/2"  # the command line's part wins over the file's
+    assert other.record.sha256 == first.sha256

@@ -154,3 +154,34 @@ def test_missing_file_is_one_line(tmp_path: Path) -> None:
 def test_where_names_the_line_of_an_option(tmp_path: Path) -> None:
     loaded = load_scenario(write(tmp_path, '\n[events]\nmix = "x=1"\n'))
     assert loaded.where("mix") == f"{tmp_path / 's.toml'}:3: events.mix"
+
+
+def test_segments_table_sets_the_segment_its_sequence_and_the_start(tmp_path: Path) -> None:
+    text = ('[segments]\nsegment = "1/4:1/2"\nsequence = "0,1/4,1/2,1"\nstart_at = 2026-12-01T10:00:00Z\n')
+    options = load_scenario(write(tmp_path, text)).options()
+    assert options["segment"] == "1/4:1/2"
+    assert options["segment_sequence"] == "0,1/4,1/2,1"
+    assert options["start_at"] == "2026-12-01T10:00:00+00:00"
+    listed = load_scenario(write(tmp_path, '[segments]\nsequence = ["0", "1/3", "1"]\n')).options()
+    assert listed["segment_sequence"] == "0,1/3,1"
+    # a middle part alone: its sequence may come from the command line (checked when the run starts)
+    middle = load_scenario(write(tmp_path, '[segments]\nsegment = "1/4:1/2"\n')).options()
+    assert middle["segment"] == "1/4:1/2"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[segments]\nsegment = "3/4:1/4"\n',
+         "2: segments.segment: the start must be below the end — e.g. 1/4:1/2"),
+        ('[segments]\nsegment = "4/4"\n', "2: segments.segment: the index must be 0..3 of 4 segments"),
+        ('[segments]\n\nsequence = "0,1/2"\n', "3: segments.sequence: must end at 1 (the whole schedule)"),
+        ('[segments]\nsegment = "1/4:1/2"\nsequence = "0,1/3,1"\n',
+         "2: segments.segment: 1/4 is not a point of sequence 0,1/3,1"),
+        ('[segments]\nstart_at = "soon"\n', "2: segments.start_at: expected an ISO 8601 instant"),
+        ('[segments]\nstart_at = 2026-12-01T10:00:00\n', "2: segments.start_at: a local time (no zone)"),
+        ('[segments]\nsegmnet = "0/2"\n', "2: segments.segmnet: unknown key — did you mean 'segment'?"),
+    ],
+)
+def test_a_bad_segment_key_is_one_line_at_its_line(tmp_path: Path, text: str, expected: str) -> None:
+    assert error_of(tmp_path, text).startswith(expected)

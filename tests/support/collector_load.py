@@ -17,7 +17,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,14 +66,17 @@ class CollectorProcess:
 
 @contextlib.contextmanager
 def collector_process(run_dir: Path, *, nofile: int | None = None, argv: list[str] | None = None,
-                      ready_timeout: float = 20) -> Iterator[CollectorProcess]:
-    """`evtool collect` (or `argv`, which must listen on the port given as {port}) until the block ends."""
+                      ready_timeout: float = 20,
+                      env: Mapping[str, str] | None = None) -> Iterator[CollectorProcess]:
+    """`evtool collect` (or `argv`, which must listen on the port given as {port}) until the block ends;
+    `env` adds to its environment (e.g. the collector's clock test hooks)."""
     port = free_port()
     command = [a.replace("{port}", str(port)) for a in argv] if argv else [
         installed_evtool(), "collect", "--listen", f"127.0.0.1:{port}", "--run-dir", str(run_dir)]
     if nofile is not None:  # util-linux prlimit: the limit holds from the first instruction
         command = ["prlimit", f"--nofile={nofile}:{nofile}", *command]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env={**os.environ, **env} if env else None)
     running = CollectorProcess(process, port, run_dir)
     deadline = time.monotonic() + ready_timeout
     try:

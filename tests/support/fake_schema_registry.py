@@ -96,6 +96,8 @@ class FakeSchemaRegistry:
                     return self._register(subject, body)
             if len(parts) == 4 and parts[2] == "versions" and method == "GET":
                 return self._version(subject, parts[3])
+        if len(parts) == 3 and parts[:2] == ["schemas", "ids"] and method == "GET":
+            return self._by_id(int(parts[2]) if parts[2].isdigit() else -1)
         if parts[:1] == ["config"]:
             if len(parts) == 1:
                 if method == "PUT":
@@ -161,6 +163,16 @@ class FakeSchemaRegistry:
         if not 1 <= number <= len(versions):
             return _error(404, 40402, f"Version {version} not found.")
         return _ok(self._describe(subject, number, versions[number - 1]))
+
+    def _by_id(self, schema_id: int) -> web.Response:
+        for versions in self.subjects.values():
+            for stored in versions:
+                if stored.id == schema_id:
+                    body: dict[str, Any] = {"schema": stored.schema}
+                    if stored.schema_type != "AVRO":
+                        body["schemaType"] = stored.schema_type
+                    return _ok(body)
+        return _error(404, 40403, f"Schema {schema_id} not found")
 
     def _describe(self, subject: str, number: int, stored: Stored) -> dict[str, Any]:
         described: dict[str, Any] = {

@@ -21,6 +21,7 @@ from evtool.catalog.model import Catalog, SchemaFile, SchemaFormat, Subject
 from evtool.errors import InputError, SchemaError
 from evtool.formats import format_of, suffix_help
 from evtool.formats.base import Peers
+from evtool.gc_pause import gc_paused
 
 _Read = Callable[[], str]  # reads a version file's text when the layout says it is one
 _Entry = tuple[Path, _Read]  # (the path users are shown, its reader)
@@ -212,6 +213,11 @@ def _looks_like_version(name: str) -> bool:
 
 
 def _build(root: Path, files: dict[str, dict[str, _Entry]], *, on_disk: bool = False) -> Catalog:
+    with gc_paused():  # thousands of parsed documents, all kept: nothing for it to find
+        return _build_paused(root, files, on_disk=on_disk)
+
+
+def _build_paused(root: Path, files: dict[str, dict[str, _Entry]], *, on_disk: bool) -> Catalog:
     subjects: dict[str, Subject] = {}
     texts: dict[str, str] = {}
     # filled as files are read; parsing (which resolves imports) comes later. On disk, a format

@@ -1,61 +1,18 @@
-"""The catalogue: subjects, their numbered versions, and the files they came from."""
+"""The catalogue: subjects, their numbered versions, and the files they came from.
+
+A version is a `formats.base.SchemaFile` (re-exported here): the formats define it, the catalogue
+collects them.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from evtool.errors import UsageError
+from evtool.formats.base import SchemaFile, SchemaFormat
 
-if TYPE_CHECKING:
-    from evtool.formats.base import Format, Peers
-
-
-class SchemaFormat(StrEnum):
-    """The names of the registered formats (`evtool.formats`), as written in evtool.toml."""
-
-    AVRO = "avro"
-    JSON = "json"
-    PROTOBUF = "protobuf"
-
-
-@dataclass(frozen=True, slots=True)
-class SchemaFile:
-    """One version of one subject, with its text kept so findings can name lines."""
-
-    subject: str
-    version: int
-    format: SchemaFormat
-    path: Path  # as shown to users: relative to the working directory when possible
-    text: str
-    document: Any  # what the format's `load` made of the text (JSON formats: the parsed JSON)
-    peers: Peers | None = field(default=None, repr=False, compare=False)  # files it may import
-    _lines: dict[str, int | None] = field(default_factory=dict, init=False, repr=False, compare=False)
-    _model: list[object] = field(default_factory=list, init=False, repr=False, compare=False)
-
-    @property
-    def handler(self) -> Format:
-        from evtool.formats import format_named
-
-        return format_named(self.format)
-
-    def parsed(self) -> object:
-        """The format's model of this version, parsed once (a transitive check asks many times)."""
-        if not self._model:
-            from evtool.formats.base import Peers
-
-            self._model.append(self.handler.parse(self, self.peers or Peers.none()))
-        return self._model[0]
-
-    def line_of(self, pointer: str) -> int | None:
-        """Remembered: a transitive check reports one field of a version against many others."""
-        try:
-            return self._lines[pointer]
-        except KeyError:
-            line = self._lines[pointer] = self.handler.locate(self, pointer)
-            return line
+__all__ = ["Catalog", "SchemaFile", "SchemaFormat", "Subject"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ _VALUE_NAMES = {
     "source": "URL",
     "sink": "URL",
     "listen": "HOST:PORT",
+    "remote-collector": "HOST:PORT",
     "host": "ADDRESS",
     "header": "'NAME: VALUE'",
     "schemas": "DIR",

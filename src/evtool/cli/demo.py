@@ -15,7 +15,7 @@ from evtool.cli.views import print_run_summary, render_report_text
 from evtool.units import parse_duration, parse_rate
 
 if TYPE_CHECKING:
-    from evtool.compat.findings import CheckReport
+    from evtool.formats.findings import CheckReport
 
 
 def register(app: typer.Typer) -> None:

@@ -13,6 +13,7 @@ from typing import IO, Annotated
 import typer
 
 from evtool.cli.conventions import examples
+from evtool.cli.views import announce_seed
 from evtool.errors import InputError, UsageError
 
 
@@ -20,11 +21,6 @@ class EventFormat(StrEnum):
     JSONL = "jsonl"
     AVRO = "avro"
     PROTOBUF = "protobuf"  # length-delimited messages of Protobuf subjects
-
-
-def announce_seed(seed: int) -> None:
-    """On stderr, so it never mixes with events on stdout, and a run can be repeated exactly."""
-    typer.echo(f"seed {seed} (repeat with --seed {seed})", err=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -115,7 +111,7 @@ def generate(
         if event_format is EventFormat.AVRO:
             write_avro(stream, handle, catalog)
         elif event_format is EventFormat.PROTOBUF:
-            from evtool.formats.protobuf.stream import write_delimited
+            from evtool.events.delimited import write_delimited
 
             write_delimited(stream, handle, catalog)
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 import time
@@ -45,6 +46,7 @@ def register(app: typer.Typer) -> None:
     app.command("collect", epilog=examples(
         "evtool collect --run-dir runs/mine --listen 127.0.0.1:9000 --duration 5m",
         "evtool collect --run-dir runs/mine --source kafka://127.0.0.1:9092/results",
+        "evtool collect --run-dir runs/results --listen 0.0.0.0:9000",
     ))(collect)
 
 
@@ -159,8 +161,9 @@ def collect(
                      "Registry wire format (default: [registry] url of evtool.toml)."),
     ] = None,
 ) -> None:
-    """Receive downstream results (for producers evtool does not drive); report them with latency-report."""
-    from evtool.load.collector import Collector, CorrelateBy
+    """Receive downstream results (for producers evtool does not drive, or senders on other hosts with
+    --remote-collector, which measure their clock offset against it); report them with latency-report."""
+    from evtool.load.collector import Collector, CorrelateBy, test_hooks
     from evtool.load.sources.base import check_run_dir
     from evtool.results.clock import RunClock
     from evtool.results.runlog import RunMeta
@@ -175,14 +178,15 @@ def collect(
     duration_s = parse_duration_ns(duration) / 1e9 if duration else None
     by = CorrelateBy.parse(correlate_by)
     check_run_dir(run_dir)  # one line (exit 2) for a read-only or unwritable place, before listening
-    clock = RunClock()
+    skew_ns, reply_delay_s, hook_notes = test_hooks(os.environ)
+    clock = RunClock(wall_origin_ns=time.time_ns() + skew_ns) if skew_ns else RunClock()
     meta = RunMeta(
         run_id=uuid.uuid4().hex, command=["evtool", *sys.argv[1:]],
         options={"listen": None if source else listen, "source": source, "correlate_by": str(by),
                  "duration": duration},
         tool_version=__version__, target="collect-only", clock_origin_ns=clock.wall_origin_ns,
         started_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), collector=source or listen,
-        correlate_by=str(by),
+        correlate_by=str(by), notes=hook_notes,
     )
     try:  # before listening: a run dir that cannot be written is bad input, not a crash mid-run
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -193,16 +197,17 @@ def collect(
     console = Console(stderr=True, highlight=False)
     collector: Collector | KafkaResultSource
     if source is not None:
-        from evtool.cli.simulate import wire_collect
         from evtool.config import load_settings
         from evtool.load.sources.base import CollectorSpec
-        from evtool.load.sources.kafka import KafkaResultSource
+        from evtool.load.sources.kafka import KafkaResultSource, wire_results
         from evtool.load.targets.kafka import KafkaOptions
 
-        options = wire_collect(KafkaOptions.of(load_settings().kafka, kafka_property or [], None), registry)
+        settings = load_settings()
+        plain = KafkaOptions.of(settings.kafka, kafka_property or [], None)
+        options = wire_results(plain, registry, settings)
         collector = KafkaResultSource(CollectorSpec(source, correlate_by, transport=options), run_dir, clock)
     else:
-        collector = Collector(host, port, run_dir, by, clock)
+        collector = Collector(host, port, run_dir, by, clock, clock_reply_delay_s=reply_delay_s)
     interrupted = False
     try:
         asyncio.run(_collect(collector, duration_s, console))

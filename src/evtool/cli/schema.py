@@ -16,13 +16,13 @@ from rich.markup import escape
 from evtool import __version__
 from evtool.cli.conventions import examples, warn_deprecated
 from evtool.cli.views import write_atomically, write_text_view
-from evtool.compat.findings import Severity
 from evtool.errors import ExitCode, UsageError
+from evtool.formats.findings import Severity
 from evtool.modes import CompatibilityMode
 
 if TYPE_CHECKING:
     from evtool.compat.diff import SchemaDiff
-    from evtool.compat.findings import CheckReport, Finding
+    from evtool.formats.findings import CheckReport, Finding
 
 
 class OutputFormat(StrEnum):
@@ -147,7 +147,7 @@ def check(
     elif registry is not None:
         if against:
             raise UsageError("--registry and --against name two different published histories; pass one")
-        from evtool.cli.schema_registry import registry_client
+        from evtool.registry.client import registry_client
         from evtool.registry.published import check_against_registry
 
         with registry_client(registry, settings) as client:

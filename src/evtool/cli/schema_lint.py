@@ -77,11 +77,9 @@ def lint(
     report = lint_catalog(load_catalog(root), settings, group=group, all_versions=all_versions, root=root)
     if output_format == "text":
         for finding in report.findings:
-            where = (
-                f"{finding.schema.path}:{finding.schema.line_of(finding.violation.pointer) or 1}"
-                if finding.schema.text
-                else str(finding.schema.path)
-            )
+            where = str(finding.location.file)
+            if finding.version:  # a version file: its line (1 when the pointer names no line)
+                where += f":{finding.location.line or 1}"
             style = "dim" if finding.ignored_because else "red"
             console.print(
                 f"[{style}]{finding.code}[/] {escape(finding.rule)} {escape(where)} "

@@ -10,9 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from evtool.cli.conventions import examples
-from evtool.config import Settings
-from evtool.errors import ExitCode, UsageError
-from evtool.registry.client import RegistryAuth, RegistryClient, RegistrySettings
+from evtool.errors import ExitCode
+from evtool.registry.client import registry_client
 
 RegistryOpt = Annotated[
     str | None,
@@ -30,27 +29,6 @@ SchemasOpt = Annotated[
     Path | None,
     typer.Option("--schemas", metavar="DIR", help="Schema directory (default: schema_dir from evtool.toml)."),
 ]
-
-
-def registry_client(url: str | None, settings: Settings) -> RegistryClient:
-    """The client for `--registry URL` or [registry] url; one line and exit 2 when neither is set."""
-    configured = settings.registry
-    chosen = url or configured.url
-    if not chosen:
-        raise UsageError(
-            "no schema registry given",
-            hint="pass --registry URL or set url in the [registry] table of evtool.toml",
-        )
-    if not chosen.startswith(("http://", "https://")):
-        raise UsageError(f"--registry {chosen!r}: expected an http:// or https:// URL")
-    return RegistryClient(
-        RegistrySettings(
-            url=chosen,
-            auth=RegistryAuth(configured.username, configured.password, configured.token),
-            ca_file=configured.ca,
-            verify_tls=not configured.insecure,
-        )
-    )
 
 
 def register(schema_app: typer.Typer) -> None:

@@ -84,6 +84,14 @@ CollectOpt = Annotated[
     typer.Option("--collect", help="Collect downstream results during the run: HOST:PORT (HTTP collector) "
                  "or kafka://HOST:PORT/TOPIC (a results topic, read from its end)."),
 ]
+RemoteCollectorOpt = Annotated[
+    str | None,
+    typer.Option("--remote-collector",
+                 help="Results go to an `evtool collect` on another host at HOST:PORT (give its run "
+                      "directory to latency-report too): its clock offset is measured before time zero "
+                      "and at the end, recorded, and corrected for; a run whose offset is not known "
+                      "closely enough is NOT MEASURABLE."),
+]
 CorrelateOpt = Annotated[
     str | None,
     typer.Option("--correlate-by", help="Field path the results carry to match events (default: event id)."),
@@ -110,14 +118,22 @@ RegistryWireOpt = Annotated[
     str | None,
     typer.Option("--registry", metavar="URL", help="Kafka: values in the Schema Registry wire format (magic "
                  "byte, schema id, then Avro or JSON), ids of this registry; every version sent must be "
-                 "registered (evtool schema push). Default: [registry] url of evtool.toml. Also decodes a "
-                 "kafka:// --collect topic."),
+                 "registered (evtool schema push). Default: [registry] url of evtool.toml; --registry off "
+                 "sends plain values even when evtool.toml names one. Also decodes a kafka:// --collect "
+                 "topic."),
 ]
 SegmentOpt = Annotated[
     str | None,
-    typer.Option("--segment", metavar="I/N",
-                 help="Run segment I (0..N-1) of N of this scenario: its interleaved share of one schedule; "
-                      "merge the N run directories with latency-report."),
+    typer.Option("--segment", metavar="I/N|A:B",
+                 help="Run segment I (0..N-1) of N of this scenario, or the part A:B of --segment-sequence "
+                      "(e.g. 1/4:1/2): its interleaved share of one schedule; merge the run directories of "
+                      "all parts with latency-report."),
+]
+SegmentSequenceOpt = Annotated[
+    str | None,
+    typer.Option("--segment-sequence", metavar="POINTS",
+                 help="How the scenario is split: points from 0 to 1, e.g. 0,1/4,1/2,1 (parts of unequal "
+                      "size); every instance gives the same. Default: equal parts for I/N, 0,A,B,1 for A:B."),
 ]
 StartAtOpt = Annotated[
     str | None,
@@ -161,6 +177,10 @@ def register(app: typer.Typer) -> None:
         "--collect 127.0.0.1:9000",
         "evtool simulate -t kafka://127.0.0.1:9092/orders --rate 500/s -d 10s --content-mode structured",
         "evtool simulate -t - --count 3 --mix commerce.order.placed=1",
+        "evtool simulate -t http://10.0.0.7:8080/events --rate 300/s -d 5m --segment 0/3 --start-at +60s "
+        "--remote-collector 10.0.0.5:9000",
+        "evtool simulate -t http://127.0.0.1:8080/events --rate 400/s -d 1m --seed 42 "
+        "--segment 1/4:1/2 --segment-sequence 0,1/4,1/2,1 --start-at +30s",
     ))(_interruptible(simulate))
     app.command("replay", epilog=examples(
         "evtool replay events.jsonl --speed 10 --target http://127.0.0.1:8080/events",
@@ -234,6 +254,7 @@ def simulate(
     run_dir: RunDirOpt = None,
     quiet: QuietOpt = False,
     collect: CollectOpt = None,
+    remote_collector: RemoteCollectorOpt = None,
     correlate_by: CorrelateOpt = None,
     result_timeout: ResultTimeoutOpt = "10s",
     kafka_property: KafkaPropertyOpt = None,
@@ -251,6 +272,7 @@ def simulate(
     abort_on_fail: AbortOnFailOpt = False,
     metrics: MetricsOpt = None,
     segment: SegmentOpt = None,
+    segment_sequence: SegmentSequenceOpt = None,
     start_at: StartAtOpt = None,
 ) -> None:
     """Send generated events at a chosen rate (open model) and log every one of them."""
@@ -265,6 +287,9 @@ def simulate(
     from evtool.load.plan import ArrivalSpec, GeneratedPlan
     from evtool.load.segment import segment_seed
     from evtool.load.source import GeneratedEvents
+
+    _located(ctx, lambda: _check_segment(segment, segment_sequence, start_at),
+             ("segment", "segment_sequence", "start_at"))
 
     if seed is None and segment is not None:  # every segment must draw the same scenario: derive it alike
         seed = segment_seed({"rate": rate, "arrival": arrival, "stages": stages, "duration": duration,
@@ -315,6 +340,7 @@ def simulate(
         run_dir=run_dir,
         quiet=quiet,
         collect=collect,
+        remote_collector=remote_collector,
         correlate_by=correlate_by,
         result_timeout=result_timeout,
         as_fast_as_possible=as_fast_as_possible,
@@ -331,8 +357,21 @@ def simulate(
         live=_live_spec(slo, abort_on_fail),
         metrics=metrics,
         segment=segment,
+        segment_sequence=segment_sequence,
         start_at=start_at,
     )
+
+
+def _check_segment(segment: str | None, sequence: str | None, start_at: str | None) -> None:
+    """Parse the segment options now, so a bad one (or one set in a scenario file) fails before anything."""
+    from evtool.load.segment import Segment, SegmentSequence, parse_start_at
+
+    if segment is not None:
+        Segment.parse(segment, sequence)
+    elif sequence is not None:  # without --segment the whole schedule runs (k6 alike): a reference run
+        SegmentSequence.parse(sequence)
+    if start_at is not None:
+        parse_start_at(start_at)
 
 
 def _catalogue_and_schemas(stream: Any) -> Any:
@@ -385,6 +424,7 @@ def replay(
     run_dir: RunDirOpt = None,
     quiet: QuietOpt = False,
     collect: CollectOpt = None,
+    remote_collector: RemoteCollectorOpt = None,
     correlate_by: CorrelateOpt = None,
     result_timeout: ResultTimeoutOpt = "10s",
     kafka_property: KafkaPropertyOpt = None,
@@ -413,12 +453,14 @@ def replay(
         Path | None, typer.Option("--to-file", help="Topic: write the range to this local log instead.")
     ] = None,
     segment: SegmentOpt = None,
+    segment_sequence: SegmentSequenceOpt = None,
     start_at: StartAtOpt = None,
 ) -> None:
     """Re-send a recorded event log, keeping its gaps (or --speed, --rate, --as-fast-as-possible)."""
     from evtool.load.plan import ReplayPlan
     from evtool.load.topic_input import is_topic
 
+    _check_segment(segment, segment_sequence, start_at)
     if speed <= 0:
         raise UsageError(f"--speed {speed:g}: must be more than 0")
     if sum([rate is not None, as_fast_as_possible, speed != 1.0]) > 1:
@@ -503,6 +545,7 @@ def replay(
         run_dir=run_dir,
         quiet=quiet,
         collect=collect,
+        remote_collector=remote_collector,
         correlate_by=correlate_by,
         result_timeout=result_timeout,
         as_fast_as_possible=as_fast_as_possible,
@@ -517,6 +560,7 @@ def replay(
         live=live,
         metrics=metrics,
         segment=segment,
+        segment_sequence=segment_sequence,
         start_at=start_at,
     )
 
@@ -578,20 +622,22 @@ def _topic_plan(url: str, given: tuple[str | None, str | None, str | None, str |
 class _Segmenting:
     plan: PlanFactory
     segment: str | None
+    segment_sequence: str | None
     scenario_hash: str | None
     start_at_ns: int | None
 
 
-def _segmented(plan: PlanFactory, segment: str | None, start_at: str | None, recorded: dict[str, Any],
-               target: str) -> _Segmenting:
-    """The plan of `--segment I/N` (this instance's share) and the shared `--start-at` time zero."""
+def _segmented(plan: PlanFactory, segment: str | None, sequence: str | None, start_at: str | None,
+               recorded: dict[str, Any], target: str) -> _Segmenting:
+    """The plan of `--segment` (this instance's share of the sequence) and the shared `--start-at` zero."""
     from evtool.load.segment import Segment, SegmentedPlan, parse_start_at, scenario_hash
 
     start_at_ns = parse_start_at(start_at) if start_at is not None else None
     if segment is None:
-        return _Segmenting(plan, None, scenario_hash(recorded, target), start_at_ns)
-    parsed = Segment.parse(segment)
-    return _Segmenting(SegmentedPlan(plan, parsed), str(parsed), scenario_hash(recorded, target), start_at_ns)
+        return _Segmenting(plan, None, None, scenario_hash(recorded, target), start_at_ns)
+    parsed = Segment.parse(segment, sequence)
+    return _Segmenting(SegmentedPlan(plan, parsed), str(parsed), str(parsed.sequence),
+                       scenario_hash(recorded, target), start_at_ns)
 
 
 
@@ -674,16 +720,37 @@ def _collector(collect: str | None, correlate_by: str | None, result_timeout: st
     transport = None
     if collect.lower().startswith("kafka:"):  # its connection settings: [kafka] and -X, as for the target
         from evtool.config import load_settings
+        from evtool.load.sources.kafka import wire_results
         from evtool.load.targets.kafka import KafkaOptions
 
-        transport = KafkaOptions.of(load_settings().kafka, kafka_property or [], None)
-        transport = wire_collect(transport, registry)
+        settings = load_settings()
+        plain = KafkaOptions.of(settings.kafka, kafka_property or [], None)
+        transport = wire_results(plain, registry, settings)
     return CollectorSpec(
         collect,
         correlate_by=correlate_by,
         result_timeout_s=units.parse_duration(result_timeout, option="--result-timeout"),
         transport=transport,
     )
+
+
+def _remote_collector(address: str | None, collect: str | None) -> str | None:
+    """`--remote-collector HOST:PORT`, checked; not with --collect (results go to one collector)."""
+    if address is None:
+        return None
+    if collect is not None:
+        raise UsageError("give --collect (collect here) or --remote-collector (an evtool collect elsewhere), "
+                         "not both")
+    from evtool.load.sources import http_host_port
+
+    try:
+        host, port = http_host_port(address)
+    except UsageError as exc:  # its message names --collect, whose address form this is
+        raise UsageError(exc.message.replace("--collect", "--remote-collector", 1), hint=exc.hint) from None
+    if port == 0:
+        raise UsageError(f"--remote-collector {address!r}: give the port the collector listens on",
+                         hint="e.g. --remote-collector 10.0.0.5:9000")
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _execute(
@@ -708,10 +775,12 @@ def _execute(
     correlate_by: str | None,
     result_timeout: str,
     as_fast_as_possible: bool,
+    remote_collector: str | None = None,
     stamp_time: bool = False,
     kafka_property: list[str] | None = None,
     key: str | None = None,
     segment: str | None = None,
+    segment_sequence: str | None = None,
     start_at: str | None = None,
     notes: tuple[str, ...] = (),
     encoding: str = "json",
@@ -777,6 +846,7 @@ def _execute(
         "grace": grace,
         "workers": workers,
         "collect": collect,
+        "remote_collector": remote_collector,
         "correlate_by": correlate_by,
         "result_timeout": result_timeout if collect else None,
         "slo": slo,
@@ -784,10 +854,11 @@ def _execute(
         "abort_on_fail": live.abort_on_fail if live else False,
         "metrics": metrics,
     }
-    segment_spec = _segmented(plan, segment, start_at, recorded, target)
+    segment_spec = _segmented(plan, segment, segment_sequence, start_at, recorded, target)
     spec = RunSpec(
         plan=segment_spec.plan,
         segment=segment_spec.segment,
+        segment_sequence=segment_spec.segment_sequence,
         scenario_hash=segment_spec.scenario_hash,
         start_at_ns=segment_spec.start_at_ns,
         target=target_options,
@@ -798,6 +869,7 @@ def _execute(
         options=recorded,
         planned_duration_s=planned_duration_s,
         collector=_collector(collect, correlate_by, result_timeout, kafka_property, registry),
+        remote_collector=_remote_collector(remote_collector, collect),
         notes=notes,
         scenario=scenario,
         live=live or LiveSpec(),
@@ -810,7 +882,7 @@ def _execute(
     if summary.aborted_by:
         out.print(f"FAIL (aborted by objective {summary.aborted_by})", markup=False)
     if options.get("seed") is not None:  # after the run, so a bad option stays a one-line error
-        from evtool.cli.generate import announce_seed
+        from evtool.cli.views import announce_seed
 
         announce_seed(options["seed"])
     if scenario is not None:
@@ -904,7 +976,9 @@ def _transport_options(target: str, kafka_property: list[str] | None, key: str |
             raise UsageError("-X and --key apply to kafka:// targets (and -X to kafka:// --collect) only")
         if encoding != "json":
             raise UsageError(f"--encoding {encoding}: applies to kafka:// targets only")
-        if registry is not None and not kafka_collect:
+        from evtool.registry.client import registry_disabled
+
+        if registry is not None and not registry_disabled(registry) and not kafka_collect:
             raise UsageError("--registry applies to kafka:// targets and a kafka:// --collect only")
         return None
     from evtool.config import load_settings
@@ -935,13 +1009,13 @@ def _wire_target(options: Any, registry: str | None, run_schemas: Callable[[], A
     """`--registry` (or [registry] url): the schema id of every version the run writes, asked now."""
     import dataclasses
 
-    from evtool.cli.schema_registry import registry_client
     from evtool.config import load_settings
     from evtool.load.targets.base import redact_url
+    from evtool.registry.client import registry_client, registry_disabled
     from evtool.registry.wire import registered_ids
 
     settings = load_settings()
-    if registry is None and not settings.registry.url:
+    if registry_disabled(registry) or (registry is None and not settings.registry.url):
         return options
     if run_schemas is None:
         raise UsageError("--registry: replaying a kafka:// topic in the wire format is not supported",
@@ -951,17 +1025,6 @@ def _wire_target(options: Any, registry: str | None, run_schemas: Callable[[], A
         ids = registered_ids(schemas, catalog, settings, client, encoding=options.encoding)
         url = redact_url(client.url)
     return dataclasses.replace(options, registry=url, schema_ids=ids)
-
-
-def wire_collect(options: Any, registry: str | None) -> Any:
-    """A kafka:// --collect reads values in the wire format when a registry is given."""
-    import dataclasses
-
-    from evtool.config import load_settings
-    from evtool.load.targets.base import redact_url
-
-    url = registry or load_settings().registry.url
-    return options if not url else dataclasses.replace(options, registry=redact_url(url))
 
 
 def _run_with_view(spec: RunSpec, console: Console, quiet: bool, metrics: str | None = None) -> RunSummary:

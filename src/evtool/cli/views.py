@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import typer
 from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
@@ -94,6 +95,7 @@ def render_report_text(doc: dict[str, Any], console: Console) -> None:
     from evtool.results.delivery import delivery_lines
     from evtool.results.report import (
         STAGE_COLUMNS,
+        clock_lines,
         collector_line,
         count_sparkline,
         fmt_latency,
@@ -116,6 +118,8 @@ def render_report_text(doc: dict[str, Any], console: Console) -> None:
                                 f"  target {fmt_ms(doc['target_ms'])} · {counts['scheduled']} events · "
                                 f"{len(doc['runs'])} run dir(s)"), soft_wrap=not console.is_terminal)
     for line in transport_lines(doc):
+        say(line)
+    for line in clock_lines(doc):
         say(line)
     if doc["end_to_end_source"] == "ack":
         say("no collector: end-to-end latency is acknowledgement latency", "yellow")
@@ -201,3 +205,8 @@ def write_atomically(path: Path, text: str) -> None:
             tmp.unlink(missing_ok=True)
         raise InputError(f"{path}: cannot write the report: {exc.strerror or exc}; "
                          "choose a writable place for --output") from None
+
+
+def announce_seed(seed: int) -> None:
+    """On stderr, so it never mixes with events on stdout, and a run can be repeated exactly."""
+    typer.echo(f"seed {seed} (repeat with --seed {seed})", err=True)

@@ -8,14 +8,14 @@ that ref are checked, and a published version that changed or vanished is a find
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from evtool.catalog.model import Catalog, SchemaFile, Subject
-from evtool.compat.annotations import docs_only
-from evtool.compat.findings import (
+from evtool.config import Settings
+from evtool.errors import SchemaError
+from evtool.formats.findings import (
     CheckedPair,
     CheckReport,
     Direction,
@@ -25,8 +25,7 @@ from evtool.compat.findings import (
     Severity,
     Side,
 )
-from evtool.config import Settings
-from evtool.errors import SchemaError
+from evtool.gc_pause import gc_paused
 from evtool.modes import CompatibilityMode
 
 VERSION_MODIFIED = "published-version-modified"
@@ -41,11 +40,15 @@ def too_deep_names(*schemas: SchemaFile) -> Iterator[None]:
     try:
         yield
     except RecursionError:
-        names = " and ".join(dict.fromkeys(str(s.path) for s in schemas))
-        raise SchemaError(
-            f"{names}: nested too deep to check",
-            hint="flatten the schema: fewer levels of nested types or $ref chains",
-        ) from None
+        raise too_deep_error(*schemas) from None
+
+
+def too_deep_error(*schemas: SchemaFile) -> SchemaError:
+    names = " and ".join(dict.fromkeys(str(s.path) for s in schemas))
+    return SchemaError(
+        f"{names}: nested too deep to check",
+        hint="flatten the schema: fewer levels of nested types or $ref chains",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,14 +76,15 @@ def plan_pairs(
     if mode is CompatibilityMode.NONE:
         return
     versions = subject.versions
+    backward, forward = mode.checks_backward, mode.checks_forward  # enum properties: not per pair
     for index, new in enumerate(versions):
         if index == 0 or (new_versions is not None and new.version not in new_versions):
             continue
         earlier: Sequence[SchemaFile] = versions[:index] if mode.transitive else versions[index - 1 : index]
         for old in reversed(earlier):  # nearest first: the first finding is the most relevant
-            if mode.checks_backward:
+            if backward:
                 yield PairCheck(subject, old, new, Direction.BACKWARD)
-            if mode.checks_forward:
+            if forward:
                 yield PairCheck(subject, old, new, Direction.FORWARD)
 
 
@@ -97,22 +101,8 @@ def check_catalog(
     Changes the registry accepts though they corrupt data (a format's `warnings`) are reported
     as warnings; `strict` makes them findings, so the check fails on them.
     """
-    with _collector_paused():
+    with gc_paused():
         return _check(catalog, settings, mode, base, strict)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """A check allocates many long-lived objects (parsed schemas) and no garbage cycles worth
-    collecting; left on, the cyclic collector rescans them all again and again (measured: the
-    parse phase takes twice as long)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _check(
@@ -144,9 +134,11 @@ def _check(
                 CheckedPair(subject.name, pair.old.version, pair.new.version, pair.direction)
             )
             reader, writer = pair.reader.parsed(), pair.writer.parsed()
-            with too_deep_names(pair.reader, pair.writer):
+            try:  # too_deep_names, inlined: a context manager per pair is measurable here
                 issues = fmt.incompatibilities(reader, writer)
                 lossy = fmt.warnings(reader, writer)
+            except RecursionError:
+                raise too_deep_error(pair.reader, pair.writer) from None
             report.findings.extend(_finding(pair, issue) for issue in issues)
             lossy_severity = Severity.ERROR if strict else Severity.WARNING  # accepted, yet lossy
             report.findings.extend(_finding(pair, w, lossy_severity) for w in lossy)
@@ -203,7 +195,7 @@ def _immutability_findings(published: Subject, current: Subject | None) -> Itera
                 "read data written with it. Restore the file.",
             )
         elif (pointer := _changed_at(old, new)) is not None:
-            if new.format == old.format and docs_only(new.format, old.document, new.document):
+            if new.format == old.format and new.handler.docs_only(old.document, new.document):
                 yield Finding(
                     subject=published.name,
                     old_version=old.version,

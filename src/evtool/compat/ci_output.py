@@ -14,7 +14,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from evtool.compat.codes import Effect, FindingCode, finding_code
-from evtool.compat.findings import CheckReport, Finding, Severity
+from evtool.formats.findings import CheckReport, Finding, Severity
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 # Bumped only if the fingerprint recipe changes: code scanning would see every alert as new.

@@ -8,8 +8,8 @@ from pathlib import Path
 from evtool.catalog.loader import read_schema_file
 from evtool.catalog.model import SchemaFile
 from evtool.compat.check import too_deep_names
-from evtool.compat.findings import Change, Location, Side
 from evtool.errors import UsageError
+from evtool.formats.findings import Change, Location, Side
 
 
 @dataclass(frozen=True, slots=True)

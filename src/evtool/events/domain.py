@@ -24,8 +24,8 @@ from typing import Any, NamedTuple, TypeVar
 import numpy as np
 
 from evtool.catalog.model import SchemaFile, SchemaFormat
-from evtool.events.context import GenContext, uuid4_block
-from evtool.events.pools import (
+from evtool.values.context import GenContext, uuid4_block
+from evtool.values.pools import (
     COMPLAINT_CATEGORIES,
     COUPON_PERCENT,
     Customer,

@@ -37,7 +37,7 @@ DATASCHEMA_PREFIX = "urn:evtool:schema:"
 PARTITIONKEY = "partitionkey"  # CloudEvents `partitionkey` extension (Kafka binding: the message key)
 SEQUENCE = "sequence"  # CloudEvents `sequence` extension: a lexicographically orderable string
 SEQUENCE_WIDTH = 12
-# the entity each bundled domain type is about (its `partitionkey`); the Kafka target keys by the same
+# the entity each bundled domain type is about (its `partitionkey`); the Kafka target keys by it
 ENTITY_FIELDS: dict[str, tuple[str, ...]] = {
     "commerce.order.placed": ("order_id",),
     "inventory.stock.low": ("sku",),

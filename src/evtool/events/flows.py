@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evtool.errors import UsageError
-from evtool.events.context import GenContext
 from evtool.events.domain import (
     COMPLAINT_SUBJECT,
     ORDER_SUBJECT,
@@ -30,7 +29,8 @@ from evtool.events.domain import (
     product_names,
 )
 from evtool.events.envelope import CloudEvent
-from evtool.events.pools import Product
+from evtool.values.context import GenContext
+from evtool.values.pools import Product
 
 FLOWS = ("order-lifecycle",)
 _LINE_COUNTS = (1, 1, 1, 2, 2, 2, 3, 3, 4)

@@ -21,12 +21,12 @@ import numpy as np
 from evtool.catalog.model import Catalog, SchemaFile
 from evtool.config import Settings
 from evtool.errors import SchemaError, UsageError
-from evtool.events.context import FastRandom, GenContext, uuid4_block
 from evtool.events.domain import COMPLAINT_SUBJECT, ORDER_SUBJECT, STOCK_SUBJECT, DomainState, domain_maker
 from evtool.events.envelope import CONTENT_TYPE_JSON, SPECVERSION, CloudEvent, dataschema_uri, stamp_order
 from evtool.events.flows import FLOW_SUBJECTS, FlowSpec, OrderLifecycle, check_flow_makers, parse_flow
-from evtool.events.pools import build_pools
 from evtool.events.validate import Check, InvalidEventError, IsValid, compile_checks
+from evtool.values.context import FastRandom, GenContext, uuid4_block
+from evtool.values.pools import build_pools
 
 if TYPE_CHECKING:
     from evtool.formats.base import DataGenerator

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from evtool.errors import SchemaError
-from evtool.events.context import GenContext
-from evtool.events.pools import Pools, build_pools
+from evtool.values.context import GenContext
+from evtool.values.pools import Pools, build_pools
 
 Gen = Callable[[GenContext, int], Any]  # (context, depth) -> value
 DataGenerator = Callable[[GenContext], Any]

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from evtool.catalog.source import escape_pointer_token, line_of_pointer, parse_json_text
 from evtool.errors import SchemaError
+from evtool.formats.jsontext import escape_pointer_token, line_of_pointer, parse_json_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from evtool.catalog.model import SchemaFile
+    from evtool.formats.base import SchemaFile
 
 _MISSING = object()
 

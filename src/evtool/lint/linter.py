@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evtool.catalog.model import Catalog, SchemaFile, SchemaFormat
+from evtool.catalog.model import Catalog
 from evtool.config import Settings
 from evtool.errors import UsageError
+from evtool.formats.findings import Location
 from evtool.lint.fields import view_of
 from evtool.lint.model import Group, LintFinding, LintReport, LintTarget, SchemaView
 from evtool.lint.rule import Rule, all_rules
@@ -63,14 +64,13 @@ def lint_catalog(
                             rule.name,
                             subject.name,
                             schema.version,
-                            schema,
+                            Location(schema.path, schema.line_of(violation.pointer)),
                             violation,
                             ignored.get(rule.code),
                         )
                     )
     for rule in rules:
         for subject_name, violation in rule.check_catalogue(root or catalog.root, catalog, settings):
-            schema_dir = root or catalog.root
-            placeholder = SchemaFile(subject_name, 0, SchemaFormat.JSON, schema_dir / subject_name, "", None)
-            report.findings.append(LintFinding(rule.code, rule.name, subject_name, 0, placeholder, violation))
+            folder = Location((root or catalog.root) / subject_name, None)
+            report.findings.append(LintFinding(rule.code, rule.name, subject_name, 0, folder, violation))
     return report

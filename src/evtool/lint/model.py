@@ -13,6 +13,7 @@ from typing import Any
 
 from evtool.catalog.model import SchemaFile, Subject
 from evtool.config import SubjectSettings
+from evtool.formats.findings import Location
 
 
 class Group(StrEnum):
@@ -131,8 +132,8 @@ class LintFinding:
     code: str
     rule: str
     subject: str
-    version: int
-    schema: SchemaFile
+    version: int  # 0 for a finding about the catalogue's layout rather than one version
+    location: Location  # the file (or the subject's folder) and line the finding names
     violation: Violation
     ignored_because: str | None = None
 

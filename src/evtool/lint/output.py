@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from evtool.compat import ci_output
-from evtool.compat.findings import CheckReport, Finding, Location
+from evtool.formats.findings import CheckReport, Finding
 from evtool.lint.model import LintFinding, LintReport
 from evtool.lint.rule import all_rules
 
@@ -29,10 +29,7 @@ def _finding(finding: LintFinding) -> Finding:
         direction=None,
         code=finding.code,
         pointer=finding.violation.pointer,
-        location=Location(
-            finding.schema.path,
-            finding.schema.line_of(finding.violation.pointer) if finding.schema.text else None,
-        ),
+        location=finding.location,
         message=f"{finding.rule}: {finding.violation.message}",
     )
 

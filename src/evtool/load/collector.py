@@ -5,6 +5,8 @@ batched, or plain JSON). The collector stamps the arrival time first, appends (c
 key, arrival time) to the run's results log, then answers 202. It does not know what was
 sent: the report joins results to events later, so the collector stays cheap and can run on
 another machine. A result without a correlation value is counted, never silently dropped.
+``GET /evtool/clock`` answers the collector's run clock, so a sender on another host can
+measure the offset between their clocks (`load.clocksync`, `results.clock_offset`).
 
 It sheds load instead of falling over (`Limits`): a body over the size cap gets 413; when the
 bodies being read would exceed the bytes-in-flight budget, 503 with Retry-After; connections
@@ -25,7 +27,7 @@ import logging
 import os
 import resource
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -45,6 +47,7 @@ from evtool.load.sources.base import (
     check_run_dir,
 )
 from evtool.results.clock import RunClock
+from evtool.results.clock_offset import CLOCK_PATH
 from evtool.results.runlog import correlation_key
 
 DEFAULT_CORRELATE_BY = "correlationid,causationid"
@@ -223,6 +226,7 @@ class Collector:
         *,
         shard: int = 0,
         limits: Limits | None = None,
+        clock_reply_delay_s: float = 0.0,
     ) -> None:
         self.host = host
         self.port = port
@@ -231,6 +235,7 @@ class Collector:
         self.clock = clock or RunClock()
         self.shard = shard
         self.limits = limits or Limits()
+        self.clock_reply_delay_s = clock_reply_delay_s  # a test hook (TEST_HOOK_REPLY_DELAY_ENV)
         self._counts = SourceCounts()
         self._ledger: ResultLedger | None = None
         self._runner: web.ServerRunner | None = None
@@ -406,6 +411,8 @@ class Collector:
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         received_ns = self.clock.now_ns()  # before reading the body: arrival, not parse time
+        if request.method == "GET" and request.path == CLOCK_PATH:
+            return await self._clock_reply(received_ns)
         server = self._server
         protocol = request.protocol
         if server is not None and isinstance(protocol, RequestHandler):
@@ -415,6 +422,16 @@ class Collector:
         finally:
             if server is not None and isinstance(protocol, RequestHandler):
                 server.done(protocol)
+
+    async def _clock_reply(self, now_ns: int) -> web.Response:
+        """The time endpoint: this collector's run clock, for a remote sender's offset (`load.clocksync`).
+
+        Stamped on arrival, like a result: any moment between the request and the reply lies
+        within the sender's round trip, which is all its bound assumes.
+        """
+        if self.clock_reply_delay_s:  # test hook: a slow path, so a test can make the bound large
+            await asyncio.sleep(self.clock_reply_delay_s)
+        return web.Response(body=orjson.dumps({"now_ns": now_ns}), content_type="application/json")
 
     def _refuse(self, status: int, reason: str, *, retry: bool = False) -> web.Response:
         self._counts.reject(f"{status} {reason}")
@@ -513,6 +530,29 @@ class Collector:
             yield self.correlate_by.find(parsed, plain="specversion" not in parsed)
             return
         self.counts.unreadable += 1
+
+
+# Test hooks, for tests of the clock exchange on one machine (never set them in a real run): the
+# collector's run clock shifted by this many ms (a host whose clock is off), and its time endpoint's
+# reply delayed by this many ms (a slow path, so the offset's bound is large).
+TEST_HOOK_SKEW_ENV = "EVTOOL_TEST_HOOK_COLLECTOR_SKEW_MS"
+TEST_HOOK_REPLY_DELAY_ENV = "EVTOOL_TEST_HOOK_CLOCK_REPLY_DELAY_MS"
+
+
+def test_hooks(environ: Mapping[str, str]) -> tuple[int, float, list[str]]:
+    """(clock skew ns, time reply delay s, notes for the run's meta) from the test hooks' variables."""
+    values = []
+    for name in (TEST_HOOK_SKEW_ENV, TEST_HOOK_REPLY_DELAY_ENV):
+        text = environ.get(name, "").strip()
+        try:
+            values.append(float(text) if text else 0.0)
+        except ValueError:
+            raise UsageError(f"{name}={text!r}: expected a number of milliseconds",
+                             hint="a test hook; unset it for a real run") from None
+    skew_ms, delay_ms = values
+    notes = [f"test hook {name}: {value:g} ms" for name, value in
+             ((TEST_HOOK_SKEW_ENV, skew_ms), (TEST_HOOK_REPLY_DELAY_ENV, delay_ms)) if value]
+    return round(skew_ms * 1e6), max(0.0, delay_ms / 1e3), notes
 
 
 def open_source(spec: CollectorSpec, run_dir: Path, clock: RunClock) -> Collector:

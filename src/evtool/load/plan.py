@@ -330,14 +330,19 @@ class ReplayPlan:
         As fast as possible, worker i takes every N-th block of the file (no worker parses
         another's lines); with a rate or the recorded gaps it takes every N-th event, as `__call__`.
         """
+        return self.shard_blocks((shard,), workers)
+
+    def shard_blocks(self, shards: tuple[int, ...], workers: int) -> Iterator[EventBlock] | None:
+        """The blocks of several shards at once, in order (a segment's local worker that owns several
+        stripes): the log is read and parsed once for all of them."""
         if not self.path.is_file():
             raise UsageError(f"{self.path}: no such file", hint="pass a log written by `evtool generate`")
         with self.path.open("rb") as handle:
             if handle.read(4) == b"Obj\x01":
                 return None
-        return self._blocks(shard, workers)
+        return self._blocks(shards, workers)
 
-    def _blocks(self, shard: int, workers: int) -> Iterator[EventBlock]:
+    def _blocks(self, shards: tuple[int, ...], workers: int) -> Iterator[EventBlock]:
         keep_gaps = not self.as_fast_as_possible and self.rate is None
         parser = BlockParser(str(self.path), self.correlate_by, need_times=keep_gaps,
                              skip_bad_lines=self.skip_bad_lines)
@@ -350,7 +355,7 @@ class ReplayPlan:
             if count is not None and index >= count:
                 return
             if self.as_fast_as_possible:
-                if number % workers != shard:
+                if number % workers not in shards:
                     if count is not None:
                         index += _event_count(chunk)
                     continue
@@ -387,8 +392,8 @@ class ReplayPlan:
                     size = int(beyond[0])
                     ended = True
             block = _block(columns, offsets[:size], parser).head(size)
-            if workers > 1:
-                block = block.take(np.flatnonzero(numbers[:size] % workers == shard))
+            if len(shards) < workers:
+                block = block.take(np.flatnonzero(np.isin(numbers[:size] % workers, shards)))
             index += size
             if len(block):
                 yield block

@@ -31,13 +31,15 @@ import numpy as np
 
 from evtool import __version__
 from evtool.errors import EvtoolError, TargetError, UsageError
+from evtool.load.clocksync import RemoteCollector
 from evtool.load.dispatcher import Dispatcher, DispatchOptions, DispatchResult
 from evtool.load.live import LiveSpec, LiveStats, Snapshot, Tick, completed
-from evtool.load.plan import EventBlock, GeneratedRun, Plan
+from evtool.load.plan import EventBlock, Plan
 from evtool.load.sources.base import CollectorSpec, ResultSource
 from evtool.load.targets import make_target, validate_target
 from evtool.load.targets.base import Target, TargetOptions
 from evtool.results.clock import RunClock
+from evtool.results.clock_offset import local_clock
 from evtool.results.failures import run_failures
 from evtool.results.runlog import EventLogWriter, Reason, RunMeta, Status, read_run
 
@@ -69,9 +71,13 @@ class RunSpec:
     notes: tuple[str, ...] = ()  # for meta.notes from the start (e.g. bad lines a replay skips)
     scenario: dict[str, Any] | None = None  # the scenario file's record (redacted, hashed), for meta.json
     live: LiveSpec = field(default_factory=LiveSpec)  # the view's target and objectives, --abort-on-fail
-    segment: str | None = None  # "I/N" (the plan is already a SegmentedPlan); recorded in meta
+    segment: str | None = None  # "I/N" or "A:B" (the plan is already a SegmentedPlan); recorded in meta
+    segment_sequence: str | None = None  # the sequence the segment is a part of, e.g. "0,1/4,1/2,1"
     scenario_hash: str | None = None
     start_at_ns: int | None = None  # `--start-at`: time zero at this wall-clock instant (segments agree)
+    # `--remote-collector HOST:PORT`: an `evtool collect` elsewhere gets the results; its clock offset is
+    # measured before time zero and after the end (`load.clocksync`) and recorded in meta.json
+    remote_collector: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,8 +168,9 @@ def _run_async(coro: Coroutine[Any, Any, T]) -> T:
 
 def _primed(plan: Plan) -> Plan:
     """Take the first event now: building generators (schemas, pools) must not eat into the schedule."""
-    if isinstance(plan, GeneratedRun):
-        plan.prime()  # keeps the plan's `rest_records`
+    prime = getattr(plan, "prime", None)
+    if prime is not None:  # a GeneratedRun, a segment's MergedRun: keeps the plan's `rest_records`
+        prime()
         return plan
     first = next(plan, None)
     return plan if first is None else itertools.chain([first], plan)
@@ -261,6 +268,9 @@ async def _single(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None)
         run_dir = directory.path
         _attach(target, run_dir, 0)
         clock = RunClock()
+        remote = RemoteCollector(spec.remote_collector) if spec.remote_collector else None
+        if remote is not None:  # before time zero, on the clock the dispatcher stamps with
+            await remote.measure_start(clock)
         # the result source first: a Kafka consumer takes a moment to be positioned, and time zero
         # must come after it is
         async with _collector(spec, run_dir, clock) as collector:
@@ -268,6 +278,7 @@ async def _single(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None)
             start_ns = _time_zero(spec, clock)
             meta = _meta(spec, run_dir, start_ns)
             meta.transport = _settings(target)
+            meta.collector_clock = _collector_clock(spec, remote)
             meta.write(run_dir)
             started = True
             watch = on_snapshot is not None or spec.live.abort_on_fail
@@ -314,6 +325,9 @@ async def _single(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None)
                                          on_signal=stopper.stop)
         if collector is not None and collector.write_error:  # known once the source has closed
             meta.incomplete.append(collector.write_error)
+        if remote is not None:  # the end's exchange bounds the drift across the run
+            await remote.measure_end(clock)
+            meta.collector_clock = remote.record()
         if collector is not None and on_snapshot is not None:  # the last results, on disk once it closed
             on_snapshot(stats.snapshot(clock.now_ns()))
     except BaseException:
@@ -528,6 +542,7 @@ def _multi(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None) -> Run
     stop_requests = 0
     clock = RunClock()
     results = _SourceThread(spec.collector, run_dir, clock) if spec.collector is not None else None
+    remote = RemoteCollector(spec.remote_collector) if spec.remote_collector else None
 
     def forward(signum: int, frame: object) -> None:
         nonlocal stop_requests
@@ -559,9 +574,12 @@ def _multi(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None) -> Run
                 raise KeyboardInterrupt
         if results is not None:
             results.wait_ready(READY_TIMEOUT_S)
+        if remote is not None:  # on the parent's clock: the workers' read this host's wall clock too
+            _run_async(remote.measure_start(clock))
         start_ns = _time_zero(spec, clock)
         meta = _meta(spec, run_dir, start_ns)
         meta.transport = transport
+        meta.collector_clock = _collector_clock(spec, remote)
         meta.write(run_dir)
         started = True
         start_at.value = start_ns
@@ -606,6 +624,9 @@ def _multi(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None) -> Run
                 stop_requests += 1
             if results.write_error:
                 meta.incomplete.append(results.write_error)
+        if remote is not None:
+            _run_async(remote.measure_end(clock))
+            meta.collector_clock = remote.record()
     except BaseException:
         if not started:
             directory.discard()
@@ -742,9 +763,18 @@ def _meta(spec: RunSpec, run_dir: Path, start_ns: int) -> RunMeta:
         notes=list(spec.notes),
         scenario=spec.scenario,
         segment=spec.segment,
+        segment_sequence=spec.segment_sequence,
         scenario_hash=spec.scenario_hash,
         start_at=_iso(spec.start_at_ns) if spec.start_at_ns is not None else None,
     )
+
+
+def _collector_clock(spec: RunSpec, remote: RemoteCollector | None) -> dict[str, Any] | None:
+    """meta.json's record of the clock results are stamped on: this run's own (`--collect` here: the
+    HTTP collector in this process or a Kafka consumer on this host), or the remote collector's."""
+    if remote is not None:
+        return remote.record()
+    return local_clock().to_meta() if spec.collector is not None else None
 
 
 def _iso(ns: int) -> str:

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import httpx
 
+from evtool.config import Settings
 from evtool.errors import EvtoolError, ExitCode, UsageError
 
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
@@ -99,6 +100,16 @@ class RegisteredSchema:
 
 
 @dataclass(frozen=True, slots=True)
+class SchemaById:
+    """What `GET /schemas/ids/{id}` answers: the schema a wire-format value names, without subject."""
+
+    id: int
+    schema_type: str  # AVRO (the registry leaves it out), JSON or PROTOBUF
+    schema: str
+    references: tuple[Reference, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class CompatibilityAnswer:
     """The registry's own verdict on a candidate schema (`messages` empty where it gives none)."""
 
@@ -150,6 +161,36 @@ class RegistrySettings:
     timeout_s: float = 10.0
 
 
+def registry_disabled(value: str | None) -> bool:
+    """`--registry off`: plain values although evtool.toml's [registry] url would frame them."""
+    return value is not None and value.strip().lower() in ("off", "none")
+
+
+def registry_settings(url: str | None, settings: Settings) -> RegistrySettings:
+    """`--registry URL` (or [registry] url) with [registry]'s auth and TLS; one line, exit 2, when
+    neither names a registry. Secrets stay `env:VAR` references: this is safe to pickle and pass on."""
+    configured = settings.registry
+    chosen = url or configured.url
+    if not chosen:
+        raise UsageError(
+            "no schema registry given",
+            hint="pass --registry URL or set url in the [registry] table of evtool.toml",
+        )
+    if not chosen.startswith(("http://", "https://")):
+        raise UsageError(f"--registry {chosen!r}: expected an http:// or https:// URL")
+    return RegistrySettings(
+        url=chosen,
+        auth=RegistryAuth(configured.username, configured.password, configured.token),
+        ca_file=configured.ca,
+        verify_tls=not configured.insecure,
+    )
+
+
+def registry_client(url: str | None, settings: Settings) -> RegistryClient:
+    """The client for `--registry URL` or [registry] url; one line and exit 2 when neither is set."""
+    return RegistryClient(registry_settings(url, settings))
+
+
 class RegistryClient:
     """A few calls of the REST API; every error raised as RegistryError with its code's name."""
 
@@ -196,6 +237,16 @@ class RegistryClient:
     def schema(self, subject: str, version: int | str) -> RegisteredSchema:
         body = self._call("GET", f"/subjects/{_seg(subject)}/versions/{version}")
         return _registered(body, subject)
+
+    def schema_by_id(self, schema_id: int) -> SchemaById:
+        """The schema behind a wire-format value's id (RegistryError SCHEMA_NOT_FOUND when none)."""
+        body = self._call("GET", f"/schemas/ids/{int(schema_id)}")
+        return SchemaById(
+            id=int(schema_id),
+            schema_type=str(body.get("schemaType") or "AVRO"),
+            schema=str(body["schema"]),
+            references=_references(body),
+        )
 
     def level(self, subject: str) -> str:
         """The subject's compatibility level, the global one when it has none of its own."""
@@ -275,10 +326,14 @@ def _payload(schema: str, schema_type: str) -> dict[str, Any]:
     return payload
 
 
-def _registered(body: Any, subject: str) -> RegisteredSchema:
-    references = tuple(
+def _references(body: Any) -> tuple[Reference, ...]:
+    return tuple(
         Reference(str(r["name"]), str(r["subject"]), int(r["version"])) for r in body.get("references") or ()
     )
+
+
+def _registered(body: Any, subject: str) -> RegisteredSchema:
+    references = _references(body)
     return RegisteredSchema(
         subject=str(body.get("subject", subject)),
         version=int(body["version"]),

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evtool.catalog.model import Catalog, SchemaFile, SchemaFormat, Subject
-from evtool.catalog.source import parse_json_text
 from evtool.compat.check import check_catalog
-from evtool.compat.findings import CheckReport, RegistryVerdict
 from evtool.config import Settings, SubjectSettings
 from evtool.errors import SchemaError, UsageError
+from evtool.formats.findings import CheckReport, RegistryVerdict
+from evtool.formats.jsontext import parse_json_text
 from evtool.modes import CompatibilityMode
 from evtool.registry.client import RegisteredSchema, RegistryClient
 from evtool.registry.naming import registry_subject

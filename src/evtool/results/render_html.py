@@ -16,6 +16,7 @@ from typing import Any
 from evtool.results.delivery import delivery_html
 from evtool.results.report import (
     STAGE_COLUMNS,
+    clock_lines,
     collector_line,
     fmt_latency,
     fmt_ms,
@@ -371,6 +372,10 @@ def render_html(doc: dict[str, Any]) -> str:
     if transports:
         items = "".join(f"<li>{escape(line.strip())}</li>" for line in transports)
         sections.append(f"<ul class='run'>{items}</ul>")
+    clocks = clock_lines(doc)
+    if clocks:
+        items = "".join(f"<li>{escape(line.strip())}</li>" for line in clocks)
+        sections.append(f"<ul class='run clock'>{items}</ul>")
     if doc["end_to_end_source"] == "ack":
         sections.append("<p class='warn'>No collector: end-to-end latency is acknowledgement latency.</p>")
     sections += [f"<p class='warn'>Incomplete: {escape(r)}</p>" for r in doc.get("incomplete", [])]

@@ -7,6 +7,7 @@ from typing import Any
 from evtool.results.delivery import delivery_markdown
 from evtool.results.report import (
     STAGE_COLUMNS,
+    clock_lines,
     collector_line,
     count_sparkline,
     fmt_latency,
@@ -44,6 +45,9 @@ def render_markdown(doc: dict[str, Any]) -> str:
     transports = transport_lines(doc)
     if transports:
         lines += [f"- {line.strip()}" for line in transports] + [""]
+    clocks = clock_lines(doc)
+    if clocks:
+        lines += [f"- {line.strip()}" for line in clocks] + [""]
     if doc["end_to_end_source"] == "ack":
         lines += ["> **No collector:** end-to-end latency below is acknowledgement latency.", ""]
     for reason in doc.get("incomplete", []):

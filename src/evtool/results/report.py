@@ -17,10 +17,19 @@ import numpy as np
 import orjson
 
 from evtool.results import histogram as hdr
+from evtool.results.clock_offset import LOCAL, MAX_BOUND_SHARE, REMOTE, CollectorClock
 from evtool.results.delivery import delivery_section, read_audits
 from evtool.results.failures import Failure
 from evtool.results.runlog import open_run
-from evtool.results.slo import Slo, SloReport, Verdict, describe_defaults, evaluate, parse_slos
+from evtool.results.slo import (
+    Slo,
+    SloReport,
+    Verdict,
+    describe_defaults,
+    evaluate,
+    parse_slos,
+    tightest_latency_ns,
+)
 from evtool.results.stats import (
     ACK,
     ACK_TO_RESULT,
@@ -40,7 +49,8 @@ from evtool.results.stats import (
 REPORT_FORMAT = 1  # keys are only ever added (counts.aborted, windows[].aborted came later)
 # "major.minor": the major is `format`; the minor counts additions (1.1: configuration, span_s,
 # windows[].from_s/to_s/span_s, runs[] meta fields, by_type[].counts results filled in)
-REPORT_FORMAT_VERSION = "1.1"
+# 1.2: clocks (each run's collector clock offset and bound), runs[].collector_clock
+REPORT_FORMAT_VERSION = "1.2"
 HISTOGRAM_BINS_PER_DECADE = 20
 
 
@@ -126,7 +136,12 @@ def _stages(stats: LatencyStats) -> list[dict[str, Any]]:
     """p50 / p99 of each stage the run can show: with results, those after the ack too; the
     result-written split only where results carry their broker timestamp."""
     out = []
-    for metric, start, end, clocks in STAGES:
+    remote = any((clock := CollectorClock.from_meta(r.collector_clock)) is not None and clock.kind == REMOTE
+                 for r in stats.runs)
+    for metric, start, end, stage_clocks in STAGES:
+        clocks = stage_clocks
+        if remote and clocks == "this host" and end == "result seen":  # seen on the collector's clock
+            clocks = "sender → remote collector (offset corrected)"
         d = stats.distributions.get(metric)
         if d is None:
             continue
@@ -379,6 +394,9 @@ def build_document(
         "span_s": stats.span_ns / 1e9 if stats.span_ns is not None else None,
         "configuration": [{"run": r.path, "items": configuration_items(asdict(r))} for r in stats.runs],
         "delivery": delivery_section([r.path for r in stats.runs]),  # `evtool audit` (audit.json), or None
+        # format_version 1.2: the clock each run's results were stamped on, the offset corrected and its
+        # bound (results.clock_offset); None when no run recorded one (no collector, or an older run)
+        "clocks": clock_section(stats, tightest_latency_ns(objectives, stats.target_ns)),
     }
     two_clocks = any(stage["approximate"] for stage in doc["stages"])
     doc["stages_note"] = f"{STAGES_NOTE}; {TWO_CLOCKS_NOTE}" if two_clocks else STAGES_NOTE
@@ -426,6 +444,47 @@ def fmt_slo_actual(entry: dict[str, Any]) -> str:
     if entry["unit"] == "share":
         return f"{actual:.3%}"
     return str(actual)
+
+
+def clock_section(stats: LatencyStats, limit_ns: int) -> dict[str, Any] | None:
+    """Per run: the clock its results were stamped on, the offset corrected for and its bound (ms)."""
+    entries = []
+    for run in stats.runs:
+        clock = CollectorClock.from_meta(run.collector_clock)
+        if clock is None:
+            continue
+        entries.append({
+            "run": run.path, "kind": clock.kind, "collector": clock.collector,
+            "offset_ms": clock.offset_ns / 1e6 if clock.offset_ns is not None else None,
+            "bound_ms": clock.bound_ns / 1e6 if clock.bound_ns is not None else None,
+            "samples": clock.samples,
+            "drift_ms": clock.drift_ns / 1e6 if clock.drift_ns is not None else None,
+            "same_host": clock.same_host, "error": clock.error,
+            "corrected": clock.kind == REMOTE and clock.offset_ns is not None,
+            "line": clock.describe(),
+        })
+    if not entries:
+        return None
+    return {
+        "runs": entries,
+        "max_bound_ms": limit_ns * MAX_BOUND_SHARE / 1e6,
+        "rule": f"not measurable when a remote collector's offset is unknown, or its bound exceeds "
+                f"{MAX_BOUND_SHARE:.0%} of the tightest latency judged ({limit_ns / 1e6:g} ms)",
+    }
+
+
+def clock_lines(doc: dict[str, Any]) -> list[str]:
+    """The clock lines every view shows: only when a remote collector was involved (else nothing to say)."""
+    clocks = doc.get("clocks")
+    if not clocks or all(entry["kind"] == LOCAL for entry in clocks["runs"]):
+        return []
+    many = len(doc["runs"]) > 1
+    lines = [f"clock: {entry['run'] + ': ' if many else ''}{entry['line']}" for entry in clocks["runs"]
+             if entry["kind"] != LOCAL]
+    corrected = any(entry["corrected"] for entry in clocks["runs"])
+    lines.append(("  sender times moved onto the collector's clock by the offset; " if corrected else "  ")
+                 + clocks["rule"])
+    return lines
 
 
 def transport_lines(doc: dict[str, Any]) -> list[str]:

@@ -274,6 +274,12 @@ class RunMeta:
     segment: str | None = None
     scenario_hash: str | None = None
     start_at: str | None = None  # `--start-at`: the instant every segment's time zero was set to
+    # the clock result-seen times were stamped on (`results.clock_offset.CollectorClock`): "local" for
+    # --collect; for --remote-collector the measured offset to it, its bound, exchanges and drift
+    collector_clock: dict[str, Any] | None = None
+    # `--segment A:B` / `--segment-sequence`: the points the scenario is split at ("0,1/4,1/2,1"; for
+    # `--segment I/N` the equal sequence); None in runs written before it was recorded (I/N: equal)
+    segment_sequence: str | None = None
 
     def write(self, run_dir: Path) -> None:
         """Atomically (write then rename), so a reader never sees half a meta file."""

@@ -5,6 +5,8 @@ latencies are the tool's own delay as much as the system's, so the honest answer
 measurable". When the run cannot stand behind its own log (it never ended cleanly, a write
 failed, its input was cut short, a log file is damaged), the answer is INCOMPLETE, whatever
 the numbers say. Both exit 1 like a failure, with a different message and a different fix.
+Results stamped by a remote collector whose clock offset is unknown, or known only to more than
+1 % of the tightest latency judged, are NOT MEASURABLE too (`results.clock_offset`).
 
 The default objectives are the promise itself: every scheduled event gets its result within
 the target, so a failed, dropped, aborted or lost event is a miss (`within(2s)>=100%`); p99 and
@@ -26,6 +28,7 @@ from enum import Enum
 
 from evtool.errors import ExitCode, UsageError
 from evtool.results import histogram as hdr
+from evtool.results.clock_offset import clock_problems
 from evtool.results.delivery import Delivery, DeliveryAudit, judge_all
 from evtool.results.runlog import Reason
 from evtool.results.stats import DEFAULT_TARGET_NS, E2E, LAG, LatencyStats
@@ -223,6 +226,22 @@ def not_measurable_reasons(stats: LatencyStats) -> list[str]:
     return reasons
 
 
+def tightest_latency_ns(slos: Sequence[Slo], target_ns: int) -> int:
+    """The smallest latency the verdict judges: the target, or a tighter objective's bound."""
+    limits = [target_ns]
+    limits += [int(s.limit) for s in slos if s.metric == "percentile" and s.limit > 0]
+    limits += [s.threshold_ns for s in slos if s.metric == "within" and s.threshold_ns]
+    return min(limits)
+
+
+def clock_reasons(stats: LatencyStats, slos: Sequence[Slo]) -> list[str]:
+    """Runs whose results were stamped on a remote collector's clock with an offset unknown, or known
+    only to more than 1 % of the tightest latency judged (the rule and why: `results.clock_offset`)."""
+    return clock_problems([(r.path, r.collector_clock) for r in stats.runs],
+                          tightest_latency_ns(slos, stats.target_ns),
+                          results=stats.end_to_end_source == "result")
+
+
 def evaluate(slos: Sequence[Slo], stats: LatencyStats, *, default_objectives: bool = False,
              audits: Sequence[DeliveryAudit] | None = None) -> SloReport:
     """Judge `stats`: INCOMPLETE before NOT MEASURABLE before FAIL before PASS.
@@ -246,7 +265,7 @@ def evaluate(slos: Sequence[Slo], stats: LatencyStats, *, default_objectives: bo
             assert stats.censored_above_ns is not None
             actual = float(stats.censored_above_ns)  # the lower bound
         results.append(SloResult(slo=slo, actual=actual, passed=passed, censored=censored))
-    reasons = not_measurable_reasons(stats) + delivery_reasons
+    reasons = not_measurable_reasons(stats) + clock_reasons(stats, slos) + delivery_reasons
     if stats.incomplete:
         verdict = Verdict.INCOMPLETE
     elif reasons:

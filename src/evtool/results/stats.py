@@ -25,13 +25,19 @@ columns per event (intended time, outcome, type/version group, first result time
   one vectorised function (`histogram.Layout.index_of`) and counted with `bincount`; per
   type/version and per time window the counts are rows of a 2-D array, filled from combined
   (row * counts_len + bucket) indexes. The totals are `hdrh` histograms, which merge exactly.
+- **Many runs.** Run directories given together (segments of one scenario, shards of one
+  test) are taken one *component* at a time: runs whose keys can only meet among themselves
+  (each segment's own ids and results). Only counts outlive a component, so memory follows the
+  largest run, not their sum (32 segments of 1 M events: 100 MiB, as for one); a key that could
+  join two components (a result collected in another run's directory, replayed ids in two runs)
+  makes the runs one computation again, with the same numbers.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -41,6 +47,7 @@ import numpy.typing as npt
 from hdrh.histogram import HdrHistogram
 
 from evtool.results import histogram as hdr
+from evtool.results.clock_offset import shift_ns
 from evtool.results.failures import Failure, FailureKey, count_chunk, describe, transport_name
 from evtool.results.runlog import (
     EVENT_DTYPE,
@@ -223,6 +230,8 @@ class RunSummary:
     correlate_by: str | None = None
     result_timeout_ms: float | None = None
     aborted_by: str | None = None  # --abort-on-fail ended the run: "p99<=2s at t=12.3s: ..." (RunMeta.abort)
+    # the clock its results were stamped on (RunMeta.collector_clock): local, or a remote collector's offset
+    collector_clock: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -425,6 +434,12 @@ class _Schemes:
     capacity: npt.NDArray[np.uint64]
     tags: npt.NDArray[np.uint64]  # sorted `_tag` of each scheme, for many schemes
     tag_order: npt.NDArray[np.intp]
+    schemes: tuple[IdScheme, ...] = ()  # scheme i of the arrays above
+
+    def owner(self, slots: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+        """Index into `schemes` of each slot (slots must be >= 0)."""
+        found: npt.NDArray[np.intp] = np.searchsorted(self.base, slots, side="right") - 1
+        return found
 
     @classmethod
     def of(cls, blocks: Sequence[_Block]) -> _Schemes:
@@ -442,7 +457,7 @@ class _Schemes:
         base = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64) if len(sizes) else sizes
         tags = _tag(high, prefix)
         order = np.argsort(tags, kind="stable")
-        return cls(high, prefix, base, sizes.astype(np.uint64), tags[order], order)
+        return cls(high, prefix, base, sizes.astype(np.uint64), tags[order], order, tuple(schemes))
 
     @property
     def size(self) -> int:
@@ -713,8 +728,75 @@ _NONE = np.iinfo(np.int64).min  # `done` of an event with no (first) result / no
 # -- the computation -------------------------------------------------------------------------
 
 
+class _Windows:
+    """Per-window class counts and end-to-end counts, at the width the runs seen so far need.
+
+    Why it widens as it goes: runs are classified one component at a time (see `compute_stats`),
+    before the later runs' times are known. Windows are aligned on multiples of their width
+    (window_ns * 2**k) from the epoch, so each wider window is a union of whole narrower ones:
+    rows fold exactly when the span grows, and the end state is the one `_window_ns` gives for
+    the whole span.
+    """
+
+    def __init__(self, window_ns: int, length: int) -> None:
+        self.window = window_ns
+        self.length = length
+        self.first: int | None = None
+        self.last: int | None = None
+        self.start = 0  # intended // window of row 0
+        self.classes = np.zeros((1, _CLASSES), dtype=np.int64)  # one scratch row while there is no span
+        self.hist = np.zeros((1, length), dtype=np.int64)
+
+    @property
+    def count(self) -> int:
+        return 0 if self.first is None else len(self.classes)
+
+    def cover(self, first: int | None, last: int | None) -> None:
+        """Make the rows span [first, last] as well as what they span already."""
+        if first is None or last is None:
+            return
+        if self.first is not None and self.last is not None:
+            first, last = min(first, self.first), max(last, self.last)
+        window = self.window
+        while last // window - first // window + 1 > MAX_WINDOWS:
+            window *= 2
+        start, n = first // window, last // window - first // window + 1
+        if self.first is not None and (window, start, n) == (self.window, self.start, len(self.classes)):
+            self.first, self.last = first, last
+            return
+        classes = np.zeros((n, _CLASSES), dtype=np.int64)
+        hist = np.zeros((n, self.length), dtype=np.int64)
+        if self.first is not None:
+            factor = window // self.window
+            for row in range(len(self.classes)):
+                at = (self.start + row) // factor - start
+                classes[at] += self.classes[row]
+                hist[at] += self.hist[row]
+        self.window, self.start, self.first, self.last = window, start, first, last
+        self.classes, self.hist = classes, hist
+
+
+def _grow(array: npt.NDArray[np.int64], rows: int) -> npt.NDArray[np.int64]:
+    """`array` with at least `rows` rows (new rows zero)."""
+    if len(array) >= rows:
+        return array
+    grown = np.zeros((rows, *array.shape[1:]), dtype=array.dtype)
+    grown[: len(array)] = array
+    return grown
+
+
+class _CrossComponent(Exception):
+    """A key may join records of two components: the runs must be computed together."""
+
+
 class _Computation:
     """One report's state: compact per-event columns, filled in three streamed passes.
+
+    The runs are taken one *component* at a time: runs whose keys can meet (see `plan`); each
+    component's per-event columns are freed before the next is read, so memory follows the
+    largest component, not the sum of the runs (segments of one scenario are one run each).
+    Everything that is counted (histograms, classes per group and window, join counts) adds up
+    across components, so the outcome equals one computation over all the runs at once.
 
     1. events (`_scan_events`): outcome, intended time, group; ack / service / lag histograms;
        structured keys scattered into the slot -> row inverse, other keys kept for the hash join;
@@ -730,20 +812,15 @@ class _Computation:
         self.window_request_ns = window_ns
         self.result_timeout_ns = result_timeout_ns
         self.chunk = max(1, chunk_records)
+        self.structured_ids = structured_ids
         self.notes: list[str] = []
         self.layout = hdr.Layout.of(hdr.new_histogram())
         self.totals = {name: np.zeros(self.layout.counts_len, dtype=np.int64) for name in METRICS}
         self.negative = self.too_large = 0  # negative: end-to-end latencies below 0
         self.acked_before_sent = 0  # negative service times
-        self.blocks: list[_Block] = []
-        self.run_rows: list[tuple[int, int]] = []
-        base = 0
-        for index, (run, path) in enumerate(zip(runs, paths, strict=True)):
-            self.blocks += _event_blocks(run, index, base, path)
-            count = _event_count(run)
-            self.run_rows.append((base, base + count))
-            base += count
-        self.n = base
+        # each run's shard blocks, rows counted from the run's first event (rebased per component)
+        self.run_blocks = [_event_blocks(run, index, 0, path)
+                           for index, (run, path) in enumerate(zip(runs, paths, strict=True))]
         self.results_total = sum(_result_count(r) for r in runs)
         self.collecting = self.results_total > 0 or any(r.meta.collector for r in runs if _event_count(r))
         self.type_ids: dict[str, int] = {}
@@ -753,6 +830,8 @@ class _Computation:
         # timestamps a record of each run can hold: a day before its time zero .. a year after
         self.plausible = [(r.meta.clock_origin_ns - PLAUSIBLE_BEFORE_NS,
                            r.meta.clock_origin_ns + PLAUSIBLE_AFTER_NS) for r in runs]
+        # ns that put each run's records on its remote collector's clock (0: already on the results' clock)
+        self.shifts = [shift_ns(r.meta.collector_clock) for r in runs]
         self.early = 0  # events sent before their intended time
         self.earliest_ns = 0  # the most any of them was early
         self.reason_codes = np.zeros(1 << 16, dtype=np.int64)
@@ -761,20 +840,6 @@ class _Computation:
         self.transports = [transport_name(r.meta) for r in runs]
         self.first_intended: int | None = None
         self.last_intended: int | None = None
-        self.intended = np.zeros(self.n, dtype=np.int64)
-        self.cls = np.zeros(self.n, dtype=np.uint8)
-        self.group = np.zeros(self.n, dtype=np.uint32)
-        self.done = np.full(self.n, _NONE, dtype=np.int64)
-        # for the stages after the ack: each event's ack time, and its result's broker timestamp
-        # (only when results carry one, see RESULT_WRITTEN_FIELDS)
-        self.ack = np.zeros(self.n, dtype=np.int64) if self.collecting else None
-        self.written: npt.NDArray[np.int64] | None = None
-        self.schemes = _Schemes.of(self.blocks if self.collecting and structured_ids else [])
-        row_type = np.int32 if max(self.n, self.schemes.size) < 2**31 - 1 else np.int64
-        self.inverse: npt.NDArray[Any] | None = None
-        if self.schemes.size:
-            self.inverse = np.full(self.schemes.size, -1, dtype=row_type)
-        self.generic_events: list[_Keyed] = []
         self.join = _JoinCounts()
         self.damaged_results = 0
         self.timeout_ns: int | None = None  # the shortest result timeout of the runs with events
@@ -782,6 +847,130 @@ class _Computation:
         # killed) before a lost event's timeout had elapsed
         self.censor_ns: int | None = None
         self.last_seen = [0] * len(runs)  # latest intended time of each run: its end, when it has none
+        # what classification adds up over components
+        length = self.layout.counts_len
+        self.windows = _Windows(window_ns, length)
+        self.group_classes = np.zeros((1, _CLASSES), dtype=np.int64)
+        self.group_within = np.zeros(1, dtype=np.int64)
+        # per type: events with a result (their first one), and those whose result came too late
+        self.group_results = np.zeros(1, dtype=np.int64)
+        self.group_late = np.zeros(1, dtype=np.int64)
+        self.group_hist = np.zeros((1, length), dtype=np.int64)
+        self.late = self.unfinished = 0
+        # which component owns each structured-id scheme (for the check that keys stay inside one)
+        self.all_schemes = _Schemes.of([b for blocks in self.run_blocks for b in blocks]
+                                       if self.collecting and structured_ids else [])
+        self.scheme_owner = np.zeros(len(self.all_schemes.schemes), dtype=np.intp)
+        self.generic_components: set[int] = set()  # components with events for the hash join
+        self.unmatched_components: set[int] = set()  # components with results no event of theirs had
+        self._rows(0)
+
+    def _rows(self, n: int) -> None:
+        """(Re)allocate the per-event columns for a component of `n` events."""
+        self.n = n
+        self.intended = np.zeros(n, dtype=np.int64)
+        self.cls = np.zeros(n, dtype=np.uint8)
+        self.group = np.zeros(n, dtype=np.uint32)
+        self.done = np.full(n, _NONE, dtype=np.int64)
+        # for the stages after the ack: each event's ack time, and its result's broker timestamp
+        # (only when results carry one, see RESULT_WRITTEN_FIELDS)
+        self.ack = np.zeros(n, dtype=np.int64) if self.collecting and n else None
+        self.written: npt.NDArray[np.int64] | None = None
+        self.inverse: npt.NDArray[Any] | None = None
+        self.generic_events: list[_Keyed] = []
+
+    # -- components ------------------------------------------------------------------------
+
+    def plan(self) -> list[list[int]]:
+        """Groups of runs whose events and results can only meet inside the group.
+
+        Without results nothing is joined: every run is its own component. With results, runs
+        share a component when one structured-id scheme (a sender shard's nonce) is in both; all
+        runs are one component when a run has results but no events (a separate `evtool collect`
+        directory), or more than one run holds other keys (replayed ids, `--correlate-by`), which
+        only the hash join over all of them can match. `run` checks the rest as it goes.
+        """
+        count = len(self.runs)
+        if count == 1:
+            return [[0]]
+        if not self.collecting:
+            return [[i] for i in range(count)]
+        together = [list(range(count))]
+        if not self.structured_ids:
+            return together
+        if any(_result_count(run) and not _event_count(run) for run in self.runs):
+            return together
+        parent = list(range(count))
+
+        def root(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        owner: dict[IdScheme, int] = {}
+        unstructured = 0
+        for index, blocks in enumerate(self.run_blocks):
+            plain = False
+            for block in blocks:
+                for key in block.sample_keys:
+                    scheme = IdScheme.of_key(key) if len(key) == 16 else None
+                    if scheme is None:
+                        plain = True
+                    elif scheme in owner:
+                        parent[root(index)] = root(owner[scheme])
+                    else:
+                        owner[scheme] = index
+            unstructured += plain
+        if unstructured > 1:
+            return together
+        groups: dict[int, list[int]] = {}
+        for index in range(count):
+            groups.setdefault(root(index), []).append(index)
+        components = sorted(groups.values())
+        component_of = {run: c for c, members in enumerate(components) for run in members}
+        for i, scheme in enumerate(self.all_schemes.schemes):
+            self.scheme_owner[i] = component_of[root(owner[scheme])]
+        return components
+
+    def run(self, components: list[list[int]]) -> None:
+        """Scan, join and classify each component in turn (`_CrossComponent`: they must be one)."""
+        self.components = len(components)
+        for number, members in enumerate(components):
+            self.component = number
+            self.members = members
+            blocks: list[_Block] = []
+            self.run_rows: dict[int, tuple[int, int]] = {}
+            base = 0
+            for index in members:
+                blocks += [replace(b, base=b.base + base) for b in self.run_blocks[index]]
+                count = _event_count(self.runs[index])
+                self.run_rows[index] = (base, base + count)
+                base += count
+            self.blocks = blocks
+            self._rows(base)
+            self.schemes = _Schemes.of(blocks if self.collecting and self.structured_ids else [])
+            row_type = np.int32 if max(self.n, self.schemes.size) < 2**31 - 1 else np.int64
+            if self.schemes.size:
+                self.inverse = np.full(self.schemes.size, -1, dtype=row_type)
+            self.scan_events()
+            self.join_results()
+            self.classify()
+            self._rows(0)
+        # hash-joined keys of two components could have met; so could a result no event of its own
+        # component had and another component's hash-joined events
+        generic = self.generic_components
+        if len(generic) > 1 or (generic and self.unmatched_components - generic):
+            raise _CrossComponent
+
+    def _check_keys(self, k0: npt.NDArray[np.uint64], k1: npt.NDArray[np.uint64]) -> None:
+        """Raise `_CrossComponent` when a key of this component's hash join is another one's id."""
+        if self.components == 1 or not len(k0) or not len(self.all_schemes.schemes):
+            return
+        slots = self.all_schemes.slots(k0, k1)
+        slots = slots[slots >= 0]
+        if len(slots) and bool((self.scheme_owner[self.all_schemes.owner(slots)] != self.component).any()):
+            raise _CrossComponent
 
     # -- pass 1 ----------------------------------------------------------------------------
 
@@ -823,6 +1012,11 @@ class _Computation:
             code = code.copy()
             code[bad] = 0
             types = np.where(bad, 0, types)
+        shift = self.shifts[block.run]
+        if shift:  # onto the remote collector's clock, where this run's results were stamped
+            intended = intended + shift
+            sent = np.where(sent > 0, sent + shift, sent)
+            ack = np.where(ack > 0, ack + shift, ack)
         rows = slice(row, row + n)
         self.cls[rows] = outcome
         self.intended[rows] = intended
@@ -895,6 +1089,7 @@ class _Computation:
         where = np.flatnonzero(generic)
         if len(where):
             self.generic_events.append((k0[where], k1[where], row + where))
+            self.generic_components.add(self.component)
 
     def _place(self, slots: npt.NDArray[np.int64], rows: npt.NDArray[np.int64]) -> None:
         """inverse[slot] = row; a slot two rows claim (a key two events share) goes to the hash join."""
@@ -916,6 +1111,7 @@ class _Computation:
         moved_rows = np.concatenate((rows[mine], earlier.astype(np.int64)))
         k0, k1 = self.schemes.words(moved_slots)
         self.generic_events.append((k0, k1, moved_rows))
+        self.generic_components.add(self.component)
 
     def _fill(self, metric: str, ns: npt.NDArray[np.int64], *, count_negative: bool = False) -> None:
         us, negative, too_large = hdr.clamp_us(ns)
@@ -932,7 +1128,8 @@ class _Computation:
         fast = 0
         generic: list[_Keyed] = []
         generic_written: list[npt.NDArray[np.int64]] = []
-        for index, (run, path) in enumerate(zip(self.runs, self.paths, strict=True)):
+        for index in self.members:
+            run, path = self.runs[index], self.paths[index]
             lo, hi = self.plausible[index]
             offsets: dict[str, int] = {}
             for name, chunk in _result_chunks(run, path, self.chunk):
@@ -942,6 +1139,8 @@ class _Computation:
                 broker = chunk["broker_ns"]  # 0 (unknown, older logs' padding) or a plausible time
                 bad |= (broker != 0) & ((broker < lo) | (broker > hi))
                 rest = ~bad
+                if self.shifts[index]:  # results a run stamped itself move with its events
+                    received = received + self.shifts[index]
                 offset = offsets.get(name, 0)
                 offsets[name] = offset + len(chunk)
                 if bad.any():
@@ -956,7 +1155,7 @@ class _Computation:
                     found = rows >= 0
                     hit = hit[found]
                     self._first_arrivals(rows[found], received[hit])
-                    if written is not None:
+                    if written is not None and written.any():  # HTTP results carry none (all 0)
                         self._written_at(rows[found], written[hit])
                     fast += len(hit)
                     rest[hit] = False
@@ -970,11 +1169,17 @@ class _Computation:
             distinct = int(np.count_nonzero(self.done != _NONE))  # before the hash join adds its rows
             self.join.matched += fast
             self.join.duplicates += fast - distinct
-        if generic_written and self.written is None:
+        for k0, k1, _ in (*generic, *self.generic_events):
+            self._check_keys(k0, k1)
+        if self.written is None and any(w.any() for w in generic_written):
             self.written = np.zeros(self.n, dtype=np.int64)
+        unmatched = self.join.unmatched
         # (every result chunk has the broker column or none does: one dtype per reader)
         _hash_join(self.generic_events, generic, self.done, self.join,  # empties both lists
-                   generic_written if len(generic_written) == len(generic) else None, self.written)
+                   generic_written if len(generic_written) == len(generic) and self.written is not None
+                   else None, self.written)
+        if self.join.unmatched > unmatched:
+            self.unmatched_components.add(self.component)
 
     def _written_at(self, rows: npt.NDArray[Any], written: npt.NDArray[Any]) -> None:
         """written[row] = a result's broker timestamp (any of the event's results: repeats are rare)."""
@@ -996,31 +1201,35 @@ class _Computation:
 
     # -- pass 3 ----------------------------------------------------------------------------
 
-    def classify(self) -> LatencyStats:
-        window, window_start, n_windows = _window_ns(self.first_intended, self.last_intended,
-                                                     self.window_request_ns, self.notes)
-        if not self.collecting:
-            self.notes.insert(0, "no collector: end-to-end latency is acknowledgement latency "
-                                 "(ack - intended)")
+    def classify(self) -> None:
+        """Pass 3 over this component's rows, added to the counts every component adds to."""
+        self.windows.cover(self.first_intended, self.last_intended)
         n_groups = max(len(self.group_ids), 1)
         length = self.layout.counts_len
-        group_classes = np.zeros(n_groups * _CLASSES, dtype=np.int64)
-        group_within = np.zeros(n_groups, dtype=np.int64)
-        # per type: events with a result (their first one), and those whose result came too late
-        group_results = np.zeros(n_groups, dtype=np.int64)
-        group_late = np.zeros(n_groups, dtype=np.int64)
-        group_hist = np.zeros(n_groups * length, dtype=np.int64)
-        window_classes = np.zeros(max(n_windows, 1) * _CLASSES, dtype=np.int64)
-        window_hist = np.zeros(max(n_windows, 1) * length, dtype=np.int64)
-        late = unfinished = 0
-        for run_index, (run, (first_row, end_row)) in enumerate(zip(self.runs, self.run_rows, strict=True)):
+        self.group_classes = _grow(self.group_classes, n_groups)
+        self.group_within = _grow(self.group_within, n_groups)
+        self.group_results = _grow(self.group_results, n_groups)
+        self.group_late = _grow(self.group_late, n_groups)
+        self.group_hist = _grow(self.group_hist, n_groups)
+        group_classes = self.group_classes.reshape(-1)
+        group_hist = self.group_hist.reshape(-1)
+        group_within, group_results, group_late = self.group_within, self.group_results, self.group_late
+        windows = self.windows
+        window, first_window, n_windows = windows.window, windows.start, len(windows.classes)
+        window_classes = windows.classes.reshape(-1)
+        window_hist = windows.hist.reshape(-1)
+        for run_index in self.members:
+            run = self.runs[run_index]
+            first_row, end_row = self.run_rows[run_index]
             timeout = self.result_timeout_ns or run.meta.result_timeout_ns or DEFAULT_RESULT_TIMEOUT_NS
             if self.collecting and end_row > first_row:
                 self.timeout_ns = timeout if self.timeout_ns is None else min(self.timeout_ns, timeout)
                 self.censor_ns = timeout if self.censor_ns is None else min(self.censor_ns, timeout)
             # a run without a clean end (killed, still running) ended, as far as anyone knows, at
             # the last time its log records
-            end_ns = _ended_ns(run) or (self.last_seen[run_index] or None)
+            ended = _ended_ns(run)
+            end_ns = (ended + self.shifts[run_index] if ended is not None
+                      else (self.last_seen[run_index] or None))
             for start in range(first_row, end_row, self.chunk):
                 rows = slice(start, min(end_row, start + self.chunk))
                 cls = self.cls[rows]
@@ -1032,12 +1241,12 @@ class _Computation:
                     has = done != _NONE
                     in_time = ok & has & (latency <= timeout)
                     lost = ok & ~in_time
-                    late += int(np.count_nonzero(lost & has))
+                    self.late += int(np.count_nonzero(lost & has))
                     cls[lost] = _LOST
                     if end_ns is not None:
                         cut = lost & ~has & (intended > end_ns - timeout)
                         if cut.any():
-                            unfinished += int(np.count_nonzero(cut))
+                            self.unfinished += int(np.count_nonzero(cut))
                             waited = max(0, end_ns - int(intended[cut].max()))
                             self.censor_ns = waited if self.censor_ns is None else min(self.censor_ns, waited)
                     e2e_rows = in_time
@@ -1060,18 +1269,31 @@ class _Computation:
                 e2e_group *= length
                 e2e_group += index
                 _accumulate(group_hist, e2e_group)
-                slot = intended - window_start
-                slot //= window
-                np.clip(slot, 0, max(n_windows - 1, 0), out=slot)
+                # (a damaged record's time may lie outside every window: it only counts in class 0)
+                slot = intended // window
+                slot -= first_window
+                np.clip(slot, 0, n_windows - 1, out=slot)
                 window_classes += np.bincount(slot * _CLASSES + cls, minlength=len(window_classes))
                 e2e_slot = slot[e2e_rows]
                 e2e_slot *= length
                 e2e_slot += index
                 _accumulate(window_hist, e2e_slot)
-        return self._stats(window, window_start, n_windows, group_classes.reshape(n_groups, _CLASSES),
-                           (group_within, group_results, group_late), group_hist.reshape(n_groups, length),
-                           window_classes.reshape(-1, _CLASSES)[:n_windows],
-                           window_hist.reshape(-1, length)[:n_windows], late, unfinished)
+
+    def stats(self) -> LatencyStats:
+        """The report's numbers, once every component is classified."""
+        window, window_start, n_windows = _window_ns(self.first_intended, self.last_intended,
+                                                     self.window_request_ns, self.notes)
+        windows = self.windows
+        assert n_windows == windows.count  # folded as it went, to the windows of the whole span
+        assert not n_windows or (window, window_start) == (windows.window, windows.start * windows.window)
+        if not self.collecting:
+            self.notes.insert(0, "no collector: end-to-end latency is acknowledgement latency "
+                                 "(ack - intended)")
+        n_groups = max(len(self.group_ids), 1)
+        return self._stats(window, window_start, n_windows, _grow(self.group_classes, n_groups),
+                           (_grow(self.group_within, n_groups), _grow(self.group_results, n_groups),
+                            _grow(self.group_late, n_groups)), _grow(self.group_hist, n_groups),
+                           windows.classes[:n_windows], windows.hist[:n_windows], self.late, self.unfinished)
 
     def _after_ack(self, rows: slice, done: npt.NDArray[np.int64], in_time: npt.NDArray[np.bool_]) -> None:
         """The stages after the ack of the events whose result came in time.
@@ -1129,6 +1351,7 @@ class _Computation:
                 result_timeout_ms=(run.meta.result_timeout_ns / 1e6 if run.meta.result_timeout_ns is not None
                                    else None),
                 aborted_by=(run.meta.abort or {}).get("reason"),
+                collector_clock=run.meta.collector_clock,
             ))
         notes = self.notes
         incomplete = self._incomplete()
@@ -1311,18 +1534,28 @@ def compute_stats(
 
     `runs` are run logs read whole (`read_run`) or, to stream them in little memory, opened
     run directories (`open_run`). `structured_ids=False` joins every key by hash (the result
-    is the same; for tests and benchmarks of that path).
+    is the same; for tests and benchmarks of that path). Runs are taken a component at a time
+    (`_Computation.plan`); when a key turns out to cross components, all of them are computed
+    again as one (the report is exactly that of one computation either way).
     """
     if not runs:
         raise ValueError("compute_stats needs at least one run")
     paths = list(paths) if paths is not None else [Path(r.meta.run_id) for r in runs]
     _keep_freed_memory()
-    work = _Computation(runs, paths, target_ns=target_ns, window_ns=window_ns,
-                        result_timeout_ns=result_timeout_ns, chunk_records=chunk_records,
-                        structured_ids=structured_ids)
-    work.scan_events()
-    work.join_results()
-    return work.classify()
+
+    def computation() -> _Computation:
+        return _Computation(runs, paths, target_ns=target_ns, window_ns=window_ns,
+                            result_timeout_ns=result_timeout_ns, chunk_records=chunk_records,
+                            structured_ids=structured_ids)
+
+    work = computation()
+    try:
+        work.run(work.plan())
+    except _CrossComponent:  # keys of two components could meet (rare): all the runs as one
+        work = computation()
+        work.run([list(range(len(runs)))])
+    return work.stats()
+
 
 def baseline_deltas(current: LatencyStats, baseline: LatencyStats) -> dict[str, dict[str, Any]]:
     """Per end-to-end percentile: baseline ms, current ms, delta ms and ratio (a regression is > 0)."""

@@ -7,9 +7,9 @@ shape is one choice too: `--rate`, `--stages` or `--as-fast-as-possible` on the 
 replaces the file's shape (so `--stages` over a file's `rate` is not a conflict).
 
 The record (`ScenarioRecord.to_meta`) is the effective scenario in the file's layout, secrets
-redacted, and its SHA-256 over canonical JSON without the [output] table: runs of the same
-scenario (segments of one test on several hosts) share that hash; where they were written does
-not change it.
+redacted, and its SHA-256 over canonical JSON without the [output] and [segments] tables: runs of
+the same scenario (segments of one test on several hosts) share that hash; where they were written
+and which part each ran do not change it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evtool.scenario.model import KEY_OF, OUTPUT_TABLE, Scenario
+from evtool.scenario.model import KEY_OF, UNHASHED_TABLES, Scenario
 
 MERGED_BY_NAME = {"header": ":", "kafka_property": "="}  # list options merged item by item (name, separator)
 SHAPE = ("rate", "stages", "as_fast_as_possible")  # the arrival's shape: one choice
@@ -83,7 +83,7 @@ def merge(scenario: Scenario, params: Mapping[str, Any], given: Collection[str])
         if option in KEY_OF and option not in from_file:
             sources[".".join(KEY_OF[option])] = "command line"
     resolved = _resolved(values, set(from_file) | set(given))
-    essential = {table: keys for table, keys in resolved.items() if table != OUTPUT_TABLE}
+    essential = {table: keys for table, keys in resolved.items() if table not in UNHASHED_TABLES}
     digest = hashlib.sha256(json.dumps(essential, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     record = ScenarioRecord(
         path=str(scenario.path), file_sha256=scenario.file_sha256, sha256=digest, resolved=resolved,

@@ -139,6 +139,13 @@ class _Loader:
                             "stages ramps are deterministic; poisson applies to rate only",
                             'remove process = "poisson" or use rate')
 
+        segments = tables["segments"]
+        if segments.segment is not None and segments.sequence is not None:
+            try:
+                _segment_of(segments.segment, segments.sequence)
+            except _Bad as bad:
+                raise self.fail(("segments", "segment"), bad.what, bad.todo) from None
+
     def check(self, kind: Kind, value: Any) -> Any:
         return _CHECKS[kind](self, value)
 
@@ -364,6 +371,56 @@ def _slos(loader: _Loader, value: Any) -> tuple[str, ...]:
     return tuple(items)
 
 
+def _segment_of(text: str, sequence: str | None) -> None:
+    from evtool.load.segment import Segment
+
+    try:
+        Segment.parse(text, sequence, option="segment", sequence_option="sequence")
+    except EvtoolError as exc:
+        raise _Bad(exc.message.split(": ", 1)[-1], exc.hint or 'e.g. "1/4:1/2" or "0/3"') from None
+
+
+def _segment(loader: _Loader, value: Any) -> str:
+    """I/N or A:B; a middle A:B may take its sequence from the command line, so that is checked later."""
+    text = _string(loader, value)
+    try:
+        _segment_of(text, None)
+    except _Bad as bad:
+        if "middle segment" not in bad.what:
+            raise
+    return text
+
+
+def _sequence(loader: _Loader, value: Any) -> str:
+    from evtool.load.segment import SegmentSequence
+
+    if isinstance(value, list):
+        value = ",".join(str(item) for item in value)
+    text = _string(loader, value)
+    try:
+        SegmentSequence.parse(text, option="sequence")
+    except EvtoolError as exc:
+        raise _Bad(exc.message.split(": ", 1)[-1], exc.hint or 'e.g. "0,1/4,1/2,1"') from None
+    return text
+
+
+def _instant(loader: _Loader, value: Any) -> str:
+    from evtool.load.segment import parse_start_at
+
+    if hasattr(value, "isoformat"):  # a TOML offset date-time, unquoted
+        if getattr(value, "tzinfo", None) is None:
+            raise _Bad("a local time (no zone): instances on different hosts would disagree",
+                       "add the zone, e.g. 2026-12-01T10:00:00Z")
+        value = value.isoformat()
+    text = _string(loader, value)
+    try:
+        parse_start_at(text)
+    except EvtoolError as exc:
+        raise _Bad(exc.message.split(": ", 1)[-1],
+                   exc.hint or 'e.g. "2026-12-01T10:00:00Z" or "+30s"') from None
+    return text
+
+
 def _path(loader: _Loader, value: Any) -> Path:
     """Relative paths are relative to the scenario file, so it runs the same from any directory."""
     return (loader.base / _string(loader, value)).resolve()
@@ -388,6 +445,9 @@ _CHECKS: dict[str, Callable[[_Loader, Any], Any]] = {
     "versions": _versions,
     "slos": _slos,
     "path": _path,
+    "segment": _segment,
+    "sequence": _sequence,
+    "instant": _instant,
 }
 
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 Kind = Literal[
     "str", "target", "mode", "client", "process", "count", "positive", "workers", "bool",
     "duration", "rate", "headers", "properties", "stages", "mix", "versions", "slos", "path",
+    "segment", "sequence", "instant",
 ]
 
 
@@ -90,6 +91,16 @@ class OutputTable:
     quiet: bool | None = _key("quiet", "bool", "quiet = true")
 
 
+@dataclass(frozen=True, slots=True)
+class SegmentsTable:
+    """[segments]: this instance's part of a scenario split over instances (not in the scenario's hash:
+    the parts of one scenario share it; `latency-report` checks the parts against the sequence)."""
+
+    segment: str | None = _key("segment", "segment", 'segment = "1/4:1/2" (or "0/3": segment 0 of 3)')
+    sequence: str | None = _key("segment_sequence", "sequence", 'sequence = "0,1/4,1/2,1"')
+    start_at: str | None = _key("start_at", "instant", 'start_at = "2026-12-01T10:00:00Z" (or "+30s")')
+
+
 TABLES: dict[str, type] = {
     "target": TargetTable,
     "events": EventsTable,
@@ -97,9 +108,11 @@ TABLES: dict[str, type] = {
     "collector": CollectorTable,
     "objectives": ObjectivesTable,
     "output": OutputTable,
+    "segments": SegmentsTable,
 }
 TOP_KEYS = ("name", "description")
 OUTPUT_TABLE = "output"
+UNHASHED_TABLES = frozenset({OUTPUT_TABLE, "segments"})  # how a run is written or split, not what it is
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +129,7 @@ class Scenario:
     collector: CollectorTable = field(default_factory=CollectorTable)
     objectives: ObjectivesTable = field(default_factory=ObjectivesTable)
     output: OutputTable = field(default_factory=OutputTable)
+    segments: SegmentsTable = field(default_factory=SegmentsTable)
     lines: dict[str, int] = field(default_factory=dict)  # option -> line of its key in the file
 
     def options(self) -> dict[str, Any]:

@@ -13,9 +13,9 @@ from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibi
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evtool.compat.findings import Incompatibility, Side
 from evtool.errors import SchemaError
 from evtool.formats.avro import compat as avro
+from evtool.formats.findings import Incompatibility, Side
 
 PRIMS = ["null", "boolean", "int", "long", "float", "double", "bytes", "string"]
 PROMOTES = {

@@ -12,8 +12,8 @@ from typing import Any
 import jsonschema as js_lib
 import pytest
 
-from evtool.compat.findings import Incompatibility, Side
 from evtool.errors import SchemaError
+from evtool.formats.findings import Incompatibility, Side
 from evtool.formats.jsonschema import compat as engine
 
 D7 = "http://json-schema.org/draft-07/schema#"

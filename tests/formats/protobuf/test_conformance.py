@@ -13,8 +13,8 @@ import pytest
 
 from evtool.catalog import load_catalog
 from evtool.compat.check import check_catalog
-from evtool.compat.findings import CheckReport, Direction
 from evtool.config import Settings
+from evtool.formats.findings import CheckReport, Direction
 from evtool.modes import CompatibilityMode
 
 CASES = Path(__file__).resolve().parents[3] / "fixtures/conformance/protobuf-cases.jsonl"

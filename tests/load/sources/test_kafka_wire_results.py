@@ -152,3 +152,68 @@ def test_collect_source_with_registry_reads_framed_results(kafka_broker: Broker,
     assert process.returncode == 0, err
     assert "25 results recorded" in err
     assert "1 unreadable" in err
+
+
+DECISION = {"type": "record", "name": "Decision", "namespace": "ai.decisions", "fields": [
+    {"name": "event_id", "type": "string"}, {"name": "action", "type": "string"},
+    {"name": "score", "type": "double"}]}
+
+
+def _avro(schema: dict[str, object], datum: dict[str, object]) -> bytes:
+    import io
+
+    import fastavro
+
+    out = io.BytesIO()
+    fastavro.schemaless_writer(out, fastavro.parse_schema(schema), datum)
+    return out.getvalue()
+
+
+def test_avro_results_are_decoded_with_the_writer_schema_asked_of_the_registry_once(
+    kafka_broker: Broker, tmp_path: Path
+) -> None:
+    """A downstream service writes its decisions in Avro with a registry-aware serializer: the source
+    asks GET /schemas/ids/{id} once per id, decodes each value with that schema and correlates by a
+    path into it. A Protobuf id is unreadable with its reason; an id the registry lacks is read as
+    JSON, and the run's problems say so."""
+    from evtool.registry.client import RegistrySettings
+
+    topic = kafka_broker.create_topic(partitions=2, prefix="decisions")
+    with fake_schema_registry() as registry:
+        avro_id = registry.add("decisions-value", json.dumps(DECISION))
+        proto_id = registry.add("other-value", 'syntax = "proto3"; message M { string a = 1; }', "PROTOBUF")
+        correlations = [str(uuid.uuid4()) for _ in range(50)]
+        records: list[tuple[bytes, list[tuple[str, bytes]]]] = [
+            (frame(avro_id, _avro(DECISION, {"event_id": c, "action": "hold", "score": 0.5})), [])
+            for c in correlations]
+        unknown = str(uuid.uuid4())
+        records.append((frame(999, b'{"event_id": "%s"}' % unknown.encode()), []))  # id the registry lacks
+        records.append((frame(proto_id, b"\x0a\x01x"), []))  # a Protobuf value: not decoded
+        records.append((frame(avro_id, b"\xff"), []))  # framed with the Avro id, not an Avro datum
+        options = KafkaOptions(registry=registry.url, registry_access=RegistrySettings(registry.url))
+        spec = CollectorSpec(f"kafka://{kafka_broker.bootstrap}/{topic}", correlate_by="data.event_id",
+                             transport=options)
+
+        async def go() -> KafkaResultSource:
+            source = open_source(spec, tmp_path, RunClock())
+            assert isinstance(source, KafkaResultSource)
+            async with source:
+                await asyncio.to_thread(produce, kafka_broker.bootstrap, topic, records)
+                deadline = time.monotonic() + 30
+                while source.records < len(records):
+                    assert time.monotonic() < deadline, "timed out"
+                    await asyncio.sleep(0.05)
+            return source
+
+        source = asyncio.run(go())
+        lookups = [r for r in registry.requests if r[1].startswith("/schemas/ids/")]
+    assert sorted(lookups) == sorted(("GET", f"/schemas/ids/{i}") for i in (avro_id, 999, proto_id))
+    assert source.counts.results == 51
+    assert source.counts.unreadable == 2
+    stored = np.frombuffer((tmp_path / "results-0.bin").read_bytes(), dtype=RESULT_DTYPE)
+    keys = {bytes(k) for k in stored["key"]}
+    assert keys == {correlation_key(c) for c in [*correlations, unknown]}
+    problems = source.counts.problems
+    assert any(f"schema id {proto_id}: PROTOBUF values are not decoded" in p for p in problems), problems
+    assert any(f"does not decode with schema id {avro_id}" in p for p in problems), problems
+    assert any("schema id 999:" in p and "read as JSON" in p for p in problems), problems

@@ -200,3 +200,28 @@ def test_registry_needs_a_kafka_target_and_a_reachable_registry(tmp_path: Path) 
     assert ran.code == 2
     assert "unreachable" in ran.stderr
     assert "Traceback" not in ran.stderr
+
+
+def test_registry_off_sends_plain_values_although_evtool_toml_names_a_registry(
+    kafka_broker: Broker, registry: FakeSchemaRegistry, tmp_path: Path
+) -> None:
+    subject = "inventory.stock.low"
+    _register(registry, f"{subject}-value", subject, "1.json", "2.json")
+    (tmp_path / "evtool.toml").write_text(f'[registry]\nurl = "{registry.url}"\n')
+    topics, asked = {}, {}
+    for mode, extra in (("configured", ()), ("off", ("--registry", "off"))):
+        topics[mode] = kafka_broker.create_topic(partitions=1, prefix="wire")
+        before = len(registry.requests)
+        ran = run_evtool(*_simulate(kafka_broker, topics[mode], tmp_path / mode, "--mix", f"{subject}=1",
+                                    *extra), cwd=tmp_path)
+        assert ran.code == 0, ran.stderr
+        asked[mode] = len(registry.requests) - before
+    framed = read_raw(kafka_broker.bootstrap, topics["configured"], expect=40)
+    assert len(framed) == 40
+    assert all(m.value[0] == 0 for m in framed), "[registry] url frames by default"
+    assert asked["configured"] > 0
+    plain = read_raw(kafka_broker.bootstrap, topics["off"], expect=40)
+    assert len(plain) == 40
+    assert all(isinstance(json.loads(m.value), dict) for m in plain), "plain JSON values, no frame"
+    assert "registry" not in json.loads((tmp_path / "off" / "meta.json").read_text())["transport"]
+    assert asked["off"] == 0, "--registry off asks the registry nothing"

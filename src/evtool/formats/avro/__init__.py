@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import functools
 import io
 from typing import TYPE_CHECKING
 
-from evtool.catalog.model import SchemaFormat
 from evtool.formats import jsondoc
-from evtool.formats.base import Check, DataGenerator, Encode, IsValid, Peers, narrow
+from evtool.formats.base import Check, DataGenerator, Encode, IsValid, Peers, SchemaFormat, narrow
 
 if TYPE_CHECKING:
-    from evtool.catalog.model import SchemaFile
-    from evtool.compat.findings import Change, Incompatibility
     from evtool.formats.avro.model import AvroSchema
+    from evtool.formats.base import SchemaFile
+    from evtool.formats.findings import Change, Incompatibility
+
+
+@functools.cache
+def _model_type() -> type[AvroSchema]:
+    """Imported on first use (the format's heavy modules load only when needed), then kept:
+    the check asks for it four times per pair."""
+    from evtool.formats.avro.model import AvroSchema
+
+    return AvroSchema
 
 
 def _model(value: object) -> AvroSchema:
-    from evtool.formats.avro.model import AvroSchema
-
-    return narrow(value, AvroSchema, "avro")
+    return narrow(value, _model_type(), "avro")
 
 
 class AvroFormat:
@@ -54,6 +61,11 @@ class AvroFormat:
 
     def changed_at(self, old: SchemaFile, new: SchemaFile) -> str | None:
         return jsondoc.changed_at(old, new)
+
+    def docs_only(self, old: object, new: object) -> bool:
+        from evtool.formats.avro.docs import docs_only
+
+        return docs_only(old, new)
 
     def generator(self, schema: SchemaFile) -> DataGenerator:
         from evtool.formats.avro.generate import compile_avro_schema

@@ -44,7 +44,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from evtool.compat.findings import Change, Counterexample, Incompatibility, Side
 from evtool.formats.avro.model import (
     PRIMITIVES,
     AvroSchema,
@@ -57,6 +56,7 @@ from evtool.formats.avro.model import (
     _Union,
     parse,
 )
+from evtool.formats.findings import Change, Counterexample, Incompatibility, Side
 
 __all__ = ["AvroSchema", "changes", "incompatibilities", "is_compatible", "parse"]
 
@@ -614,6 +614,8 @@ def lossy_changes(reader: AvroSchema, writer: AvroSchema) -> list[Incompatibilit
     or precision changed (the bytes hold an unscaled integer, so 123.45 written at scale 2 reads
     as 1.2345 at scale 4). Each is proven by encoding the writer's value and decoding it."""
     out: list[Incompatibility] = []
+    if "decimal" not in writer.logical_types or "decimal" not in reader.logical_types:
+        return out  # the walk below only reports where both sides declare a decimal
     _decimals(writer.document, reader.document, "", "", out, set())
     return out
 

@@ -11,14 +11,14 @@ from decimal import Decimal
 from typing import Any
 
 from evtool.errors import SchemaError
-from evtool.events.context import GenContext
-from evtool.events.hints import number_hint, string_hint
 from evtool.formats.generation import HARD_DEPTH, SOFT_DEPTH, DataGenerator, Gen
 from evtool.formats.generation import INT32 as _INT32
 from evtool.formats.generation import INT64 as _INT64
 from evtool.formats.generation import Cell as _Cell
 from evtool.formats.generation import err as _err
 from evtool.formats.generation import top as _top
+from evtool.values.context import GenContext
+from evtool.values.hints import number_hint, string_hint
 
 
 def compile_avro_schema(document: Any, *, source: str = "schema") -> DataGenerator:

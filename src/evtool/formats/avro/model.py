@@ -148,6 +148,8 @@ class AvroSchema:
     source: str
     root: _Node = field(repr=False, compare=False)
     names: dict[str, _Named] = field(repr=False, compare=False)
+    # every logicalType the schema declares: a rule about one skips pairs without it
+    logical_types: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -177,6 +179,7 @@ class _Parser:
         self.source = source
         self.names: dict[str, _Named] = {}
         self.pending_defaults: list[tuple[_Field, str]] = []
+        self.logical_types: set[str] = set()
 
     def fail(self, ptr: str, what: str, hint: str) -> SchemaError:
         where = ptr or "/"
@@ -409,6 +412,7 @@ class _Parser:
         if not isinstance(lt, str):
             raise self.fail(lptr, '"logicalType" must be a string', "fix it")
         node.logical = lt
+        self.logical_types.add(lt)
         bases = _LOGICAL_BASES.get(lt)
         if bases is None:
             return node  # custom logical types are legal; readers ignore them
@@ -579,4 +583,10 @@ def parse(document: Any, *, source: str) -> AvroSchema:
     parser.check_defaults()
     for node in _all_nodes(root):
         _fingerprint(node, set())
-    return AvroSchema(document=document, source=source, root=root, names=parser.names)
+    return AvroSchema(
+        document=document,
+        source=source,
+        root=root,
+        names=parser.names,
+        logical_types=frozenset(parser.logical_types),
+    )

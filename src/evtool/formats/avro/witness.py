@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from evtool.compat.findings import Counterexample
 from evtool.formats.avro.model import (
     AvroSchema,
     _Container,
@@ -22,6 +21,7 @@ from evtool.formats.avro.model import (
     _Record,
     _Union,
 )
+from evtool.formats.findings import Counterexample
 
 _MAX_PROOF = 300
 _ZERO_UUID = "00000000-0000-0000-0000-000000000000"

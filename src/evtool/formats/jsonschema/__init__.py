@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
-from evtool.catalog.model import SchemaFormat
 from evtool.formats import jsondoc
-from evtool.formats.base import Check, DataGenerator, Encode, IsValid, Peers, narrow
+from evtool.formats.base import Check, DataGenerator, Encode, IsValid, Peers, SchemaFormat, narrow
 
 if TYPE_CHECKING:
-    from evtool.catalog.model import SchemaFile
-    from evtool.compat.findings import Change, Incompatibility
+    from evtool.formats.base import SchemaFile
+    from evtool.formats.findings import Change, Incompatibility
     from evtool.formats.jsonschema.compat import JsonSchemaDoc
+
+
+@functools.cache
+def _model_type() -> type[JsonSchemaDoc]:
+    """Imported on first use (the format's heavy modules load only when needed), then kept:
+    the check asks for it four times per pair."""
+    from evtool.formats.jsonschema.compat import JsonSchemaDoc
+
+    return JsonSchemaDoc
 
 
 def _model(value: object) -> JsonSchemaDoc:
-    from evtool.formats.jsonschema.compat import JsonSchemaDoc
-
-    return narrow(value, JsonSchemaDoc, "json")
+    return narrow(value, _model_type(), "json")
 
 
 class JsonSchemaFormat:
@@ -51,6 +58,11 @@ class JsonSchemaFormat:
 
     def changed_at(self, old: SchemaFile, new: SchemaFile) -> str | None:
         return jsondoc.changed_at(old, new)
+
+    def docs_only(self, old: object, new: object) -> bool:
+        from evtool.formats.jsonschema.docs import docs_only
+
+        return docs_only(old, new)
 
     def generator(self, schema: SchemaFile) -> DataGenerator:
         from evtool.formats.jsonschema.generate import compile_json_schema

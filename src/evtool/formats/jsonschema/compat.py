@@ -70,6 +70,7 @@ of 0 count as absent; a required name with no ``properties`` entry is checked to
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -79,8 +80,8 @@ import jsonschema.exceptions
 import jsonschema.validators
 import orjson
 
-from evtool.compat.findings import Change, Counterexample, Incompatibility, Side
 from evtool.errors import SchemaError
+from evtool.formats.findings import Change, Counterexample, Incompatibility, Side
 from evtool.formats.jsonschema.diff import Diff, Differ
 from evtool.formats.jsonschema.instances import Builder, GiveUp, candidates, fill_required, instance_path
 from evtool.formats.jsonschema.model import (
@@ -162,7 +163,22 @@ class JsonSchemaDoc:
 
     def rejections(self, instance: Any) -> list[Rejection]:
         """Every reason this schema rejects ``instance``, each placed in the document, so a
-        proof can be checked to fail for the finding's own reason and not another's."""
+        proof can be checked to fail for the finding's own reason and not another's.
+
+        Remembered per instance: in a transitive check one reader meets the same witness from
+        every later writer (python-jsonschema's full error walk is the costly part of a proof).
+        """
+        try:
+            key = json.dumps(instance, allow_nan=True)  # exact: NaN, 1 vs 1.0 vs true stay apart
+        except (TypeError, ValueError):
+            return self._rejections(instance)
+        memo: dict[str, list[Rejection]] = self._cache.setdefault("rejections", {})
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = self._rejections(instance)
+        return list(found)
+
+    def _rejections(self, instance: Any) -> list[Rejection]:
         index = self._cache.get("pointers")
         if index is None:
             index = self._cache["pointers"] = _pointer_index(self.document)
@@ -207,13 +223,15 @@ def _pointer_index(document: Any) -> dict[int, str]:
     object (its own schema path does not follow ``$ref``s), this turns it into a pointer."""
     index: dict[int, str] = {}
     stack: list[tuple[Any, str]] = [(document, "")]
-    while stack:
+    while stack:  # containers only: a leaf's pointer would never be looked up
         value, pointer = stack.pop()
         if isinstance(value, dict):
             index.setdefault(id(value), pointer)
-            stack.extend((v, f"{pointer}/{escape(str(k))}") for k, v in value.items())
+            stack.extend((v, f"{pointer}/{escape(str(k))}") for k, v in value.items()
+                         if isinstance(v, dict | list))
         elif isinstance(value, list):
-            stack.extend((v, f"{pointer}/{i}") for i, v in enumerate(value))
+            stack.extend((v, f"{pointer}/{i}") for i, v in enumerate(value)
+                         if isinstance(v, dict | list))
     return index
 
 

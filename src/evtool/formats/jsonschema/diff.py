@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from evtool.compat.findings import Side
+from evtool.formats.findings import Side
 from evtool.formats.jsonschema.model import TRUE_NODE, Node, canonical, escape, json_type
 
 # An instance path step: ("prop", name) | ("idx", i, is_tuple) | ("branch", kind, i)

@@ -23,10 +23,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from evtool.catalog.source import escape_pointer_token
 from evtool.errors import SchemaError
-from evtool.events.context import GenContext
-from evtool.events.hints import Hint, number_hint, string_hint
 from evtool.formats.generation import DEFAULT_SPAN as _DEFAULT_SPAN
 from evtool.formats.generation import HARD_DEPTH, OPTIONAL_SHARE, SOFT_DEPTH, DataGenerator, Gen
 from evtool.formats.generation import Cell as _Cell
@@ -35,6 +32,9 @@ from evtool.formats.generation import err as _err
 from evtool.formats.generation import probe_context as _probe_context
 from evtool.formats.generation import top as _top
 from evtool.formats.jsonschema.patterns import compile_pattern
+from evtool.formats.jsontext import escape_pointer_token
+from evtool.values.context import GenContext
+from evtool.values.hints import Hint, number_hint, string_hint
 
 # --------------------------------------------------------------------------------------------
 # JSON Schema

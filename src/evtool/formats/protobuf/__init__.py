@@ -6,27 +6,34 @@ A subject's events are its file's first top-level message. Imports name catalogu
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING, Any
 
-from evtool.catalog.model import SchemaFormat
 from evtool.errors import SchemaError
-from evtool.formats.base import Check, DataGenerator, Encode, IsValid, Peers, narrow
+from evtool.formats.base import Check, DataGenerator, Encode, IsValid, Peers, SchemaFormat, narrow
 
 if TYPE_CHECKING:
     from google.protobuf.message import Message
 
-    from evtool.catalog.model import SchemaFile
-    from evtool.compat.findings import Change, Incompatibility
+    from evtool.formats.base import SchemaFile
+    from evtool.formats.findings import Change, Incompatibility
     from evtool.formats.protobuf.model import ProtoSchema
 
 _SPACE = re.compile(r"\s+")
 
 
-def _model(value: object) -> ProtoSchema:
+@functools.cache
+def _model_type() -> type[ProtoSchema]:
+    """Imported on first use (the format's heavy modules load only when needed), then kept:
+    the check asks for it four times per pair."""
     from evtool.formats.protobuf.model import ProtoSchema
 
-    return narrow(value, ProtoSchema, "protobuf")
+    return ProtoSchema
+
+
+def _model(value: object) -> ProtoSchema:
+    return narrow(value, _model_type(), "protobuf")
 
 
 def catalogue_name(schema: SchemaFile) -> str:
@@ -80,6 +87,9 @@ class ProtobufFormat:
             if a.strip() != b.strip():
                 return _pointer_near(new, index + 1)
         return ""
+
+    def docs_only(self, old: object, new: object) -> bool:
+        return False  # comments are not told apart from other edits yet: any change is a change
 
     def generator(self, schema: SchemaFile) -> DataGenerator:
         from evtool.formats.protobuf.generate import compile_message

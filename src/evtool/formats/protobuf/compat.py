@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from evtool.compat.findings import Change, Counterexample, Incompatibility, Side
+from evtool.formats.findings import Change, Counterexample, Incompatibility, Side
 from evtool.formats.protobuf import witness
 from evtool.formats.protobuf.model import ProtoField, ProtoMessage, ProtoSchema
 
@@ -129,8 +129,12 @@ def _diff(original: ProtoSchema, update: ProtoSchema) -> list[Difference]:
 
 
 def _relative(schema: ProtoSchema) -> dict[str, ProtoMessage]:
-    cut = len(schema.package) + 1 if schema.package else 0
-    return {name[cut:]: message for name, message in schema.messages.items()}
+    """Messages by their name inside the package; kept, as every pair of the version asks."""
+    found: dict[str, ProtoMessage] | None = schema.extra.get("relative")
+    if found is None:
+        cut = len(schema.package) + 1 if schema.package else 0
+        found = schema.extra["relative"] = {name[cut:]: message for name, message in schema.messages.items()}
+    return found
 
 
 def _strip(type_name: str, package: str) -> str:

@@ -12,9 +12,9 @@ from typing import Any
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
-from evtool.events.context import GenContext
-from evtool.events.hints import number_hint, string_hint
 from evtool.formats.generation import INT32, OPTIONAL_SHARE, SOFT_DEPTH, DataGenerator, Gen, bounded_repeat
+from evtool.values.context import GenContext
+from evtool.values.hints import number_hint, string_hint
 
 _Value = Callable[[GenContext, int], Any]
 _INTS = {

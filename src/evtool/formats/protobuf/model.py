@@ -112,56 +112,48 @@ def _walk(
     enums: dict[str, tuple[tuple[str, int], ...]],
 ) -> None:
     full = prefix + message.name
-    entries = {n.name for n in message.nested_type if n.options.map_entry}
-    real_oneofs = [
-        i
-        for i, _ in enumerate(message.oneof_decl)
-        if not any(
-            f.proto3_optional and f.oneof_index == i for f in message.field if f.HasField("oneof_index")
-        )
-    ]
-    oneof_names = {i: message.oneof_decl[i].name for i in real_oneofs}
+    nested_types = message.nested_type
+    entries = {n.name for n in nested_types if n.options.map_entry}
+    # each descriptor attribute is read once: a catalogue builds hundreds of thousands of fields
+    specs = [(f, f.oneof_index if f.HasField("oneof_index") else None) for f in message.field]
+    synthetic = {index for f, index in specs if index is not None and f.proto3_optional}
+    oneof_names = {i: d.name for i, d in enumerate(message.oneof_decl) if i not in synthetic}
     fields: dict[int, ProtoField] = {}
     oneofs: dict[str, list[int]] = {name: [] for name in oneof_names.values()}
-    for f in message.field:
+    for f, oneof_index in specs:
+        f_type, f_label, number = f.type, f.label, f.number
         type_name = f.type_name.lstrip(".")
-        if f.type in (_F.TYPE_MESSAGE, _F.TYPE_GROUP):
+        if f_type in (_F.TYPE_MESSAGE, _F.TYPE_GROUP):
             is_map = (
-                f.label == _F.LABEL_REPEATED
+                f_label == _F.LABEL_REPEATED
                 and type_name.rsplit(".", 1)[-1] in entries
                 and type_name.startswith(full + ".")
             )
             kind, kind_type = ("map" if is_map else "message"), type_name
         else:
-            kind, kind_type = "scalar", SCALAR_NAMES[f.type]
-        if f.type != _F.TYPE_ENUM and kind == "scalar":
-            type_name = ""
-        oneof = oneof_names.get(f.oneof_index) if f.HasField("oneof_index") else None
+            kind, kind_type = "scalar", SCALAR_NAMES[f_type]
+            if f_type != _F.TYPE_ENUM:
+                type_name = ""
+        oneof = oneof_names.get(oneof_index) if oneof_index is not None else None
         if oneof is not None:
-            oneofs[oneof].append(f.number)
-        fields[f.number] = ProtoField(
-            name=f.name,
-            number=f.number,
-            kind=kind,
-            type=kind_type,
-            type_name=type_name,
-            label=_written_label(f, syntax),
-            repeated=f.label == _F.LABEL_REPEATED,
-            oneof=oneof,
+            oneofs[oneof].append(number)
+        fields[number] = ProtoField(
+            f.name, number, kind, kind_type, type_name, _written_label(f, f_label, syntax),
+            f_label == _F.LABEL_REPEATED, oneof,
         )
     out[full] = ProtoMessage(
         full, fields, {k: tuple(v) for k, v in oneofs.items()}, message.options.map_entry
     )
     for enum in message.enum_type:
         enums[f"{full}.{enum.name}"] = tuple((v.name, v.number) for v in enum.value)
-    for nested in message.nested_type:
+    for nested in nested_types:
         _walk(nested, full + ".", syntax, out, enums)
 
 
-def _written_label(f: descriptor_pb2.FieldDescriptorProto, syntax: str) -> str | None:
-    if f.label == _F.LABEL_REPEATED:
+def _written_label(f: descriptor_pb2.FieldDescriptorProto, label: int, syntax: str) -> str | None:
+    if label == _F.LABEL_REPEATED:
         return "repeated"
-    if f.label == _F.LABEL_REQUIRED:
+    if label == _F.LABEL_REQUIRED:
         return "required"
     if syntax == "proto2" or f.proto3_optional:
         return "optional"
@@ -174,21 +166,23 @@ _COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)
 _BLOCK = re.compile(r"\b(message|enum|oneof|service|extend)\s+([A-Za-z_][\w.]*)\s*\{")
 _FIELD_NUMBER = re.compile(r"([A-Za-z_]\w*)\s*=\s*(\d+)\s*(?:\[[^\]]*\])?\s*;")
 _PACKAGE = re.compile(r"^\s*package\s+([\w.]+)\s*;", re.MULTILINE)
+_TOKEN = re.compile(r"\{|\}|" + _BLOCK.pattern + "|" + _FIELD_NUMBER.pattern)
+_NOT_NEWLINE = re.compile(r"[^\n]")
 
 
 @functools.lru_cache(maxsize=1024)
 def line_index(text: str) -> dict[str, int]:
     """Pointer -> 1-based line: `/<message>`, `/<message>/<number>`, and "" for the package line."""
-    clean = _COMMENT.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), text)
+    clean = _COMMENT.sub(lambda m: _NOT_NEWLINE.sub(" ", m.group()), text)
     package_match = _PACKAGE.search(clean)
     package = package_match.group(1) if package_match else ""
     lines: dict[str, int] = {"": clean.count("\n", 0, package_match.start(1)) + 1 if package_match else 1}
     stack: list[tuple[str, str]] = []  # (kind, name)
-    pos = 0
-    token = re.compile(r"\{|\}|" + _BLOCK.pattern + "|" + _FIELD_NUMBER.pattern)
-    for match in token.finditer(clean, pos):
+    line, counted = 1, 0  # lines counted up to `counted` (once over the text, not per token)
+    for match in _TOKEN.finditer(clean):
         text_ = match.group()
-        line = clean.count("\n", 0, match.start()) + 1
+        line += clean.count("\n", counted, match.start())
+        counted = match.start()
         if text_ == "{":
             stack.append(("block", ""))
         elif text_ == "}":

@@ -6,6 +6,7 @@ versions of one subject define the same names, so they cannot share a pool).
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from google.protobuf import descriptor_pool, json_format, message, message_factory, unknown_fields
@@ -89,10 +90,23 @@ def set_field(msg: message.Message, number: int, value: Any = None, *, count: in
     return True
 
 
+# per message class (weakly: classes die with their schema's pool), what every proof asks again
+_REQUIRED: weakref.WeakKeyDictionary[type[message.Message], tuple[FieldDescriptor, ...]] = (
+    weakref.WeakKeyDictionary()
+)
+_DECODED: weakref.WeakKeyDictionary[
+    type[message.Message], dict[bytes, tuple[message.Message | None, str]]
+] = weakref.WeakKeyDictionary()
+
+
 def fill_required(msg: message.Message) -> None:
     """proto2 `required` fields of the writer get a value, so the writer can encode at all."""
-    for field in msg.DESCRIPTOR.fields:
-        if field.is_required and not msg.HasField(field.name):
+    cls = type(msg)
+    required = _REQUIRED.get(cls)
+    if required is None:
+        required = _REQUIRED[cls] = tuple(f for f in msg.DESCRIPTOR.fields if f.is_required)
+    for field in required:
+        if not msg.HasField(field.name):
             set_field(msg, field.number)
 
 
@@ -102,7 +116,21 @@ def as_event(msg: message.Message) -> dict[str, Any]:
 
 
 def decode(reader: type[message.Message], data: bytes) -> tuple[message.Message | None, str]:
-    """(decoded message, what the reader made of it) — or (None, the decoder's error)."""
+    """(decoded message, what the reader made of it) — or (None, the decoder's error).
+
+    Remembered per reader class and bytes: in a transitive check one reader meets the same
+    witness from every later writer. The message returned is shared: read it, do not change it.
+    """
+    memo = _DECODED.get(reader)
+    if memo is None:
+        memo = _DECODED[reader] = {}
+    found = memo.get(data)
+    if found is None:
+        found = memo[data] = _decode(reader, data)
+    return found
+
+
+def _decode(reader: type[message.Message], data: bytes) -> tuple[message.Message | None, str]:
     try:
         decoded = reader.FromString(data)
     except message.DecodeError as exc:

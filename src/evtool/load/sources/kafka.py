@@ -16,7 +16,9 @@ the record's broker timestamp kept beside it (`broker_ns`), so a report can spli
 latency into intended → acked → result written → result seen. Records of other runs are the
 ledger's "foreign"; records that are not JSON or not an event are counted unreadable. With a
 Schema Registry given (`--registry`), values are in its wire format: the magic byte and schema id
-are taken off before the JSON is read, and a value without them is unreadable too.
+are taken off, the id's writer schema is asked of the registry once (registry/values.py), and the
+value read as JSON or decoded as Avro; a value without the frame, or one that does not decode, is
+unreadable too, with its reason among the run's problems.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import logging
 import secrets
 import threading
@@ -35,10 +38,14 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from evtool.config import Settings
 from evtool.errors import TargetError, UsageError
 from evtool.load.collector import CorrelateBy
 from evtool.load.sources.base import CollectorSpec, ResultLedger, SourceCounts, WaitOutcome, check_run_dir
+from evtool.load.targets.base import redact_url
 from evtool.load.targets.kafka import OPEN_TIMEOUT_S, KafkaOptions, parse_url, resolve
+from evtool.registry.client import RegistryClient, SchemaById, registry_disabled, registry_settings
+from evtool.registry.values import UnreadableValue, WireValues
 from evtool.results.clock import RunClock
 from evtool.results.runlog import correlation_key
 
@@ -55,6 +62,15 @@ _CONNECTION = ("security.", "sasl.", "ssl.", "ssl_", "socket.", "broker.", "reco
 _TIMESTAMP_TYPES = {1: "CreateTime", 2: "LogAppendTime"}
 _TRANSIENT = frozenset({"NOT_LEADER_OR_FOLLOWER", "NOT_LEADER_FOR_PARTITION", "LEADER_NOT_AVAILABLE",
                         "UNKNOWN_TOPIC_OR_PART", "_TIMED_OUT", "_TRANSPORT"})
+
+
+def wire_results(options: KafkaOptions, registry: str | None, settings: Settings) -> KafkaOptions:
+    """The options of a results topic in the wire format when a registry is given (`--registry URL`
+    or [registry] url, not `--registry off`): each result's writer schema is asked of that registry."""
+    if registry_disabled(registry) or not (registry or settings.registry.url):
+        return options
+    access = registry_settings(registry, settings)
+    return dataclasses.replace(options, registry=redact_url(access.url), registry_access=access)
 
 
 def connection_properties(options: KafkaOptions) -> dict[str, str]:
@@ -97,6 +113,9 @@ class KafkaResultSource:
         self._servers, self.topic = parse_url(spec.address, options.bootstrap, option="--collect")
         self._properties = connection_properties(options)
         self._registry = options.registry  # the values are framed in the wire format
+        self._registry_access = options.registry_access
+        self._registry_client: RegistryClient | None = None  # made in the consumer thread, on first need
+        self._wire = WireValues(self._writer_schema)
         self._schema_ids: dict[int, int] = {}
         self.correlate_by = CorrelateBy.parse(spec.correlate_by) if spec.correlate_by else CorrelateBy.parse()
         paths = self.correlate_by.sources
@@ -256,6 +275,9 @@ class KafkaResultSource:
         if self._consumer is not None:
             consumer, self._consumer = self._consumer, None
             await asyncio.to_thread(consumer.close)
+        if self._registry_client is not None:
+            self._registry_client.close()
+            self._registry_client = None
         self._drain()  # what the thread decoded last
         if self._flusher is not None:
             self._flusher.cancel()
@@ -268,6 +290,9 @@ class KafkaResultSource:
                 self._counts.notes.append(self._ledger.write_error)
                 self._write_error = self._ledger.write_error
             self._ledger = None
+        for note in self._wire.notes:
+            self._counts.problem(note)
+        self._wire.notes.clear()
         for kind, count in sorted(self._problems.items()):
             self._counts.problem(kind, count)
         self._problems.clear()
@@ -299,6 +324,14 @@ class KafkaResultSource:
         return await self._ledger.wait_for_results(timeout_s, stop)
 
     # -- consuming ---------------------------------------------------------------------------
+
+    def _writer_schema(self, schema_id: int) -> SchemaById:
+        """The registry's schema for an id met in a result (consumer thread; WireValues caches it)."""
+        if self._registry_access is None:
+            raise UsageError(f"schema id {schema_id}: no registry to ask for it")
+        if self._registry_client is None:
+            self._registry_client = RegistryClient(self._registry_access)
+        return self._registry_client.schema_by_id(schema_id)
 
     def _consume(self, consumer: Consumer) -> None:
         """The consumer thread: consume, decode, hand each batch to the event loop."""
@@ -345,7 +378,8 @@ class KafkaResultSource:
             else:
                 stamp = 0
             raw_value = message.value()
-            if framed:  # magic byte 0, a 4-byte schema id, then the JSON
+            schema_id = -1
+            if framed:  # magic byte 0, a 4-byte schema id, then the payload (JSON or Avro)
                 if raw_value is None or len(raw_value) < 5 or raw_value[0] != 0:
                     batch.unreadable += 1
                     continue
@@ -371,10 +405,10 @@ class KafkaResultSource:
                                 break
                     else:
                         event: dict[str, Any] = {k: v.decode() for k, v in attributes.items()}
-                        event["data"] = orjson.loads(raw_value) if raw_value else None
+                        event["data"] = self._payload(schema_id, raw_value)
                         value = find(event, plain=False)
                 else:
-                    parsed = orjson.loads(raw_value) if raw_value else None
+                    parsed = self._payload(schema_id, raw_value)
                     if not isinstance(parsed, dict):
                         batch.unreadable += 1
                         continue
@@ -382,12 +416,23 @@ class KafkaResultSource:
             except (orjson.JSONDecodeError, UnicodeDecodeError):
                 batch.unreadable += 1
                 continue
+            except UnreadableValue as exc:
+                batch.unreadable += 1
+                batch.errors.append(f"unreadable result: {exc}")
+                continue
             if value is None:
                 batch.uncorrelated += 1
                 continue
             keys.append(correlation_key(value))
             broker_ns.append(stamp)
         return batch
+
+    def _payload(self, schema_id: int, raw: bytes | None) -> Any:
+        """A record value's content: JSON, or in the wire format (schema id >= 0) what its writer
+        schema says (JSON or Avro)."""
+        if not raw:
+            return None
+        return orjson.loads(raw) if schema_id < 0 else self._wire.decode(schema_id, raw)
 
     def _drain(self) -> None:
         """On the event loop: append the decoded batches through the ledger."""

@@ -42,7 +42,13 @@ import orjson
 
 from evtool.catalog.model import Catalog, SchemaFile, SchemaFormat
 from evtool.errors import EvtoolError, TargetError, UsageError
-from evtool.events.envelope import CONTENT_TYPE_JSON, CONTENT_TYPE_STRUCTURED, CloudEvent, dataschema_uri
+from evtool.events.envelope import (
+    CONTENT_TYPE_JSON,
+    CONTENT_TYPE_STRUCTURED,
+    ENTITY_FIELDS,
+    CloudEvent,
+    dataschema_uri,
+)
 from evtool.load.plan import EventBlock
 from evtool.load.targets.base import (
     REDACTED,
@@ -56,6 +62,7 @@ from evtool.load.targets.base import (
     structured_body,
 )
 from evtool.load.targets.registry import AsyncTarget, TransportSpec, register
+from evtool.registry.client import RegistrySettings
 from evtool.results.runlog import OFFSET_DTYPE, Reason, Status
 
 if TYPE_CHECKING:
@@ -79,12 +86,8 @@ _SECRET = re.compile(r"password|secret|sasl\.jaas|token|key\.pem|certificate\.pe
                      re.IGNORECASE)
 _ASSIGNED = re.compile(r'"idemp_state":\s*"Assigned"')
 _TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
-# the default message key: each event type's entity (the catalogue's domain events)
-ENTITY_KEYS: dict[str, tuple[str, ...]] = {
-    "commerce.order.placed": ("data", "order_id"),
-    "inventory.stock.low": ("data", "sku"),
-    "support.complaint.filed": ("data", "customer", "customer_id"),
-}
+# the default message key: each event type's entity, the field path of its `partitionkey`
+ENTITY_KEYS: dict[str, tuple[str, ...]] = {kind: ("data", *path) for kind, path in ENTITY_FIELDS.items()}
 OFFSETS_FILE = "kafka-offsets-{shard}.bin"
 Headers = list[tuple[str, str | bytes | None]]
 
@@ -106,6 +109,9 @@ class KafkaOptions:
     # and each dataschema URI's registered schema id, looked up before time zero
     registry: str | None = None
     schema_ids: tuple[tuple[str, int], ...] = ()
+    # a kafka:// --collect in the wire format: how to ask the registry for a result's writer schema
+    # (auth as env:VAR references, resolved in the source's own thread)
+    registry_access: RegistrySettings | None = None
     proto_schemas: tuple[tuple[str, SchemaFile], ...] = ()  # --encoding protobuf: dataschema URI -> .proto
 
     @classmethod

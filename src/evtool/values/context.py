@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
-from evtool.events.pools import Pools
+from evtool.values.pools import Pools
 
 if TYPE_CHECKING:
     from _typeshed import SupportsLenAndGetItem

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from evtool.events.context import GenContext
-from evtool.events.pools import Customer
+from evtool.values.context import GenContext
+from evtool.values.pools import Customer
 
 Hint = Callable[[GenContext], object]
 

@@ -6,8 +6,8 @@ from collections import Counter
 
 import numpy as np
 
-from evtool.events.context import FastRandom, GenContext, uuid4_block
-from evtool.events.pools import build_pools
+from evtool.values.context import FastRandom, GenContext, uuid4_block
+from evtool.values.pools import build_pools
 
 
 def test_uuid_blocks_are_distinct_version4_uuids_in_canonical_form() -> None:
