@@ -59,9 +59,9 @@ EARLY_KEEP_NS = 10_000_000_000  # a result whose event is not logged yet waits t
 BUCKET_FACTORS = (0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0)
 
 
-def histogram(values_ns: list[int]) -> npt.NDArray[np.int64]:
+def histogram(values_ns: list[int] | npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """Bucket counts of latencies (ns) on the shared log scale."""
-    if not values_ns:
+    if not len(values_ns):
         return np.zeros(NBUCKETS, dtype=np.int64)
     indexes = np.searchsorted(_EDGES_NS, np.asarray(values_ns, dtype=np.float64))
     return np.bincount(indexes, minlength=NBUCKETS).astype(np.int64)

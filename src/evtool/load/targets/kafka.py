@@ -676,19 +676,7 @@ class KafkaTarget(AsyncTarget):
                 except ValueError as exc:
                     return SendResult(Status.FAILED, Reason.OTHER, detail=f"encoding: {exc}")
             key = self._key(out.event)
-        offsets = self._offsets
-
-        def delivered(error: KafkaError | None, message: Message) -> None:
-            state.in_flight -= 1
-            if error is None:
-                if offsets is not None:
-                    ts_type, ts_ms = message.timestamp()
-                    offsets.append(correlation, message.partition() or 0, message.offset() or 0,
-                                   ts_type, ts_ms)
-                on_done(OK_KAFKA)
-            else:
-                on_done(SendResult(Status.FAILED, _kafka_reason(error), detail=_detail(error)))
-
+        delivered = _Report(on_done, correlation, self._offsets, state)
         try:
             producer.produce(self._topic, value, key, headers=headers, on_delivery=delivered)
         except BufferError:
@@ -803,6 +791,32 @@ def _refused(exc: Exception) -> SendResult:
     if error is not None and hasattr(error, "name"):
         return SendResult(Status.FAILED, _kafka_reason(error), detail=_detail(error))
     return SendResult(Status.FAILED, Reason.OTHER, detail=f"{type(exc).__name__}: {exc}")
+
+
+class _Report:
+    """The delivery report of one `submit`: one object per message in flight, not a closure and its
+    four cells (what the cyclic collector scans grows with the messages in flight)."""
+
+    __slots__ = ("correlation", "offsets", "on_done", "state")
+
+    def __init__(self, on_done: OnDone, correlation: bytes, offsets: _OffsetLog | None,
+                 state: _State) -> None:
+        self.on_done = on_done
+        self.correlation = correlation
+        self.offsets = offsets
+        self.state = state
+
+    def __call__(self, error: KafkaError | None, message: Message) -> None:
+        self.state.in_flight -= 1
+        if error is None:
+            offsets = self.offsets
+            if offsets is not None:
+                ts_type, ts_ms = message.timestamp()
+                offsets.append(self.correlation, message.partition() or 0, message.offset() or 0,
+                               ts_type, ts_ms)
+            self.on_done(OK_KAFKA)
+        else:
+            self.on_done(SendResult(Status.FAILED, _kafka_reason(error), detail=_detail(error)))
 
 
 class _RunReports:
