@@ -13,18 +13,7 @@ from typing import IO
 from evtool.catalog.model import Catalog, SchemaFormat
 from evtool.errors import UsageError
 from evtool.events.envelope import CloudEvent
-
-
-def varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        low = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(low | 0x80)
-        else:
-            out.append(low)
-            return bytes(out)
+from evtool.formats.protobuf.varint import varint
 
 
 def write_delimited(events: Iterable[CloudEvent], out: IO[bytes], catalog: Catalog) -> int:

@@ -19,6 +19,7 @@ from evtool.catalog.model import Catalog, SchemaFile, SchemaFormat
 from evtool.config import Settings
 from evtool.errors import InputError, UsageError
 from evtool.events.envelope import dataschema_uri
+from evtool.formats.protobuf.varint import zigzag
 from evtool.registry.client import RegistryClient
 from evtool.registry.naming import registry_subject
 from evtool.registry.published import schema_type_of
@@ -65,20 +66,7 @@ def unframe(value: bytes, *, protobuf: bool = False) -> Framed:
 def _indexes(indexes: tuple[int, ...]) -> bytes:
     if indexes in ((), (0,)):
         return b"\x00"
-    return _zigzag(len(indexes)) + b"".join(_zigzag(i) for i in indexes)
-
-
-def _zigzag(number: int) -> bytes:
-    value = (number << 1) ^ (number >> 63)
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
+    return zigzag(len(indexes)) + b"".join(zigzag(i) for i in indexes)
 
 
 def _read_zigzag(data: bytes, at: int) -> tuple[int, int]:

@@ -405,10 +405,12 @@ class KafkaResultSource:
                                 break
                     else:
                         event: dict[str, Any] = {k: v.decode() for k, v in attributes.items()}
-                        event["data"] = self._payload(schema_id, raw_value)
+                        event["data"] = (None if not raw_value else orjson.loads(raw_value) if not framed
+                                         else self._wire.decode(schema_id, raw_value))
                         value = find(event, plain=False)
                 else:
-                    parsed = self._payload(schema_id, raw_value)
+                    parsed = (None if not raw_value else orjson.loads(raw_value) if not framed
+                              else self._wire.decode(schema_id, raw_value))
                     if not isinstance(parsed, dict):
                         batch.unreadable += 1
                         continue
@@ -426,13 +428,6 @@ class KafkaResultSource:
             keys.append(correlation_key(value))
             broker_ns.append(stamp)
         return batch
-
-    def _payload(self, schema_id: int, raw: bytes | None) -> Any:
-        """A record value's content: JSON, or in the wire format (schema id >= 0) what its writer
-        schema says (JSON or Avro)."""
-        if not raw:
-            return None
-        return orjson.loads(raw) if schema_id < 0 else self._wire.decode(schema_id, raw)
 
     def _drain(self) -> None:
         """On the event loop: append the decoded batches through the ledger."""
