@@ -8,7 +8,7 @@ from cloudevents.core.formats.json import JSONFormat
 from evtool.catalog import Catalog
 from evtool.errors import InputError
 from evtool.events import CloudEvent, EventStream, GenerateOptions, decode_batch, encode_batch
-from evtool.events.envelope import CONTENT_TYPE_BATCH, dataschema_uri, parse_dataschema
+from evtool.events.envelope import CONTENT_TYPE_BATCH, dataschema_uri, format_sequence, parse_dataschema
 
 
 def _events(catalog: Catalog, count: int = 20) -> list[CloudEvent]:
@@ -65,6 +65,16 @@ def test_dataschema_is_an_absolute_uri_naming_subject_and_version() -> None:
     assert parse_dataschema(uri) == ("commerce.order.placed", 2)
     assert parse_dataschema("commerce.order.placed/3") == ("commerce.order.placed", 3)
     assert parse_dataschema("https://example.com/x") is None
+
+
+def test_a_recorded_dataschema_that_is_not_text_names_no_version() -> None:
+    # a replayed log's `dataschema` is not type-checked on read; the memo must not choke on it
+    event = CloudEvent.from_dict({"specversion": "1.0", "id": "1", "source": "s", "type": "t",
+                                  "dataschema": ["urn:evtool:schema:a:1"]})
+    assert event.schema_ref is None
+    assert parse_dataschema(None) is None
+    assert format_sequence(42) == "000000000042"
+    assert format_sequence(10**12 + 1) == "1000000000001"  # wider than the padding: all digits kept
 
 
 @pytest.mark.parametrize(

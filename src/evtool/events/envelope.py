@@ -19,6 +19,7 @@ not from gaps.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -37,6 +38,7 @@ DATASCHEMA_PREFIX = "urn:evtool:schema:"
 PARTITIONKEY = "partitionkey"  # CloudEvents `partitionkey` extension (Kafka binding: the message key)
 SEQUENCE = "sequence"  # CloudEvents `sequence` extension: a lexicographically orderable string
 SEQUENCE_WIDTH = 12
+_SEQUENCE_SPEC = f"0{SEQUENCE_WIDTH}d"  # format() spec of a `sequence` value
 # the entity each bundled domain type is about (its `partitionkey`); the Kafka target keys by it
 ENTITY_FIELDS: dict[str, tuple[str, ...]] = {
     "commerce.order.placed": ("order_id",),
@@ -58,8 +60,14 @@ def parse_dataschema(uri: str | None) -> tuple[str, int] | None:
 
     Also accepts the bare ``<subject>/<version>`` form for logs written by hand.
     """
-    if not uri:
+    if not uri or not isinstance(uri, str):  # a recorded log's value may be anything
         return None
+    return _parse_dataschema_text(uri)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_dataschema_text(uri: str) -> tuple[str, int] | None:
+    # memoised: a run sends a handful of distinct values, each once per event
     if uri.startswith(DATASCHEMA_PREFIX):
         subject, _, version = uri[len(DATASCHEMA_PREFIX) :].rpartition(":")
     else:
@@ -71,7 +79,7 @@ def parse_dataschema(uri: str | None) -> tuple[str, int] | None:
 
 def format_sequence(position: int) -> str:
     """`sequence` of the event at `position` (1-based) of its stream: zero-padded, so it sorts as text."""
-    return f"{position:0{SEQUENCE_WIDTH}d}"
+    return format(position, _SEQUENCE_SPEC)
 
 
 def parse_sequence(value: Any) -> int | None:
