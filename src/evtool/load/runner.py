@@ -176,15 +176,34 @@ def _primed(plan: Plan) -> Plan:
     return plan if first is None else itertools.chain([first], plan)
 
 
+RUN_GC_THRESHOLD = 5000  # young objects between two collections of the youngest generation, in a run
+
+
 def _settle_heap() -> None:
     """Collect now and freeze what start-up built (modules, schemas, pools) out of the collector's view.
 
     A full collection scans every tracked object: with start-up's hundreds of thousands that is
     a 15-25 ms pause holding the GIL, seen as a send-lag spike at 10,000 events/s. Frozen
-    objects are not scanned; what the run allocates is collected as usual. Undone after the run.
+    objects are not scanned; what the run allocates is collected as usual. Undone after the run
+    (`_release_heap`).
+
+    The youngest generation is collected every `RUN_GC_THRESHOLD` young objects instead of
+    Python's 700: as fast as possible, one run of `SUBMIT_RUN` events (a few thousand objects,
+    all alive until their messages are made) set off several collections that found nothing —
+    measured on 300,000 Kafka events, 2,371 collections taking 0.46-0.65 s of the main thread,
+    against 29 taking 37 ms (each at most about 1.3 ms, well under the lag a fixed rate allows).
+    A run's garbage is freed by reference counting; cycles are still collected, just later.
     """
     gc.collect()
     gc.freeze()
+    _, middle, oldest = gc.get_threshold()
+    gc.set_threshold(RUN_GC_THRESHOLD, middle, oldest)
+
+
+def _release_heap(thresholds: tuple[int, int, int]) -> None:
+    """Undo `_settle_heap`: the frozen objects back in the collector's view, its thresholds as they were."""
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
 
 
 def _plan(spec: RunSpec, shard: int) -> tuple[Plan, Iterator[EventBlock] | None]:
@@ -256,6 +275,7 @@ def _end_ns(spec: RunSpec, start_ns: int) -> int | None:
 
 
 async def _single(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None) -> RunSummary:
+    thresholds = gc.get_threshold()
     stopper = _Stopper()
     stopper.install()
     target = make_target(spec.target)
@@ -336,7 +356,7 @@ async def _single(spec: RunSpec, on_snapshot: Callable[[Snapshot], None] | None)
         raise
     finally:
         await target.close()
-        gc.unfreeze()
+        _release_heap(thresholds)
     return _finish(run_dir, meta, stats, clock.now_ns(), dispatcher.interrupted or stopper.interrupted)
 
 
