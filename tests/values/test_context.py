@@ -55,3 +55,16 @@ def test_time_format_is_rfc3339_with_millis_and_cached_per_instant() -> None:
     assert ctx.now_rfc3339() is text
     ctx.now_ms += 1_001
     assert ctx.now_rfc3339() == "2025-01-06T09:00:01.279Z"
+
+
+def test_time_format_matches_datetime_across_seconds_days_and_years() -> None:
+    from datetime import UTC, datetime
+
+    from evtool.values.context import Rfc3339
+
+    stamp = Rfc3339()
+    moments = [0, 999, 1_000, 59_999, 60_000, 1_735_689_599_999, 1_735_689_600_000, 1_736_154_000_278]
+    moments += [1_736_154_000_000 + i * 37 for i in range(3_000)]  # a run of events, seconds shared
+    for ms in moments:
+        expected = datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+        assert stamp(ms) == expected, ms

@@ -38,6 +38,7 @@ from evtool.load.live import Tick, histogram
 from evtool.load.targets.base import OutEvent, RawBatch, RunSubmitter, SendResult, Submitter, Target
 from evtool.results.clock import RunClock
 from evtool.results.runlog import EVENT_DTYPE, EventLogWriter, Reason, Status
+from evtool.values.context import Rfc3339
 
 if TYPE_CHECKING:
     from evtool.load.plan import EventBlock
@@ -216,7 +217,7 @@ class Dispatcher:
         linger_ns = int(self._options.batch_linger_s * 1e9)
         size = self._options.batch_size
         afap = self._options.as_fast_as_possible
-        stamp = _Rfc3339() if self._options.stamp_time else None
+        stamp = Rfc3339() if self._options.stamp_time else None
         clock = self._clock
         last_yield = clock.now_ns()
         end_ns = self._end_ns if self._end_ns is not None and not afap else 1 << 62
@@ -260,7 +261,8 @@ class Dispatcher:
                         break
             self.scheduled += 1
             if stamp:  # payload times follow the event's own time (events.retime)
-                retime(event.event, stamp(event.intended_ns), event.intended_ns // 1_000_000)
+                intended_ms = event.intended_ns // 1_000_000
+                retime(event.event, stamp(intended_ms), intended_ms)
             if size == 1:
                 self._launch([event])
                 if afap and clock.now_ns() - last_yield > YIELD_EVERY_NS:
@@ -287,7 +289,7 @@ class Dispatcher:
         there are free slots, up to `SUBMIT_RUN`), stamped with one intended time when the run is made,
         handed over in one call; their records are filled and written together (`_Run`)."""
         clock = self._clock
-        stamp = _Rfc3339() if self._options.stamp_time else None
+        stamp = Rfc3339() if self._options.stamp_time else None
         type_index: dict[str, int] = {}
         writer = self._writer
         plan = self._plan
@@ -302,7 +304,7 @@ class Dispatcher:
                 break
             events = [event for _, event in taken]
             now = clock.now_ns()
-            time_text = stamp(now) if stamp else None
+            time_text = stamp(now // 1_000_000) if stamp else None
             types = []
             for event in events:
                 event.intended_ns = now
@@ -848,21 +850,6 @@ class Dispatcher:
                 finished=finished,
             )
         )
-
-
-class _Rfc3339:
-    """Wall-clock ns to RFC 3339 with milliseconds; the seconds part is formatted once a second."""
-
-    def __init__(self) -> None:
-        self._second = -1
-        self._prefix = ""
-
-    def __call__(self, ns: int) -> str:
-        second, rest = divmod(ns, 1_000_000_000)
-        if second != self._second:
-            self._second = second
-            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self._prefix}.{rest // 1_000_000:03d}Z"
 
 
 class _Answer:

@@ -71,9 +71,16 @@ def numpy_generator(rng: random.Random) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(rng.getrandbits(128)))
 
 
+_MILLIS = tuple(f".{millis:03d}Z" for millis in range(1000))  # a time's tail, by its milliseconds
+
+
 @dataclass(slots=True)
-class _Rfc3339:
-    """Formats epoch milliseconds as RFC 3339 UTC; caches the per-second prefix (events share seconds)."""
+class Rfc3339:
+    """Formats epoch milliseconds as RFC 3339 UTC; caches the per-second prefix (events share seconds).
+
+    Once or twice per generated event: the tail comes from a table (`_MILLIS`), a concatenation
+    instead of an f-string's format spec (about 1.0 -> 0.4 us a call, strftime included).
+    """
 
     second: int = -1
     prefix: str = ""
@@ -88,7 +95,7 @@ class _Rfc3339:
             self.second = second
             self.prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
         self.last_ms = ms
-        self.last = text = f"{self.prefix}.{millis:03d}Z"
+        self.last = text = self.prefix + _MILLIS[millis]
         return text
 
 
@@ -97,7 +104,7 @@ class GenContext:
     rng: random.Random
     pools: Pools
     now_ms: int  # the stream's simulated clock; generators stamp data with it
-    format_time: _Rfc3339 = field(default_factory=_Rfc3339)
+    format_time: Rfc3339 = field(default_factory=Rfc3339)
     gen: np.random.Generator = field(init=False)  # block draws; seeded from rng
     _uuids: list[str] = field(init=False, default_factory=list)
     _next_uuid: int = field(init=False, default=0)
