@@ -22,7 +22,17 @@ from evtool.catalog.model import Catalog, SchemaFile
 from evtool.config import Settings
 from evtool.errors import SchemaError, UsageError
 from evtool.events.domain import COMPLAINT_SUBJECT, ORDER_SUBJECT, STOCK_SUBJECT, DomainState, domain_maker
-from evtool.events.envelope import CONTENT_TYPE_JSON, SPECVERSION, CloudEvent, dataschema_uri, stamp_order
+from evtool.events.envelope import (
+    CONTENT_TYPE_JSON,
+    PARTITIONKEY,
+    SEQUENCE,
+    SPECVERSION,
+    CloudEvent,
+    dataschema_uri,
+    entity_key,
+    format_sequence,
+    stamp_order,
+)
 from evtool.events.flows import FLOW_SUBJECTS, FlowSpec, OrderLifecycle, check_flow_makers, parse_flow
 from evtool.events.validate import Check, InvalidEventError, IsValid, compile_checks
 from evtool.values.context import FastRandom, GenContext, uuid4_block
@@ -284,7 +294,8 @@ class EventStream:
 
     def __iter__(self) -> Iterator[CloudEvent]:
         # each event's entity and stream position (`partitionkey`, `sequence`): per-key order is auditable
-        events = stamp_order(self._flow() if self.options.flow is not None else self._mix())
+        # (`_mix` gives them at birth, flows as their events leave)
+        events = stamp_order(self._flow()) if self.options.flow is not None else self._mix()
         if self.options.count is not None:
             events = islice(events, self.options.count)
         return events
@@ -318,6 +329,7 @@ class EventStream:
         gap = self.options.mean_gap_ms
         single = len(slots) == 1
         kinds: list[int] = [0] * _BLOCK
+        position = 1  # the event's place in this stream: its `sequence` (as `stamp_order` numbers)
         while True:
             if gap > 0:
                 steps = gen.exponential(gap, _BLOCK).astype(np.int64)
@@ -331,9 +343,14 @@ class EventStream:
                 now = ctx.now_ms = times[i]
                 kind = kinds[i]
                 data = nexts[kind]()
+                kind_name = types[kind]
+                entity = entity_key(kind_name, data)
                 event = CloudEvent(
-                    ids[i], source, types[kind], stamp(now), data, uris[kind], CONTENT_TYPE_JSON
+                    ids[i], source, kind_name, stamp(now), data, uris[kind], CONTENT_TYPE_JSON, None,
+                    SPECVERSION,
+                    {} if entity is None else {PARTITIONKEY: entity, SEQUENCE: format_sequence(position)},
                 )
+                position += 1
                 if validate and not valid[kind](data):
                     _validate(versions[kind], event)
                 yield event

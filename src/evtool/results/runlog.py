@@ -209,6 +209,7 @@ class EventIds:
         high = f"{self.scheme.high:016x}"
         self._head = f"{high[:8]}-{high[8:12]}-{high[12:16]}-"
         self._low = self.scheme.prefix << SEQ_BITS
+        self._high_bytes = self.scheme.high.to_bytes(8, "big")
         self.next_seq = 0
 
     def next(self) -> tuple[str, bytes]:
@@ -219,8 +220,7 @@ class EventIds:
         self.next_seq = seq + 1
         low = self._low | seq
         text = f"{low:016x}"
-        return (f"{self._head}{text[:4]}-{text[4:]}",
-                self.scheme.high.to_bytes(8, "big") + low.to_bytes(8, "big"))
+        return self._head + text[:4] + "-" + text[4:], self._high_bytes + low.to_bytes(8, "big")
 
 
 def key_words(records: npt.NDArray[Any]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:

@@ -46,6 +46,7 @@ from evtool.events.envelope import (
     CONTENT_TYPE_JSON,
     CONTENT_TYPE_STRUCTURED,
     ENTITY_FIELDS,
+    PARTITIONKEY,
     CloudEvent,
     dataschema_uri,
 )
@@ -183,9 +184,17 @@ def resolve(properties: dict[str, str]) -> dict[str, str]:
 
 
 def key_getter(path: str | None) -> Callable[[CloudEvent], bytes | None]:
-    """The message key of an event: a field path (`data.order_id`, `subject`, `id`), or the entity."""
+    """The message key of an event: a field path (`data.order_id`, `subject`, `id`), or the entity.
+
+    The entity is the event's `partitionkey` extension when it has one (the binding maps that
+    extension to the key; generated events carry their entity there from birth), else found in
+    its data by type (`ENTITY_KEYS`), else its `subject`.
+    """
     if path is None:
         def entity(event: CloudEvent) -> bytes | None:
+            given = event.extensions.get(PARTITIONKEY)
+            if given:
+                return given.encode() if given.__class__ is str else _key_bytes(given)
             fields = ENTITY_KEYS.get(event.type)
             if fields is not None:
                 found = _walk(event, fields)
@@ -204,6 +213,9 @@ def doc_key_getter(path: str | None) -> Callable[[dict[str, Any]], bytes | None]
     """`key_getter` for a structured event's JSON object (a replayed line), without a CloudEvent."""
     if path is None:
         def entity(doc: dict[str, Any]) -> bytes | None:
+            given = doc.get(PARTITIONKEY)
+            if given:
+                return _key_bytes(given)
             fields = ENTITY_KEYS.get(doc.get("type", ""))
             if fields is not None:
                 found = _walk_doc(doc, fields)
