@@ -167,13 +167,19 @@ class GeneratedPlan:
     def _structured(
         self, offsets: Iterator[int], events: Iterator[CloudEvent], ids: StructuredIds, by_id: bool
     ) -> Plan:
+        versions: dict[str | None, int] = {}  # by dataschema: a run names a handful
         for offset in offsets:
             event = next(events, None)
             if event is None:
                 return
             key = ids.assign(event)
-            yield offset, (OutEvent(event=event, key=key, schema_version=_version(event)) if by_id
-                           else to_out(event, self.correlate_by))
+            if not by_id:
+                yield offset, to_out(event, self.correlate_by)
+                continue
+            version = versions.get(event.dataschema)
+            if version is None:
+                version = versions[event.dataschema] = _version(event)
+            yield offset, OutEvent(event, key, version)
 
 
 RestOffsets = Callable[..., Iterator[npt.NDArray[np.int64]]]

@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
+from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
@@ -733,8 +734,8 @@ class KafkaTarget(AsyncTarget):
             state.in_flight += produced
 
     def _messages(self, events: Sequence[OutEvent], failures: dict[int, SendResult]
-                  ) -> tuple[list[bytes], list[bytes | None], list[Headers], bytes]:
-        """(values, keys, headers, correlation keys joined: 16 bytes each) of a run of events; an event
+                  ) -> tuple[list[bytes], list[bytes | None], list[Headers], list[bytes]]:
+        """(values, keys, headers, correlation keys: 16 bytes each) of a run of events; an event
         that cannot be made into a message gets its outcome in `failures` instead."""
         if self._structured and isinstance(events, RawBatch) and isinstance(events.source, EventBlock):
             # replayed lines as recorded: no CloudEvent object, only the fields the key needs
@@ -744,7 +745,9 @@ class KafkaTarget(AsyncTarget):
                                                  block.ends[start:stop].tolist(), strict=True)]
             doc_key, loads = self._doc_key, orjson.loads
             keys = [doc_key(loads(value)) for value in values]
-            return values, keys, [STRUCTURED_HEADERS] * len(values), block.keys[start:stop].tobytes()
+            joined = block.keys[start:stop].tobytes()
+            correlations = [joined[at : at + 16] for at in range(0, len(joined), 16)]
+            return values, keys, [STRUCTURED_HEADERS] * len(values), correlations
         outs = list(events)
         if self._structured:
             values = [out.structured() for out in outs]
@@ -761,7 +764,7 @@ class KafkaTarget(AsyncTarget):
                 values.append(value)
                 headers.append(found)
         key = self._key
-        return values, [key(out.event) for out in outs], headers, b"".join([out.key for out in outs])
+        return values, [key(out.event) for out in outs], headers, [out.key for out in outs]
 
     async def send(self, events: Sequence[OutEvent]) -> SendResult:
         """`submit`, awaited (for callers without the dispatcher's submit path)."""
@@ -836,7 +839,7 @@ class _RunReports:
 
     __slots__ = ("correlations", "done", "offsets", "state")
 
-    def __init__(self, done: Delivered, correlations: bytes, offsets: _OffsetLog | None,
+    def __init__(self, done: Delivered, correlations: list[bytes], offsets: _OffsetLog | None,
                  state: _State) -> None:
         self.done = done
         self.correlations = correlations
@@ -846,11 +849,11 @@ class _RunReports:
     def delivered(self, index: int, error: KafkaError | None, message: Message) -> None:
         self.state.in_flight -= 1
         if error is None:
-            ack = time.perf_counter_ns()
+            ack = perf_counter_ns()
             offsets = self.offsets
             if offsets is not None:
                 ts_type, ts_ms = message.timestamp()
-                offsets.append(self.correlations[index * 16 : index * 16 + 16], message.partition() or 0,
+                offsets.append(self.correlations[index], message.partition() or 0,
                                message.offset() or 0, ts_type, ts_ms)
             self.done(index, OK_KAFKA, ack)
         else:
