@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from itertools import islice
 
 import numpy as np
 import pytest
 
 from evtool.events.envelope import CloudEvent
 from evtool.load.plan import RENAMED_ROOTS, ArrivalSpec, GeneratedPlan, GeneratedRun, StructuredIds
+from evtool.load.source import GeneratedEvents
 from evtool.load.targets.base import OutEvent
 from evtool.results.runlog import IdScheme, correlation_key
 
@@ -111,3 +113,50 @@ def test_the_rest_of_a_plan_as_records_is_what_the_plan_would_have_made(
     assert scheme is not None
     assert [bytes(k) for k in rows["key"]] == [scheme.key(seq) for seq in range(taken, len(full))]
     assert set(rows["type"].tolist()) == {7}
+
+
+def _without_ids(event: CloudEvent, names: dict[str, int]) -> tuple[object, ...]:
+    """An event with every id (its own, its links) replaced by the position of the event it names."""
+    links = {k: names.get(v, v) for k, v in event.extensions.items() if k in ("correlationid", "causationid")}
+    rest = {k: v for k, v in event.extensions.items() if k not in links}
+    return (event.type, event.time, event.dataschema, event.data, links, rest)
+
+
+@pytest.mark.parametrize("options", [{"mix": "order=70,inventory=20,complaint=10"},
+                                     {"flow": "order-lifecycle:complaint_rate=0.5,complaint_delay_s=0.2"}])
+def test_generated_events_are_born_with_their_structured_ids(options: dict[str, str]) -> None:
+    """`simulate`'s events are made once: the structured id given at birth, keys in plan order, a
+    flow's links naming those ids, and otherwise the very events of the seeded stream."""
+    count = 3000
+    events = GeneratedEvents(seed=11, **options)  # type: ignore[arg-type]
+    plan = GeneratedPlan(ArrivalSpec(kind="constant", rate=1e6, count=count), events)(0, 1)
+    outs = [out for _, out in plan]
+    assert len(outs) == count
+    scheme = IdScheme.of_key(outs[0].key)
+    assert scheme is not None
+    assert [out.key for out in outs] == [scheme.key(seq) for seq in range(count)]  # plan order
+    assert all(uuid.UUID(out.event.id).bytes == out.key for out in outs)
+    seeded = list(islice(events.stream(0), count))
+    born_names = {out.event.id: n for n, out in enumerate(outs)}
+    seeded_names = {event.id: n for n, event in enumerate(seeded)}
+    assert [_without_ids(out.event, born_names) for out in outs] == \
+        [_without_ids(event, seeded_names) for event in seeded]
+    links = [out.event.extensions.get("causationid") for out in outs]
+    assert any(links) == ("flow" in options)
+    assert all(link in born_names for link in links if link is not None)  # no generator id left
+
+
+def test_the_rest_of_a_born_plan_as_records_is_what_the_plan_would_have_made() -> None:
+    arrival = ArrivalSpec(kind="constant", rate=5000.0, count=900)
+    events = GeneratedEvents(seed=2)
+    full = list(GeneratedPlan(arrival, events)(1, 2))
+    plan = GeneratedPlan(arrival, events)(1, 2)
+    assert isinstance(plan, GeneratedRun)
+    plan.prime()
+    first = next(plan)[1].key
+    for _ in range(99):
+        next(plan)
+    rows = np.concatenate(list(plan.rest_records(0, 3, chunk=64)))
+    scheme = IdScheme.of_key(first)
+    assert scheme is not None
+    assert [bytes(k) for k in rows["key"]] == [scheme.key(seq) for seq in range(100, len(full))]

@@ -10,7 +10,7 @@ their data in blocks too, so a count is always a prefix of a longer run with the
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import accumulate, islice
@@ -35,7 +35,7 @@ from evtool.events.envelope import (
 )
 from evtool.events.flows import FLOW_SUBJECTS, FlowSpec, OrderLifecycle, check_flow_makers, parse_flow
 from evtool.events.validate import Check, InvalidEventError, IsValid, compile_checks
-from evtool.values.context import FastRandom, GenContext, uuid4_block
+from evtool.values.context import FastRandom, GenContext, uuid4_block, uuid4_draws
 from evtool.values.pools import build_pools
 
 if TYPE_CHECKING:
@@ -293,9 +293,18 @@ class EventStream:
         return None
 
     def __iter__(self) -> Iterator[CloudEvent]:
+        return self.events()
+
+    def events(self, ids: Callable[[], str] | None = None) -> Iterator[CloudEvent]:
+        """The stream; with `ids`, each event's id is `ids()`, called as the event is made (so in the
+        order the events come, and the links of a flow name them) instead of a seeded UUID.
+
+        The seeded draws are the same either way, so the data is too. `simulate` gives its
+        structured ids (`load.plan.StructuredIds`) this way: each event is made once, complete.
+        """
         # each event's entity and stream position (`partitionkey`, `sequence`): per-key order is auditable
         # (`_mix` gives them at birth, flows as their events leave)
-        events = stamp_order(self._flow()) if self.options.flow is not None else self._mix()
+        events = stamp_order(self._flow(ids)) if self.options.flow is not None else self._mix(ids)
         if self.options.count is not None:
             events = islice(events, self.options.count)
         return events
@@ -305,7 +314,7 @@ class EventStream:
         self._state.reset()
         return GenContext(FastRandom(self.options.seed), self._pools, _epoch_ms(self.options.start))
 
-    def _mix(self) -> Iterator[CloudEvent]:
+    def _mix(self, given_ids: Callable[[], str] | None) -> Iterator[CloudEvent]:
         """Independent events; gaps, kinds and ids drawn per block, data from each version's stream."""
         ctx = self._context()
         gen = ctx.gen
@@ -338,7 +347,10 @@ class EventStream:
                 times = [ctx.now_ms] * _BLOCK
             if not single:
                 kinds = np.searchsorted(cum, gen.random(_BLOCK) * cum[-1], side="right").tolist()
-            ids = uuid4_block(gen, _BLOCK)
+            if given_ids is None:
+                ids = uuid4_block(gen, _BLOCK)
+            else:
+                uuid4_draws(gen, _BLOCK)  # drawn all the same: the data that follows stays seeded
             for i in range(_BLOCK):
                 now = ctx.now_ms = times[i]
                 kind = kinds[i]
@@ -346,7 +358,8 @@ class EventStream:
                 kind_name = types[kind]
                 entity = entity_key(kind_name, data)
                 event = CloudEvent(
-                    ids[i], source, kind_name, stamp(now), data, uris[kind], CONTENT_TYPE_JSON, None,
+                    ids[i] if given_ids is None else given_ids(), source, kind_name, stamp(now), data,
+                    uris[kind], CONTENT_TYPE_JSON, None,
                     SPECVERSION,
                     {} if entity is None else {PARTITIONKEY: entity, SEQUENCE: format_sequence(position)},
                 )
@@ -355,7 +368,7 @@ class EventStream:
                     _validate(versions[kind], event)
                 yield event
 
-    def _flow(self) -> Iterator[CloudEvent]:
+    def _flow(self, given_ids: Callable[[], str] | None) -> Iterator[CloudEvent]:
         assert self.options.flow is not None
         ctx = self._context()
         rng = ctx.rng
@@ -379,8 +392,9 @@ class EventStream:
             return version.uri, version.maker
 
         def emit(subject: str, uri: str, data: Any, extensions: dict[str, str]) -> CloudEvent:
+            seeded = ctx.uuid()  # drawn all the same: the data that follows stays seeded
             event = CloudEvent(
-                ctx.uuid(),
+                seeded if given_ids is None else given_ids(),
                 source,
                 subject,
                 stamp(ctx.now_ms),

@@ -15,11 +15,12 @@ import datetime as dt
 import functools
 import itertools
 import json
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -136,6 +137,14 @@ class ArrivalSpec:
         return self.rate
 
 
+@runtime_checkable
+class BornWithIds(Protocol):
+    """An event factory that can give each event its id as it is made (`GeneratedEvents`), in the
+    order it yields them: then no event is renamed after birth, and a flow's links name the ids."""
+
+    def with_ids(self, shard: int, workers: int, ids: Callable[[], str]) -> Iterable[CloudEvent]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class GeneratedPlan:
     """Events from a generator factory, at the arrival times of `arrival` (this worker's share)."""
@@ -147,14 +156,17 @@ class GeneratedPlan:
 
     def __call__(self, shard: int, workers: int) -> Plan:
         offsets = arrivals.shard(self.arrival.offsets(), shard, workers)
-        events = iter(self.events(shard, workers))
         if not self.structured_ids:
-            return self._plain(offsets, events)
+            return self._plain(offsets, iter(self.events(shard, workers)))
         ids = StructuredIds(shard)
         by_id = not self.correlate_by or self.correlate_by == "id"
         rest = (functools.partial(self.arrival.constant_rest, shard=shard, workers=workers)
                 if self.arrival.kind == "constant" else None)
-        plan = self._structured(offsets, events, ids, by_id)
+        if isinstance(self.events, BornWithIds):  # each event made once, its structured id given at birth
+            born = iter(self.events.with_ids(shard, workers, ids.birth))
+            plan = self._born(offsets, born, ids, by_id)
+        else:
+            plan = self._structured(offsets, iter(self.events(shard, workers)), ids, by_id)
         return GeneratedRun(plan, offsets, rest, ids if by_id else None)
 
     def _plain(self, offsets: Iterator[int], events: Iterator[CloudEvent]) -> Plan:
@@ -164,9 +176,30 @@ class GeneratedPlan:
                 return
             yield offset, to_out(event, self.correlate_by)
 
+    def _born(
+        self, offsets: Iterator[int], events: Iterator[CloudEvent], ids: StructuredIds, by_id: bool
+    ) -> Plan:
+        """Events that got their structured ids at birth (`StructuredIds.birth`), keys in the same order."""
+        versions: dict[str | None, int] = {}  # by dataschema: a run names a handful
+        key_of_born = ids.born_keys.popleft
+        for offset in offsets:
+            event = next(events, None)
+            if event is None:
+                return
+            key = key_of_born()
+            if not by_id:
+                yield offset, to_out(event, self.correlate_by)
+                continue
+            version = versions.get(event.dataschema)
+            if version is None:
+                version = versions[event.dataschema] = _version(event)
+            yield offset, OutEvent(event, key, version)
+
     def _structured(
         self, offsets: Iterator[int], events: Iterator[CloudEvent], ids: StructuredIds, by_id: bool
     ) -> Plan:
+        """Events of a factory that cannot take ids at birth: renamed as they leave (`StructuredIds.assign`).
+        """
         versions: dict[str | None, int] = {}  # by dataschema: a run names a handful
         for offset in offsets:
             event = next(events, None)
@@ -250,17 +283,26 @@ class GeneratedRun:
 class StructuredIds:
     """Gives generated events structured ids (`runlog.EventIds`), so the report joins them without sorting.
 
-    The generator's own ids are replaced as the events leave the plan, in plan order (the
-    sequence number). Links between events (`correlationid`, `causationid` naming the id of the
-    event that started a chain, as flows write them) follow: the new ids of the last
-    `RENAMED_ROOTS` chain roots (events whose correlationid is their own id) are remembered;
-    a link to an older root keeps the generator's id. Ids stay unique (shard and sequence
-    number) and valid CloudEvents ids (UUID strings); `evtool generate` keeps its seeded ids.
+    A factory that can (`BornWithIds`) gives each event its id as it is made (`birth`), in plan
+    order (the sequence number), and a flow's links name those ids from the start. Any other
+    factory's ids are replaced as the events leave the plan (`assign`), and links between
+    events (`correlationid`, `causationid` naming the id of the event that started a chain)
+    follow: the new ids of the last `RENAMED_ROOTS` chain roots (events whose correlationid is
+    their own id) are remembered; a link to an older root keeps the generator's id. Ids stay
+    unique (shard and sequence number) and valid CloudEvents ids (UUID strings); `evtool generate`
+    keeps its seeded ids.
     """
 
     def __init__(self, shard: int, nonce: int | None = None) -> None:
         self.ids = EventIds(shard, nonce)
         self._roots: dict[str, str] = {}
+        self.born_keys: deque[bytes] = deque()  # keys of ids given by `birth`, not yet taken by the plan
+
+    def birth(self) -> str:
+        """The next id, for an event being made (`BornWithIds`); its key waits in `born_keys`."""
+        new_id, key = self.ids.next()
+        self.born_keys.append(key)
+        return new_id
 
     def assign(self, event: CloudEvent) -> bytes:
         """Rename `event` (and its links); returns the correlation key of its new id."""

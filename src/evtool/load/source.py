@@ -7,7 +7,7 @@ seed `seed + i * stride`, so workers never send the same events and a run is rep
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -65,3 +65,7 @@ class GeneratedEvents:
 
     def __call__(self, shard: int, workers: int) -> Iterable[CloudEvent]:
         return self.stream(shard)
+
+    def with_ids(self, shard: int, workers: int, ids: Callable[[], str]) -> Iterable[CloudEvent]:
+        """The events with their ids given at birth by `ids` (`EventStream.events`)."""
+        return self.stream(shard).events(ids)
