@@ -32,6 +32,13 @@ beside it; Kafka 4.1.1): ProducerPerformance 12,241 records/s (42.8 us CPU/recor
 less than half a core); the result source saw all 500,000 results written at 50,000/s
 (seen - written p99 242 ms), drain 18,784/s.
 
+Measured 2026-12-02 on the same box at load average 1.1-1.6, after the hot-path work (structured
+ids, entity and sequence given at birth; the collector's youngest generation at 5,000 objects during
+a run): `--runs 5` twice and `--runs 9` once: ProducerPerformance 65,790 / 78,308 / 84,531 records/s,
+replay 1.37x / 0.91x / 1.15x, simulate 0.69x / 0.52x / 0.62x (45,681 / 40,518 / 52,031 records/s;
+its 19 rounds 0.37-0.91, median 0.56). Fixed 10,000/s for 30 s: rate exact, lag p99 1.31 / 1.36 /
+1.01 ms.
+
 Fixed rate after the dispatcher slept its last 0.5 ms instead of spinning (2026-12-02, branch lag):
 `--only fixed --fixed 10000 --seconds 30` at load average 1.45 / 1.80 / 1.67: rate exact, lag p99
 45.7 / 26.9 / 2.87 ms (median 26.9), p50 0.04-0.16 ms; interleaved 20 s runs at load 2.0-2.3, the
