@@ -163,10 +163,11 @@ class GeneratedPlan:
         rest = (functools.partial(self.arrival.constant_rest, shard=shard, workers=workers)
                 if self.arrival.kind == "constant" else None)
         if isinstance(self.events, BornWithIds):  # each event made once, its structured id given at birth
-            born = iter(self.events.with_ids(shard, workers, ids.birth))
-            plan = self._born(offsets, born, ids, by_id)
-        else:
-            plan = self._structured(offsets, iter(self.events(shard, workers)), ids, by_id)
+            events = iter(self.events.with_ids(shard, workers, ids.birth))
+            key_of = ids.born_key
+        else:  # renamed as they leave
+            events, key_of = iter(self.events(shard, workers)), ids.assign
+        plan = self._structured(offsets, events, key_of, by_id)
         return GeneratedRun(plan, offsets, rest, ids if by_id else None)
 
     def _plain(self, offsets: Iterator[int], events: Iterator[CloudEvent]) -> Plan:
@@ -176,36 +177,17 @@ class GeneratedPlan:
                 return
             yield offset, to_out(event, self.correlate_by)
 
-    def _born(
-        self, offsets: Iterator[int], events: Iterator[CloudEvent], ids: StructuredIds, by_id: bool
-    ) -> Plan:
-        """Events that got their structured ids at birth (`StructuredIds.birth`), keys in the same order."""
-        versions: dict[str | None, int] = {}  # by dataschema: a run names a handful
-        key_of_born = ids.born_keys.popleft
-        for offset in offsets:
-            event = next(events, None)
-            if event is None:
-                return
-            key = key_of_born()
-            if not by_id:
-                yield offset, to_out(event, self.correlate_by)
-                continue
-            version = versions.get(event.dataschema)
-            if version is None:
-                version = versions[event.dataschema] = _version(event)
-            yield offset, OutEvent(event, key, version)
-
     def _structured(
-        self, offsets: Iterator[int], events: Iterator[CloudEvent], ids: StructuredIds, by_id: bool
+        self, offsets: Iterator[int], events: Iterator[CloudEvent], key_of: Callable[[CloudEvent], bytes],
+        by_id: bool,
     ) -> Plan:
-        """Events of a factory that cannot take ids at birth: renamed as they leave (`StructuredIds.assign`).
-        """
+        """Events with their structured ids (`key_of`: `StructuredIds.born_key` or `.assign`)."""
         versions: dict[str | None, int] = {}  # by dataschema: a run names a handful
         for offset in offsets:
             event = next(events, None)
             if event is None:
                 return
-            key = ids.assign(event)
+            key = key_of(event)
             if not by_id:
                 yield offset, to_out(event, self.correlate_by)
                 continue
@@ -303,6 +285,10 @@ class StructuredIds:
         new_id, key = self.ids.next()
         self.born_keys.append(key)
         return new_id
+
+    def born_key(self, event: CloudEvent) -> bytes:
+        """The correlation key of `event`, the next one born (`birth`): events leave in birth order."""
+        return self.born_keys.popleft()
 
     def assign(self, event: CloudEvent) -> bytes:
         """Rename `event` (and its links); returns the correlation key of its new id."""
