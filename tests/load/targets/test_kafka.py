@@ -286,3 +286,21 @@ def test_two_sender_processes_each_keep_their_offsets(kafka_broker: Broker, tmp_
     assert {bytes(k) for k in read_offsets(run_dir)["key"]} == acked
     assert len(kafka_broker.read_topic(topic, expect=200)) == 200
     assert RunMeta.read(run_dir).transport["partitions"] == 3
+
+
+def test_the_default_key_is_the_partitionkey_extension_then_the_entity_then_the_subject() -> None:
+    """The binding maps `partitionkey` to the message key: a recorded event's own partitionkey wins over
+    its data's entity; without one the entity (by type), then the subject; a field path beats all."""
+    from evtool.events.envelope import CloudEvent
+    from evtool.load.targets.kafka import doc_key_getter, key_getter
+
+    order = {"order_id": "ORD-1", "customer": {"customer_id": "C-9"}}
+    given = CloudEvent("e1", "/t", "commerce.order.placed", data=order, extensions={"partitionkey": "P-7"})
+    plain = CloudEvent("e2", "/t", "commerce.order.placed", data=order)
+    other = CloudEvent("e3", "/t", "custom.kind", data={"x": 1}, subject="S-3")
+    bare = CloudEvent("e4", "/t", "custom.kind", data={"x": 1})
+    entity = key_getter(None)
+    assert [entity(e) for e in (given, plain, other, bare)] == [b"P-7", b"ORD-1", b"S-3", None]
+    assert key_getter("data.customer.customer_id")(given) == b"C-9"
+    doc_entity = doc_key_getter(None)
+    assert [doc_entity(e.to_dict()) for e in (given, plain, other, bare)] == [b"P-7", b"ORD-1", b"S-3", None]
